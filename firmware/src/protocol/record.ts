@@ -1,0 +1,218 @@
+import { copyBytes, Decoded, fail, ok, readI8, readU16LE, readU32LE, writeU16LE, writeU32LE } from "./bytes";
+
+/**
+ * Encounter log formats: the flash segment header, the 16-byte encounter record, and the export that carries
+ * segments off the band (sync, upload to the authority). One module owns these bytes; firmware and host import it.
+ *
+ * Flash facts that shaped the layout (shared/ESPRUINO.md): erased flash reads 0xFF and writes only clear bits,
+ * 4-byte aligned. Every structure here is a multiple of 4 bytes, and a first byte of 0xFF always means
+ * "never written", so a reader finds the end of a log by the first 0xFF record.
+ */
+
+export const SEGMENT_MAGIC_0 = 0x54; // 'T'
+export const SEGMENT_MAGIC_1 = 0x4c; // 'L'
+export const SEGMENT_MAGIC_2 = 0x47; // 'G'
+export const SEGMENT_VERSION = 1;
+export const SEGMENT_HEADER_SIZE = 16;
+export const RECORD_SIZE = 16;
+/** Bytes of a beacon id kept per record: 8 bytes make accidental matches against published keys negligible. */
+export const RECORD_ID_BYTES = 8;
+
+export const SEGMENT_FLAG_MONOTONIC = 1;
+
+export const KIND_EN = 0;
+export const KIND_BLUEZONE = 1;
+
+/** CRC-8 (polynomial 0x07, initial 0) over `len` bytes from `start`. */
+export function crc8(buf: Uint8Array, start: number, len: number): number {
+  let crc = 0;
+  for (let i = start; i < start + len; i++) {
+    crc ^= buf[i];
+    for (let b = 0; b < 8; b++) crc = crc & 0x80 ? ((crc << 1) ^ 0x07) & 255 : (crc << 1) & 255;
+  }
+  return crc;
+}
+
+export interface SegmentHeader {
+  /** Monotonic sequence of the segment on this band; orders segments across files. */
+  seq: number;
+  /** Unix seconds of minute 0 of this segment, or monotonic seconds since boot when `monotonic`. */
+  baseTime: number;
+  /** True when the band had no authenticated time: times are seconds since boot `bootEpoch`. */
+  monotonic: boolean;
+  /** Counts power-ups; lets a kiosk re-base monotonic segments of the current boot only. */
+  bootEpoch: number;
+}
+
+export function encodeSegmentHeader(h: SegmentHeader): Uint8Array {
+  const b = new Uint8Array(SEGMENT_HEADER_SIZE);
+  b[0] = SEGMENT_MAGIC_0;
+  b[1] = SEGMENT_MAGIC_1;
+  b[2] = SEGMENT_MAGIC_2;
+  b[3] = SEGMENT_VERSION;
+  writeU32LE(b, 4, h.seq);
+  writeU32LE(b, 8, h.baseTime);
+  b[12] = h.monotonic ? SEGMENT_FLAG_MONOTONIC : 0;
+  b[13] = h.bootEpoch & 255;
+  b[14] = RECORD_SIZE;
+  b[15] = crc8(b, 0, 15);
+  return b;
+}
+
+export function decodeSegmentHeader(b: Uint8Array, offset: number): Decoded<SegmentHeader> {
+  if (b.length < offset + SEGMENT_HEADER_SIZE) return fail("segment header truncated");
+  if (b[offset] !== SEGMENT_MAGIC_0 || b[offset + 1] !== SEGMENT_MAGIC_1 || b[offset + 2] !== SEGMENT_MAGIC_2) {
+    return fail("bad segment magic");
+  }
+  if (b[offset + 3] !== SEGMENT_VERSION) return fail("unsupported segment version " + b[offset + 3]);
+  if (crc8(b, offset, 15) !== b[offset + 15]) return fail("segment header checksum mismatch");
+  if (b[offset + 14] !== RECORD_SIZE) return fail("unsupported record size " + b[offset + 14]);
+  if (b[offset + 12] & ~SEGMENT_FLAG_MONOTONIC) return fail("unknown segment flags");
+  return ok({
+    seq: readU32LE(b, offset + 4),
+    baseTime: readU32LE(b, offset + 8),
+    monotonic: (b[offset + 12] & SEGMENT_FLAG_MONOTONIC) !== 0,
+    bootEpoch: b[offset + 13],
+  });
+}
+
+export interface EncounterRecord {
+  /** KIND_EN (Exposure Notification RPI, bands and phones) or KIND_BLUEZONE. */
+  kind: number;
+  /** First RECORD_ID_BYTES of the RPI or BluezoneId. */
+  id: Uint8Array;
+  /** Minutes since the segment's base time when first seen. */
+  startMinute: number;
+  /** Minutes between first and last sighting (capped at 255). */
+  durationMinutes: number;
+  /** Scans in which the id was seen (capped at 31). */
+  scans: number;
+  rssiMax: number;
+  rssiMean: number;
+  /** Byte 1 of the AEM: the encrypted tx power; a matcher with the TEK decrypts it. 0 for Bluezone. */
+  aemTx: number;
+}
+
+/**
+ * Record layout (16 bytes):
+ *   0      bits 0-1 kind, bits 3-7 scans (bit 2 reserved, 0). 0xFF = unwritten.
+ *   1-8    id prefix
+ *   9-10   start minute (uint16 LE, from the segment base: 45 days of range)
+ *   11     duration minutes (uint8)
+ *   12     max RSSI (int8)
+ *   13     mean RSSI (int8)
+ *   14     AEM byte 1
+ *   15     CRC-8 of bytes 0-14
+ */
+export function encodeRecord(r: EncounterRecord, out: Uint8Array, offset: number): void {
+  const scans = r.scans > 31 ? 31 : r.scans < 0 ? 0 : r.scans;
+  out[offset] = (r.kind & 3) | (scans << 3);
+  for (let i = 0; i < RECORD_ID_BYTES; i++) out[offset + 1 + i] = r.id[i];
+  writeU16LE(out, offset + 9, r.startMinute > 65535 ? 65535 : r.startMinute);
+  out[offset + 11] = r.durationMinutes > 255 ? 255 : r.durationMinutes;
+  out[offset + 12] = r.rssiMax & 255;
+  out[offset + 13] = r.rssiMean & 255;
+  out[offset + 14] = r.aemTx & 255;
+  out[offset + 15] = crc8(out, offset, 15);
+}
+
+export function isUnwritten(b: Uint8Array, offset: number): boolean {
+  for (let i = 0; i < RECORD_SIZE; i++) if (b[offset + i] !== 0xff) return false;
+  return true;
+}
+
+export function decodeRecord(b: Uint8Array, offset: number): Decoded<EncounterRecord> {
+  if (b.length < offset + RECORD_SIZE) return fail("record truncated");
+  if (isUnwritten(b, offset)) return fail("unwritten record");
+  if (crc8(b, offset, 15) !== b[offset + 15]) return fail("record checksum mismatch");
+  const head = b[offset];
+  const kind = head & 3;
+  if (kind > KIND_BLUEZONE) return fail("unknown record kind " + kind);
+  if (head & 4) return fail("reserved record bit set");
+  return ok({
+    kind: kind,
+    id: copyBytes(b, offset + 1, RECORD_ID_BYTES),
+    startMinute: readU16LE(b, offset + 9),
+    durationMinutes: b[offset + 11],
+    scans: head >> 3,
+    rssiMax: readI8(b, offset + 12),
+    rssiMean: readI8(b, offset + 13),
+    aemTx: b[offset + 14],
+  });
+}
+
+/**
+ * Log export ("TLX" v1): how segments leave the band, over sync and in uploads to the authority.
+ *   header 16 B: "TLX" 0x01 | band id 8 B | segment count uint16 | record size | CRC-8 of bytes 0-14
+ *   then per segment: segment header (16 B) | record count uint32 | records (16 B each)
+ */
+export const EXPORT_MAGIC = "TLX";
+export const EXPORT_VERSION = 1;
+export const BAND_ID_BYTES = 8;
+
+export interface ExportSegment {
+  header: SegmentHeader;
+  records: EncounterRecord[];
+}
+
+export interface LogExport {
+  bandId: Uint8Array;
+  segments: ExportSegment[];
+}
+
+export function encodeLogExport(x: LogExport): Uint8Array {
+  let size = 16;
+  for (let i = 0; i < x.segments.length; i++) size += SEGMENT_HEADER_SIZE + 4 + RECORD_SIZE * x.segments[i].records.length;
+  const out = new Uint8Array(size);
+  out[0] = EXPORT_MAGIC.charCodeAt(0);
+  out[1] = EXPORT_MAGIC.charCodeAt(1);
+  out[2] = EXPORT_MAGIC.charCodeAt(2);
+  out[3] = EXPORT_VERSION;
+  out.set(x.bandId, 4);
+  writeU16LE(out, 12, x.segments.length);
+  out[14] = RECORD_SIZE;
+  out[15] = crc8(out, 0, 15);
+  let pos = 16;
+  for (let i = 0; i < x.segments.length; i++) {
+    const seg = x.segments[i];
+    out.set(encodeSegmentHeader(seg.header), pos);
+    pos += SEGMENT_HEADER_SIZE;
+    writeU32LE(out, pos, seg.records.length);
+    pos += 4;
+    for (let j = 0; j < seg.records.length; j++) {
+      encodeRecord(seg.records[j], out, pos);
+      pos += RECORD_SIZE;
+    }
+  }
+  return out;
+}
+
+export function decodeLogExport(b: Uint8Array): Decoded<LogExport> {
+  if (b.length < 16) return fail("log export shorter than its 16-byte header");
+  if (b[0] !== 0x54 || b[1] !== 0x4c || b[2] !== 0x58) return fail("bad log export magic (expected TLX)");
+  if (b[3] !== EXPORT_VERSION) return fail("unsupported log export version " + b[3]);
+  if (crc8(b, 0, 15) !== b[15]) return fail("log export header checksum mismatch");
+  if (b[14] !== RECORD_SIZE) return fail("unsupported record size " + b[14]);
+  const count = readU16LE(b, 12);
+  const segments: ExportSegment[] = [];
+  let pos = 16;
+  for (let i = 0; i < count; i++) {
+    const h = decodeSegmentHeader(b, pos);
+    if (!h.ok) return fail("segment " + i + ": " + h.error);
+    pos += SEGMENT_HEADER_SIZE;
+    if (b.length < pos + 4) return fail("segment " + i + ": record count truncated");
+    const n = readU32LE(b, pos);
+    pos += 4;
+    if (b.length < pos + n * RECORD_SIZE) return fail("segment " + i + ": " + n + " records announced, data truncated");
+    const records: EncounterRecord[] = [];
+    for (let j = 0; j < n; j++) {
+      const r = decodeRecord(b, pos);
+      if (!r.ok) return fail("segment " + i + " record " + j + ": " + r.error);
+      records.push(r.value);
+      pos += RECORD_SIZE;
+    }
+    segments.push({ header: h.value, records: records });
+  }
+  if (pos !== b.length) return fail("log export has " + (b.length - pos) + " trailing bytes");
+  return ok({ bandId: copyBytes(b, 4, BAND_ID_BYTES), segments: segments });
+}

@@ -1,0 +1,9 @@
+import { Command } from "commander";
+import { registerBoards } from "./boards";
+import { registerCrypto } from "./crypto";
+
+/** One line per verb: every verb file exports a register function that adds its sub-command. */
+export function registerVerbs(program: Command): void {
+  registerBoards(program);
+  registerCrypto(program);
+}
