@@ -21,7 +21,13 @@ export function hmacSha256(sha256: Sha256Fn, key: Uint8Array, message: Uint8Arra
  * HKDF-SHA256 (RFC 5869). An empty salt means HashLen zero bytes, as Exposure Notification specifies.
  * `info` is an ASCII label.
  */
-export function hkdfSha256(sha256: Sha256Fn, ikm: Uint8Array, salt: Uint8Array, info: string, length: number): Uint8Array {
+export function hkdfSha256(
+  sha256: Sha256Fn,
+  ikm: Uint8Array,
+  salt: Uint8Array,
+  info: string,
+  length: number,
+): Uint8Array {
   const prk = hmacSha256(sha256, salt.length ? salt : new Uint8Array(32), ikm);
   const infoBytes = asciiBytes(info);
   const out = new Uint8Array(length);

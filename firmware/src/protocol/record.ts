@@ -162,7 +162,8 @@ export interface LogExport {
 
 export function encodeLogExport(x: LogExport): Uint8Array {
   let size = 16;
-  for (let i = 0; i < x.segments.length; i++) size += SEGMENT_HEADER_SIZE + 4 + RECORD_SIZE * x.segments[i].records.length;
+  for (let i = 0; i < x.segments.length; i++)
+    size += SEGMENT_HEADER_SIZE + 4 + RECORD_SIZE * x.segments[i].records.length;
   const out = new Uint8Array(size);
   out[0] = EXPORT_MAGIC.charCodeAt(0);
   out[1] = EXPORT_MAGIC.charCodeAt(1);

@@ -9,7 +9,10 @@ const currentUa = z.number().nonnegative().describe("current in microamps");
 
 export const BoardProfileSchema = z
   .object({
-    id: z.string().regex(/^[a-z0-9]+$/).describe("Tracelet board id, also the file name"),
+    id: z
+      .string()
+      .regex(/^[a-z0-9]+$/)
+      .describe("Tracelet board id, also the file name"),
     name: z.string().min(1),
     espruinoBoard: z.string().min(1).describe("Espruino board id (BOARD in the interpreter build)"),
     jsVars: z.number().int().positive().describe("JsVars available to JavaScript"),
@@ -34,7 +37,9 @@ export const BoardProfileSchema = z
           .int()
           .min(-60)
           .max(20)
-          .describe("radiated power at 1 m reference as GAEN metadata carries it (antenna and enclosure losses included)"),
+          .describe(
+            "radiated power at 1 m reference as GAEN metadata carries it (antenna and enclosure losses included)",
+          ),
         advertisingIntervalMs: z.number().int().min(200).max(270),
       })
       .strict(),
@@ -42,7 +47,11 @@ export const BoardProfileSchema = z
       .object({
         idle: currentUa,
         advertising: currentUa.describe("non-connectable advertising at radio.advertisingIntervalMs, added to idle"),
-        advertisingReferenceIntervalMs: z.number().int().positive().describe("interval the advertising figure was measured at"),
+        advertisingReferenceIntervalMs: z
+          .number()
+          .int()
+          .positive()
+          .describe("interval the advertising figure was measured at"),
         connectableAdvertising: currentUa,
         scanning: currentUa,
         connected: currentUa,
@@ -53,7 +62,9 @@ export const BoardProfileSchema = z
       .object({
         capacityMah: z.number().positive(),
         chemistry: z.string(),
-        readout: z.enum(["E.getBattery", "analogRead", "NRF.getBattery"]).describe("how the firmware reads battery level"),
+        readout: z
+          .enum(["E.getBattery", "analogRead", "NRF.getBattery"])
+          .describe("how the firmware reads battery level"),
         pin: z.string().optional().describe("analog pin when readout is analogRead"),
         emptyVolts: z.number().positive().optional(),
         fullVolts: z.number().positive().optional(),

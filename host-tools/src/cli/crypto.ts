@@ -14,7 +14,9 @@ interface RpiOptions {
 
 /** `tracelet crypto rpi`: the band's own pure Exposure Notification code, for checking vectors and debugging. */
 export function registerCrypto(program: Command): void {
-  const crypto = program.command("crypto").description("Exposure Notification crypto, computed by the firmware's pure code");
+  const crypto = program
+    .command("crypto")
+    .description("Exposure Notification crypto, computed by the firmware's pure code");
   crypto
     .command("rpi")
     .description("compute the RPI and AEM of a TEK for one ENIntervalNumber")
@@ -32,7 +34,10 @@ export function computeRpiCommand(opts: RpiOptions): { rpi: string; aem: string 
   const tek = fromHex(opts.tek, 16);
   if (!tek.ok) throw new CliError(ExitCode.BAD_INPUT, `--tek: ${tek.error}`);
   if (!/^\d+$/.test(opts.interval) || Number(opts.interval) > 0xffffffff) {
-    throw new CliError(ExitCode.BAD_INPUT, `--interval: must be a whole number from 0 to 4294967295, got "${opts.interval}"`);
+    throw new CliError(
+      ExitCode.BAD_INPUT,
+      `--interval: must be a whole number from 0 to 4294967295, got "${opts.interval}"`,
+    );
   }
   let metadata = enMetadata(0);
   if (opts.metadata !== undefined) {

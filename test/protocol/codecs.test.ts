@@ -1,0 +1,173 @@
+import fc from "fast-check";
+import {
+  BLUEZONE_COMPANY_ID,
+  decodeBeacon,
+  decodeBluezoneData,
+  decodeEnServiceData,
+  encodeBluezoneAdvert,
+  encodeEnAdvert,
+  parseAdStructures,
+} from "../../firmware/src/protocol/advert";
+import { fromHex, toHex } from "../../firmware/src/protocol/bytes";
+import {
+  decodeLogExport,
+  decodeRecord,
+  decodeSegmentHeader,
+  encodeLogExport,
+  encodeRecord,
+  encodeSegmentHeader,
+  EncounterRecord,
+  KIND_BLUEZONE,
+  KIND_EN,
+  RECORD_SIZE,
+  SegmentHeader,
+} from "../../firmware/src/protocol/record";
+
+const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });
+
+const recordArb: fc.Arbitrary<EncounterRecord> = fc.record({
+  kind: fc.constantFrom(KIND_EN, KIND_BLUEZONE),
+  id: bytes(8),
+  startMinute: fc.integer({ min: 0, max: 65535 }),
+  durationMinutes: fc.integer({ min: 0, max: 255 }),
+  scans: fc.integer({ min: 0, max: 31 }),
+  rssiMax: fc.integer({ min: -128, max: 127 }),
+  rssiMean: fc.integer({ min: -128, max: 127 }),
+  aemTx: fc.integer({ min: 0, max: 255 }),
+});
+
+const headerArb: fc.Arbitrary<SegmentHeader> = fc.record({
+  seq: fc.integer({ min: 0, max: 0xffffffff }),
+  baseTime: fc.integer({ min: 0, max: 0xffffffff }),
+  monotonic: fc.boolean(),
+  bootEpoch: fc.integer({ min: 0, max: 255 }),
+});
+
+describe("Exposure Notification advert", () => {
+  it("is exactly the 31-byte GAEN layout", () => {
+    const rpi = new Uint8Array(16).fill(0xaa);
+    const aem = new Uint8Array([1, 2, 3, 4]);
+    const p = encodeEnAdvert(rpi, aem);
+    expect(toHex(p)).toBe("02011a03036ffd17166ffd" + "aa".repeat(16) + "01020304");
+  });
+  it("round-trips through decodeBeacon", () => {
+    fc.assert(
+      fc.property(bytes(16), bytes(4), (rpi, aem) => {
+        const d = decodeBeacon(encodeEnAdvert(rpi, aem));
+        expect(
+          d.ok && d.value.kind === "en" && toHex(d.value.rpi) === toHex(rpi) && toHex(d.value.aem) === toHex(aem),
+        ).toBe(true);
+      }),
+    );
+  });
+  it("round-trips Bluezone adverts", () => {
+    fc.assert(
+      fc.property(bytes(12), (id) => {
+        const d = decodeBeacon(encodeBluezoneAdvert(id));
+        expect(d.ok && d.value.kind === "bluezone" && toHex(d.value.id) === toHex(id)).toBe(true);
+      }),
+    );
+  });
+  it.each([
+    ["short service data", decodeEnServiceData(new Uint8Array(19)), "20 bytes"],
+    ["wrong company", decodeBluezoneData(0x0590, new Uint8Array(12)), "company"],
+    ["short Bluezone id", decodeBluezoneData(BLUEZONE_COMPANY_ID, new Uint8Array(5)), "12 bytes"],
+    ["oversize advert", parseAdStructures(new Uint8Array(32)), "31 bytes"],
+    ["truncated AD structure", parseAdStructures(new Uint8Array([5, 0x16, 1])), "past the end"],
+    ["no beacon", decodeBeacon(new Uint8Array([2, 1, 6])), "no Exposure"],
+  ])("rejects %s with a reason", (_name, result, reason) => {
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.error).toContain(reason);
+  });
+  it("never throws on arbitrary bytes", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), (raw) => {
+        const d = decodeBeacon(raw);
+        expect(typeof d.ok).toBe("boolean");
+      }),
+    );
+  });
+});
+
+describe("encounter record codec", () => {
+  it("round-trips every record", () => {
+    fc.assert(
+      fc.property(recordArb, (r) => {
+        const buf = new Uint8Array(RECORD_SIZE);
+        encodeRecord(r, buf, 0);
+        const d = decodeRecord(buf, 0);
+        expect(d.ok).toBe(true);
+        if (d.ok) expect({ ...d.value, id: toHex(d.value.id) }).toEqual({ ...r, id: toHex(r.id) });
+      }),
+    );
+  });
+  it("detects any single corrupted bit", () => {
+    fc.assert(
+      fc.property(recordArb, fc.integer({ min: 0, max: RECORD_SIZE * 8 - 1 }), (r, bit) => {
+        const buf = new Uint8Array(RECORD_SIZE);
+        encodeRecord(r, buf, 0);
+        buf[bit >> 3] ^= 1 << (bit & 7);
+        expect(decodeRecord(buf, 0).ok).toBe(false);
+      }),
+    );
+  });
+  it("treats erased flash (0xFF) as unwritten", () => {
+    const d = decodeRecord(new Uint8Array(RECORD_SIZE).fill(0xff), 0);
+    expect(d).toEqual({ ok: false, error: "unwritten record" });
+  });
+  it("round-trips segment headers and rejects bad magic", () => {
+    fc.assert(
+      fc.property(headerArb, (h) => {
+        const d = decodeSegmentHeader(encodeSegmentHeader(h), 0);
+        expect(d).toEqual({ ok: true, value: h });
+      }),
+    );
+    const bad = encodeSegmentHeader({ seq: 1, baseTime: 2, monotonic: false, bootEpoch: 0 });
+    bad[0] = 0x58;
+    expect(decodeSegmentHeader(bad, 0)).toEqual({ ok: false, error: "bad segment magic" });
+  });
+  it("round-trips log exports", () => {
+    fc.assert(
+      fc.property(
+        bytes(8),
+        fc.array(fc.record({ header: headerArb, records: fc.array(recordArb, { maxLength: 5 }) }), { maxLength: 4 }),
+        (bandId, segments) => {
+          const enc = encodeLogExport({ bandId, segments });
+          const d = decodeLogExport(enc);
+          expect(d.ok).toBe(true);
+          if (d.ok) {
+            expect(toHex(d.value.bandId)).toBe(toHex(bandId));
+            expect(toHex(encodeLogExport(d.value))).toBe(toHex(enc));
+          }
+        },
+      ),
+    );
+  });
+  it("rejects truncated and padded exports and never throws on garbage", () => {
+    const enc = encodeLogExport({
+      bandId: new Uint8Array(8),
+      segments: [{ header: { seq: 0, baseTime: 100, monotonic: false, bootEpoch: 1 }, records: [] }],
+    });
+    const withRecord = new Uint8Array(enc.length + 3);
+    withRecord.set(enc);
+    expect(decodeLogExport(withRecord)).toEqual({ ok: false, error: "log export has 3 trailing bytes" });
+    expect(decodeLogExport(enc.subarray(0, enc.length - 1)).ok).toBe(false);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (raw) => {
+        expect(typeof decodeLogExport(raw).ok).toBe("boolean");
+      }),
+    );
+  });
+});
+
+describe("hex parsing", () => {
+  it.each([
+    ["abc", 2, "odd number"],
+    ["zz", 1, "non-hex"],
+    ["00", 2, "must be 4 digits"],
+  ])("rejects %s", (s, n, reason) => {
+    const r = fromHex(s, n);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toContain(reason);
+  });
+});
