@@ -1,0 +1,40 @@
+# make verbs over npm scripts. Every target installs dependencies first (npm ci) when package-lock.json changed.
+.PHONY: all demo test firmware bench lint typecheck format check clean
+
+NODE_STAMP := node_modules/.tracelet-installed
+TRACELET := node host-tools/bin/tracelet.js
+
+all: firmware
+
+$(NODE_STAMP): package-lock.json package.json
+	npm ci
+	@touch $(NODE_STAMP)
+
+## demo: the main job, on simulated bands when no hardware is attached
+demo: $(NODE_STAMP)
+	$(TRACELET) demo
+
+## test: build every board through the dialect gate, then run all tests
+test: $(NODE_STAMP)
+	npx jest
+
+## firmware: dist/<board>/tracelet.js for every board
+firmware: $(NODE_STAMP)
+	$(TRACELET) build --all
+
+## bench: benchmarks, JSON on stdout and in bench/results.json
+bench: $(NODE_STAMP)
+	$(TRACELET) bench --json
+
+typecheck: $(NODE_STAMP)
+	npm run typecheck
+
+lint: $(NODE_STAMP)
+	npm run lint
+	npm run format:check
+
+## check: everything CI runs
+check: typecheck lint firmware test
+
+clean:
+	rm -rf dist bench/results.json
