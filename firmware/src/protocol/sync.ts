@@ -1,0 +1,523 @@
+import {
+  asciiBytes,
+  bytesEqual,
+  copyBytes,
+  Decoded,
+  fail,
+  ok,
+  readU16LE,
+  readU32LE,
+  writeU16LE,
+  writeU32LE,
+} from "./bytes";
+import { CryptoPrims } from "./crypto";
+import { hmacSha256 } from "./hmac";
+import { decodeRecord, decodeSegmentHeader, ExportSegment, RECORD_SIZE, SEGMENT_MAGIC_0 } from "./record";
+
+/**
+ * The band <-> kiosk sync protocol: discovery advert, GATT service, mutual authentication, authenticated frames,
+ * status, paged log transfer and TEK read-out. docs/protocol.md is the prose version of this file; the band
+ * (firmware/src/sync/) and the kiosk import these functions, so both sides compute the same bytes.
+ *
+ * Everything here is pure: nonces and keys come in as arguments.
+ */
+
+// ---------------------------------------------------------------------------------------------- GATT service
+
+/** 128-bit UUIDs share one base; only the first 16 bits differ. */
+export const SYNC_SERVICE_UUID = "2c160001-1784-427e-9639-13ab76124552";
+/** Read: public status (5 bytes, see encodePublicStatus). */
+export const SYNC_STATUS_UUID = "2c160002-1784-427e-9639-13ab76124552";
+/** Write (with response): kiosk -> band frames. */
+export const SYNC_CONTROL_UUID = "2c160003-1784-427e-9639-13ab76124552";
+/** Notify: band -> kiosk frames. */
+export const SYNC_RESPONSE_UUID = "2c160004-1784-427e-9639-13ab76124552";
+
+/** The service UUID as the 16 little-endian bytes an advert carries. */
+export function uuidBytesLE(uuid: string): Uint8Array {
+  const hex = uuid.replace(/-/g, "");
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) out[15 - i] = parseInt(hex.substr(2 * i, 2), 16);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------- discovery
+
+export const DISCOVERY_NONCE_BYTES = 4;
+export const DISCOVERY_TOKEN_BYTES = 6;
+/** flags 3 B + service data (AD type 0x21: 128-bit UUID) 2 + 16 + nonce 4 + token 6 = 31 B. */
+export const DISCOVERY_ADVERT_LENGTH = 31;
+
+/**
+ * token = HMAC-SHA256(syncKey, "TL-DISC" || nonce)[0..6]. The nonce changes with every address rotation, so the
+ * advert carries no static field; only a holder of the band's sync key can recognise it.
+ */
+export function discoveryToken(c: CryptoPrims, syncKey: Uint8Array, nonce: Uint8Array): Uint8Array {
+  const m = new Uint8Array(7 + DISCOVERY_NONCE_BYTES);
+  m.set(asciiBytes("TL-DISC"), 0);
+  m.set(nonce, 7);
+  return copyBytes(hmacSha256(c.sha256, syncKey, m), 0, DISCOVERY_TOKEN_BYTES);
+}
+
+/** The connectable discovery advert. An unprovisioned band sends an all-zero nonce and token. */
+export function encodeDiscoveryAdvert(nonce: Uint8Array, token: Uint8Array): Uint8Array {
+  const p = new Uint8Array(DISCOVERY_ADVERT_LENGTH);
+  p[0] = 2;
+  p[1] = 1;
+  p[2] = 6; // LE General Discoverable, BR/EDR not supported
+  p[3] = 27;
+  p[4] = 0x21; // Service Data - 128-bit UUID
+  p.set(uuidBytesLE(SYNC_SERVICE_UUID), 5);
+  p.set(nonce, 21);
+  p.set(token, 25);
+  return p;
+}
+
+export interface DiscoveryAdvert {
+  nonce: Uint8Array;
+  token: Uint8Array;
+  /** True for the all-zero nonce and token of a band that has no provisioning record. */
+  unprovisioned: boolean;
+}
+
+/** Reads the nonce and token from the 10 service-data bytes after the UUID (noble's serviceData[i].data). */
+export function decodeDiscoveryServiceData(data: Uint8Array): Decoded<DiscoveryAdvert> {
+  if (!data || data.length !== DISCOVERY_NONCE_BYTES + DISCOVERY_TOKEN_BYTES) {
+    return fail("discovery service data must be 10 bytes, got " + (data ? data.length : 0));
+  }
+  let zero = true;
+  for (let i = 0; i < data.length; i++) if (data[i]) zero = false;
+  return ok({ nonce: copyBytes(data, 0, 4), token: copyBytes(data, 4, 6), unprovisioned: zero });
+}
+
+/** Finds the discovery service data in a raw advert; fails on anything else. */
+export function decodeDiscoveryAdvert(raw: Uint8Array): Decoded<DiscoveryAdvert> {
+  const uuid = uuidBytesLE(SYNC_SERVICE_UUID);
+  let i = 0;
+  while (i < raw.length) {
+    const len = raw[i];
+    if (len === 0) break;
+    if (i + 1 + len > raw.length) return fail("AD structure at " + i + " runs past the end of the advert");
+    if (raw[i + 1] === 0x21 && len === 27 && bytesEqual(copyBytes(raw, i + 2, 16), uuid)) {
+      return decodeDiscoveryServiceData(copyBytes(raw, i + 18, 10));
+    }
+    i += 1 + len;
+  }
+  return fail("no Tracelet discovery data in advert");
+}
+
+/**
+ * Kiosk side: which of the clinic's registered sync keys produced this advert's token. Returns the index into
+ * `syncKeys`, or -1. Cost: one HMAC per key per new nonce (cache the answer per nonce).
+ */
+export function matchDiscovery(c: CryptoPrims, syncKeys: Uint8Array[], d: DiscoveryAdvert): number {
+  if (d.unprovisioned) return -1;
+  for (let i = 0; i < syncKeys.length; i++) {
+    if (bytesEqual(discoveryToken(c, syncKeys[i], d.nonce), d.token)) return i;
+  }
+  return -1;
+}
+
+// ---------------------------------------------------------------------------------------------- operations
+
+/** Unauthenticated kiosk -> band. */
+export const OP_AUTH_BEGIN = 0x01;
+export const OP_AUTH_PROVE = 0x02;
+/** Authenticated kiosk -> band commands. */
+export const OP_STATUS = 0x10;
+export const OP_READ = 0x11;
+export const OP_ACK = 0x12;
+export const OP_SET_TIME = 0x13;
+export const OP_READ_TEKS = 0x14;
+export const OP_WIPE = 0x15;
+/** Unauthenticated band -> kiosk. */
+export const OP_CHALLENGE = 0x81;
+export const OP_AUTH_OK = 0x82;
+export const OP_ERROR = 0xe0;
+/** Authenticated band -> kiosk replies: command op | 0x80 ... */
+export const OP_STATUS_REPLY = 0x90;
+export const OP_READ_END = 0x91;
+export const OP_ACK_OK = 0x92;
+export const OP_TIME_OK = 0x93;
+export const OP_TEKS_END = 0x94;
+export const OP_WIPE_OK = 0x95;
+/** ... and streamed frames. */
+export const OP_DATA = 0xa1;
+export const OP_TEK = 0xa4;
+
+export const ERR_AUTH_REQUIRED = 1;
+export const ERR_BACKOFF = 2;
+export const ERR_BAD_FRAME = 3;
+export const ERR_BAD_MAC = 4;
+export const ERR_UNPROVISIONED = 5;
+export const ERR_BUSY = 6;
+export const ERR_BAD_ARGUMENT = 7;
+
+export const ERROR_NAMES: { [code: number]: string } = {
+  1: "authentication required",
+  2: "back-off after failed authentication",
+  3: "malformed frame",
+  4: "bad MAC",
+  5: "band needs provisioning",
+  6: "busy",
+  7: "bad argument",
+};
+
+export const NONCE_BYTES = 16;
+export const PROOF_BYTES = 16;
+export const TAG_BYTES = 8;
+/** op (1) + seq (2) + tag (8) around every authenticated payload. */
+export const FRAME_OVERHEAD = 3 + TAG_BYTES;
+/** The confirmation a WIPE command must carry. */
+export const WIPE_CONFIRM = "WIPE";
+export const WIPE_FLAG_PROVISIONING = 1;
+
+/** Direction bytes bound into every tag and keystream so a frame cannot be reflected back. */
+export const DIR_KIOSK = 0x4b; // 'K'
+export const DIR_BAND = 0x42; // 'B'
+
+// ---------------------------------------------------------------------------------------------- authentication
+
+function authMac(c: CryptoPrims, key: Uint8Array, label: string, a: Uint8Array, b: Uint8Array): Uint8Array {
+  const m = new Uint8Array(label.length + a.length + b.length);
+  m.set(asciiBytes(label), 0);
+  m.set(a, label.length);
+  m.set(b, label.length + a.length);
+  return copyBytes(hmacSha256(c.sha256, key, m), 0, 16);
+}
+
+/** Kiosk's proof of the sync key: HMAC(K, "TL-KIOSK" || Nb || Nk)[0..16]. */
+export function kioskProof(c: CryptoPrims, syncKey: Uint8Array, nb: Uint8Array, nk: Uint8Array): Uint8Array {
+  return authMac(c, syncKey, "TL-KIOSK", nb, nk);
+}
+
+/** Band's proof, sent only after the kiosk proved itself: HMAC(K, "TL-BAND" || Nk || Nb)[0..16]. */
+export function bandProof(c: CryptoPrims, syncKey: Uint8Array, nb: Uint8Array, nk: Uint8Array): Uint8Array {
+  return authMac(c, syncKey, "TL-BAND", nk, nb);
+}
+
+/** Session key: HMAC(K, "TL-SESSION" || Nb || Nk)[0..16]. */
+export function sessionKey(c: CryptoPrims, syncKey: Uint8Array, nb: Uint8Array, nk: Uint8Array): Uint8Array {
+  return authMac(c, syncKey, "TL-SESSION", nb, nk);
+}
+
+export function encodeAuthProve(nk: Uint8Array, proof: Uint8Array): Uint8Array {
+  const f = new Uint8Array(1 + NONCE_BYTES + PROOF_BYTES);
+  f[0] = OP_AUTH_PROVE;
+  f.set(nk, 1);
+  f.set(proof, 1 + NONCE_BYTES);
+  return f;
+}
+
+export function encodeError(code: number, arg: number): Uint8Array {
+  const f = new Uint8Array(4);
+  f[0] = OP_ERROR;
+  f[1] = code;
+  writeU16LE(f, 2, arg > 65535 ? 65535 : arg);
+  return f;
+}
+
+// ---------------------------------------------------------------------------------------------- framing
+
+/** keystream block i = SHA256(Ks || "E" || dir || seq u16 LE || i); XOR with the payload (its own inverse). */
+export function cryptPayload(c: CryptoPrims, ks: Uint8Array, dir: number, seq: number, p: Uint8Array): void {
+  const m = new Uint8Array(21);
+  m.set(ks, 0);
+  m[16] = 0x45;
+  m[17] = dir;
+  writeU16LE(m, 18, seq);
+  let block: Uint8Array = new Uint8Array(0);
+  for (let i = 0; i < p.length; i++) {
+    if ((i & 31) === 0) {
+      m[20] = i >> 5;
+      block = c.sha256(m);
+    }
+    p[i] ^= block[i & 31];
+  }
+}
+
+function frameTag(c: CryptoPrims, ks: Uint8Array, dir: number, f: Uint8Array, len: number): Uint8Array {
+  const m = new Uint8Array(len + 1);
+  m[0] = dir;
+  for (let i = 0; i < len; i++) m[i + 1] = f[i];
+  return hmacSha256(c.sha256, ks, m);
+}
+
+/**
+ * An authenticated frame: op | seq u16 LE | payload | tag (8). Band frames have their payload encrypted
+ * (cryptPayload) before tagging; kiosk commands carry nothing secret and are only tagged.
+ */
+export function sealFrame(
+  c: CryptoPrims,
+  ks: Uint8Array,
+  dir: number,
+  op: number,
+  seq: number,
+  payload: Uint8Array,
+): Uint8Array {
+  const n = payload.length;
+  const f = new Uint8Array(n + FRAME_OVERHEAD);
+  f[0] = op;
+  writeU16LE(f, 1, seq);
+  f.set(payload, 3);
+  if (dir === DIR_BAND) cryptPayload(c, ks, dir, seq, f.subarray(3, 3 + n));
+  f.set(frameTag(c, ks, dir, f, n + 3).subarray(0, TAG_BYTES), n + 3);
+  return f;
+}
+
+export interface Frame {
+  op: number;
+  seq: number;
+  payload: Uint8Array;
+}
+
+/** Checks the tag (and decrypts a band frame). Never throws. */
+export function openFrame(c: CryptoPrims, ks: Uint8Array, dir: number, f: Uint8Array): Decoded<Frame> {
+  if (!f || f.length < FRAME_OVERHEAD) return fail("frame shorter than " + FRAME_OVERHEAD + " bytes");
+  const n = f.length - FRAME_OVERHEAD;
+  const tag = frameTag(c, ks, dir, f, n + 3);
+  let diff = 0;
+  for (let i = 0; i < TAG_BYTES; i++) diff |= tag[i] ^ f[n + 3 + i];
+  if (diff) return fail("bad frame MAC");
+  const payload = copyBytes(f, 3, n);
+  const seq = readU16LE(f, 1);
+  if (dir === DIR_BAND) cryptPayload(c, ks, dir, seq, payload);
+  return ok({ op: f[0], seq: seq, payload: payload });
+}
+
+// ---------------------------------------------------------------------------------------------- payloads
+
+export function u32Payload(v: number): Uint8Array {
+  const p = new Uint8Array(4);
+  writeU32LE(p, 0, v);
+  return p;
+}
+
+export function encodeReadCommand(cursor: number, maxUnits: number): Uint8Array {
+  const p = new Uint8Array(6);
+  writeU32LE(p, 0, cursor);
+  writeU16LE(p, 4, maxUnits);
+  return p;
+}
+
+export function encodeWipeCommand(flags: number): Uint8Array {
+  const p = new Uint8Array(5);
+  p.set(asciiBytes(WIPE_CONFIRM), 0);
+  p[4] = flags;
+  return p;
+}
+
+/** Public status, readable by anyone: "TLS" | version | state. Says nothing but whether to authenticate. */
+export const PUBLIC_STATE_UNPROVISIONED = 0;
+export const PUBLIC_STATE_AUTH_REQUIRED = 1;
+export const PUBLIC_STATUS_VERSION = 1;
+
+export function encodePublicStatus(state: number): Uint8Array {
+  return new Uint8Array([0x54, 0x4c, 0x53, PUBLIC_STATUS_VERSION, state]);
+}
+
+export function decodePublicStatus(b: Uint8Array): Decoded<{ provisioned: boolean }> {
+  if (!b || b.length < 5 || b[0] !== 0x54 || b[1] !== 0x4c || b[2] !== 0x53) return fail("bad public status magic");
+  if (b[3] !== PUBLIC_STATUS_VERSION) return fail("unsupported public status version " + b[3]);
+  if (b[4] > 1) return fail("unknown public state " + b[4]);
+  return ok({ provisioned: b[4] === PUBLIC_STATE_AUTH_REQUIRED });
+}
+
+export const STATUS_FLAG_TIME_VALID = 1;
+export const STATUS_FLAG_ESCROW = 2;
+export const STATUS_FLAG_LOW_BATTERY = 4;
+export const STATUS_FLAG_LOG_DROPPED_UNSYNCED = 8;
+export const STATUS_BYTES = 36;
+
+/** Board codes in the status (boards/<id>.json ids). */
+export const BOARD_CODES = ["unknown", "puckjs", "pixljs", "mdbt42q", "banglejs2"];
+
+export interface BandStatus {
+  firmwareVersion: number;
+  boardCode: number;
+  batteryPercent: number;
+  flags: number;
+  /** The band's estimate of Unix time, 0 while its clock is not valid. */
+  bandTime: number;
+  /** Seconds since this boot (the monotonic counter that monotonic segments use). */
+  uptime: number;
+  bootEpoch: number;
+  retentionDays: number;
+  /** Measured clock drift, parts per million (positive: band clock runs fast). */
+  driftPpm: number;
+  /** Cursor of the oldest unit still in the log. */
+  logStart: number;
+  /** Cursor just past the newest unit. */
+  logEnd: number;
+  /** Everything before this cursor was acknowledged by a kiosk. */
+  syncCursor: number;
+  /** Base time of the oldest segment (Unix seconds; 0 if that segment has no valid time). */
+  oldestTime: number;
+  batteryMv: number;
+  /** Records currently stored (approximate after torn writes). */
+  records: number;
+}
+
+export function encodeStatus(s: BandStatus): Uint8Array {
+  const b = new Uint8Array(STATUS_BYTES);
+  b[0] = s.firmwareVersion;
+  b[1] = s.boardCode;
+  b[2] = s.batteryPercent;
+  b[3] = s.flags;
+  writeU32LE(b, 4, s.bandTime);
+  writeU32LE(b, 8, s.uptime);
+  b[12] = s.bootEpoch;
+  b[13] = s.retentionDays;
+  writeU16LE(b, 14, s.driftPpm);
+  writeU32LE(b, 16, s.logStart);
+  writeU32LE(b, 20, s.logEnd);
+  writeU32LE(b, 24, s.syncCursor);
+  writeU32LE(b, 28, s.oldestTime);
+  writeU16LE(b, 32, s.batteryMv);
+  writeU16LE(b, 34, s.records);
+  return b;
+}
+
+export function decodeStatus(b: Uint8Array): Decoded<BandStatus> {
+  if (!b || b.length < STATUS_BYTES) return fail("status shorter than " + STATUS_BYTES + " bytes");
+  const drift = readU16LE(b, 14);
+  return ok({
+    firmwareVersion: b[0],
+    boardCode: b[1],
+    batteryPercent: b[2],
+    flags: b[3],
+    bandTime: readU32LE(b, 4),
+    uptime: readU32LE(b, 8),
+    bootEpoch: b[12],
+    retentionDays: b[13],
+    driftPpm: drift > 32767 ? drift - 65536 : drift,
+    logStart: readU32LE(b, 16),
+    logEnd: readU32LE(b, 20),
+    syncCursor: readU32LE(b, 24),
+    oldestTime: readU32LE(b, 28),
+    batteryMv: readU16LE(b, 32),
+    records: readU16LE(b, 34),
+  });
+}
+
+/** TIME_OK: the band's error before the set (band - kiosk, seconds; 0x7FFFFFFF if it had no valid time) and drift. */
+export function decodeTimeOk(p: Uint8Array): Decoded<{ errorSeconds: number | null; driftPpm: number }> {
+  if (!p || p.length < 8) return fail("TIME_OK payload shorter than 8 bytes");
+  const e = readU32LE(p, 0) | 0;
+  return ok({ errorSeconds: e === 0x7fffffff ? null : e, driftPpm: readU32LE(p, 4) | 0 });
+}
+
+export const TEK_PAYLOAD_BYTES = 23;
+
+export interface TekEntry {
+  rollingStartNumber: number;
+  rollingPeriod: number;
+  tek: Uint8Array;
+}
+
+/** TEK frame payload: index u8 | count u8 | rollingStartNumber u32 | rollingPeriod u8 | TEK 16. */
+export function encodeTekPayload(index: number, count: number, e: TekEntry): Uint8Array {
+  const p = new Uint8Array(TEK_PAYLOAD_BYTES);
+  p[0] = index;
+  p[1] = count;
+  writeU32LE(p, 2, e.rollingStartNumber);
+  p[6] = e.rollingPeriod;
+  p.set(e.tek, 7);
+  return p;
+}
+
+export function decodeTekPayload(p: Uint8Array): Decoded<{ index: number; count: number; entry: TekEntry }> {
+  if (!p || p.length !== TEK_PAYLOAD_BYTES) return fail("TEK payload must be " + TEK_PAYLOAD_BYTES + " bytes");
+  if (p[6] < 1 || p[6] > 144) return fail("TEK rolling period out of range: " + p[6]);
+  return ok({
+    index: p[0],
+    count: p[1],
+    entry: { rollingStartNumber: readU32LE(p, 2), rollingPeriod: p[6], tek: copyBytes(p, 7, 16) },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------- log transfer
+
+/**
+ * The log is a stream of 16-byte units (segment headers and records) addressed by a cursor:
+ * cursor = (seq of the first segment header of the unit's file) * 256 + unit index in that file.
+ * Cursors only grow; a kiosk never needs to split one, it only compares and resumes from them.
+ */
+export const UNITS_PER_CURSOR_FILE = 256;
+
+/** Units that fit one DATA frame for an ATT MTU (notification payload = MTU - 3). */
+export function unitsPerChunk(mtu: number): number {
+  const n = Math.floor((mtu - 3 - FRAME_OVERHEAD - 4) / RECORD_SIZE);
+  return n < 1 ? 1 : n;
+}
+
+/** DATA payload: cursor u32 of the first unit | units (16 B each, consecutive cursors). */
+export function decodeDataPayload(p: Uint8Array): Decoded<{ cursor: number; units: Uint8Array[] }> {
+  if (!p || p.length < 4 || (p.length - 4) % RECORD_SIZE !== 0) return fail("DATA payload is not cursor + whole units");
+  const units: Uint8Array[] = [];
+  for (let i = 4; i < p.length; i += RECORD_SIZE) units.push(copyBytes(p, i, RECORD_SIZE));
+  return ok({ cursor: readU32LE(p, 0), units: units });
+}
+
+export interface LogUnit {
+  cursor: number;
+  bytes: Uint8Array;
+}
+
+export interface AssembledLog {
+  segments: ExportSegment[];
+  /** Units that were neither a valid record nor a valid segment header (torn writes), with a reason. */
+  skipped: { cursor: number; reason: string }[];
+  /** Records that arrived before any segment header and could not be placed in time. */
+  orphans: number;
+}
+
+/**
+ * Kiosk side: turns the units received (any order, duplicates allowed) into segments with their records, the
+ * shape `encodeLogExport` writes as a TLX file. Torn records are skipped and reported.
+ */
+export function assembleLog(units: LogUnit[]): AssembledLog {
+  const sorted = units.slice().sort((a, b) => a.cursor - b.cursor);
+  const segments: ExportSegment[] = [];
+  const skipped: { cursor: number; reason: string }[] = [];
+  let orphans = 0;
+  let current: ExportSegment | undefined;
+  let last = -1;
+  for (let i = 0; i < sorted.length; i++) {
+    const u = sorted[i];
+    if (u.cursor === last) continue;
+    last = u.cursor;
+    if (u.bytes[0] === SEGMENT_MAGIC_0) {
+      const h = decodeSegmentHeader(u.bytes, 0);
+      if (h.ok) {
+        current = { header: h.value, records: [] };
+        segments.push(current);
+        continue;
+      }
+    }
+    const r = decodeRecord(u.bytes, 0);
+    if (!r.ok) {
+      skipped.push({ cursor: u.cursor, reason: r.error });
+    } else if (!current) {
+      orphans++;
+    } else {
+      current.records.push(r.value);
+    }
+  }
+  return { segments: segments, skipped: skipped, orphans: orphans };
+}
+
+/**
+ * Unix seconds of a record's first sighting. Monotonic segments (logged without valid time) are placed using
+ * the band's status at sync: the boot that wrote them started at `bandTime - uptime` if they belong to the
+ * current boot epoch; otherwise their time is unknown (null).
+ */
+export function recordTime(
+  seg: ExportSegment,
+  startMinute: number,
+  status: { bandTime: number; uptime: number; bootEpoch: number; flags: number } | null,
+): number | null {
+  if (!seg.header.monotonic) return seg.header.baseTime + startMinute * 60;
+  if (!status || !(status.flags & STATUS_FLAG_TIME_VALID) || status.bootEpoch !== seg.header.bootEpoch) return null;
+  return status.bandTime - status.uptime + seg.header.baseTime + startMinute * 60;
+}
