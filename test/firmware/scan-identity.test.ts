@@ -1,0 +1,169 @@
+import fc from "fast-check";
+import {
+  randomStaticAddress,
+  rotateIdentity,
+  ROTATE_MIN_MS,
+  ROTATE_SPAN_MS,
+} from "../../firmware/src/identity/rotation";
+import { toHex } from "../../firmware/src/protocol/bytes";
+import { pureCrypto as c } from "../../firmware/src/protocol/crypto";
+import { computeAem, computeRpi, deriveAemk, deriveRpik, enMetadata } from "../../firmware/src/protocol/gaen";
+import { discoveryToken } from "../../firmware/src/protocol/sync";
+import { EncounterTable } from "../../firmware/src/scan/encounter-table";
+import { seededRand } from "./helpers/fake-flash";
+
+interface Emitted {
+  id: number;
+  scans: number;
+  first: number;
+  last: number;
+  rmax: number;
+  mean: number;
+  cnt: number;
+}
+
+function collect(out: Emitted[]) {
+  return (t: EncounterTable, i: number) =>
+    out.push({
+      id: t.ids[i * 8],
+      scans: t.scans[i],
+      first: t.first[i],
+      last: t.last[i],
+      rmax: t.rmax[i],
+      mean: t.mean(i),
+      cnt: t.cnt[i],
+    });
+}
+
+const idb = (n: number) => new Uint8Array([n, 0, 0, 0, 0, 0, 0, 9, 1, 2]);
+
+describe("encounter table", () => {
+  it("aggregates sightings per scan and merges consecutive scans into one encounter", () => {
+    const t = new EncounterTable(8);
+    const out: Emitted[] = [];
+    for (let s = 0; s < 3; s++) {
+      t.now = 1000 + s * 240;
+      t.sight(0, idb(1), 0, -60 - s, 0x11);
+      t.sight(0, idb(1), 0, -50, 0x11);
+      t.endScan(collect(out));
+    }
+    expect(out).toEqual([]);
+    t.now = 1720;
+    t.endScan(collect(out)); // one miss: still open
+    expect(out).toEqual([]);
+    t.now = 1960;
+    t.endScan(collect(out)); // second miss: closed
+    expect(out).toEqual([{ id: 1, scans: 3, first: 1000, last: 1480, rmax: -50, mean: -55, cnt: 6 }]);
+    expect(t.n).toBe(0);
+  });
+
+  it("keeps ids apart by kind and by every id byte", () => {
+    const t = new EncounterTable(8);
+    const a = idb(1);
+    const b = idb(1);
+    b[7] = 8;
+    t.sight(0, a, 0, -50, 0);
+    t.sight(1, a, 0, -50, 0);
+    t.sight(0, b, 0, -50, 0);
+    t.sight(0, a, 0, -50, 0);
+    expect(t.n).toBe(3);
+  });
+
+  it("counts but never overflows when more ids are in range than rows", () => {
+    const t = new EncounterTable(4);
+    for (let i = 0; i < 10; i++) t.sight(0, idb(i), 0, -50, 0);
+    expect(t.n).toBe(4);
+    expect(t.full).toBe(6);
+  });
+
+  it("closes an encounter before its record would saturate (31 scans)", () => {
+    const t = new EncounterTable(2);
+    const out: Emitted[] = [];
+    for (let s = 0; s < 40; s++) {
+      t.now = s * 60;
+      t.sight(0, idb(3), 0, -40, 0);
+      t.endScan(collect(out));
+    }
+    expect(out.length).toBe(1);
+    expect(out[0].scans).toBe(31);
+  });
+
+  it("flush emits everything open, and rows stay consistent under random traffic", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.integer({ min: 0, max: 12 }), { maxLength: 20 }), { maxLength: 30 }),
+        (scans) => {
+          const t = new EncounterTable(16);
+          const out: Emitted[] = [];
+          let sightings = 0;
+          scans.forEach((ids, s) => {
+            t.now = s * 100;
+            for (const i of ids) {
+              t.sight(0, idb(i), 0, -70, 0);
+              sightings++;
+            }
+            t.endScan(collect(out));
+          });
+          t.flush(collect(out));
+          expect(t.n).toBe(0);
+          expect(out.reduce((a, e) => a + e.cnt, 0)).toBe(sightings);
+        },
+      ),
+    );
+  });
+});
+
+describe("identity rotation", () => {
+  const tek = new Uint8Array(16).fill(0x5a);
+  const keys = {
+    rpik: deriveRpik(c, tek),
+    aemk: deriveAemk(c, tek),
+    day: -1,
+    use(d: number) {
+      this.day = d;
+    },
+  };
+
+  it("advertises the RPI and AEM of the current interval from the day's TEK", () => {
+    const unix = 1_700_000_123;
+    const enin = Math.floor(unix / 600);
+    const id = rotateIdentity(c, keys, unix, -8, new Uint8Array(16).fill(3), seededRand(5));
+    expect(keys.day).toBe(Math.floor(enin / 144));
+    const rpi = computeRpi(c, keys.rpik, enin);
+    expect(toHex(id.rpi as Uint8Array)).toBe(toHex(rpi));
+    expect(toHex(id.aem as Uint8Array)).toBe(toHex(computeAem(c, keys.aemk, rpi, enMetadata(-8))));
+    expect(toHex(id.token)).toBe(toHex(discoveryToken(c, new Uint8Array(16).fill(3), id.nonce)));
+  });
+
+  it("rotates address, nonce and RPI together at 10-20 minute intervals", () => {
+    const rand = seededRand(7);
+    const seen = new Set<string>();
+    let unix = 1_700_000_000;
+    for (let i = 0; i < 200; i++) {
+      const id = rotateIdentity(c, keys, unix, 0, new Uint8Array(16), rand);
+      expect(id.nextMs).toBeGreaterThanOrEqual(ROTATE_MIN_MS);
+      expect(id.nextMs).toBeLessThanOrEqual(ROTATE_MIN_MS + ROTATE_SPAN_MS);
+      expect(seen.has(id.address)).toBe(false);
+      seen.add(id.address);
+      unix += id.nextMs / 1000;
+    }
+  });
+
+  it("sends no RPI without valid time and a zero token when unprovisioned", () => {
+    const id = rotateIdentity(c, keys, -1, 0, undefined, seededRand(3));
+    expect(id.rpi).toBeUndefined();
+    expect(toHex(id.token)).toBe("000000000000");
+    expect(toHex(id.nonce)).toBe("00000000");
+  });
+
+  it("makes random static addresses", () => {
+    fc.assert(
+      fc.property(fc.integer(), (seed) => {
+        const a = randomStaticAddress(seededRand(seed));
+        expect(a).toMatch(/^[c-f][0-9a-f](:[0-9a-f]{2}){5} random$/);
+      }),
+    );
+    expect(randomStaticAddress(() => 0)).not.toBe("c0:00:00:00:00:00 random");
+    expect(randomStaticAddress(() => 0xffffffff)).not.toBe("ff:ff:ff:ff:ff:ff random");
+  });
+});

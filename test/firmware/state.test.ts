@@ -1,0 +1,213 @@
+import fc from "fast-check";
+import { toHex } from "../../firmware/src/protocol/bytes";
+import { pureCrypto as c } from "../../firmware/src/protocol/crypto";
+import { escrowTek } from "../../firmware/src/protocol/escrow";
+import { Provisioning } from "../../firmware/src/protocol/provisioning";
+import { BandState } from "../../firmware/src/state/band-state";
+import { encodeSlot, J_CURSOR, Journal } from "../../firmware/src/state/journal";
+import { BandClock } from "../../firmware/src/time/clock";
+import { FakeFlash, PowerCut, seededRand } from "./helpers/fake-flash";
+
+const DAY = 86400;
+const T0 = 1_700_000_000;
+
+function prov(mode: "private" | "escrow", extra: Partial<Provisioning> = {}): Provisioning {
+  return {
+    bandId: new Uint8Array(8).fill(1),
+    bandSecret: new Uint8Array(16).fill(2),
+    syncKey: new Uint8Array(16).fill(3),
+    mode,
+    retentionDays: 21,
+    txCalibrationDbm: -8,
+    flags: 0,
+    scanPeriodS: 0,
+    scanWindowMs: 0,
+    rssiFloorDbm: 0,
+    lowBatteryPercent: 0,
+    provisionedAt: 0,
+    ...extra,
+  };
+}
+
+/** A band's persistent state on a flash that outlives "reboots"; uptime is set by the test. */
+function rig(flash = new FakeFlash(), seed = 1) {
+  const env = { uptime: 0, rand: seededRand(seed) };
+  const boot = (p: Provisioning) => {
+    const s = new BandState({ uptime: () => env.uptime, rand32: () => env.rand(), flash }, c, p);
+    s.boot();
+    return s;
+  };
+  return { flash, env, boot };
+}
+
+describe("journal", () => {
+  it("replays appended entries after a reload and survives rewrites", () => {
+    const flash = new FakeFlash();
+    const j = new Journal(flash);
+    j.load(() => {});
+    expect(j.append(encodeSlot(J_CURSOR, 1, 0, undefined))).toBe(false);
+    expect(j.rewrite([encodeSlot(J_CURSOR, 1, 0, undefined)])).toBe(true);
+    for (let i = 2; i < 70; i++) {
+      if (!j.append(encodeSlot(J_CURSOR, i, 0, undefined))) j.rewrite([encodeSlot(J_CURSOR, i, 0, undefined)]);
+    }
+    const seen: number[] = [];
+    const j2 = new Journal(flash);
+    j2.load((type, a) => seen.push(a));
+    expect(seen[seen.length - 1]).toBe(69);
+    expect([...flash.files.keys()].length).toBe(1);
+  });
+
+  it("keeps a valid journal whatever byte a power cut hits during a rewrite", () => {
+    for (let cut = 0; cut < 24 * 5; cut += 7) {
+      const flash = new FakeFlash();
+      const j = new Journal(flash);
+      j.load(() => {});
+      j.rewrite([encodeSlot(J_CURSOR, 7, 0, undefined)]);
+      flash.cutAfter = cut;
+      try {
+        j.rewrite([encodeSlot(J_CURSOR, 8, 0, undefined), encodeSlot(J_CURSOR, 9, 0, undefined)]);
+      } catch (e) {
+        expect(e).toBeInstanceOf(PowerCut);
+      }
+      flash.cutAfter = -1;
+      let last = -1;
+      new Journal(flash).load((t, a) => (last = a));
+      expect([7, 9]).toContain(last);
+    }
+  });
+});
+
+describe("clock", () => {
+  it("is invalid until set and learns drift from a later set", () => {
+    const k = new BandClock();
+    expect(k.unix(10)).toBe(-1);
+    expect(k.set(T0, 100)).toBeNull();
+    // The band counter runs 300 ppm fast: after one true day it reads 86400 * 1.0003 s.
+    const up = 100 + DAY * 1.0003;
+    const err = k.set(T0 + DAY, up) as number;
+    expect(err).toBeCloseTo(DAY * 0.0003, 1);
+    expect(k.drift).toBe(300);
+    expect(k.unix(up + DAY * 1.0003)).toBeCloseTo(T0 + 2 * DAY, -1);
+  });
+
+  it("treats a large error as a jump, not drift", () => {
+    const k = new BandClock();
+    k.set(T0, 0);
+    k.set(T0 + DAY, DAY + 3600);
+    expect(k.drift).toBe(0);
+  });
+});
+
+describe("band state across resets and power loss", () => {
+  it("keeps a valid clock over a reset and loses it over a power loss", () => {
+    const r = rig();
+    r.env.uptime = 1;
+    let s = r.boot(prov("private"));
+    expect(s.now()).toBe(-1);
+    r.env.uptime = 50;
+    s.setTime(T0, 0);
+    r.env.uptime = 5000;
+    s = r.boot(prov("private")); // reset: the counter kept running
+    expect(s.clock.valid).toBe(true);
+    expect(s.now()).toBeCloseTo(T0 + 4950, 3);
+    const epoch = s.epoch;
+    r.env.uptime = 0.5; // power loss: the counter restarted
+    s = r.boot(prov("private"));
+    expect(s.clock.valid).toBe(false);
+    expect(s.epoch).toBe(epoch + 1);
+    r.env.uptime = 100; // a reset after the power loss keeps the clock invalid
+    s = r.boot(prov("private"));
+    expect(s.clock.valid).toBe(false);
+    expect(s.epoch).toBe(epoch + 1);
+  });
+
+  it("trusts a flasher-set clock only within an hour of provisioning", () => {
+    const r = rig();
+    r.env.uptime = T0 + 10;
+    let s = r.boot(prov("private", { flags: 1, provisionedAt: T0 }));
+    expect(s.clock.valid).toBe(true);
+    const r2 = rig();
+    r2.env.uptime = T0 + 4000;
+    s = r2.boot(prov("private", { flags: 1, provisionedAt: T0 }));
+    expect(s.clock.valid).toBe(false);
+  });
+
+  it("private TEKs are random, kept for the day across a reboot, and listed within retention", () => {
+    const r = rig();
+    r.env.uptime = 10;
+    let s = r.boot(prov("private"));
+    s.setTime(T0, 0);
+    const day = Math.floor(T0 / DAY);
+    s.keys.use(day);
+    const tek = toHex(s.keys.tek);
+    r.env.uptime = 20;
+    s = r.boot(prov("private"));
+    s.keys.use(day);
+    expect(toHex(s.keys.tek)).toBe(tek);
+    // Thirty days of keys, then the list holds the last 21, newest first.
+    for (let d = 1; d <= 30; d++) s.keys.use(day + d);
+    s.setTime(T0 + 30 * DAY, 0);
+    const list = s.keys.list(s.today(), 21);
+    expect(list.length).toBe(21);
+    expect(list[0].rollingStartNumber).toBe((day + 30) * 144);
+    expect(list[20].rollingStartNumber).toBe((day + 10) * 144);
+    // Another band (other hardware randomness) has other keys.
+    const other = rig(new FakeFlash(), 99);
+    other.env.uptime = 10;
+    const s2 = other.boot(prov("private"));
+    s2.keys.use(day);
+    expect(toHex(s2.keys.tek)).not.toBe(tek);
+  });
+
+  it("escrow TEKs are derived from the band secret and never stored", () => {
+    const r = rig();
+    r.env.uptime = 10;
+    const p = prov("escrow");
+    const s = r.boot(p);
+    s.setTime(T0, 0);
+    const day = Math.floor(T0 / DAY);
+    s.keys.use(day);
+    expect(toHex(s.keys.tek)).toBe(toHex(escrowTek(c, p.bandSecret, day)));
+    expect(s.keys.list(day, 3).map((e) => e.rollingStartNumber)).toEqual([day * 144, (day - 1) * 144, (day - 2) * 144]);
+  });
+
+  it("persists the sync cursor forward only and survives many journal rewrites", () => {
+    const r = rig();
+    r.env.uptime = 10;
+    let s = r.boot(prov("private"));
+    s.setTime(T0, 0);
+    for (let i = 1; i <= 300; i++) s.setCursor(i * 10);
+    s.setCursor(5);
+    r.env.uptime = 99;
+    s = r.boot(prov("private"));
+    expect(s.cursor).toBe(3000);
+    expect(s.clock.valid).toBe(true);
+  });
+
+  it("recovers a consistent state after a power cut at any point of a journal write", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 3000 }), (cut) => {
+        const r = rig();
+        r.env.uptime = 10;
+        let s = r.boot(prov("private"));
+        s.setTime(T0, 0);
+        r.flash.cutAfter = cut;
+        let done = 0;
+        try {
+          for (let i = 1; i <= 100; i++) {
+            s.setCursor(i);
+            done = i;
+          }
+        } catch (e) {
+          expect(e).toBeInstanceOf(PowerCut);
+        }
+        r.flash.cutAfter = -1;
+        r.env.uptime = 10000; // a reset, not a power loss
+        s = r.boot(prov("private"));
+        expect(s.cursor).toBeGreaterThanOrEqual(done - 1);
+        expect(s.cursor).toBeLessThanOrEqual(done + 1);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
