@@ -22,3 +22,35 @@ export interface Platform {
   rand32(): number;
   flash: Flash;
 }
+
+/** The radio and board surface the band drives (hw/espruino.ts: NRF.*, E.getBattery). */
+export interface Radio {
+  /** Random static address "aa:bb:cc:dd:ee:ff random"; restarts the stack, so scanning must be re-applied. */
+  setAddress(address: string): void;
+  /** Raw 31-byte advert; non-connectable adverts keep going while a central is connected. */
+  advertise(packet: Uint8Array, intervalMs: number, connectable: boolean): void;
+  stopAdvertising(): void;
+  /** Starts scanning with the Exposure Notification + Bluezone filters, or stops when `onDevice` is undefined. */
+  scan(onDevice: ((device: ScanDevice) => void) | undefined): void;
+  notify(frame: Uint8Array): boolean;
+  disconnect(): void;
+  /** Battery level in percent (0-100) and millivolts (0 when unknown). */
+  batteryPercent(): number;
+  batteryMv(): number;
+  /** Restarts the interpreter (after a wipe). */
+  reboot(): void;
+}
+
+/** The fields of an Espruino BluetoothDevice the band reads (values may be ArrayBuffers or arrays). */
+export interface ScanDevice {
+  rssi?: number;
+  serviceData?: { [uuid: string]: ArrayBuffer | number[] };
+  manufacturer?: number;
+  manufacturerData?: ArrayBuffer | number[];
+}
+
+/** One-shot timers whose callbacks the caller has already wrapped in try/catch. */
+export interface Timers {
+  after(fn: () => void, ms: number): unknown;
+  cancel(handle: unknown): void;
+}

@@ -521,3 +521,89 @@ export function recordTime(
   if (!status || !(status.flags & STATUS_FLAG_TIME_VALID) || status.bootEpoch !== seg.header.bootEpoch) return null;
   return status.bandTime - status.uptime + seg.header.baseTime + startMinute * 60;
 }
+
+// ---------------------------------------------------------------------------------------------- kiosk session
+
+export type KioskEvent =
+  /** Bytes the kiosk must write to the control characteristic next (the AUTH_PROVE answer to a challenge). */
+  | { type: "write"; data: Uint8Array }
+  | { type: "authenticated" }
+  | { type: "error"; code: number; arg: number; message: string }
+  /** An authenticated band frame, decrypted; `gap` is true when band frames were lost since the previous one. */
+  | { type: "frame"; op: number; seq: number; payload: Uint8Array; gap: boolean }
+  | { type: "invalid"; reason: string };
+
+/**
+ * The kiosk's half of a session, without any BLE: feed it every notification from the response characteristic
+ * and write what it returns to the control characteristic.
+ *
+ *   const s = new KioskSession(pureCrypto, syncKey, randomBytes(16));
+ *   write(s.begin());
+ *   on notify(f): const e = s.receive(f); if (e.type === "write") write(e.data); ...
+ *   write(s.command(OP_STATUS, new Uint8Array(0)));
+ */
+export class KioskSession {
+  ks: Uint8Array | undefined;
+  nb: Uint8Array | undefined;
+  txSeq = 0;
+  rxSeq = 0;
+
+  constructor(
+    public c: CryptoPrims,
+    public syncKey: Uint8Array,
+    public nk: Uint8Array,
+  ) {}
+
+  get authenticated(): boolean {
+    return this.ks !== undefined;
+  }
+
+  begin(): Uint8Array {
+    this.ks = this.nb = undefined;
+    return new Uint8Array([OP_AUTH_BEGIN]);
+  }
+
+  /** Seals an authenticated command with the next sequence number. */
+  command(op: number, payload: Uint8Array): Uint8Array {
+    if (!this.ks) throw new Error("not authenticated");
+    this.txSeq = (this.txSeq + 1) & 0xffff;
+    return sealFrame(this.c, this.ks, DIR_KIOSK, op, this.txSeq, payload);
+  }
+
+  receive(f: Uint8Array): KioskEvent {
+    if (!f || !f.length) return { type: "invalid", reason: "empty notification" };
+    const op = f[0];
+    if (op === OP_ERROR) {
+      const code = f.length > 1 ? f[1] : 0;
+      return {
+        type: "error",
+        code: code,
+        arg: f.length >= 4 ? readU16LE(f, 2) : 0,
+        message: ERROR_NAMES[code] || "unknown error " + code,
+      };
+    }
+    if (op === OP_CHALLENGE) {
+      if (f.length !== 1 + NONCE_BYTES) return { type: "invalid", reason: "challenge must be 17 bytes" };
+      this.nb = copyBytes(f, 1, NONCE_BYTES);
+      this.ks = undefined;
+      return { type: "write", data: encodeAuthProve(this.nk, kioskProof(this.c, this.syncKey, this.nb, this.nk)) };
+    }
+    if (op === OP_AUTH_OK) {
+      if (!this.nb || f.length !== 1 + PROOF_BYTES) return { type: "invalid", reason: "unexpected AUTH_OK" };
+      if (!bytesEqual(copyBytes(f, 1, PROOF_BYTES), bandProof(this.c, this.syncKey, this.nb, this.nk))) {
+        return { type: "invalid", reason: "band proof does not match: not the band this sync key belongs to" };
+      }
+      this.ks = sessionKey(this.c, this.syncKey, this.nb, this.nk);
+      this.nb = undefined;
+      this.txSeq = this.rxSeq = 0;
+      return { type: "authenticated" };
+    }
+    if (!this.ks) return { type: "invalid", reason: "frame before authentication" };
+    const o = openFrame(this.c, this.ks, DIR_BAND, f);
+    if (!o.ok) return { type: "invalid", reason: o.error };
+    const expected = (this.rxSeq + 1) & 0xffff;
+    const gap = o.value.seq !== expected;
+    this.rxSeq = o.value.seq;
+    return { type: "frame", op: o.value.op, seq: o.value.seq, payload: o.value.payload, gap: gap };
+  }
+}

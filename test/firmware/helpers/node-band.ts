@@ -1,0 +1,193 @@
+import { Band, BandConfig } from "../../../firmware/src/band";
+import { Radio, ScanDevice, Timers } from "../../../firmware/src/hw/types";
+import { pureCrypto } from "../../../firmware/src/protocol/crypto";
+import { encodeProvisioning, Provisioning, PROVISIONING_FILE } from "../../../firmware/src/protocol/provisioning";
+import { FakeFlash, seededRand } from "./fake-flash";
+
+/**
+ * The band logic (firmware/src/band.ts) in Node on a virtual clock, with a fake radio and flash: fast unit-level
+ * checks of the wiring. The simulator tests run the real bundle instead.
+ */
+export const T0 = 1_700_000_000;
+
+export const PUCK_CONFIG: BandConfig = {
+  boardCode: 1,
+  firmwareVersion: 1,
+  mtu: 53,
+  logBudgetBytes: 20480,
+  advertisingIntervalMs: 250,
+  calibratedTxDbm: -8,
+  scanPeriodS: 240,
+  scanWindowMs: 1000,
+  rssiFloorDbm: -100,
+  lowBatteryPercent: 15,
+  tableRows: 64,
+  discoveryPeriodMs: 4000,
+  discoveryJitterMs: 2000,
+  discoveryBurstMs: 350,
+  discoveryIntervalMs: 100,
+};
+
+export function testProvisioning(extra: Partial<Provisioning> = {}): Provisioning {
+  return {
+    bandId: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]),
+    bandSecret: new Uint8Array(16).fill(0x22),
+    syncKey: new Uint8Array(16).fill(0x33),
+    mode: "private",
+    retentionDays: 21,
+    txCalibrationDbm: 127,
+    flags: 1,
+    scanPeriodS: 0,
+    scanWindowMs: 0,
+    rssiFloorDbm: 0,
+    lowBatteryPercent: 0,
+    provisionedAt: T0,
+    ...extra,
+  };
+}
+
+interface Timer {
+  at: number;
+  fn: () => void;
+  id: number;
+}
+
+export class NodeBandRig {
+  /** Virtual Unix-ish seconds of the world. */
+  t = T0;
+  /** World time of the last power-on: the band's uptime counter starts there (the flasher sets it to Unix time). */
+  counterOrigin = 0;
+  timers: Timer[] = [];
+  nextId = 1;
+  flash = new FakeFlash();
+  rand = seededRand(42);
+  band!: Band;
+  address = "";
+  advert: { packet: Uint8Array; intervalMs: number; connectable: boolean } | undefined;
+  adverts: { t: number; packet: Uint8Array; connectable: boolean; address: string }[] = [];
+  scanCb: ((d: ScanDevice) => void) | undefined;
+  scanWindows = 0;
+  notifications: Uint8Array[] = [];
+  connected = false;
+  reboots = 0;
+  battery = 90;
+  faults: unknown[] = [];
+
+  constructor(
+    public cfg: BandConfig = PUCK_CONFIG,
+    prov: Provisioning | undefined = testProvisioning(),
+  ) {
+    if (prov) this.flash.write(PROVISIONING_FILE, encodeProvisioning(prov), 0, 64);
+  }
+
+  guard(fn: () => void): () => void {
+    return () => {
+      try {
+        fn();
+      } catch (e) {
+        this.faults.push(e);
+      }
+    };
+  }
+
+  /** Boots the band (fresh RAM, same flash). */
+  boot(): Band {
+    this.timers = [];
+    this.connected = false;
+    this.scanCb = undefined;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the fake radio's methods refer to the rig
+    const rig = this;
+    const timers: Timers = {
+      after: (fn, ms) => {
+        const id = this.nextId++;
+        this.timers.push({ at: this.t + ms / 1000, fn: this.guard(fn), id });
+        return id;
+      },
+      cancel: (h) => {
+        this.timers = this.timers.filter((x) => x.id !== h);
+      },
+    };
+    const radio: Radio = {
+      setAddress(a) {
+        rig.address = a;
+      },
+      advertise(packet, intervalMs, connectable) {
+        rig.advert = { packet, intervalMs, connectable };
+        rig.adverts.push({ t: rig.t, packet, connectable, address: rig.address });
+      },
+      stopAdvertising() {
+        rig.advert = undefined;
+      },
+      scan(cb) {
+        if (cb && !rig.scanCb) rig.scanWindows++;
+        rig.scanCb = cb;
+      },
+      notify(f) {
+        if (!rig.connected) return false;
+        rig.notifications.push(f);
+        return true;
+      },
+      disconnect() {
+        if (rig.connected) rig.disconnect();
+      },
+      batteryPercent: () => this.battery,
+      batteryMv: () => 2900,
+      reboot() {
+        rig.reboots++;
+        rig.timers.push({ at: rig.t, fn: () => rig.boot(), id: rig.nextId++ });
+      },
+    };
+    this.band = new Band(
+      this.cfg,
+      pureCrypto,
+      { uptime: () => this.t - this.counterOrigin, rand32: () => this.rand(), flash: this.flash },
+      radio,
+      timers,
+    );
+    this.guard(() => this.band.start())();
+    return this.band;
+  }
+
+  /** Power loss: the counter restarts from zero. */
+  powerCycle(): Band {
+    this.counterOrigin = this.t;
+    return this.boot();
+  }
+
+  run(seconds: number, each?: () => void): void {
+    const end = this.t + seconds;
+    for (;;) {
+      this.timers.sort((a, b) => a.at - b.at || a.id - b.id);
+      const next = this.timers[0];
+      if (!next || next.at > end) break;
+      this.timers.shift();
+      this.t = Math.max(this.t, next.at);
+      next.fn();
+      if (each) each();
+    }
+    this.t = end;
+  }
+
+  connect(): void {
+    this.connected = true;
+    this.notifications = [];
+    this.guard(() => this.band.onConnect())();
+  }
+
+  disconnect(): void {
+    this.connected = false;
+    this.guard(() => this.band.onDisconnect())();
+  }
+
+  write(data: Uint8Array): void {
+    this.guard(() => this.band.onWrite(data))();
+  }
+
+  /** Delivers a device to the band if a scan window is open. */
+  hear(d: ScanDevice): boolean {
+    if (!this.scanCb) return false;
+    const cb = this.scanCb;
+    this.guard(() => cb(d))();
+    return true;
+  }
+}
