@@ -1,0 +1,412 @@
+import { BandLogService, BAND_LOG_TYPES } from "./band-logs";
+import { BandRegistry, RegisterBandRequest } from "./bands";
+import { AuthorityConfig } from "./config";
+import { ContactList, ContactQuery, ContactStatusRequest } from "./contacts";
+import { deriveServerSubkeys } from "./crypto/server-keys";
+import { ExportBatcher } from "./export/batches";
+import { F1Resolver } from "./f1/service";
+import { HttpError, parseWith } from "./http/errors";
+import { RequestContext, RouteDef, Router } from "./http/router";
+import { PublishRequest, PublishService } from "./publish";
+import { AuthoritySecrets } from "./secrets";
+import { AuthorityStore } from "./store/store";
+import { CertificateRequest, IssueRequest, VerificationService, VerifyRequest } from "./verification";
+
+/**
+ * The authority as one object: services wired to a store, and the HTTP routes over them. startServer
+ * (server.ts) puts it on a socket; tests can also drive it in-process.
+ */
+export interface AuthorityAppOptions {
+  config: AuthorityConfig;
+  secrets: AuthoritySecrets;
+  store: AuthorityStore;
+  /** Milliseconds clock; defaults to Date.now. */
+  now?: () => number;
+  /** Log sink (stderr by default). Lines never contain secrets, codes, tokens, keys or bodies. */
+  log?: (line: string) => void;
+  /** Start background work (F1 resolution) on upload; tests may turn it off and call runPendingWork(). */
+  backgroundWork?: boolean;
+}
+
+export class AuthorityApp {
+  readonly config: AuthorityConfig;
+  readonly store: AuthorityStore;
+  readonly verification: VerificationService;
+  readonly publisher: PublishService;
+  readonly bandLogs: BandLogService;
+  readonly bands: BandRegistry;
+  readonly contacts: ContactList;
+  readonly exports: ExportBatcher;
+  readonly f1: F1Resolver;
+  readonly router: Router;
+  private readonly nowMs: () => number;
+  private readonly log: (line: string) => void;
+  private readonly background: boolean;
+  private readonly secrets: AuthoritySecrets;
+
+  constructor(o: AuthorityAppOptions) {
+    this.config = o.config;
+    this.store = o.store;
+    this.secrets = o.secrets;
+    this.nowMs = o.now ?? Date.now;
+    this.log = o.log ?? ((line) => process.stderr.write(line + "\n"));
+    this.background = o.backgroundWork ?? true;
+    const sub = deriveServerSubkeys(o.secrets.serverKey);
+    const nowS = () => Math.floor(this.nowMs() / 1000);
+    this.verification = new VerificationService(
+      o.store,
+      o.config,
+      sub.codeHash,
+      o.secrets.certificateKey,
+      o.secrets.certificatePublicKey,
+    );
+    this.publisher = new PublishService(o.store, o.config, this.verification, sub.revisionSeal);
+    this.bandLogs = new BandLogService(o.store, o.config, this.verification);
+    this.bands = new BandRegistry(o.store, o.config, sub.escrowSeal);
+    this.contacts = new ContactList(o.store, o.config);
+    this.exports = new ExportBatcher(o.store, o.config, o.secrets);
+    this.f1 = new F1Resolver({ store: o.store, config: o.config, escrowSealKey: sub.escrowSeal, now: nowS, log: this.log });
+    const rl = o.config.rateLimits;
+    this.router = new Router(this.routes(), {
+      apiKeys: o.secrets.apiKeys,
+      rateLimits: {
+        enabled: rl.enabled,
+        verify: rl.verifyPerMinute,
+        certificate: rl.certificatePerMinute,
+        publish: rl.publishPerMinute,
+        bandLog: rl.bandLogPerMinute,
+        admin: rl.adminPerMinute,
+        public: rl.publicPerMinute,
+      },
+      trustProxy: o.config.trustProxy,
+      nowMs: this.nowMs,
+      log: this.log,
+      onAuthFailure: (ip, path) => {
+        void this.store.audit({ at: nowS(), actor: "anonymous", action: "auth.failed", subject: path, ip, detail: null });
+      },
+    });
+  }
+
+  /** Resolves queued band logs and builds closed export windows; resolves when both are done. */
+  async runPendingWork(): Promise<void> {
+    if (this.config.deployment === "escrow") await this.f1.kick();
+    await this.exports.ensureBatches(Math.floor(this.nowMs() / 1000));
+  }
+
+  private audit(ctx: RequestContext, action: string, subject: string | null, detail: Record<string, unknown> | null, actor?: string) {
+    return this.store.audit({
+      at: ctx.now,
+      actor: actor ?? (ctx.actor ? `${ctx.actor.role}:${ctx.actor.name}` : "anonymous"),
+      action,
+      subject,
+      ip: ctx.ip,
+      detail,
+    });
+  }
+
+  private routes(): RouteDef[] {
+    const c = this.config;
+    const json = { kind: "json" as const, max: c.limits.jsonBytes };
+    const escrowOnly = () => {
+      if (c.deployment !== "escrow") {
+        throw new HttpError(404, "escrow_disabled", "F1 resolution is part of the escrow deployment only");
+      }
+    };
+    return [
+      {
+        method: "GET",
+        path: "/healthz",
+        rate: "public",
+        handler: async () => ({ status: 200, json: { ok: true, deployment: c.deployment, region: c.region } }),
+      },
+      // ---- verification (google/exposure-notifications-verification-server API)
+      {
+        method: "POST",
+        path: "/api/issue",
+        roles: ["admin"],
+        rate: "admin",
+        body: json,
+        handler: async (ctx) => {
+          const r = await this.verification.issueCode(ctx.actor!, parseWith(IssueRequest, ctx.json), ctx.now);
+          await this.audit(ctx, "code.issued", r.uuid, { testType: r.testType });
+          return { status: 200, json: r };
+        },
+      },
+      {
+        method: "POST",
+        path: "/api/verify",
+        roles: ["kiosk", "admin"],
+        rate: "verify",
+        body: json,
+        handler: async (ctx) => {
+          try {
+            const r = await this.verification.verifyCode(parseWith(VerifyRequest, ctx.json), ctx.now);
+            await this.audit(ctx, "code.verified", null, { testType: r.testtype });
+            return { status: 200, json: r };
+          } catch (e) {
+            throw withErrorCode(e);
+          }
+        },
+      },
+      {
+        method: "POST",
+        path: "/api/certificate",
+        roles: ["kiosk", "admin"],
+        rate: "certificate",
+        body: json,
+        handler: async (ctx) => {
+          try {
+            const r = await this.verification.issueCertificate(parseWith(CertificateRequest, ctx.json), ctx.now);
+            await this.audit(ctx, "certificate.issued", r.jti, null);
+            return { status: 200, json: { certificate: r.certificate, expiresAt: r.expiresAt } };
+          } catch (e) {
+            throw withErrorCode(e);
+          }
+        },
+      },
+      {
+        method: "GET",
+        path: "/.well-known/jwks.json",
+        rate: "public",
+        handler: async () => {
+          const jwk = this.secrets.certificatePublicKey.export({ format: "jwk" });
+          return {
+            status: 200,
+            json: { keys: [{ ...jwk, kid: c.verification.keyId, alg: "ES256", use: "sig" }] },
+            headers: { "Cache-Control": "public, max-age=300" },
+          };
+        },
+      },
+      // ---- key server
+      {
+        method: "POST",
+        path: "/v1/publish",
+        rate: "publish",
+        body: { kind: "json", max: c.limits.publishBytes },
+        handler: async (ctx) => {
+          const r = await this.publisher.publish(parseWith(PublishRequest, ctx.json), ctx.now);
+          await this.audit(
+            ctx,
+            "keys.published",
+            r.jti,
+            { inserted: r.insertedExposures, revised: r.revisedExposures, reportType: r.reportType },
+            "certificate:" + r.jti.slice(0, 8),
+          );
+          const { jti: _jti, reportType: _rt, ...body } = r;
+          return { status: 200, json: body };
+        },
+      },
+      {
+        method: "POST",
+        path: "/v1/band-logs",
+        rate: "bandLog",
+        body: { kind: "binary", max: c.limits.bandLogBytes, types: BAND_LOG_TYPES },
+        handler: async (ctx) => {
+          const r = await this.bandLogs.upload(ctx.req, ctx.body, ctx.now);
+          await this.audit(
+            ctx,
+            r.duplicate ? "bandlog.duplicate" : "bandlog.stored",
+            String(r.logId),
+            { records: r.records, segments: r.segments },
+            "certificate:" + r.jti.slice(0, 8),
+          );
+          if (!r.duplicate && r.resolution === "pending" && this.background) void this.f1.kick();
+          const { jti: _jti, ...body } = r;
+          return { status: r.duplicate ? 200 : 201, json: body };
+        },
+      },
+      {
+        method: "GET",
+        path: "/v1/exports/index.txt",
+        rate: "public",
+        handler: async (ctx) => ({
+          status: 200,
+          body: await this.exports.index(ctx.now),
+          contentType: "text/plain; charset=utf-8",
+          headers: { "Cache-Control": "public, max-age=60" },
+        }),
+      },
+      {
+        method: "GET",
+        path: "/v1/exports/signing-key.pem",
+        rate: "public",
+        handler: async () => ({
+          status: 200,
+          body: this.secrets.exportPublicKey.export({ type: "spki", format: "pem" }) as string,
+          contentType: "application/x-pem-file",
+          headers: { "Cache-Control": "public, max-age=300" },
+        }),
+      },
+      {
+        method: "GET",
+        path: "/v1/exports/:name",
+        rate: "public",
+        handler: async (ctx) => {
+          const name = ctx.params.name;
+          const f = /^\d{1,12}-\d{1,12}-\d{5}\.zip$/.test(name) ? await this.store.getExportFile(name) : undefined;
+          if (!f) throw new HttpError(404, "not_found", "no such export file");
+          return {
+            status: 200,
+            body: f.zip,
+            contentType: "application/zip",
+            headers: { "Cache-Control": "public, max-age=86400, immutable" },
+          };
+        },
+      },
+      // ---- band registry
+      {
+        method: "POST",
+        path: "/api/bands",
+        roles: ["admin", "flasher"],
+        rate: "admin",
+        body: json,
+        handler: async (ctx) => {
+          const r = await this.bands.register(ctx.actor!, parseWith(RegisterBandRequest, ctx.json), ctx.now);
+          if (r.status !== "unchanged") {
+            await this.audit(ctx, "band." + r.status, r.band.bandId, { board: r.band.board, escrow: r.band.escrow });
+          }
+          return { status: r.status === "created" ? 201 : 200, json: { status: r.status, ...r.band } };
+        },
+      },
+      {
+        method: "GET",
+        path: "/api/bands/:id",
+        roles: ["admin", "flasher"],
+        rate: "admin",
+        handler: async (ctx) => {
+          const b = await this.bands.get(ctx.params.id);
+          if (!b) throw new HttpError(404, "not_found", "no such band");
+          return { status: 200, json: b };
+        },
+      },
+      {
+        method: "DELETE",
+        path: "/api/bands/:id",
+        roles: ["admin"],
+        rate: "admin",
+        handler: async (ctx) => {
+          if (!(await this.bands.remove(ctx.params.id))) throw new HttpError(404, "not_found", "no such band");
+          await this.audit(ctx, "band.deleted", ctx.params.id.toLowerCase(), null);
+          return { status: 200, json: { deleted: true } };
+        },
+      },
+      // ---- band logs and F1 worklist (escrow deployments)
+      {
+        method: "GET",
+        path: "/api/band-logs",
+        roles: ["admin"],
+        rate: "admin",
+        handler: async (ctx) => {
+          const limit = Math.min(500, Math.max(1, Number(ctx.query.get("limit") ?? 100) || 100));
+          const offset = Math.max(0, Number(ctx.query.get("offset") ?? 0) || 0);
+          const logs = await this.store.listBandLogs(limit, offset);
+          return { status: 200, json: { logs: logs.map(logView) } };
+        },
+      },
+      {
+        method: "GET",
+        path: "/api/band-logs/:id",
+        roles: ["admin"],
+        rate: "admin",
+        handler: async (ctx) => {
+          const l = /^\d{1,15}$/.test(ctx.params.id) ? await this.store.getBandLog(Number(ctx.params.id)) : undefined;
+          if (!l) throw new HttpError(404, "not_found", "no such band log");
+          return { status: 200, json: logView(l) };
+        },
+      },
+      {
+        method: "POST",
+        path: "/api/band-logs/:id/resolve",
+        roles: ["admin"],
+        rate: "admin",
+        handler: async (ctx) => {
+          escrowOnly();
+          const l = /^\d{1,15}$/.test(ctx.params.id) ? await this.store.getBandLog(Number(ctx.params.id)) : undefined;
+          if (!l) throw new HttpError(404, "not_found", "no such band log");
+          await this.store.setResolution(l.id, "pending", ctx.now, null);
+          await this.audit(ctx, "f1.requeued", String(l.id), null);
+          if (this.background) void this.f1.kick();
+          return { status: 202, json: { logId: l.id, resolution: "pending" } };
+        },
+      },
+      {
+        method: "GET",
+        path: "/api/contacts",
+        roles: ["admin"],
+        rate: "admin",
+        handler: async (ctx) => {
+          escrowOnly();
+          const q = parseWith(ContactQuery, Object.fromEntries(ctx.query.entries()));
+          const rows = await this.contacts.list(q);
+          await this.audit(ctx, "contacts.listed", null, { rows: rows.length });
+          const accept = String(ctx.req.headers["accept"] ?? "");
+          if (q.format === "csv" || (q.format === undefined && accept.includes("text/csv"))) {
+            return {
+              status: 200,
+              body: this.contacts.toCsv(rows),
+              contentType: "text/csv; charset=utf-8",
+              headers: { "Content-Disposition": 'attachment; filename="contacts.csv"' },
+            };
+          }
+          return { status: 200, json: { buckets: this.contacts.bucketLabels(), contacts: rows } };
+        },
+      },
+      {
+        method: "POST",
+        path: "/api/contacts/:id/status",
+        roles: ["admin"],
+        rate: "admin",
+        body: json,
+        handler: async (ctx) => {
+          escrowOnly();
+          const { status } = parseWith(ContactStatusRequest, ctx.json);
+          await this.contacts.setStatus(ctx.params.id, status, ctx.now);
+          await this.audit(ctx, "contact.status", ctx.params.id, { status });
+          return { status: 200, json: { id: Number(ctx.params.id), status } };
+        },
+      },
+      // ---- operations
+      {
+        method: "GET",
+        path: "/api/stats",
+        roles: ["admin"],
+        rate: "admin",
+        handler: async () => ({ status: 200, json: await this.store.counts() }),
+      },
+      {
+        method: "GET",
+        path: "/api/audit",
+        roles: ["admin"],
+        rate: "admin",
+        handler: async (ctx) => {
+          const limit = Math.min(1000, Math.max(1, Number(ctx.query.get("limit") ?? 100) || 100));
+          const before = ctx.query.get("before");
+          const entries = await this.store.listAudit(limit, before && /^\d+$/.test(before) ? Number(before) : undefined);
+          return { status: 200, json: { entries } };
+        },
+      },
+    ];
+  }
+}
+
+/** The verification API names its error field errorCode (reference clients read that). */
+function withErrorCode(e: unknown): unknown {
+  if (e instanceof HttpError) return new HttpError(e.status, e.code, e.message, { ...e.extra, errorCode: e.code });
+  return e;
+}
+
+function logView(l: import("./store/store").BandLogRow) {
+  return {
+    id: l.id,
+    bandId: l.bandId,
+    sha256: l.sha256.toString("hex"),
+    size: l.size,
+    segments: l.segments,
+    records: l.records,
+    uploadedAt: new Date(l.uploadedAt * 1000).toISOString(),
+    reportType: l.reportType,
+    resolution: l.resolution,
+    resolvedAt: l.resolvedAt !== null ? new Date(l.resolvedAt * 1000).toISOString() : null,
+    summary: l.resolutionSummary ? (JSON.parse(l.resolutionSummary) as unknown) : null,
+  };
+}

@@ -1,0 +1,162 @@
+import * as fs from "fs";
+import * as path from "path";
+import { z } from "zod";
+
+/**
+ * Authority configuration: a JSON file (`--config`), every field optional. Secrets (server key, signing keys,
+ * API keys) live in a separate secrets file so the config can be reviewed and versioned; see secrets.ts.
+ */
+const Role = z.enum(["admin", "kiosk", "flasher"]);
+
+const ApiKeyConfig = z
+  .object({
+    name: z.string().min(1).max(64),
+    role: Role,
+    /** The key itself (at least 24 characters) ... */
+    key: z.string().min(24).max(512).optional(),
+    /** ... or only its SHA-256, hex, so the config file holds no usable secret. */
+    sha256: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/)
+      .optional(),
+  })
+  .refine((k) => (k.key === undefined) !== (k.sha256 === undefined), { message: "give exactly one of key, sha256" });
+
+export const AuthorityConfigSchema = z
+  .object({
+    /**
+     * `private`: decentralised, the authority never holds band secrets and does no F1 resolution.
+     * `escrow`: the authority keeps each band's escrow secret (sealed) and resolves positive bands' logs to
+     * registered bands. Its privacy cost: the authority can recognise every escrow band's adverts.
+     */
+    deployment: z.enum(["private", "escrow"]).default("private"),
+    /** Region code in export files (ISO 3166-1 alpha-2 or a health-authority defined string). */
+    region: z.string().min(1).max(32).default("TL"),
+    /** The healthAuthorityID publish requests must name. */
+    healthAuthorityId: z.string().min(1).max(128).default("tracelet"),
+    /** Secrets file; default `<db>.secrets.json` next to the database, created with mode 0600 on first start. */
+    secretsFile: z.string().optional(),
+    /** Extra API keys on top of those in the secrets file. */
+    apiKeys: z.array(ApiKeyConfig).max(1000).default([]),
+    /** Use the first X-Forwarded-For hop as the client address (only behind a trusted TLS-terminating proxy). */
+    trustProxy: z.boolean().default(false),
+    tls: z.object({ certFile: z.string(), keyFile: z.string() }).optional(),
+    verification: z
+      .object({
+        issuer: z.string().min(1).default("tracelet-authority"),
+        audience: z.string().min(1).default("tracelet-keyserver"),
+        /** `kid` of the certificate signing key. */
+        keyId: z.string().min(1).max(64).default("v1"),
+        codeDigits: z.number().int().min(6).max(16).default(8),
+        codeTtlMinutes: z.number().int().min(1).max(7 * 24 * 60).default(60),
+        tokenTtlMinutes: z.number().int().min(1).max(7 * 24 * 60).default(24 * 60),
+        certificateTtlMinutes: z.number().int().min(1).max(24 * 60).default(15),
+      })
+      .prefault({}),
+    publish: z
+      .object({
+        /** Keys whose whole validity ended longer ago than this are dropped with a warning. */
+        maxKeyAgeDays: z.number().int().min(1).max(60).default(21),
+      })
+      .prefault({}),
+    exports: z
+      .object({
+        /** Length of one export window; keys become visible once their window has closed. */
+        windowMinutes: z.number().int().min(1).max(7 * 24 * 60).default(60),
+        maxKeysPerFile: z.number().int().min(1).max(100000).default(10000),
+        /** Export files older than this are no longer listed in index.txt. */
+        retentionDays: z.number().int().min(1).max(60).default(14),
+        /** SignatureInfo fields (what phone apps are configured with). */
+        keyId: z.string().min(1).max(64).default("tracelet"),
+        keyVersion: z.string().min(1).max(64).default("v1"),
+      })
+      .prefault({}),
+    limits: z
+      .object({
+        publishBytes: z.number().int().min(1024).max(1 << 20).default(64 * 1024),
+        jsonBytes: z.number().int().min(1024).max(1 << 20).default(16 * 1024),
+        bandLogBytes: z.number().int().min(1024).max(64 << 20).default(8 << 20),
+      })
+      .prefault({}),
+    /** Requests per minute per client address and route class; `enabled: false` only for benchmarks. */
+    rateLimits: z
+      .object({
+        enabled: z.boolean().default(true),
+        verifyPerMinute: z.number().int().min(1).default(20),
+        certificatePerMinute: z.number().int().min(1).default(20),
+        publishPerMinute: z.number().int().min(1).default(60),
+        bandLogPerMinute: z.number().int().min(1).default(30),
+        adminPerMinute: z.number().int().min(1).default(600),
+        publicPerMinute: z.number().int().min(1).default(1200),
+      })
+      .prefault({}),
+    exposure: z
+      .object({
+        /** Attenuation bucket edges in dB (tx power - RSSI), ascending: n edges make n+1 buckets. */
+        attenuationThresholdsDb: z.array(z.number().int().min(0).max(150)).min(1).max(8).default([55, 63, 70]),
+        /** Buckets 0..closeBucket count towards a close contact. */
+        closeBucket: z.number().int().min(0).max(8).default(1),
+        /** Minutes in close buckets within one day that make a close contact. */
+        closeContactMinutes: z.number().int().min(1).max(1440).default(15),
+        /** Sighting-to-RPI-interval tolerance in 10-minute intervals (12 = 2 h). */
+        toleranceIntervals: z.number().int().min(0).max(72).default(12),
+        /** Tx power assumed when a sighting's AEM byte does not decrypt to a plausible value (band boards: -4..-8). */
+        defaultTxPowerDbm: z.number().int().min(-60).max(30).default(-6),
+        /** Logged sightings older than this are ignored by F1 resolution. */
+        maxSightingAgeDays: z.number().int().min(1).max(60).default(30),
+      })
+      .prefault({}),
+  })
+  .strict();
+
+export type AuthorityConfig = z.infer<typeof AuthorityConfigSchema>;
+export type ApiKeyConfig = z.infer<typeof ApiKeyConfig>;
+
+/** Parses a config object; throws an Error whose message names every bad field. */
+export function parseConfig(raw: unknown, baseDir = process.cwd()): AuthorityConfig {
+  const r = AuthorityConfigSchema.safeParse(raw ?? {});
+  if (!r.success) {
+    const msg = r.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    throw new Error(`invalid authority config: ${msg}`);
+  }
+  const c = r.data;
+  for (let i = 1; i < c.exposure.attenuationThresholdsDb.length; i++) {
+    if (c.exposure.attenuationThresholdsDb[i] <= c.exposure.attenuationThresholdsDb[i - 1]) {
+      throw new Error("invalid authority config: exposure.attenuationThresholdsDb must be strictly ascending");
+    }
+  }
+  if (c.exposure.closeBucket > c.exposure.attenuationThresholdsDb.length) {
+    throw new Error("invalid authority config: exposure.closeBucket is past the last bucket");
+  }
+  // Paths are relative to the config file.
+  if (c.secretsFile) c.secretsFile = path.resolve(baseDir, c.secretsFile);
+  if (c.tls) c.tls = { certFile: path.resolve(baseDir, c.tls.certFile), keyFile: path.resolve(baseDir, c.tls.keyFile) };
+  return c;
+}
+
+export function loadConfigFile(file: string): AuthorityConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    throw new Error(`cannot read config ${file}: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`config ${file} is not JSON: ${(e as Error).message}`);
+  }
+  return parseConfig(raw, path.dirname(path.resolve(file)));
+}
+
+/** Attenuation bucket labels for thresholds [55, 63, 70]: "<=55", "56-63", "64-70", ">70". */
+export function bucketLabels(thresholds: readonly number[]): string[] {
+  const labels: string[] = [];
+  for (let i = 0; i <= thresholds.length; i++) {
+    if (i === 0) labels.push(`<=${thresholds[0]}`);
+    else if (i === thresholds.length) labels.push(`>${thresholds[i - 1]}`);
+    else labels.push(`${thresholds[i - 1] + 1}-${thresholds[i]}`);
+  }
+  return labels;
+}

@@ -1,0 +1,141 @@
+import { pureCrypto } from "../../../../firmware/src/protocol/crypto";
+import { computeAem, deriveAemk } from "../../../../firmware/src/protocol/gaen";
+import { LogExport } from "../../../../firmware/src/protocol/record";
+import { EscrowBandRow } from "../store/store";
+import { buildDayIndexes, FILTER_BITS, prefixKey } from "./day-index";
+import { EscrowRpiEngine } from "./escrow-rpis";
+import { placeSightings, Sighting } from "./sightings";
+
+/**
+ * F1 resolution: which registered escrow bands does a positive band's log contain?
+ *
+ * For every registered band (paged from the store, secrets unsealed one at a time) and every day the log
+ * touches, derive the band's TEK for that day, the RPIs of the intervals that day's sightings could match
+ * (+-tolerance), and look each up in the day's prefix index. A hit is kept when the RPI's interval is within
+ * the tolerance of the sighting; the tx power is then decrypted from the logged AEM byte with the pure
+ * protocol code (hits are rare, so speed does not matter there).
+ *
+ * Cost: bands x days x needed intervals AES blocks plus 8 SHA-256 compressions per band-day, linear in the
+ * number of registered bands. The loop yields to the event loop every `sliceMs` so a server stays responsive.
+ */
+export interface ResolveInput {
+  f0BandId: string;
+  log: LogExport;
+  now: number;
+  tolerance: number;
+  maxAgeDays: number;
+  bands: (afterRowId: number, limit: number) => Promise<EscrowBandRow[]>;
+  unseal: (row: EscrowBandRow) => Uint8Array | undefined;
+  sliceMs?: number;
+  pageSize?: number;
+}
+
+export interface ResolvedMatch {
+  f1BandId: string;
+  sighting: Sighting;
+  /** The interval of the matching RPI. */
+  enin: number;
+  /** Decrypted tx power (int8 dBm), or null when the decrypted value is implausible. */
+  txPower: number | null;
+}
+
+export interface ResolveStats {
+  sightings: number;
+  skippedMonotonic: number;
+  skippedBluezone: number;
+  skippedOutOfRange: number;
+  days: number;
+  bandsScanned: number;
+  bandDays: number;
+  rpisComputed: number;
+  unsealFailures: number;
+  matches: number;
+  ms: number;
+}
+
+/** Tx power calibrations outside this range are treated as unknown (a corrupt byte, not a real radio). */
+const TX_MIN = -60;
+const TX_MAX = 30;
+
+export async function resolveLog(input: ResolveInput): Promise<{ matches: ResolvedMatch[]; stats: ResolveStats }> {
+  const t0 = Date.now();
+  const placed = placeSightings(input.log, input.now, input.maxAgeDays);
+  const days = buildDayIndexes(placed.sightings, input.tolerance);
+  const stats: ResolveStats = {
+    sightings: placed.sightings.length,
+    skippedMonotonic: placed.skipped.monotonic,
+    skippedBluezone: placed.skipped.bluezone,
+    skippedOutOfRange: placed.skipped.outOfRange,
+    days: days.length,
+    bandsScanned: 0,
+    bandDays: 0,
+    rpisComputed: 0,
+    unsealFailures: 0,
+    matches: 0,
+    ms: 0,
+  };
+  const raw: { f1BandId: string; sighting: Sighting; enin: number; tek: Buffer; rpi: Buffer }[] = [];
+  if (days.length > 0) {
+    const engine = new EscrowRpiEngine();
+    const shift = 32 - FILTER_BITS;
+    const sliceMs = input.sliceMs ?? 50;
+    const pageSize = input.pageSize ?? 2000;
+    let sliceStart = Date.now();
+    let after = 0;
+    for (;;) {
+      const page = await input.bands(after, pageSize);
+      if (page.length === 0) break;
+      after = page[page.length - 1].rowId;
+      for (const band of page) {
+        if (band.bandId === input.f0BandId) continue;
+        const secret = input.unseal(band);
+        if (!secret) {
+          stats.unsealFailures++;
+          continue;
+        }
+        stats.bandsScanned++;
+        engine.setBand(secret);
+        for (const d of days) {
+          engine.deriveDay(d.day);
+          const rpis = engine.rpis(d.padded);
+          const n = d.enins.length;
+          const filter = d.filter;
+          for (let j = 0, o = 0; j < n; j++, o += 16) {
+            const hi = ((rpis[o] << 24) | (rpis[o + 1] << 16) | (rpis[o + 2] << 8) | rpis[o + 3]) >>> 0;
+            const bit = hi >>> shift;
+            if ((filter[bit >>> 5] & (1 << (bit & 31))) === 0) continue;
+            const lo = ((rpis[o + 4] << 24) | (rpis[o + 5] << 16) | (rpis[o + 6] << 8) | rpis[o + 7]) >>> 0;
+            const list = d.byPrefix.get(prefixKey(hi, lo));
+            if (!list) continue;
+            const enin = d.enins[j];
+            for (const s of list) {
+              if (enin < s.enin0 - input.tolerance || enin > s.enin1 + input.tolerance) continue;
+              raw.push({
+                f1BandId: band.bandId,
+                sighting: s,
+                enin,
+                tek: Buffer.from(engine.tek),
+                rpi: Buffer.from(rpis.subarray(o, o + 16)),
+              });
+            }
+          }
+          stats.bandDays++;
+          stats.rpisComputed += n;
+        }
+        if (Date.now() - sliceStart >= sliceMs) {
+          await new Promise<void>((r) => setImmediate(r));
+          sliceStart = Date.now();
+        }
+      }
+    }
+  }
+  const matches: ResolvedMatch[] = raw.map((m) => {
+    const aemk = deriveAemk(pureCrypto, m.tek);
+    const meta = computeAem(pureCrypto, aemk, m.rpi, new Uint8Array([0, m.sighting.record.aemTx, 0, 0]));
+    const tx = meta[1] > 127 ? meta[1] - 256 : meta[1];
+    return { f1BandId: m.f1BandId, sighting: m.sighting, enin: m.enin, txPower: tx >= TX_MIN && tx <= TX_MAX ? tx : null };
+  });
+  stats.matches = matches.length;
+  stats.ms = Date.now() - t0;
+  return { matches, stats };
+}

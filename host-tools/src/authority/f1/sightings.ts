@@ -1,0 +1,62 @@
+import { toHex } from "../../../../firmware/src/protocol/bytes";
+import { EncounterRecord, KIND_EN, LogExport } from "../../../../firmware/src/protocol/record";
+
+/**
+ * The Exposure Notification sightings of a positive band's log, placed in time. Records of monotonic segments
+ * (logged while the band had no valid clock and not re-based by the kiosk) cannot be placed and are counted,
+ * as are Bluezone records (they are not derived from escrow keys) and records outside the plausible window.
+ */
+export interface Sighting {
+  record: EncounterRecord;
+  /** First 4 and next 4 bytes of the RPI prefix as unsigned big-endian integers. */
+  hi: number;
+  lo: number;
+  prefixHex: string;
+  /** Unix seconds of the first and last sighting. */
+  start: number;
+  end: number;
+  /** ENIN of the first and last sighting. */
+  enin0: number;
+  enin1: number;
+}
+
+export interface SightingSet {
+  sightings: Sighting[];
+  skipped: { monotonic: number; bluezone: number; outOfRange: number };
+}
+
+export function placeSightings(log: LogExport, now: number, maxAgeDays: number): SightingSet {
+  const out: SightingSet = { sightings: [], skipped: { monotonic: 0, bluezone: 0, outOfRange: 0 } };
+  const oldest = now - maxAgeDays * 86400;
+  const newest = now + 3600;
+  for (const seg of log.segments) {
+    for (const r of seg.records) {
+      if (r.kind !== KIND_EN) {
+        out.skipped.bluezone++;
+        continue;
+      }
+      if (seg.header.monotonic) {
+        out.skipped.monotonic++;
+        continue;
+      }
+      const start = seg.header.baseTime + r.startMinute * 60;
+      const end = start + r.durationMinutes * 60;
+      if (start < oldest || start > newest) {
+        out.skipped.outOfRange++;
+        continue;
+      }
+      const id = r.id;
+      out.sightings.push({
+        record: r,
+        hi: ((id[0] << 24) | (id[1] << 16) | (id[2] << 8) | id[3]) >>> 0,
+        lo: ((id[4] << 24) | (id[5] << 16) | (id[6] << 8) | id[7]) >>> 0,
+        prefixHex: toHex(id),
+        start,
+        end,
+        enin0: Math.floor(start / 600),
+        enin1: Math.floor(end / 600),
+      });
+    }
+  }
+  return out;
+}

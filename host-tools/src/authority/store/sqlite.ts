@@ -1,0 +1,605 @@
+import Database from "better-sqlite3";
+import { planPublish } from "../publish-plan";
+import { MIGRATIONS } from "./migrations";
+import {
+  AuditEntry,
+  AuthorityStore,
+  BandLogOutcome,
+  BandLogRow,
+  BandLogWrite,
+  BandRow,
+  ClaimResult,
+  CodeRow,
+  ContactFilter,
+  ContactRow,
+  ContactStatus,
+  ContactWrite,
+  EscrowBandRow,
+  ExportFileRow,
+  ExposureRow,
+  F1Sighting,
+  NewCode,
+  PublishOutcome,
+  PublishWrite,
+  ResolutionStatus,
+  StoreCounts,
+  TestType,
+} from "./store";
+
+type Row = Record<string, unknown>;
+
+/**
+ * The embedded store: one SQLite file in WAL mode (readers never block the writer), migrated at open.
+ * better-sqlite3 is synchronous, so each method runs to completion before the event loop moves on; the
+ * multi-statement operations also run in explicit transactions so a crash never leaves half of one.
+ */
+export class SqliteStore implements AuthorityStore {
+  private readonly db: Database.Database;
+  private readonly stmts = new Map<string, Database.Statement>();
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    if (file !== ":memory:") this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = NORMAL");
+    this.db.pragma("foreign_keys = ON");
+    this.db.pragma("busy_timeout = 5000");
+    migrate(this.db);
+  }
+
+  /** The schema version after migrations. */
+  schemaVersion(): number {
+    return (this.db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number }).v;
+  }
+
+  private q(sql: string): Database.Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async counts(): Promise<StoreCounts> {
+    const n = (sql: string): number => (this.q(sql).get() as { n: number }).n;
+    return {
+      bands: n("SELECT COUNT(*) AS n FROM bands"),
+      escrowBands: n("SELECT COUNT(*) AS n FROM bands WHERE secret_sealed IS NOT NULL"),
+      codes: n("SELECT COUNT(*) AS n FROM verification_codes"),
+      exposures: n("SELECT COUNT(*) AS n FROM exposures"),
+      bandLogs: n("SELECT COUNT(*) AS n FROM band_logs"),
+      contacts: n("SELECT COUNT(*) AS n FROM contacts"),
+      exportFiles: n("SELECT COUNT(*) AS n FROM export_files"),
+    };
+  }
+
+  // ---- bands
+
+  async getBand(bandId: string): Promise<BandRow | undefined> {
+    const r = this.q("SELECT * FROM bands WHERE band_id = ?").get(bandId) as Row | undefined;
+    return r ? bandRow(r) : undefined;
+  }
+
+  async insertBand(b: BandRow): Promise<boolean> {
+    const r = this.q(
+      `INSERT INTO bands (band_id, board, registered_at, registered_by, secret_sealed) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT(band_id) DO NOTHING`,
+    ).run(b.bandId, b.board, b.registeredAt, b.registeredBy, b.secretSealed);
+    return r.changes === 1;
+  }
+
+  async replaceBand(b: BandRow): Promise<void> {
+    this.q(
+      "UPDATE bands SET board = ?, registered_at = ?, registered_by = ?, secret_sealed = ? WHERE band_id = ?",
+    ).run(b.board, b.registeredAt, b.registeredBy, b.secretSealed, b.bandId);
+  }
+
+  async deleteBand(bandId: string): Promise<boolean> {
+    return this.q("DELETE FROM bands WHERE band_id = ?").run(bandId).changes === 1;
+  }
+
+  async escrowBandPage(afterRowId: number, limit: number): Promise<EscrowBandRow[]> {
+    const rows = this.q(
+      "SELECT row_id, band_id, secret_sealed FROM bands WHERE secret_sealed IS NOT NULL AND row_id > ? ORDER BY row_id LIMIT ?",
+    ).all(afterRowId, limit) as Row[];
+    return rows.map((r) => ({
+      rowId: r.row_id as number,
+      bandId: r.band_id as string,
+      secretSealed: r.secret_sealed as Buffer,
+    }));
+  }
+
+  // ---- verification codes
+
+  async insertCode(c: NewCode): Promise<boolean> {
+    const r = this.q(
+      `INSERT INTO verification_codes (uuid, code_hash, test_type, symptom_date, test_date, issued_at, expires_at, issued_by)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(code_hash) DO NOTHING`,
+    ).run(c.uuid, c.codeHash, c.testType, c.symptomDate, c.testDate, c.issuedAt, c.expiresAt, c.issuedBy);
+    return r.changes === 1;
+  }
+
+  async claimCode(codeHash: Buffer, now: number, tokenHash: Buffer, tokenExpiresAt: number): Promise<ClaimResult> {
+    return this.db.transaction((): ClaimResult => {
+      const r = this.q(
+        `UPDATE verification_codes SET claimed_at = ?, token_hash = ?, token_expires_at = ?
+         WHERE code_hash = ? AND claimed_at IS NULL AND expires_at > ?`,
+      ).run(now, tokenHash, tokenExpiresAt, codeHash, now);
+      const row = this.q("SELECT * FROM verification_codes WHERE code_hash = ?").get(codeHash) as Row | undefined;
+      if (!row) return { ok: false, reason: "not_found" };
+      if (r.changes === 1) return { ok: true, code: codeRow(row) };
+      return { ok: false, reason: row.claimed_at !== null ? "used" : "expired" };
+    })();
+  }
+
+  async useToken(tokenHash: Buffer, now: number): Promise<ClaimResult> {
+    return this.db.transaction((): ClaimResult => {
+      const r = this.q(
+        `UPDATE verification_codes SET token_used_at = ?
+         WHERE token_hash = ? AND token_used_at IS NULL AND token_expires_at > ?`,
+      ).run(now, tokenHash, now);
+      const row = this.q("SELECT * FROM verification_codes WHERE token_hash = ?").get(tokenHash) as Row | undefined;
+      if (!row) return { ok: false, reason: "not_found" };
+      if (r.changes === 1) return { ok: true, code: codeRow(row) };
+      return { ok: false, reason: row.token_used_at !== null ? "used" : "expired" };
+    })();
+  }
+
+  async getCodeByUuid(uuid: string): Promise<CodeRow | undefined> {
+    const r = this.q("SELECT * FROM verification_codes WHERE uuid = ?").get(uuid) as Row | undefined;
+    return r ? codeRow(r) : undefined;
+  }
+
+  // ---- diagnosis keys
+
+  async publish(p: PublishWrite): Promise<PublishOutcome> {
+    return this.db.transaction((): PublishOutcome => {
+      if (this.q("SELECT 1 FROM used_certificates WHERE jti = ? AND purpose = 'publish'").get(p.jti)) {
+        return { ok: false, code: "certificate_used", error: "this verification certificate was already used to publish" };
+      }
+      const existing = new Map<string, ExposureRow>();
+      const get = this.q("SELECT * FROM exposures WHERE key_data = ?");
+      for (const k of p.incoming) {
+        const r = get.get(k.keyData) as Row | undefined;
+        if (r) existing.set(k.keyData.toString("hex"), exposureRow(r));
+      }
+      const plan = planPublish(existing, p.incoming, p.revisable);
+      if (plan.error) return { ok: false, ...plan.error };
+      const ins = this.q(
+        `INSERT INTO exposures (key_data, rolling_start, rolling_period, transmission_risk, report_type, days_since_onset,
+           traveler, health_authority, created_at, release_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      for (const k of plan.inserts) {
+        ins.run(
+          k.keyData,
+          k.rollingStart,
+          k.rollingPeriod,
+          k.transmissionRisk,
+          k.reportType,
+          k.daysSinceOnset,
+          k.traveler ? 1 : 0,
+          k.healthAuthority,
+          k.createdAt,
+          k.releaseAt,
+        );
+      }
+      const rev = this.q(
+        `UPDATE exposures SET revised_at = ?, revised_report_type = ?, revised_days_since_onset = ?
+         WHERE key_data = ? AND revised_at IS NULL`,
+      );
+      for (const r of plan.revisions) rev.run(p.now, r.reportType, r.daysSinceOnset, r.keyData);
+      this.q("INSERT INTO used_certificates (jti, purpose, used_at, ref) VALUES (?, 'publish', ?, NULL)").run(p.jti, p.now);
+      return { ok: true, inserted: plan.inserts.length, revised: plan.revisions.length, warnings: plan.warnings };
+    })();
+  }
+
+  async getExposures(keys: Buffer[]): Promise<ExposureRow[]> {
+    const get = this.q("SELECT * FROM exposures WHERE key_data = ?");
+    const out: ExposureRow[] = [];
+    for (const k of keys) {
+      const r = get.get(k) as Row | undefined;
+      if (r) out.push(exposureRow(r));
+    }
+    return out;
+  }
+
+  // ---- band logs
+
+  async storeBandLog(l: BandLogWrite): Promise<BandLogOutcome> {
+    return this.db.transaction((): BandLogOutcome => {
+      const used = this.q("SELECT ref FROM used_certificates WHERE jti = ? AND purpose = 'band-log'").get(l.jti) as
+        | { ref: number }
+        | undefined;
+      const existing = this.q("SELECT id FROM band_logs WHERE sha256 = ?").get(l.sha256) as { id: number } | undefined;
+      if (used) {
+        // A replay of the very same upload is answered as a duplicate; anything else is a reused certificate.
+        return existing && existing.id === used.ref ? { status: "duplicate", id: existing.id } : { status: "certificate_used" };
+      }
+      let id: number;
+      let status: "stored" | "duplicate";
+      if (existing) {
+        id = existing.id;
+        status = "duplicate";
+      } else {
+        const r = this.q(
+          `INSERT INTO band_logs (sha256, band_id, body, size, segments, records, uploaded_at, report_type,
+             symptom_onset_interval, resolution)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          l.sha256,
+          l.bandId,
+          l.body,
+          l.body.length,
+          l.segments,
+          l.records,
+          l.uploadedAt,
+          l.reportType,
+          l.symptomOnsetInterval,
+          l.resolution,
+        );
+        id = Number(r.lastInsertRowid);
+        status = "stored";
+      }
+      this.q("INSERT INTO used_certificates (jti, purpose, used_at, ref) VALUES (?, 'band-log', ?, ?)").run(
+        l.jti,
+        l.uploadedAt,
+        id,
+      );
+      return { status, id };
+    })();
+  }
+
+  async getBandLog(id: number): Promise<BandLogRow | undefined> {
+    const r = this.q(`SELECT ${LOG_COLUMNS} FROM band_logs WHERE id = ?`).get(id) as Row | undefined;
+    return r ? bandLogRow(r) : undefined;
+  }
+
+  async getBandLogBody(id: number): Promise<Buffer | undefined> {
+    const r = this.q("SELECT body FROM band_logs WHERE id = ?").get(id) as { body: Buffer } | undefined;
+    return r?.body;
+  }
+
+  async listBandLogs(limit: number, offset: number): Promise<BandLogRow[]> {
+    const rows = this.q(`SELECT ${LOG_COLUMNS} FROM band_logs ORDER BY id DESC LIMIT ? OFFSET ?`).all(limit, offset) as Row[];
+    return rows.map(bandLogRow);
+  }
+
+  async bandLogIdsBySha(sha: Buffer): Promise<number[]> {
+    return (this.q("SELECT id FROM band_logs WHERE sha256 = ?").all(sha) as { id: number }[]).map((r) => r.id);
+  }
+
+  async setResolution(id: number, status: ResolutionStatus, now: number, summary: string | null): Promise<void> {
+    this.q("UPDATE band_logs SET resolution = ?, resolved_at = ?, resolution_summary = ? WHERE id = ?").run(
+      status,
+      now,
+      summary,
+      id,
+    );
+  }
+
+  async requeueInterrupted(): Promise<number> {
+    return this.q("UPDATE band_logs SET resolution = 'pending' WHERE resolution = 'running'").run().changes;
+  }
+
+  async nextPendingLog(): Promise<BandLogRow | undefined> {
+    const r = this.q(`SELECT ${LOG_COLUMNS} FROM band_logs WHERE resolution = 'pending' ORDER BY id LIMIT 1`).get() as
+      | Row
+      | undefined;
+    return r ? bandLogRow(r) : undefined;
+  }
+
+  // ---- F1 resolution
+
+  async saveF1Sightings(sightings: F1Sighting[]): Promise<number> {
+    return this.db.transaction((): number => {
+      const ins = this.q(
+        `INSERT INTO f1_sightings (f0_band_id, rpi_prefix, start_time, f1_band_id, duration_minutes, scans, rssi_max,
+           rssi_mean, tx_power, day, log_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      );
+      let n = 0;
+      for (const s of sightings) {
+        n += ins.run(
+          s.f0BandId,
+          s.rpiPrefix,
+          s.startTime,
+          s.f1BandId,
+          s.durationMinutes,
+          s.scans,
+          s.rssiMax,
+          s.rssiMean,
+          s.txPower,
+          s.day,
+          s.logId,
+        ).changes;
+      }
+      return n;
+    })();
+  }
+
+  async f1SightingsFor(f0BandId: string, groups: { f1BandId: string; day: number }[]): Promise<F1Sighting[]> {
+    const sel = this.q("SELECT * FROM f1_sightings WHERE f0_band_id = ? AND f1_band_id = ? AND day = ?");
+    const out: F1Sighting[] = [];
+    for (const g of groups) {
+      for (const r of sel.all(f0BandId, g.f1BandId, g.day) as Row[]) {
+        out.push({
+          f0BandId: r.f0_band_id as string,
+          f1BandId: r.f1_band_id as string,
+          rpiPrefix: r.rpi_prefix as string,
+          startTime: r.start_time as number,
+          durationMinutes: r.duration_minutes as number,
+          scans: r.scans as number,
+          rssiMax: r.rssi_max as number,
+          rssiMean: r.rssi_mean as number,
+          txPower: r.tx_power as number | null,
+          day: r.day as number,
+          logId: r.log_id as number,
+        });
+      }
+    }
+    return out;
+  }
+
+  async upsertContacts(rows: ContactWrite[]): Promise<void> {
+    this.db.transaction(() => {
+      const up = this.q(
+        `INSERT INTO contacts (f0_band_id, f1_band_id, day, minutes, min_attenuation, sightings, first_seen, last_seen,
+           close_contact, updated_at, last_log_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (f0_band_id, f1_band_id, day) DO UPDATE SET minutes = excluded.minutes,
+           min_attenuation = excluded.min_attenuation, sightings = excluded.sightings, first_seen = excluded.first_seen,
+           last_seen = excluded.last_seen, close_contact = excluded.close_contact, updated_at = excluded.updated_at,
+           last_log_id = excluded.last_log_id`,
+      );
+      for (const c of rows) {
+        up.run(
+          c.f0BandId,
+          c.f1BandId,
+          c.day,
+          JSON.stringify(c.minutes),
+          c.minAttenuationDb,
+          c.sightings,
+          c.firstSeen,
+          c.lastSeen,
+          c.closeContact ? 1 : 0,
+          c.updatedAt,
+          c.lastLogId,
+        );
+      }
+    })();
+  }
+
+  async listContacts(f: ContactFilter): Promise<ContactRow[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (f.status) {
+      where.push("status = ?");
+      args.push(f.status);
+    }
+    if (f.f0BandId) {
+      where.push("f0_band_id = ?");
+      args.push(f.f0BandId);
+    }
+    if (f.closeOnly) where.push("close_contact = 1");
+    if (f.sinceDay !== undefined) {
+      where.push("day >= ?");
+      args.push(f.sinceDay);
+    }
+    const sql =
+      "SELECT * FROM contacts" +
+      (where.length ? " WHERE " + where.join(" AND ") : "") +
+      " ORDER BY close_contact DESC, day DESC, id LIMIT ? OFFSET ?";
+    const rows = this.db.prepare(sql).all(...args, f.limit, f.offset) as Row[];
+    return rows.map((r) => ({
+      id: r.id as number,
+      f0BandId: r.f0_band_id as string,
+      f1BandId: r.f1_band_id as string,
+      day: r.day as number,
+      minutes: JSON.parse(r.minutes as string) as number[],
+      minAttenuationDb: r.min_attenuation as number | null,
+      sightings: r.sightings as number,
+      firstSeen: r.first_seen as number,
+      lastSeen: r.last_seen as number,
+      closeContact: r.close_contact === 1,
+      status: r.status as ContactStatus,
+      updatedAt: r.updated_at as number,
+      lastLogId: r.last_log_id as number,
+    }));
+  }
+
+  async setContactStatus(id: number, status: ContactStatus, now: number): Promise<boolean> {
+    return this.q("UPDATE contacts SET status = ?, updated_at = ? WHERE id = ?").run(status, now, id).changes === 1;
+  }
+
+  // ---- exports
+
+  async exportCursor(): Promise<number | null> {
+    const r = this.q("SELECT end_ts FROM export_cursor WHERE id = 1").get() as { end_ts: number } | undefined;
+    return r ? r.end_ts : null;
+  }
+
+  async earliestPendingRelease(): Promise<number | null> {
+    const cursor = (await this.exportCursor()) ?? 0;
+    const r = this.q(
+      `SELECT MIN(t) AS t FROM (SELECT MIN(release_at) AS t FROM exposures WHERE release_at >= ?
+         UNION ALL SELECT MIN(revised_at) AS t FROM exposures WHERE revised_at >= ?)`,
+    ).get(cursor, cursor) as { t: number | null };
+    return r.t;
+  }
+
+  async exposuresReleasedIn(from: number, to: number): Promise<ExposureRow[]> {
+    return (
+      this.q("SELECT * FROM exposures WHERE release_at >= ? AND release_at < ? ORDER BY key_data").all(from, to) as Row[]
+    ).map(exposureRow);
+  }
+
+  async exposuresRevisedIn(from: number, to: number): Promise<ExposureRow[]> {
+    return (
+      this.q("SELECT * FROM exposures WHERE revised_at >= ? AND revised_at < ? ORDER BY key_data").all(from, to) as Row[]
+    ).map(exposureRow);
+  }
+
+  async saveExportFiles(files: ExportFileRow[], cursor: number): Promise<void> {
+    this.db.transaction(() => {
+      const ins = this.q(
+        `INSERT INTO export_files (name, start_ts, end_ts, batch_num, batch_size, key_count, created_at, zip)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      for (const f of files) ins.run(f.name, f.startTs, f.endTs, f.batchNum, f.batchSize, f.keyCount, f.createdAt, f.zip);
+      this.q(
+        "INSERT INTO export_cursor (id, end_ts) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET end_ts = excluded.end_ts",
+      ).run(cursor);
+    })();
+  }
+
+  async listExportFiles(sinceEndTs: number): Promise<Omit<ExportFileRow, "zip">[]> {
+    const rows = this.q(
+      `SELECT name, start_ts, end_ts, batch_num, batch_size, key_count, created_at FROM export_files
+       WHERE end_ts > ? ORDER BY start_ts, batch_num`,
+    ).all(sinceEndTs) as Row[];
+    return rows.map((r) => ({
+      name: r.name as string,
+      startTs: r.start_ts as number,
+      endTs: r.end_ts as number,
+      batchNum: r.batch_num as number,
+      batchSize: r.batch_size as number,
+      keyCount: r.key_count as number,
+      createdAt: r.created_at as number,
+    }));
+  }
+
+  async getExportFile(name: string): Promise<ExportFileRow | undefined> {
+    const r = this.q("SELECT * FROM export_files WHERE name = ?").get(name) as Row | undefined;
+    if (!r) return undefined;
+    return {
+      name: r.name as string,
+      startTs: r.start_ts as number,
+      endTs: r.end_ts as number,
+      batchNum: r.batch_num as number,
+      batchSize: r.batch_size as number,
+      keyCount: r.key_count as number,
+      createdAt: r.created_at as number,
+      zip: r.zip as Buffer,
+    };
+  }
+
+  // ---- audit
+
+  async audit(e: AuditEntry): Promise<void> {
+    this.q("INSERT INTO audit_log (at, actor, action, subject, ip, detail) VALUES (?, ?, ?, ?, ?, ?)").run(
+      e.at,
+      e.actor,
+      e.action,
+      e.subject,
+      e.ip,
+      e.detail ? JSON.stringify(e.detail) : null,
+    );
+  }
+
+  async listAudit(limit: number, beforeId?: number): Promise<(AuditEntry & { id: number })[]> {
+    const rows = this.q("SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?").all(
+      beforeId ?? Number.MAX_SAFE_INTEGER,
+      limit,
+    ) as Row[];
+    return rows.map((r) => ({
+      id: r.id as number,
+      at: r.at as number,
+      actor: r.actor as string,
+      action: r.action as string,
+      subject: r.subject as string | null,
+      ip: r.ip as string | null,
+      detail: r.detail ? (JSON.parse(r.detail as string) as Record<string, unknown>) : null,
+    }));
+  }
+}
+
+const LOG_COLUMNS =
+  "id, sha256, band_id, size, segments, records, uploaded_at, report_type, symptom_onset_interval, resolution, resolved_at, resolution_summary";
+
+function migrate(db: Database.Database): void {
+  db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+  const applied = new Set(
+    (db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map((r) => r.version),
+  );
+  const known = new Set(MIGRATIONS.map((m) => m.version));
+  for (const v of applied) {
+    if (!known.has(v)) throw new Error(`database schema version ${v} is newer than this tracelet; upgrade tracelet`);
+  }
+  for (const m of MIGRATIONS) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
+        m.version,
+        m.name,
+        Math.floor(Date.now() / 1000),
+      );
+    })();
+  }
+}
+
+function bandRow(r: Row): BandRow {
+  return {
+    bandId: r.band_id as string,
+    board: r.board as string,
+    registeredAt: r.registered_at as number,
+    registeredBy: r.registered_by as string,
+    secretSealed: (r.secret_sealed as Buffer | null) ?? null,
+  };
+}
+
+function codeRow(r: Row): CodeRow {
+  return {
+    uuid: r.uuid as string,
+    codeHash: r.code_hash as Buffer,
+    testType: r.test_type as TestType,
+    symptomDate: r.symptom_date as string | null,
+    testDate: r.test_date as string | null,
+    issuedAt: r.issued_at as number,
+    expiresAt: r.expires_at as number,
+    issuedBy: r.issued_by as string,
+    claimedAt: r.claimed_at as number | null,
+    tokenExpiresAt: r.token_expires_at as number | null,
+    tokenUsedAt: r.token_used_at as number | null,
+  };
+}
+
+function exposureRow(r: Row): ExposureRow {
+  return {
+    keyData: r.key_data as Buffer,
+    rollingStart: r.rolling_start as number,
+    rollingPeriod: r.rolling_period as number,
+    transmissionRisk: r.transmission_risk as number | null,
+    reportType: r.report_type as TestType,
+    daysSinceOnset: r.days_since_onset as number | null,
+    traveler: r.traveler === 1,
+    healthAuthority: r.health_authority as string,
+    createdAt: r.created_at as number,
+    releaseAt: r.release_at as number,
+    revisedAt: r.revised_at as number | null,
+    revisedReportType: r.revised_report_type as TestType | null,
+    revisedDaysSinceOnset: r.revised_days_since_onset as number | null,
+  };
+}
+
+function bandLogRow(r: Row): BandLogRow {
+  return {
+    id: r.id as number,
+    sha256: r.sha256 as Buffer,
+    bandId: r.band_id as string,
+    size: r.size as number,
+    segments: r.segments as number,
+    records: r.records as number,
+    uploadedAt: r.uploaded_at as number,
+    reportType: r.report_type as TestType,
+    symptomOnsetInterval: r.symptom_onset_interval as number | null,
+    resolution: r.resolution as ResolutionStatus,
+    resolvedAt: r.resolved_at as number | null,
+    resolutionSummary: r.resolution_summary as string | null,
+  };
+}

@@ -1,0 +1,248 @@
+/**
+ * The authority's repository interface. Every operation that must be atomic is one method (claiming a code,
+ * publishing keys with their certificate, storing a log with its certificate), so a server database can
+ * implement it with its own transactions; the embedded SQLite store (sqlite.ts) is the default.
+ * Times are Unix seconds. Band ids are 16 lowercase hex digits.
+ */
+
+export type TestType = "confirmed" | "likely" | "negative";
+
+export interface BandRow {
+  bandId: string;
+  board: string;
+  registeredAt: number;
+  registeredBy: string;
+  /** AES-256-GCM sealed escrow secret (escrow deployments only), bound to the band id. */
+  secretSealed: Buffer | null;
+}
+
+export interface EscrowBandRow {
+  rowId: number;
+  bandId: string;
+  secretSealed: Buffer;
+}
+
+export interface NewCode {
+  uuid: string;
+  codeHash: Buffer;
+  testType: TestType;
+  symptomDate: string | null;
+  testDate: string | null;
+  issuedAt: number;
+  expiresAt: number;
+  issuedBy: string;
+}
+
+export interface CodeRow extends NewCode {
+  claimedAt: number | null;
+  tokenExpiresAt: number | null;
+  tokenUsedAt: number | null;
+}
+
+export type ClaimResult = { ok: true; code: CodeRow } | { ok: false; reason: "not_found" | "used" | "expired" };
+
+/** One diagnosis key as stored. */
+export interface ExposureRow {
+  keyData: Buffer;
+  rollingStart: number;
+  rollingPeriod: number;
+  transmissionRisk: number | null;
+  reportType: TestType;
+  daysSinceOnset: number | null;
+  traveler: boolean;
+  healthAuthority: string;
+  createdAt: number;
+  /** When the key may appear in an export: not before its validity ended. */
+  releaseAt: number;
+  revisedAt: number | null;
+  revisedReportType: TestType | null;
+  revisedDaysSinceOnset: number | null;
+}
+
+/** What a publish does to the store, decided by planPublish (publish-plan.ts) inside the transaction. */
+export interface PublishWrite {
+  jti: string;
+  now: number;
+  incoming: ExposureRow[];
+  /** Hex key data of the keys a valid revision token covers; null when no token was sent. */
+  revisable: ReadonlySet<string> | null;
+}
+
+export type PublishOutcome =
+  | { ok: true; inserted: number; revised: number; warnings: string[] }
+  | { ok: false; code: string; error: string };
+
+export interface BandLogWrite {
+  jti: string;
+  sha256: Buffer;
+  bandId: string;
+  body: Buffer;
+  segments: number;
+  records: number;
+  uploadedAt: number;
+  reportType: TestType;
+  symptomOnsetInterval: number | null;
+  /** "pending" in escrow deployments (F1 resolution queued), "off" otherwise. */
+  resolution: "pending" | "off";
+}
+
+export type BandLogOutcome =
+  | { status: "stored"; id: number }
+  | { status: "duplicate"; id: number }
+  | { status: "certificate_used" };
+
+export type ResolutionStatus = "off" | "pending" | "running" | "done" | "failed";
+
+export interface BandLogRow {
+  id: number;
+  sha256: Buffer;
+  bandId: string;
+  size: number;
+  segments: number;
+  records: number;
+  uploadedAt: number;
+  reportType: TestType;
+  symptomOnsetInterval: number | null;
+  resolution: ResolutionStatus;
+  resolvedAt: number | null;
+  /** JSON summary of the last resolution run. */
+  resolutionSummary: string | null;
+}
+
+/** One record of a positive band's log resolved to a registered band. */
+export interface F1Sighting {
+  f0BandId: string;
+  f1BandId: string;
+  /** First 8 bytes of the RPI, hex. */
+  rpiPrefix: string;
+  /** Unix seconds of the first sighting. */
+  startTime: number;
+  durationMinutes: number;
+  scans: number;
+  rssiMax: number;
+  rssiMean: number;
+  /** Decrypted from the AEM byte; null if implausible. */
+  txPower: number | null;
+  /** UTC day number (unix / 86400) of the sighting. */
+  day: number;
+  logId: number;
+}
+
+export type ContactStatus = "new" | "called" | "unreachable" | "done";
+
+export interface ContactRow {
+  id: number;
+  f0BandId: string;
+  f1BandId: string;
+  day: number;
+  /** Minutes per attenuation bucket, in bucket order. */
+  minutes: number[];
+  minAttenuationDb: number | null;
+  sightings: number;
+  firstSeen: number;
+  lastSeen: number;
+  closeContact: boolean;
+  status: ContactStatus;
+  updatedAt: number;
+  lastLogId: number;
+}
+
+export type ContactWrite = Omit<ContactRow, "id" | "status">;
+
+export interface ContactFilter {
+  status?: ContactStatus;
+  f0BandId?: string;
+  closeOnly?: boolean;
+  sinceDay?: number;
+  limit: number;
+  offset: number;
+}
+
+export interface ExportFileRow {
+  name: string;
+  startTs: number;
+  endTs: number;
+  batchNum: number;
+  batchSize: number;
+  keyCount: number;
+  createdAt: number;
+  zip: Buffer;
+}
+
+export interface AuditEntry {
+  at: number;
+  actor: string;
+  action: string;
+  subject: string | null;
+  ip: string | null;
+  detail: Record<string, unknown> | null;
+}
+
+export interface StoreCounts {
+  bands: number;
+  escrowBands: number;
+  codes: number;
+  exposures: number;
+  bandLogs: number;
+  contacts: number;
+  exportFiles: number;
+}
+
+export interface AuthorityStore {
+  close(): Promise<void>;
+  counts(): Promise<StoreCounts>;
+
+  getBand(bandId: string): Promise<BandRow | undefined>;
+  /** False when the band id is already registered. */
+  insertBand(b: BandRow): Promise<boolean>;
+  replaceBand(b: BandRow): Promise<void>;
+  deleteBand(bandId: string): Promise<boolean>;
+  /** Escrow bands in row order after `afterRowId`: F1 resolution pages through them. */
+  escrowBandPage(afterRowId: number, limit: number): Promise<EscrowBandRow[]>;
+
+  /** False when the code hash collides with a live code (the caller draws another code). */
+  insertCode(c: NewCode): Promise<boolean>;
+  /** Atomically marks an unexpired, unclaimed code as claimed and attaches a token. */
+  claimCode(codeHash: Buffer, now: number, tokenHash: Buffer, tokenExpiresAt: number): Promise<ClaimResult>;
+  /** Atomically uses a token once. */
+  useToken(tokenHash: Buffer, now: number): Promise<ClaimResult>;
+  getCodeByUuid(uuid: string): Promise<CodeRow | undefined>;
+
+  /** Consumes the certificate for publishing and applies planPublish, all or nothing. */
+  publish(p: PublishWrite): Promise<PublishOutcome>;
+  getExposures(keys: Buffer[]): Promise<ExposureRow[]>;
+
+  storeBandLog(l: BandLogWrite): Promise<BandLogOutcome>;
+  getBandLog(id: number): Promise<BandLogRow | undefined>;
+  getBandLogBody(id: number): Promise<Buffer | undefined>;
+  listBandLogs(limit: number, offset: number): Promise<BandLogRow[]>;
+  bandLogIdsBySha(sha: Buffer): Promise<number[]>;
+  setResolution(id: number, status: ResolutionStatus, now: number, summary: string | null): Promise<void>;
+  /** Puts logs whose resolution was interrupted (server stopped mid-run) back in the queue. */
+  requeueInterrupted(): Promise<number>;
+  /** The oldest log waiting for F1 resolution. */
+  nextPendingLog(): Promise<BandLogRow | undefined>;
+
+  /** Stores resolved sightings (deduplicated across overlapping logs of the same F0 band). */
+  saveF1Sightings(sightings: F1Sighting[]): Promise<number>;
+  /** All stored sightings between an F0 and the given F1 bands on the given days. */
+  f1SightingsFor(f0BandId: string, groups: { f1BandId: string; day: number }[]): Promise<F1Sighting[]>;
+  /** Inserts or updates contact rows, keeping each row's status. */
+  upsertContacts(rows: ContactWrite[]): Promise<void>;
+  listContacts(filter: ContactFilter): Promise<ContactRow[]>;
+  setContactStatus(id: number, status: ContactStatus, now: number): Promise<boolean>;
+
+  /** End of the last export window already batched, or null before the first. */
+  exportCursor(): Promise<number | null>;
+  earliestPendingRelease(): Promise<number | null>;
+  /** Keys released, and keys revised, in [from, to). */
+  exposuresReleasedIn(from: number, to: number): Promise<ExposureRow[]>;
+  exposuresRevisedIn(from: number, to: number): Promise<ExposureRow[]>;
+  /** Stores the files of windows up to `cursor` and moves the cursor, atomically. */
+  saveExportFiles(files: ExportFileRow[], cursor: number): Promise<void>;
+  listExportFiles(sinceEndTs: number): Promise<Omit<ExportFileRow, "zip">[]>;
+  getExportFile(name: string): Promise<ExportFileRow | undefined>;
+
+  audit(e: AuditEntry): Promise<void>;
+  listAudit(limit: number, beforeId?: number): Promise<(AuditEntry & { id: number })[]>;
+}

@@ -1,0 +1,121 @@
+import { Command } from "commander";
+import * as path from "path";
+import { AuthorityApp } from "../authority/app";
+import { AuthorityConfig, loadConfigFile, parseConfig } from "../authority/config";
+import { AuthoritySecrets, generateSecretsFile, loadOrCreateSecrets, secretsFromFile } from "../authority/secrets";
+import { startServer } from "../authority/server";
+import { SqliteStore } from "../authority/store/sqlite";
+import { CliError, ExitCode } from "./exit-codes";
+import { emit, log } from "./output";
+
+interface ServeOptions {
+  db: string;
+  host: string;
+  port: string;
+  config?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  json?: boolean;
+}
+
+export const DEFAULT_AUTHORITY_PORT = 8787;
+
+/** `tracelet authority serve`: the health-authority server (see docs/authority.md). */
+export function registerAuthority(program: Command): void {
+  const authority = program
+    .command("authority")
+    .description("health-authority server: verified key publishing, band logs, band registry, F1 worklist, exports");
+  authority
+    .command("serve")
+    .description("run the authority HTTP server until SIGINT/SIGTERM")
+    .option("--db <path>", "SQLite database file (created and migrated on start)", "tracelet-authority.db")
+    .option("--host <address>", "address to listen on (keep loopback unless TLS is set up)", "127.0.0.1")
+    .option("--port <n>", "TCP port; 0 picks a free one", String(DEFAULT_AUTHORITY_PORT))
+    .option("--config <file>", "JSON config (deployment private|escrow, limits, exposure buckets, ...)")
+    .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (chain)")
+    .option("--tls-key <file>", "PEM private key for --tls-cert")
+    .option("--json", "print the listening address as JSON on stdout")
+    .action(async (opts: ServeOptions) => {
+      await serve(opts);
+    });
+}
+
+async function serve(opts: ServeOptions): Promise<void> {
+  if (!/^\d{1,5}$/.test(opts.port) || Number(opts.port) > 65535) {
+    throw new CliError(ExitCode.USAGE, `--port: must be a number from 0 to 65535, got "${opts.port}"`);
+  }
+  if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {
+    throw new CliError(ExitCode.USAGE, "--tls-cert and --tls-key go together");
+  }
+  let config: AuthorityConfig;
+  try {
+    config = opts.config ? loadConfigFile(opts.config) : parseConfig({});
+  } catch (e) {
+    throw new CliError(ExitCode.BAD_INPUT, (e as Error).message);
+  }
+  const memory = opts.db === ":memory:";
+  const secretsFile = config.secretsFile ?? (memory ? undefined : path.resolve(opts.db) + ".secrets.json");
+  let secrets: AuthoritySecrets;
+  let created = false;
+  try {
+    if (secretsFile) {
+      const r = loadOrCreateSecrets(secretsFile, config);
+      secrets = r.secrets;
+      created = r.created;
+    } else {
+      secrets = secretsFromFile(generateSecretsFile(), config);
+      log("authority: in-memory database: using throw-away secrets");
+    }
+  } catch (e) {
+    throw new CliError(ExitCode.BAD_INPUT, (e as Error).message);
+  }
+  if (created) log(`authority: generated server key, signing keys and API keys in ${secretsFile} (mode 0600)`);
+  let store: SqliteStore;
+  try {
+    store = new SqliteStore(memory ? ":memory:" : path.resolve(opts.db));
+  } catch (e) {
+    throw new CliError(ExitCode.BAD_INPUT, `cannot open database ${opts.db}: ${(e as Error).message}`);
+  }
+  const tls = opts.tlsCert && opts.tlsKey ? { certFile: opts.tlsCert, keyFile: opts.tlsKey } : config.tls;
+  if (!tls && !isLoopback(opts.host)) {
+    log(`authority: warning: plain HTTP on ${opts.host}; terminate TLS in front of it or pass --tls-cert/--tls-key`);
+  }
+  if (config.deployment === "escrow") {
+    log("authority: escrow deployment: this server holds band secrets and can recognise every escrow band's adverts");
+  }
+  const app = new AuthorityApp({ config, secrets, store });
+  let running;
+  try {
+    running = await startServer(app, { host: opts.host, port: Number(opts.port), tls });
+  } catch (e) {
+    await store.close();
+    throw new CliError(ExitCode.NETWORK, `cannot listen on ${opts.host}:${opts.port}: ${(e as Error).message}`);
+  }
+  const info = {
+    url: running.url,
+    host: running.host,
+    port: running.port,
+    deployment: config.deployment,
+    db: memory ? ":memory:" : path.resolve(opts.db),
+    secretsFile: secretsFile ?? null,
+    tls: Boolean(tls),
+  };
+  emit(opts, info, () => `authority listening on ${info.url} (deployment ${info.deployment}, db ${info.db})`);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      log("authority: shutting down");
+      void running
+        .close()
+        .then(() => store.close())
+        .then(resolve);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
+function isLoopback(host: string): boolean {
+  return host === "127.0.0.1" || host === "::1" || host === "localhost" || host.startsWith("127.");
+}
