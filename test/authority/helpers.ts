@@ -1,0 +1,181 @@
+import { createHmac, randomBytes } from "crypto";
+import { pureCrypto } from "../../firmware/src/protocol/crypto";
+import { escrowTek } from "../../firmware/src/protocol/escrow";
+import { computeAem, computeRpi, deriveAemk, deriveRpik, enMetadata } from "../../firmware/src/protocol/gaen";
+import { EncounterRecord, encodeLogExport, ExportSegment, KIND_EN } from "../../firmware/src/protocol/record";
+import { AuthorityApp } from "../../host-tools/src/authority/app";
+import { parseConfig } from "../../host-tools/src/authority/config";
+import { computeLogmac, computeTekmac, MacKey } from "../../host-tools/src/authority/crypto/tekmac";
+import { generateSecretsFile, SecretsFile, secretsFromFile } from "../../host-tools/src/authority/secrets";
+import { RunningAuthority, startServer } from "../../host-tools/src/authority/server";
+import { SqliteStore } from "../../host-tools/src/authority/store/sqlite";
+
+/** 2025-03-10T12:00:00Z: tests run on a fake clock starting here. */
+export const T0 = Date.UTC(2025, 2, 10, 12, 0, 0);
+export const DAY0 = Math.floor(T0 / 86400000);
+
+export interface TestAuthority {
+  app: AuthorityApp;
+  server: RunningAuthority;
+  store: SqliteStore;
+  url: string;
+  secretsFile: SecretsFile;
+  adminKey: string;
+  kioskKey: string;
+  flasherKey: string;
+  /** Fake clock in milliseconds; tests move it. */
+  clock: { ms: number };
+  logs: string[];
+  close(): Promise<void>;
+}
+
+export async function startTestAuthority(config: Record<string, unknown> = {}, db = ":memory:"): Promise<TestAuthority> {
+  const cfg = parseConfig(config);
+  const secretsFile = generateSecretsFile();
+  const secrets = secretsFromFile(secretsFile, cfg);
+  const store = new SqliteStore(db);
+  const clock = { ms: T0 };
+  const logs: string[] = [];
+  const app = new AuthorityApp({ config: cfg, secrets, store, now: () => clock.ms, log: (l) => logs.push(l) });
+  const server = await startServer(app, { host: "127.0.0.1", port: 0 });
+  const key = (role: string) => secretsFile.apiKeys.find((k) => k.role === role)!.key;
+  return {
+    app,
+    server,
+    store,
+    url: server.url,
+    secretsFile,
+    adminKey: key("admin"),
+    kioskKey: key("kiosk"),
+    flasherKey: key("flasher"),
+    clock,
+    logs,
+    close: async () => {
+      await server.close();
+      await store.close();
+    },
+  };
+}
+
+export interface HttpResult {
+  status: number;
+  headers: Headers;
+  buffer: Buffer;
+  text: string;
+  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+export async function call(
+  t: { url: string },
+  method: string,
+  path: string,
+  o: { json?: unknown; body?: Buffer | string; key?: string; headers?: Record<string, string> } = {},
+): Promise<HttpResult> {
+  const headers: Record<string, string> = { ...o.headers };
+  let body: Buffer | string | undefined = o.body;
+  if (o.json !== undefined) {
+    body = JSON.stringify(o.json);
+    headers["content-type"] ??= "application/json";
+  }
+  if (o.key) headers["x-api-key"] = o.key;
+  const res = await fetch(t.url + path, { method, headers, body });
+  const buffer = Buffer.from(await res.arrayBuffer());
+  const text = buffer.toString("utf8");
+  let json: unknown = undefined;
+  if ((res.headers.get("content-type") ?? "").includes("json")) json = JSON.parse(text);
+  return { status: res.status, headers: res.headers, buffer, text, json };
+}
+
+export interface TestKey extends MacKey {
+  bytes: Buffer;
+}
+
+/** Diagnosis keys for the `days` whole days before the clock's day. */
+export function makeKeys(days: number, today = DAY0, risk?: number): TestKey[] {
+  const out: TestKey[] = [];
+  for (let d = 1; d <= days; d++) {
+    const bytes = randomBytes(16);
+    out.push({ bytes, key: bytes.toString("base64"), rollingStartNumber: (today - d) * 144, rollingPeriod: 144, transmissionRisk: risk });
+  }
+  return out;
+}
+
+/** The kiosk side of the flow: code -> token -> certificate for these keys (and optionally a band log). */
+export async function certify(
+  t: TestAuthority,
+  keys: MacKey[],
+  o: { log?: Buffer; testType?: string; symptomDate?: string } = {},
+): Promise<{ certificate: string; hmacKey: Buffer; code: string; token: string }> {
+  const issue = await call(t, "POST", "/api/issue", {
+    key: t.adminKey,
+    json: { testType: o.testType ?? "confirmed", symptomDate: o.symptomDate },
+  });
+  if (issue.status !== 200) throw new Error("issue failed: " + issue.text);
+  const verify = await call(t, "POST", "/api/verify", { key: t.kioskKey, json: { code: issue.json.code } });
+  if (verify.status !== 200) throw new Error("verify failed: " + verify.text);
+  const hmacKey = randomBytes(32);
+  const certReq: Record<string, string> = {
+    token: verify.json.token,
+    ekeyhmac: computeTekmac(keys, hmacKey).toString("base64"),
+  };
+  if (o.log) certReq.logmac = computeLogmac(o.log, hmacKey).toString("base64");
+  const cert = await call(t, "POST", "/api/certificate", { key: t.kioskKey, json: certReq });
+  if (cert.status !== 200) throw new Error("certificate failed: " + cert.text);
+  return { certificate: cert.json.certificate, hmacKey, code: issue.json.code, token: verify.json.token };
+}
+
+export function publishBody(keys: TestKey[], certificate: string, hmacKey: Buffer, extra: Record<string, unknown> = {}) {
+  return {
+    temporaryExposureKeys: keys.map((k) => ({
+      key: k.key,
+      rollingStartNumber: k.rollingStartNumber,
+      rollingPeriod: k.rollingPeriod,
+      ...(k.transmissionRisk !== undefined ? { transmissionRisk: k.transmissionRisk } : {}),
+    })),
+    healthAuthorityID: "tracelet",
+    verificationPayload: certificate,
+    hmacKey: hmacKey.toString("base64"),
+    padding: randomBytes(64).toString("base64"),
+    ...extra,
+  };
+}
+
+export function uploadLog(t: { url: string }, log: Buffer, certificate: string, hmacKey: Buffer) {
+  return call(t, "POST", "/v1/band-logs", {
+    body: log,
+    headers: {
+      "content-type": "application/octet-stream",
+      authorization: "Bearer " + certificate,
+      "x-tracelet-hmac-key": hmacKey.toString("base64"),
+    },
+  });
+}
+
+/** What a band that met an escrow band logged: the RPI prefix and encrypted tx byte of the interval `enin`. */
+export function sightingOf(
+  secret: Uint8Array,
+  enin: number,
+  o: { seenAt: number; base: number; duration: number; rssiMean: number; rssiMax?: number; txPower: number; scans?: number },
+): EncounterRecord {
+  const tek = escrowTek(pureCrypto, secret, Math.floor(enin / 144));
+  const rpi = computeRpi(pureCrypto, deriveRpik(pureCrypto, tek), enin);
+  const aem = computeAem(pureCrypto, deriveAemk(pureCrypto, tek), rpi, enMetadata(o.txPower));
+  return {
+    kind: KIND_EN,
+    id: rpi.subarray(0, 8),
+    startMinute: Math.round((o.seenAt - o.base) / 60),
+    durationMinutes: o.duration,
+    scans: o.scans ?? Math.max(1, Math.round(o.duration / 4)),
+    rssiMax: o.rssiMax ?? o.rssiMean + 4,
+    rssiMean: o.rssiMean,
+    aemTx: aem[1],
+  };
+}
+
+export function logBytes(bandId: Buffer, segments: ExportSegment[]): Buffer {
+  return Buffer.from(encodeLogExport({ bandId, segments }));
+}
+
+export function hmacSha256(key: Uint8Array, msg: string | Uint8Array): Buffer {
+  return createHmac("sha256", key).update(msg).digest();
+}
