@@ -9,7 +9,18 @@ import {
   unzipExport,
   verifyExportSignature,
 } from "../../host-tools/src/authority/export/export-file";
-import { call, certify, DAY0, logBytes, publishBody, sightingOf, startTestAuthority, TestAuthority, TestKey, uploadLog } from "./helpers";
+import {
+  call,
+  certify,
+  DAY0,
+  logBytes,
+  publishBody,
+  sightingOf,
+  startTestAuthority,
+  TestAuthority,
+  TestKey,
+  uploadLog,
+} from "./helpers";
 
 /**
  * The scripted flow of issue 5 against a server on loopback: register bands, issue a code, verify it, get a
@@ -20,7 +31,12 @@ describe("authority end-to-end flow (escrow deployment)", () => {
   let t: TestAuthority;
   const bandF0 = randomBytes(8);
   const secrets = { F0: randomBytes(16), A: randomBytes(16), B: randomBytes(16), C: randomBytes(16) };
-  const ids = { F0: bandF0.toString("hex"), A: randomBytes(8).toString("hex"), B: randomBytes(8).toString("hex"), C: randomBytes(8).toString("hex") };
+  const ids = {
+    F0: bandF0.toString("hex"),
+    A: randomBytes(8).toString("hex"),
+    B: randomBytes(8).toString("hex"),
+    C: randomBytes(8).toString("hex"),
+  };
   let keys: TestKey[];
   let log: Buffer;
   let cert: Awaited<ReturnType<typeof certify>>;
@@ -59,7 +75,13 @@ describe("authority end-to-end flow (escrow deployment)", () => {
     // An escrow band's TEKs are derived from its secret: these are exactly what its kiosk reads out.
     keys = [1, 2, 3].map((d) => {
       const bytes = Buffer.from(escrowTek(pureCrypto, secrets.F0, DAY0 - d));
-      return { bytes, key: bytes.toString("base64"), rollingStartNumber: (DAY0 - d) * 144, rollingPeriod: 144, transmissionRisk: 0 };
+      return {
+        bytes,
+        key: bytes.toString("base64"),
+        rollingStartNumber: (DAY0 - d) * 144,
+        rollingPeriod: 144,
+        transmissionRisk: 0,
+      };
     });
     log = buildLog();
     cert = await certify(t, keys, { log, symptomDate: isoDay(DAY0 - 3) });
@@ -129,7 +151,10 @@ describe("authority end-to-end flow (escrow deployment)", () => {
         "total_minutes,close_contact,min_attenuation_db,sightings,first_seen,last_seen,status",
     );
     expect(lines).toHaveLength(3);
-    const st = await call(t, "POST", `/api/contacts/${byBand[ids.A].id}/status`, { key: t.adminKey, json: { status: "called" } });
+    const st = await call(t, "POST", `/api/contacts/${byBand[ids.A].id}/status`, {
+      key: t.adminKey,
+      json: { status: "called" },
+    });
     expect(st.status).toBe(200);
     const called = await call(t, "GET", "/api/contacts?status=called", { key: t.adminKey });
     expect(called.json.contacts.map((x: { contactBandId: string }) => x.contactBandId)).toEqual([ids.A]);
@@ -166,7 +191,11 @@ describe("authority end-to-end flow (escrow deployment)", () => {
     expect(sigs.value[0]).toMatchObject({
       batch_num: 1,
       batch_size: 1,
-      signature_info: { signature_algorithm: SIGNATURE_ALGORITHM, verification_key_id: "tracelet", verification_key_version: "v1" },
+      signature_info: {
+        signature_algorithm: SIGNATURE_ALGORITHM,
+        verification_key_id: "tracelet",
+        verification_key_version: "v1",
+      },
     });
     expect(verifyExportSignature(files.value.bin, sigs.value[0].signature!, publicKey)).toBe(true);
     const tampered = Buffer.from(files.value.bin);
@@ -200,7 +229,15 @@ describe("authority end-to-end flow (escrow deployment)", () => {
     for (const s of secretsSeen) expect(all).not.toContain(s);
     const audit = await call(t, "GET", "/api/audit?limit=200", { key: t.adminKey });
     const actions = new Set(audit.json.entries.map((e: { action: string }) => e.action));
-    for (const a of ["band.created", "code.issued", "code.verified", "certificate.issued", "keys.published", "bandlog.stored", "contact.status"]) {
+    for (const a of [
+      "band.created",
+      "code.issued",
+      "code.verified",
+      "certificate.issued",
+      "keys.published",
+      "bandlog.stored",
+      "contact.status",
+    ]) {
       expect(actions).toContain(a);
     }
     expect(JSON.stringify(audit.json)).not.toContain(cert.code);
@@ -215,17 +252,56 @@ describe("authority end-to-end flow (escrow deployment)", () => {
     const tB = at(DAY0 - 1, 0, 5);
     const tC = at(DAY0 - 2, 15, 0);
     const records = [
-      sightingOf(secrets.A, Math.floor(tA / 600), { seenAt: tA, base, duration: 20, rssiMean: -55, rssiMax: -51, txPower: -6 }),
+      sightingOf(secrets.A, Math.floor(tA / 600), {
+        seenAt: tA,
+        base,
+        duration: 20,
+        rssiMean: -55,
+        rssiMax: -51,
+        txPower: -6,
+      }),
       sightingOf(secrets.A, Math.floor(tA2 / 600), { seenAt: tA2, base, duration: 10, rssiMean: -70, txPower: -6 }),
       // B's advert of 23:10 the day before, seen at 00:05: 55 minutes and a day boundary away, inside +-2 h.
-      sightingOf(secrets.B, Math.floor(at(DAY0 - 2, 23, 10) / 600), { seenAt: tB, base, duration: 5, rssiMean: -72, txPower: -6 }),
+      sightingOf(secrets.B, Math.floor(at(DAY0 - 2, 23, 10) / 600), {
+        seenAt: tB,
+        base,
+        duration: 5,
+        rssiMean: -72,
+        txPower: -6,
+      }),
       // C's RPI of three hours earlier: outside the tolerance, so not C.
-      sightingOf(secrets.C, Math.floor((tC - 3 * 3600) / 600), { seenAt: tC, base, duration: 30, rssiMean: -50, txPower: -6 }),
+      sightingOf(secrets.C, Math.floor((tC - 3 * 3600) / 600), {
+        seenAt: tC,
+        base,
+        duration: 30,
+        rssiMean: -50,
+        txPower: -6,
+      }),
       // A phone nobody registered.
-      { kind: KIND_EN, id: randomBytes(8), startMinute: 400, durationMinutes: 15, scans: 4, rssiMax: -60, rssiMean: -65, aemTx: 7 },
-      { kind: KIND_BLUEZONE, id: randomBytes(8), startMinute: 410, durationMinutes: 15, scans: 4, rssiMax: -60, rssiMean: -65, aemTx: 0 },
+      {
+        kind: KIND_EN,
+        id: randomBytes(8),
+        startMinute: 400,
+        durationMinutes: 15,
+        scans: 4,
+        rssiMax: -60,
+        rssiMean: -65,
+        aemTx: 7,
+      },
+      {
+        kind: KIND_BLUEZONE,
+        id: randomBytes(8),
+        startMinute: 410,
+        durationMinutes: 15,
+        scans: 4,
+        rssiMax: -60,
+        rssiMean: -65,
+        aemTx: 0,
+      },
     ];
-    const monotonic = [sightingOf(secrets.A, Math.floor(tA / 600), { seenAt: 600, base: 0, duration: 10, rssiMean: -50, txPower: -6 })];
+    const monotonic = [
+      sightingOf(secrets.A, Math.floor(tA / 600), { seenAt: 600, base: 0, duration: 10, rssiMean: -50, txPower: -6 }),
+    ];
     return logBytes(bandF0, [
       { header: { seq: 7, baseTime: base, monotonic: false, bootEpoch: 1 }, records },
       { header: { seq: 8, baseTime: 0, monotonic: true, bootEpoch: 2 }, records: monotonic },

@@ -29,7 +29,10 @@ export interface TestAuthority {
   close(): Promise<void>;
 }
 
-export async function startTestAuthority(config: Record<string, unknown> = {}, db = ":memory:"): Promise<TestAuthority> {
+export async function startTestAuthority(
+  config: Record<string, unknown> = {},
+  db = ":memory:",
+): Promise<TestAuthority> {
   const cfg = parseConfig(config);
   const secretsFile = generateSecretsFile();
   const secrets = secretsFromFile(secretsFile, cfg);
@@ -95,7 +98,13 @@ export function makeKeys(days: number, today = DAY0, risk?: number): TestKey[] {
   const out: TestKey[] = [];
   for (let d = 1; d <= days; d++) {
     const bytes = randomBytes(16);
-    out.push({ bytes, key: bytes.toString("base64"), rollingStartNumber: (today - d) * 144, rollingPeriod: 144, transmissionRisk: risk });
+    out.push({
+      bytes,
+      key: bytes.toString("base64"),
+      rollingStartNumber: (today - d) * 144,
+      rollingPeriod: 144,
+      transmissionRisk: risk,
+    });
   }
   return out;
 }
@@ -124,7 +133,12 @@ export async function certify(
   return { certificate: cert.json.certificate, hmacKey, code: issue.json.code, token: verify.json.token };
 }
 
-export function publishBody(keys: TestKey[], certificate: string, hmacKey: Buffer, extra: Record<string, unknown> = {}) {
+export function publishBody(
+  keys: TestKey[],
+  certificate: string,
+  hmacKey: Buffer,
+  extra: Record<string, unknown> = {},
+) {
   return {
     temporaryExposureKeys: keys.map((k) => ({
       key: k.key,
@@ -155,7 +169,15 @@ export function uploadLog(t: { url: string }, log: Buffer, certificate: string, 
 export function sightingOf(
   secret: Uint8Array,
   enin: number,
-  o: { seenAt: number; base: number; duration: number; rssiMean: number; rssiMax?: number; txPower: number; scans?: number },
+  o: {
+    seenAt: number;
+    base: number;
+    duration: number;
+    rssiMean: number;
+    rssiMax?: number;
+    txPower: number;
+    scans?: number;
+  },
 ): EncounterRecord {
   const tek = escrowTek(pureCrypto, secret, Math.floor(enin / 144));
   const rpi = computeRpi(pureCrypto, deriveRpik(pureCrypto, tek), enin);

@@ -1,7 +1,17 @@
 import { generateKeyPairSync, randomBytes } from "crypto";
 import { signJwt } from "../../host-tools/src/authority/crypto/jwt";
 import { computeLogmac, computeTekmac } from "../../host-tools/src/authority/crypto/tekmac";
-import { call, certify, DAY0, logBytes, makeKeys, publishBody, startTestAuthority, TestAuthority, uploadLog } from "./helpers";
+import {
+  call,
+  certify,
+  DAY0,
+  logBytes,
+  makeKeys,
+  publishBody,
+  startTestAuthority,
+  TestAuthority,
+  uploadLog,
+} from "./helpers";
 
 /** Bad input of every kind gets a clear 4xx JSON answer and changes nothing. */
 describe("authority hostile input", () => {
@@ -24,14 +34,82 @@ describe("authority hostile input", () => {
     const cases: [string, (b: Record<string, unknown>) => unknown, string][] = [
       ["keys is not an array", (b) => ({ ...b, temporaryExposureKeys: "all of them" }), "temporaryExposureKeys"],
       ["no keys", (b) => ({ ...b, temporaryExposureKeys: [] }), "temporaryExposureKeys"],
-      ["22 keys", (b) => ({ ...b, temporaryExposureKeys: Array.from({ length: 22 }, () => (b.temporaryExposureKeys as unknown[])[0]) }), "temporaryExposureKeys"],
-      ["key is a number", (b) => ({ ...b, temporaryExposureKeys: [{ key: 12345, rollingStartNumber: 1, rollingPeriod: 144 }] }), "temporaryExposureKeys.0.key"],
-      ["key is 15 bytes", (b) => ({ ...b, temporaryExposureKeys: [{ key: randomBytes(15).toString("base64"), rollingStartNumber: DAY0 * 144 - 144, rollingPeriod: 144 }] }), "temporaryExposureKeys.0.key"],
-      ["key is not base64", (b) => ({ ...b, temporaryExposureKeys: [{ key: "!!!!!!!!!!!!!!!!!!!!!!==", rollingStartNumber: 1, rollingPeriod: 144 }] }), "temporaryExposureKeys.0.key"],
-      ["rollingStartNumber is a string", (b) => ({ ...b, temporaryExposureKeys: [{ key: randomBytes(16).toString("base64"), rollingStartNumber: "2650032", rollingPeriod: 144 }] }), "rollingStartNumber"],
-      ["rollingPeriod 145", (b) => ({ ...b, temporaryExposureKeys: [{ key: randomBytes(16).toString("base64"), rollingStartNumber: 144, rollingPeriod: 145 }] }), "rollingPeriod"],
-      ["rollingPeriod 0", (b) => ({ ...b, temporaryExposureKeys: [{ key: randomBytes(16).toString("base64"), rollingStartNumber: 144, rollingPeriod: 0 }] }), "rollingPeriod"],
-      ["transmissionRisk 9", (b) => ({ ...b, temporaryExposureKeys: [{ key: randomBytes(16).toString("base64"), rollingStartNumber: 144, rollingPeriod: 144, transmissionRisk: 9 }] }), "transmissionRisk"],
+      [
+        "22 keys",
+        (b) => ({
+          ...b,
+          temporaryExposureKeys: Array.from({ length: 22 }, () => (b.temporaryExposureKeys as unknown[])[0]),
+        }),
+        "temporaryExposureKeys",
+      ],
+      [
+        "key is a number",
+        (b) => ({ ...b, temporaryExposureKeys: [{ key: 12345, rollingStartNumber: 1, rollingPeriod: 144 }] }),
+        "temporaryExposureKeys.0.key",
+      ],
+      [
+        "key is 15 bytes",
+        (b) => ({
+          ...b,
+          temporaryExposureKeys: [
+            { key: randomBytes(15).toString("base64"), rollingStartNumber: DAY0 * 144 - 144, rollingPeriod: 144 },
+          ],
+        }),
+        "temporaryExposureKeys.0.key",
+      ],
+      [
+        "key is not base64",
+        (b) => ({
+          ...b,
+          temporaryExposureKeys: [{ key: "!!!!!!!!!!!!!!!!!!!!!!==", rollingStartNumber: 1, rollingPeriod: 144 }],
+        }),
+        "temporaryExposureKeys.0.key",
+      ],
+      [
+        "rollingStartNumber is a string",
+        (b) => ({
+          ...b,
+          temporaryExposureKeys: [
+            { key: randomBytes(16).toString("base64"), rollingStartNumber: "2650032", rollingPeriod: 144 },
+          ],
+        }),
+        "rollingStartNumber",
+      ],
+      [
+        "rollingPeriod 145",
+        (b) => ({
+          ...b,
+          temporaryExposureKeys: [
+            { key: randomBytes(16).toString("base64"), rollingStartNumber: 144, rollingPeriod: 145 },
+          ],
+        }),
+        "rollingPeriod",
+      ],
+      [
+        "rollingPeriod 0",
+        (b) => ({
+          ...b,
+          temporaryExposureKeys: [
+            { key: randomBytes(16).toString("base64"), rollingStartNumber: 144, rollingPeriod: 0 },
+          ],
+        }),
+        "rollingPeriod",
+      ],
+      [
+        "transmissionRisk 9",
+        (b) => ({
+          ...b,
+          temporaryExposureKeys: [
+            {
+              key: randomBytes(16).toString("base64"),
+              rollingStartNumber: 144,
+              rollingPeriod: 144,
+              transmissionRisk: 9,
+            },
+          ],
+        }),
+        "transmissionRisk",
+      ],
       ["fractional symptomOnsetInterval", (b) => ({ ...b, symptomOnsetInterval: 1.5 }), "symptomOnsetInterval"],
       ["negative symptomOnsetInterval", (b) => ({ ...b, symptomOnsetInterval: -144 }), "symptomOnsetInterval"],
       ["traveler is a string", (b) => ({ ...b, traveler: "yes" }), "traveler"],
@@ -51,8 +129,16 @@ describe("authority hostile input", () => {
     test("semantic key checks: alignment, future keys, duplicates", async () => {
       const today = DAY0 * 144;
       const cases: [string, { key: string; rollingStartNumber: number; rollingPeriod: number }[], string][] = [
-        ["unaligned", [{ key: randomBytes(16).toString("base64"), rollingStartNumber: today - 100, rollingPeriod: 144 }], "aligned"],
-        ["future", [{ key: randomBytes(16).toString("base64"), rollingStartNumber: today + 144, rollingPeriod: 144 }], "future"],
+        [
+          "unaligned",
+          [{ key: randomBytes(16).toString("base64"), rollingStartNumber: today - 100, rollingPeriod: 144 }],
+          "aligned",
+        ],
+        [
+          "future",
+          [{ key: randomBytes(16).toString("base64"), rollingStartNumber: today + 144, rollingPeriod: 144 }],
+          "future",
+        ],
         [
           "same day twice",
           [
@@ -65,7 +151,13 @@ describe("authority hostile input", () => {
       for (const [, keys, msg] of cases) {
         // A correctly certified request, so the semantic check (not the MAC) is what refuses it.
         const c = await certify(t, keys);
-        const r = await call(t, "POST", "/v1/publish", { json: publishBody(keys.map((k) => ({ ...k, bytes: Buffer.alloc(0) })), c.certificate, c.hmacKey) });
+        const r = await call(t, "POST", "/v1/publish", {
+          json: publishBody(
+            keys.map((k) => ({ ...k, bytes: Buffer.alloc(0) })),
+            c.certificate,
+            c.hmacKey,
+          ),
+        });
         expect(r.status).toBe(400);
         expect(r.json.error).toContain(msg);
       }
@@ -82,11 +174,16 @@ describe("authority hostile input", () => {
     const r2 = await call(t, "POST", "/api/verify", { key: t.kioskKey, json: { code: "1' OR '1'='1" } });
     expect(r2.status).toBe(400);
     expect(r2.json.errorCode).toBe("code_invalid");
-    const r3 = await call(t, "POST", "/api/bands", { key: t.adminKey, json: { bandId: "0011223344556677", board: sql } });
+    const r3 = await call(t, "POST", "/api/bands", {
+      key: t.adminKey,
+      json: { bandId: "0011223344556677", board: sql },
+    });
     expect(r3.status).toBe(400);
     const r4 = await call(t, "GET", "/api/bands/" + encodeURIComponent("' OR 1=1 --"), { key: t.adminKey });
     expect(r4.status).toBe(404);
-    const r5 = await call(t, "GET", "/api/contacts?status=" + encodeURIComponent("new' OR '1'='1"), { key: t.adminKey });
+    const r5 = await call(t, "GET", "/api/contacts?status=" + encodeURIComponent("new' OR '1'='1"), {
+      key: t.adminKey,
+    });
     expect(r5.status).toBe(400);
     // The tables are intact and the valid request still works.
     const ok = await call(t, "POST", "/v1/publish", { json: v.body });
@@ -102,9 +199,15 @@ describe("authority hostile input", () => {
     expect(again.status).toBe(400);
     expect(again.json.errorCode).toBe("code_invalid");
     const mac = computeTekmac(makeKeys(1), randomBytes(32)).toString("base64");
-    const c1 = await call(t, "POST", "/api/certificate", { key: t.kioskKey, json: { token: first.json.token, ekeyhmac: mac } });
+    const c1 = await call(t, "POST", "/api/certificate", {
+      key: t.kioskKey,
+      json: { token: first.json.token, ekeyhmac: mac },
+    });
     expect(c1.status).toBe(200);
-    const c2 = await call(t, "POST", "/api/certificate", { key: t.kioskKey, json: { token: first.json.token, ekeyhmac: mac } });
+    const c2 = await call(t, "POST", "/api/certificate", {
+      key: t.kioskKey,
+      json: { token: first.json.token, ekeyhmac: mac },
+    });
     expect(c2.status).toBe(400);
     expect(c2.json.errorCode).toBe("token_invalid");
   });
@@ -140,7 +243,9 @@ describe("authority hostile input", () => {
     const r2 = await call(t, "POST", "/v1/publish", { json: publishBody(shifted, v.certificate, v.hmacKey) });
     expect(r2.status).toBe(401);
     // And a different hmacKey.
-    const r3 = await call(t, "POST", "/v1/publish", { json: { ...v.body, hmacKey: randomBytes(32).toString("base64") } });
+    const r3 = await call(t, "POST", "/v1/publish", {
+      json: { ...v.body, hmacKey: randomBytes(32).toString("base64") },
+    });
     expect(r3.status).toBe(401);
     expect(await t.store.getExposures(other.map((k) => k.bytes))).toHaveLength(0);
   });
@@ -176,17 +281,25 @@ describe("authority hostile input", () => {
     const r = await call(t, "POST", "/v1/publish", { json: huge });
     expect(r.status).toBe(413);
     expect(r.json.code).toBe("body_too_large");
-    const big = await call(t, "POST", "/api/issue", { key: t.adminKey, json: { testType: "confirmed", x: "y".repeat(20000) } });
+    const big = await call(t, "POST", "/api/issue", {
+      key: t.adminKey,
+      json: { testType: "confirmed", x: "y".repeat(20000) },
+    });
     expect(big.status).toBe(413);
     // A huge array is stopped by the size limit before it is parsed.
-    const arr = await call(t, "POST", "/v1/publish", { json: { ...v.body, temporaryExposureKeys: new Array(100000).fill(0) } });
+    const arr = await call(t, "POST", "/v1/publish", {
+      json: { ...v.body, temporaryExposureKeys: new Array(100000).fill(0) },
+    });
     expect(arr.status).toBe(413);
   });
 
   test("wrong content type, bad JSON, unknown paths and methods", async () => {
     const r1 = await call(t, "POST", "/v1/publish", { body: "{}", headers: { "content-type": "text/plain" } });
     expect(r1.status).toBe(415);
-    const r2 = await call(t, "POST", "/v1/publish", { body: "{not json", headers: { "content-type": "application/json" } });
+    const r2 = await call(t, "POST", "/v1/publish", {
+      body: "{not json",
+      headers: { "content-type": "application/json" },
+    });
     expect(r2.status).toBe(400);
     expect(r2.json.code).toBe("bad_json");
     expect((await call(t, "GET", "/v1/nothing")).status).toBe(404);
@@ -203,7 +316,10 @@ describe("authority hostile input", () => {
     expect(r3.status).toBe(403);
     const r4 = await call(t, "GET", "/api/contacts", { key: t.flasherKey });
     expect(r4.status).toBe(403);
-    const r5 = await call(t, "POST", "/api/bands", { key: t.kioskKey, json: { bandId: "0011223344556677", board: "puckjs" } });
+    const r5 = await call(t, "POST", "/api/bands", {
+      key: t.kioskKey,
+      json: { bandId: "0011223344556677", board: "puckjs" },
+    });
     expect(r5.status).toBe(403);
   });
 
@@ -212,7 +328,18 @@ describe("authority hostile input", () => {
     const good = logBytes(band, [
       {
         header: { seq: 1, baseTime: DAY0 * 86400 - 7200, monotonic: false, bootEpoch: 1 },
-        records: [{ kind: 0, id: randomBytes(8), startMinute: 3, durationMinutes: 5, scans: 2, rssiMax: -50, rssiMean: -60, aemTx: 1 }],
+        records: [
+          {
+            kind: 0,
+            id: randomBytes(8),
+            startMinute: 3,
+            durationMinutes: 5,
+            scans: 2,
+            rssiMax: -50,
+            rssiMean: -60,
+            aemTx: 1,
+          },
+        ],
       },
     ]);
     const corrupt: [string, Buffer][] = [
@@ -222,7 +349,14 @@ describe("authority hostile input", () => {
       ["truncated", good.subarray(0, good.length - 5)],
       ["trailing bytes", Buffer.concat([good, Buffer.alloc(3)])],
       ["empty", Buffer.alloc(0)],
-      ["record count lies", (() => { const b = Buffer.from(good); b.writeUInt32LE(1000000, 32); return b; })()],
+      [
+        "record count lies",
+        (() => {
+          const b = Buffer.from(good);
+          b.writeUInt32LE(1000000, 32);
+          return b;
+        })(),
+      ],
     ];
     test.each(corrupt)("%s -> 400 bad_log", async (_name, body) => {
       const c = await certify(t, makeKeys(1), { log: body });
@@ -240,7 +374,10 @@ describe("authority hostile input", () => {
       const noLog = await certify(t, makeKeys(1));
       const r2 = await uploadLog(t, good, noLog.certificate, noLog.hmacKey);
       expect(r2.status).toBe(403);
-      const r3 = await call(t, "POST", "/v1/band-logs", { body: good, headers: { "content-type": "application/octet-stream" } });
+      const r3 = await call(t, "POST", "/v1/band-logs", {
+        body: good,
+        headers: { "content-type": "application/octet-stream" },
+      });
       expect(r3.status).toBe(401);
       const r4 = await uploadLog(t, good, c.certificate, randomBytes(32));
       expect(r4.status).toBe(403);
@@ -266,7 +403,10 @@ describe("authority hostile input", () => {
       const small = await startTestAuthority({ limits: { bandLogBytes: 2048 }, rateLimits: { enabled: false } });
       try {
         const big = Buffer.alloc(4096);
-        const r = await call(small, "POST", "/v1/band-logs", { body: big, headers: { "content-type": "application/octet-stream" } });
+        const r = await call(small, "POST", "/v1/band-logs", {
+          body: big,
+          headers: { "content-type": "application/octet-stream" },
+        });
         expect(r.status).toBe(413);
       } finally {
         await small.close();
@@ -319,11 +459,24 @@ describe("authority hostile input", () => {
     ];
     for (const b of bad) expect((await call(t, "POST", "/api/bands", { key: t.flasherKey, json: b })).status).toBe(400);
     const s1 = randomBytes(16).toString("hex");
-    expect((await call(t, "POST", "/api/bands", { key: t.flasherKey, json: { bandId: id, board: "puckjs", escrowSecret: s1 } })).status).toBe(201);
+    expect(
+      (
+        await call(t, "POST", "/api/bands", {
+          key: t.flasherKey,
+          json: { bandId: id, board: "puckjs", escrowSecret: s1 },
+        })
+      ).status,
+    ).toBe(201);
     const s2 = randomBytes(16).toString("hex");
-    const conflict = await call(t, "POST", "/api/bands", { key: t.flasherKey, json: { bandId: id, board: "puckjs", escrowSecret: s2 } });
+    const conflict = await call(t, "POST", "/api/bands", {
+      key: t.flasherKey,
+      json: { bandId: id, board: "puckjs", escrowSecret: s2 },
+    });
     expect(conflict.status).toBe(409);
-    const replaced = await call(t, "POST", "/api/bands", { key: t.flasherKey, json: { bandId: id, board: "puckjs", escrowSecret: s2, replace: true } });
+    const replaced = await call(t, "POST", "/api/bands", {
+      key: t.flasherKey,
+      json: { bandId: id, board: "puckjs", escrowSecret: s2, replace: true },
+    });
     expect(replaced.json.status).toBe("replaced");
     expect((await call(t, "DELETE", "/api/bands/" + id, { key: t.flasherKey })).status).toBe(403);
     expect((await call(t, "DELETE", "/api/bands/" + id, { key: t.adminKey })).status).toBe(200);
@@ -337,7 +490,9 @@ describe("authority limits and deployments", () => {
     try {
       const statuses: number[] = [];
       for (let i = 0; i < 8; i++) {
-        statuses.push((await call(t, "POST", "/api/verify", { key: t.kioskKey, json: { code: String(10000000 + i) } })).status);
+        statuses.push(
+          (await call(t, "POST", "/api/verify", { key: t.kioskKey, json: { code: String(10000000 + i) } })).status,
+        );
       }
       expect(statuses.slice(0, 5)).toEqual([400, 400, 400, 400, 400]);
       expect(statuses.slice(5)).toEqual([429, 429, 429]);
@@ -355,11 +510,18 @@ describe("authority limits and deployments", () => {
     try {
       const r = await call(t, "POST", "/api/bands", {
         key: t.flasherKey,
-        json: { bandId: randomBytes(8).toString("hex"), board: "puckjs", escrowSecret: randomBytes(16).toString("hex") },
+        json: {
+          bandId: randomBytes(8).toString("hex"),
+          board: "puckjs",
+          escrowSecret: randomBytes(16).toString("hex"),
+        },
       });
       expect(r.status).toBe(400);
       expect(r.json.code).toBe("escrow_disabled");
-      const ok = await call(t, "POST", "/api/bands", { key: t.flasherKey, json: { bandId: randomBytes(8).toString("hex"), board: "puckjs" } });
+      const ok = await call(t, "POST", "/api/bands", {
+        key: t.flasherKey,
+        json: { bandId: randomBytes(8).toString("hex"), board: "puckjs" },
+      });
       expect(ok.status).toBe(201);
       expect((await call(t, "GET", "/api/contacts", { key: t.adminKey })).status).toBe(404);
       const body = logBytes(randomBytes(8), []);

@@ -65,7 +65,13 @@ export class AuthorityApp {
     this.bands = new BandRegistry(o.store, o.config, sub.escrowSeal);
     this.contacts = new ContactList(o.store, o.config);
     this.exports = new ExportBatcher(o.store, o.config, o.secrets);
-    this.f1 = new F1Resolver({ store: o.store, config: o.config, escrowSealKey: sub.escrowSeal, now: nowS, log: this.log });
+    this.f1 = new F1Resolver({
+      store: o.store,
+      config: o.config,
+      escrowSealKey: sub.escrowSeal,
+      now: nowS,
+      log: this.log,
+    });
     const rl = o.config.rateLimits;
     this.router = new Router(this.routes(), {
       apiKeys: o.secrets.apiKeys,
@@ -82,7 +88,14 @@ export class AuthorityApp {
       nowMs: this.nowMs,
       log: this.log,
       onAuthFailure: (ip, path) => {
-        void this.store.audit({ at: nowS(), actor: "anonymous", action: "auth.failed", subject: path, ip, detail: null });
+        void this.store.audit({
+          at: nowS(),
+          actor: "anonymous",
+          action: "auth.failed",
+          subject: path,
+          ip,
+          detail: null,
+        });
       },
     });
   }
@@ -93,7 +106,13 @@ export class AuthorityApp {
     await this.exports.ensureBatches(Math.floor(this.nowMs() / 1000));
   }
 
-  private audit(ctx: RequestContext, action: string, subject: string | null, detail: Record<string, unknown> | null, actor?: string) {
+  private audit(
+    ctx: RequestContext,
+    action: string,
+    subject: string | null,
+    detail: Record<string, unknown> | null,
+    actor?: string,
+  ) {
     return this.store.audit({
       at: ctx.now,
       actor: actor ?? (ctx.actor ? `${ctx.actor.role}:${ctx.actor.name}` : "anonymous"),
@@ -381,7 +400,10 @@ export class AuthorityApp {
         handler: async (ctx) => {
           const limit = Math.min(1000, Math.max(1, Number(ctx.query.get("limit") ?? 100) || 100));
           const before = ctx.query.get("before");
-          const entries = await this.store.listAudit(limit, before && /^\d+$/.test(before) ? Number(before) : undefined);
+          const entries = await this.store.listAudit(
+            limit,
+            before && /^\d+$/.test(before) ? Number(before) : undefined,
+          );
           return { status: 200, json: { entries } };
         },
       },

@@ -42,10 +42,19 @@ export class BandLogService {
   async upload(req: IncomingMessage, body: Buffer, now: number): Promise<BandLogResult> {
     const auth = req.headers["authorization"];
     const m = typeof auth === "string" ? /^Bearer ([A-Za-z0-9._-]+)$/.exec(auth) : null;
-    if (!m) throw new HttpError(401, "unauthorized", "send the verification certificate as Authorization: Bearer <certificate>");
+    if (!m)
+      throw new HttpError(
+        401,
+        "unauthorized",
+        "send the verification certificate as Authorization: Bearer <certificate>",
+      );
     const cert = this.verification.verifyCertificate(m[1], now);
     if (!cert.logmac) {
-      throw new HttpError(403, "certificate_without_logmac", "this certificate was issued without a logmac, so it authorises no band log");
+      throw new HttpError(
+        403,
+        "certificate_without_logmac",
+        "this certificate was issued without a logmac, so it authorises no band log",
+      );
     }
     if (cert.reportType === "negative") {
       throw new HttpError(403, "forbidden", "a certificate for a negative test does not authorise a band log");
@@ -53,7 +62,11 @@ export class BandLogService {
     const keyHeader = req.headers["x-tracelet-hmac-key"];
     const hmacKey = typeof keyHeader === "string" ? decodeBase64Strict(keyHeader) : undefined;
     if (!hmacKey || hmacKey.length < 16 || hmacKey.length > 128) {
-      throw new HttpError(401, "unauthorized", "X-Tracelet-Hmac-Key must be the base64 hmacKey of the certificate request");
+      throw new HttpError(
+        401,
+        "unauthorized",
+        "X-Tracelet-Hmac-Key must be the base64 hmacKey of the certificate request",
+      );
     }
     if (!logmacMatches(body, hmacKey, cert.logmac)) {
       throw new HttpError(403, "logmac_mismatch", "the certificate's logmac does not match this log and hmac key");
@@ -78,7 +91,11 @@ export class BandLogService {
       resolution,
     });
     if (outcome.status === "certificate_used") {
-      throw new HttpError(409, "certificate_used", "this verification certificate was already used for another band log");
+      throw new HttpError(
+        409,
+        "certificate_used",
+        "this verification certificate was already used for another band log",
+      );
     }
     return {
       logId: outcome.id,

@@ -51,13 +51,25 @@ export class BandRegistry {
     this.boards = ids.length ? new Set(ids) : null;
   }
 
-  async register(actor: Actor, body: RegisterBandBody, now: number): Promise<{ status: "created" | "unchanged" | "replaced"; band: BandView }> {
+  async register(
+    actor: Actor,
+    body: RegisterBandBody,
+    now: number,
+  ): Promise<{ status: "created" | "unchanged" | "replaced"; band: BandView }> {
     const bandId = body.bandId.toLowerCase();
     if (this.boards && !this.boards.has(body.board)) {
-      throw new HttpError(400, "unknown_board", `unknown board "${body.board}" (known: ${[...this.boards].join(", ")})`);
+      throw new HttpError(
+        400,
+        "unknown_board",
+        `unknown board "${body.board}" (known: ${[...this.boards].join(", ")})`,
+      );
     }
     if (body.escrowSecret !== undefined && this.config.deployment !== "escrow") {
-      throw new HttpError(400, "escrow_disabled", "this authority runs the private deployment and does not accept escrow secrets");
+      throw new HttpError(
+        400,
+        "escrow_disabled",
+        "this authority runs the private deployment and does not accept escrow secrets",
+      );
     }
     const secret = body.escrowSecret !== undefined ? Buffer.from(body.escrowSecret, "hex") : null;
     const aad = Buffer.from(bandId, "hex");
@@ -76,7 +88,11 @@ export class BandRegistry {
       (oldSecret !== null && oldSecret !== undefined && secret !== null && timingSafeEqual(oldSecret, secret));
     if (sameSecret && existing.board === body.board) return { status: "unchanged", band: view(existing) };
     if (!body.replace) {
-      throw new HttpError(409, "band_exists", "this band id is registered with another board or secret; send replace: true to re-provision");
+      throw new HttpError(
+        409,
+        "band_exists",
+        "this band id is registered with another board or secret; send replace: true to re-provision",
+      );
     }
     await this.store.replaceBand(row);
     return { status: "replaced", band: view(row) };

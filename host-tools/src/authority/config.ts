@@ -48,9 +48,24 @@ export const AuthorityConfigSchema = z
         /** `kid` of the certificate signing key. */
         keyId: z.string().min(1).max(64).default("v1"),
         codeDigits: z.number().int().min(6).max(16).default(8),
-        codeTtlMinutes: z.number().int().min(1).max(7 * 24 * 60).default(60),
-        tokenTtlMinutes: z.number().int().min(1).max(7 * 24 * 60).default(24 * 60),
-        certificateTtlMinutes: z.number().int().min(1).max(24 * 60).default(15),
+        codeTtlMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(7 * 24 * 60)
+          .default(60),
+        tokenTtlMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(7 * 24 * 60)
+          .default(24 * 60),
+        certificateTtlMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 60)
+          .default(15),
       })
       .prefault({}),
     publish: z
@@ -62,7 +77,12 @@ export const AuthorityConfigSchema = z
     exports: z
       .object({
         /** Length of one export window; keys become visible once their window has closed. */
-        windowMinutes: z.number().int().min(1).max(7 * 24 * 60).default(60),
+        windowMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(7 * 24 * 60)
+          .default(60),
         maxKeysPerFile: z.number().int().min(1).max(100000).default(10000),
         /** Export files older than this are no longer listed in index.txt. */
         retentionDays: z.number().int().min(1).max(60).default(14),
@@ -73,9 +93,24 @@ export const AuthorityConfigSchema = z
       .prefault({}),
     limits: z
       .object({
-        publishBytes: z.number().int().min(1024).max(1 << 20).default(64 * 1024),
-        jsonBytes: z.number().int().min(1024).max(1 << 20).default(16 * 1024),
-        bandLogBytes: z.number().int().min(1024).max(64 << 20).default(8 << 20),
+        publishBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(1 << 20)
+          .default(64 * 1024),
+        jsonBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(1 << 20)
+          .default(16 * 1024),
+        bandLogBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(64 << 20)
+          .default(8 << 20),
       })
       .prefault({}),
     /** Requests per minute per client address and route class; `enabled: false` only for benchmarks. */

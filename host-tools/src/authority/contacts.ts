@@ -62,7 +62,8 @@ export class ContactList {
 
   async setStatus(id: string, status: ContactRow["status"], now: number): Promise<void> {
     if (!/^\d{1,15}$/.test(id)) throw new HttpError(404, "not_found", "no such contact");
-    if (!(await this.store.setContactStatus(Number(id), status, now))) throw new HttpError(404, "not_found", "no such contact");
+    if (!(await this.store.setContactStatus(Number(id), status, now)))
+      throw new HttpError(404, "not_found", "no such contact");
   }
 
   bucketLabels(): string[] {

@@ -41,8 +41,14 @@ export function planPublish(
     }
     if (!revisable || !revisable.has(hex)) {
       plan.error = revisable
-        ? { code: "invalid_revision_token", error: "the revision token does not cover a key that was already published" }
-        : { code: "missing_revision_token", error: "a key in this request was already published; send the revisionToken of that publish" };
+        ? {
+            code: "invalid_revision_token",
+            error: "the revision token does not cover a key that was already published",
+          }
+        : {
+            code: "missing_revision_token",
+            error: "a key in this request was already published; send the revisionToken of that publish",
+          };
       return plan;
     }
     if (e.rollingStart !== k.rollingStart || e.rollingPeriod !== k.rollingPeriod) {

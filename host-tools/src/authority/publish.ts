@@ -86,7 +86,11 @@ export class PublishService {
     for (const [i, k] of body.temporaryExposureKeys.entries()) {
       const where = `temporaryExposureKeys.${i}`;
       if (k.rollingStartNumber % 144 !== 0) {
-        throw new HttpError(400, "bad_request", `${where}.rollingStartNumber must be aligned to a UTC day (a multiple of 144)`);
+        throw new HttpError(
+          400,
+          "bad_request",
+          `${where}.rollingStartNumber must be aligned to a UTC day (a multiple of 144)`,
+        );
       }
       if (k.rollingStartNumber > today) {
         throw new HttpError(400, "bad_request", `${where}.rollingStartNumber is in the future`);
@@ -107,7 +111,9 @@ export class PublishService {
     const incoming: ExposureRow[] = [];
     for (const k of body.temporaryExposureKeys) {
       if (k.rollingStartNumber + k.rollingPeriod < oldest) {
-        warnings.push(`a key of interval ${k.rollingStartNumber} is older than ${this.config.publish.maxKeyAgeDays} days and was dropped`);
+        warnings.push(
+          `a key of interval ${k.rollingStartNumber} is older than ${this.config.publish.maxKeyAgeDays} days and was dropped`,
+        );
         continue;
       }
       incoming.push({
@@ -127,7 +133,8 @@ export class PublishService {
         revisedDaysSinceOnset: null,
       });
     }
-    if (incoming.length === 0) throw new HttpError(400, "bad_request", "no key is recent enough to publish", { warnings });
+    if (incoming.length === 0)
+      throw new HttpError(400, "bad_request", "no key is recent enough to publish", { warnings });
     const revisable = body.revisionToken !== undefined ? this.openRevisionToken(body.revisionToken) : null;
     const outcome = await this.store.publish({ jti: cert.jti, now, incoming, revisable });
     if (!outcome.ok) {

@@ -18,7 +18,13 @@ const SecretsFileSchema = z
     certificateSigningKey: z.string(),
     exportSigningKey: z.string(),
     apiKeys: z
-      .array(z.object({ name: z.string().min(1).max(64), role: z.enum(["admin", "kiosk", "flasher"]), key: z.string().min(24) }))
+      .array(
+        z.object({
+          name: z.string().min(1).max(64),
+          role: z.enum(["admin", "kiosk", "flasher"]),
+          key: z.string().min(24),
+        }),
+      )
       .default([]),
   })
   .strict();
@@ -36,7 +42,10 @@ export interface AuthoritySecrets {
 
 export function generateSecretsFile(): SecretsFile {
   const pem = (): string =>
-    generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey.export({ type: "pkcs8", format: "pem" }) as string;
+    generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey.export({
+      type: "pkcs8",
+      format: "pem",
+    }) as string;
   const apiKey = (role: Role) => ({ name: role, role, key: randomBytes(24).toString("base64url") });
   return {
     version: 1,
@@ -51,11 +60,14 @@ export function generateSecretsFile(): SecretsFile {
 export function secretsFromFile(raw: unknown, config: AuthorityConfig): AuthoritySecrets {
   const r = SecretsFileSchema.safeParse(raw);
   if (!r.success) {
-    throw new Error("invalid secrets file: " + r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+    throw new Error(
+      "invalid secrets file: " + r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
+    );
   }
   const s = r.data;
   const serverKey = decodeBase64Strict(s.serverKey);
-  if (!serverKey || serverKey.length !== 32) throw new Error("invalid secrets file: serverKey must be 32 bytes, base64");
+  if (!serverKey || serverKey.length !== 32)
+    throw new Error("invalid secrets file: serverKey must be 32 bytes, base64");
   const certificateKey = p256Key(s.certificateSigningKey, "certificateSigningKey");
   const exportKey = p256Key(s.exportSigningKey, "exportSigningKey");
   const apiKeys: ApiKeyEntry[] = s.apiKeys.map((k) => ({ name: k.name, role: k.role, digest: digestApiKey(k.key) }));
@@ -88,7 +100,8 @@ export function loadOrCreateSecrets(
       fs.writeFileSync(file, JSON.stringify(fresh, null, 2) + "\n", { mode: 0o600, flag: "wx" });
       created = true;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new Error(`cannot create secrets file ${file}: ${(e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST")
+        throw new Error(`cannot create secrets file ${file}: ${(e as Error).message}`);
     }
   }
   const mode = fs.statSync(file).mode & 0o077;

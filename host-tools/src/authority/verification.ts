@@ -25,7 +25,10 @@ export const IssueRequest = z.object({
 export const VerifyRequest = z.object({
   code: z.string().min(1).max(64),
   /** Test types the client can handle (as in the reference API); the code's type must be one of them. */
-  accept: z.array(z.enum(["confirmed", "likely", "negative"])).max(3).optional(),
+  accept: z
+    .array(z.enum(["confirmed", "likely", "negative"]))
+    .max(3)
+    .optional(),
 });
 
 const Mac32 = z
@@ -79,7 +82,8 @@ export class VerificationService {
       if (value === undefined) continue;
       const d = dayOfIsoDate(value) as number;
       if (d > today + 1) throw new HttpError(400, "bad_request", `${field} is in the future`);
-      if (d < today - MAX_DATE_AGE_DAYS) throw new HttpError(400, "bad_request", `${field} is more than ${MAX_DATE_AGE_DAYS} days ago`);
+      if (d < today - MAX_DATE_AGE_DAYS)
+        throw new HttpError(400, "bad_request", `${field} is more than ${MAX_DATE_AGE_DAYS} days ago`);
     }
     const v = this.config.verification;
     const expiresAt = now + v.codeTtlMinutes * 60;
@@ -96,7 +100,8 @@ export class VerificationService {
         expiresAt,
         issuedBy: actor.name,
       });
-      if (inserted) return { code, uuid, testType: body.testType, expiresAt: isoTime(expiresAt), expiresAtTimestamp: expiresAt };
+      if (inserted)
+        return { code, uuid, testType: body.testType, expiresAt: isoTime(expiresAt), expiresAtTimestamp: expiresAt };
     }
     throw new Error("could not draw an unused verification code");
   }
@@ -117,7 +122,11 @@ export class VerificationService {
     }
     const code = claim.code;
     if (body.accept && !body.accept.includes(code.testType)) {
-      throw new HttpError(412, "unsupported_test_type", `the code is for a ${code.testType} test, which the client does not accept`);
+      throw new HttpError(
+        412,
+        "unsupported_test_type",
+        `the code is for a ${code.testType} test, which the client does not accept`,
+      );
     }
     return {
       testtype: code.testType,
@@ -173,7 +182,8 @@ export class VerificationService {
     if (typeof c.nbf === "number" && c.nbf - LEEWAY_S > now) throw bad("is not valid yet");
     if (typeof c.jti !== "string" || c.jti.length < 8 || c.jti.length > 100) throw bad("has no id (jti)");
     const reportType = c.reportType ?? "confirmed";
-    if (reportType !== "confirmed" && reportType !== "likely" && reportType !== "negative") throw bad("has an unknown reportType");
+    if (reportType !== "confirmed" && reportType !== "likely" && reportType !== "negative")
+      throw bad("has an unknown reportType");
     const tekmac = typeof c.tekmac === "string" ? decodeBase64Strict(c.tekmac) : undefined;
     if (!tekmac || tekmac.length !== 32) throw bad("has no valid tekmac claim");
     let logmac: Buffer | undefined;

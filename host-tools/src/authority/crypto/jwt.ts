@@ -40,7 +40,12 @@ export function verifyJwt(token: string, keys: ReadonlyMap<string, KeyObject>): 
   if (!key) return { ok: false, error: "unknown signing key" };
   const sig = decodeBase64Strict(parts[2]);
   if (!sig || sig.length !== 64) return { ok: false, error: "bad signature encoding" };
-  const valid = verify("sha256", Buffer.from(parts[0] + "." + parts[1], "ascii"), { key, dsaEncoding: "ieee-p1363" }, sig);
+  const valid = verify(
+    "sha256",
+    Buffer.from(parts[0] + "." + parts[1], "ascii"),
+    { key, dsaEncoding: "ieee-p1363" },
+    sig,
+  );
   if (!valid) return { ok: false, error: "bad signature" };
   const claims = parseJsonPart(parts[1]);
   if (!claims) return { ok: false, error: "malformed claims" };

@@ -1,7 +1,15 @@
 import { AuthorityConfig } from "../config";
 import { AuthoritySecrets } from "../secrets";
 import { AuthorityStore, ExportFileRow, ExposureRow, TestType } from "../store/store";
-import { encodeExportBin, encodeSignatureList, ExportKey, ReportTypeName, SIGNATURE_ALGORITHM, signExport, zipExport } from "./export-file";
+import {
+  encodeExportBin,
+  encodeSignatureList,
+  ExportKey,
+  ReportTypeName,
+  SIGNATURE_ALGORITHM,
+  signExport,
+  zipExport,
+} from "./export-file";
 
 /**
  * Export batching: time is cut into fixed windows (config.exports.windowMinutes). When a window has closed,
@@ -67,7 +75,8 @@ export class ExportBatcher {
     for (const k of released) slot(k.releaseAt).keys.push(k);
     for (const k of revised) {
       // A key revised before (or in the window of) its first release goes out once, with its new type.
-      if (Math.floor(k.releaseAt / window) < Math.floor((k.revisedAt as number) / window)) slot(k.revisedAt as number).revised.push(k);
+      if (Math.floor(k.releaseAt / window) < Math.floor((k.revisedAt as number) / window))
+        slot(k.revisedAt as number).revised.push(k);
     }
     const files: ExportFileRow[] = [];
     for (const [start, w] of [...windows.entries()].sort((a, b) => a[0] - b[0])) {
@@ -77,7 +86,13 @@ export class ExportBatcher {
     return files.length;
   }
 
-  private async windowFiles(start: number, end: number, keys: ExposureRow[], revised: ExposureRow[], now: number): Promise<ExportFileRow[]> {
+  private async windowFiles(
+    start: number,
+    end: number,
+    keys: ExposureRow[],
+    revised: ExposureRow[],
+    now: number,
+  ): Promise<ExportFileRow[]> {
     const entries = [
       ...keys.map((k) => ({ revised: false, key: exportKey(k, k.revisedAt !== null && k.revisedAt < end) })),
       ...revised.map((k) => ({ revised: true, key: exportKey(k, true) })),
@@ -103,7 +118,12 @@ export class ExportBatcher {
         revised_keys: chunk.filter((e) => e.revised).map((e) => e.key),
       });
       const sig = encodeSignatureList([
-        { signature_info: info, batch_num: b + 1, batch_size: batchSize, signature: signExport(bin, this.secrets.exportKey) },
+        {
+          signature_info: info,
+          batch_num: b + 1,
+          batch_size: batchSize,
+          signature: signExport(bin, this.secrets.exportKey),
+        },
       ]);
       const name = `${start}-${end}-${String(b + 1).padStart(5, "0")}.zip`;
       out.push({

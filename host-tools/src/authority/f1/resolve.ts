@@ -133,7 +133,12 @@ export async function resolveLog(input: ResolveInput): Promise<{ matches: Resolv
     const aemk = deriveAemk(pureCrypto, m.tek);
     const meta = computeAem(pureCrypto, aemk, m.rpi, new Uint8Array([0, m.sighting.record.aemTx, 0, 0]));
     const tx = meta[1] > 127 ? meta[1] - 256 : meta[1];
-    return { f1BandId: m.f1BandId, sighting: m.sighting, enin: m.enin, txPower: tx >= TX_MIN && tx <= TX_MAX ? tx : null };
+    return {
+      f1BandId: m.f1BandId,
+      sighting: m.sighting,
+      enin: m.enin,
+      txPower: tx >= TX_MIN && tx <= TX_MAX ? tx : null,
+    };
   });
   stats.matches = matches.length;
   stats.ms = Date.now() - t0;

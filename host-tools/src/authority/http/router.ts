@@ -136,7 +136,8 @@ export class Router {
         .split(";")[0]
         .trim()
         .toLowerCase();
-      const allowed = route.body.types ?? (route.body.kind === "json" ? ["application/json"] : ["application/octet-stream"]);
+      const allowed =
+        route.body.types ?? (route.body.kind === "json" ? ["application/json"] : ["application/octet-stream"]);
       if (!allowed.includes(type)) {
         throw new HttpError(415, "unsupported_media_type", `Content-Type must be ${allowed.join(" or ")}`);
       }

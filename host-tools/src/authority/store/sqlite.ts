@@ -93,9 +93,13 @@ export class SqliteStore implements AuthorityStore {
   }
 
   async replaceBand(b: BandRow): Promise<void> {
-    this.q(
-      "UPDATE bands SET board = ?, registered_at = ?, registered_by = ?, secret_sealed = ? WHERE band_id = ?",
-    ).run(b.board, b.registeredAt, b.registeredBy, b.secretSealed, b.bandId);
+    this.q("UPDATE bands SET board = ?, registered_at = ?, registered_by = ?, secret_sealed = ? WHERE band_id = ?").run(
+      b.board,
+      b.registeredAt,
+      b.registeredBy,
+      b.secretSealed,
+      b.bandId,
+    );
   }
 
   async deleteBand(bandId: string): Promise<boolean> {
@@ -159,7 +163,11 @@ export class SqliteStore implements AuthorityStore {
   async publish(p: PublishWrite): Promise<PublishOutcome> {
     return this.db.transaction((): PublishOutcome => {
       if (this.q("SELECT 1 FROM used_certificates WHERE jti = ? AND purpose = 'publish'").get(p.jti)) {
-        return { ok: false, code: "certificate_used", error: "this verification certificate was already used to publish" };
+        return {
+          ok: false,
+          code: "certificate_used",
+          error: "this verification certificate was already used to publish",
+        };
       }
       const existing = new Map<string, ExposureRow>();
       const get = this.q("SELECT * FROM exposures WHERE key_data = ?");
@@ -193,7 +201,10 @@ export class SqliteStore implements AuthorityStore {
          WHERE key_data = ? AND revised_at IS NULL`,
       );
       for (const r of plan.revisions) rev.run(p.now, r.reportType, r.daysSinceOnset, r.keyData);
-      this.q("INSERT INTO used_certificates (jti, purpose, used_at, ref) VALUES (?, 'publish', ?, NULL)").run(p.jti, p.now);
+      this.q("INSERT INTO used_certificates (jti, purpose, used_at, ref) VALUES (?, 'publish', ?, NULL)").run(
+        p.jti,
+        p.now,
+      );
       return { ok: true, inserted: plan.inserts.length, revised: plan.revisions.length, warnings: plan.warnings };
     })();
   }
@@ -213,12 +224,13 @@ export class SqliteStore implements AuthorityStore {
   async storeBandLog(l: BandLogWrite): Promise<BandLogOutcome> {
     return this.db.transaction((): BandLogOutcome => {
       const used = this.q("SELECT ref FROM used_certificates WHERE jti = ? AND purpose = 'band-log'").get(l.jti) as
-        | { ref: number }
-        | undefined;
+        { ref: number } | undefined;
       const existing = this.q("SELECT id FROM band_logs WHERE sha256 = ?").get(l.sha256) as { id: number } | undefined;
       if (used) {
         // A replay of the very same upload is answered as a duplicate; anything else is a reused certificate.
-        return existing && existing.id === used.ref ? { status: "duplicate", id: existing.id } : { status: "certificate_used" };
+        return existing && existing.id === used.ref
+          ? { status: "duplicate", id: existing.id }
+          : { status: "certificate_used" };
       }
       let id: number;
       let status: "stored" | "duplicate";
@@ -265,7 +277,10 @@ export class SqliteStore implements AuthorityStore {
   }
 
   async listBandLogs(limit: number, offset: number): Promise<BandLogRow[]> {
-    const rows = this.q(`SELECT ${LOG_COLUMNS} FROM band_logs ORDER BY id DESC LIMIT ? OFFSET ?`).all(limit, offset) as Row[];
+    const rows = this.q(`SELECT ${LOG_COLUMNS} FROM band_logs ORDER BY id DESC LIMIT ? OFFSET ?`).all(
+      limit,
+      offset,
+    ) as Row[];
     return rows.map(bandLogRow);
   }
 
@@ -288,8 +303,7 @@ export class SqliteStore implements AuthorityStore {
 
   async nextPendingLog(): Promise<BandLogRow | undefined> {
     const r = this.q(`SELECT ${LOG_COLUMNS} FROM band_logs WHERE resolution = 'pending' ORDER BY id LIMIT 1`).get() as
-      | Row
-      | undefined;
+      Row | undefined;
     return r ? bandLogRow(r) : undefined;
   }
 
@@ -434,13 +448,19 @@ export class SqliteStore implements AuthorityStore {
 
   async exposuresReleasedIn(from: number, to: number): Promise<ExposureRow[]> {
     return (
-      this.q("SELECT * FROM exposures WHERE release_at >= ? AND release_at < ? ORDER BY key_data").all(from, to) as Row[]
+      this.q("SELECT * FROM exposures WHERE release_at >= ? AND release_at < ? ORDER BY key_data").all(
+        from,
+        to,
+      ) as Row[]
     ).map(exposureRow);
   }
 
   async exposuresRevisedIn(from: number, to: number): Promise<ExposureRow[]> {
     return (
-      this.q("SELECT * FROM exposures WHERE revised_at >= ? AND revised_at < ? ORDER BY key_data").all(from, to) as Row[]
+      this.q("SELECT * FROM exposures WHERE revised_at >= ? AND revised_at < ? ORDER BY key_data").all(
+        from,
+        to,
+      ) as Row[]
     ).map(exposureRow);
   }
 
@@ -450,7 +470,8 @@ export class SqliteStore implements AuthorityStore {
         `INSERT INTO export_files (name, start_ts, end_ts, batch_num, batch_size, key_count, created_at, zip)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       );
-      for (const f of files) ins.run(f.name, f.startTs, f.endTs, f.batchNum, f.batchSize, f.keyCount, f.createdAt, f.zip);
+      for (const f of files)
+        ins.run(f.name, f.startTs, f.endTs, f.batchNum, f.batchSize, f.keyCount, f.createdAt, f.zip);
       this.q(
         "INSERT INTO export_cursor (id, end_ts) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET end_ts = excluded.end_ts",
       ).run(cursor);
@@ -522,7 +543,9 @@ const LOG_COLUMNS =
   "id, sha256, band_id, size, segments, records, uploaded_at, report_type, symptom_onset_interval, resolution, resolved_at, resolution_summary";
 
 function migrate(db: Database.Database): void {
-  db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+  );
   const applied = new Set(
     (db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map((r) => r.version),
   );

@@ -69,8 +69,7 @@ export interface PublishWrite {
 }
 
 export type PublishOutcome =
-  | { ok: true; inserted: number; revised: number; warnings: string[] }
-  | { ok: false; code: string; error: string };
+  { ok: true; inserted: number; revised: number; warnings: string[] } | { ok: false; code: string; error: string };
 
 export interface BandLogWrite {
   jti: string;
@@ -87,9 +86,7 @@ export interface BandLogWrite {
 }
 
 export type BandLogOutcome =
-  | { status: "stored"; id: number }
-  | { status: "duplicate"; id: number }
-  | { status: "certificate_used" };
+  { status: "stored"; id: number } | { status: "duplicate"; id: number } | { status: "certificate_used" };
 
 export type ResolutionStatus = "off" | "pending" | "running" | "done" | "failed";
 
