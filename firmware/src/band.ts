@@ -1,29 +1,22 @@
 import { Platform, Radio, ScanDevice, Timers } from "./hw/types";
-import { Identity, rotateIdentity } from "./identity/rotation";
-import { EncounterLog } from "./log/encounter-log";
+import { DayKeys, rotateIdentity } from "./identity/rotation";
+import { createEncounterLog } from "./log/encounter-log";
 import { encodeEnAdvert } from "./protocol/advert";
 import { writeU32LE } from "./protocol/bytes";
 import { CryptoPrims } from "./protocol/crypto";
-import {
-  decodeProvisioning,
-  PROVISIONING_BYTES,
-  PROVISIONING_FILE,
-  Provisioning,
-  TX_FROM_BOARD,
-} from "./protocol/provisioning";
+import { PROVISIONING_BYTES, PROVISIONING_FILE, readProvisioning, TX_FROM_BOARD } from "./protocol/provisioning";
 import {
   encodeDiscoveryAdvert,
-  encodeStatus,
+  encodeStatusFields,
   STATUS_FLAG_ESCROW,
   STATUS_FLAG_LOG_DROPPED_UNSYNCED,
   STATUS_FLAG_LOW_BATTERY,
   STATUS_FLAG_TIME_VALID,
-  TekEntry,
 } from "./protocol/sync";
-import { EncounterTable } from "./scan/encounter-table";
+import { createEncounterTable, EmitFn } from "./scan/encounter-table";
 import { sightDevice } from "./scan/sightings";
-import { BandState, CLOCK_SOURCE_KIOSK } from "./state/band-state";
-import { SyncBand, SyncService } from "./sync/sync-service";
+import { BandState, CLOCK_SOURCE_KIOSK, createBandState } from "./state/band-state";
+import { createSyncService } from "./sync/sync-service";
 
 /** Board constants and deployment defaults (main.ts fills them from the build's injected constants). */
 export interface BandConfig {
@@ -46,6 +39,18 @@ export interface BandConfig {
   discoveryIntervalMs: number;
 }
 
+export interface Band {
+  /** True when a valid provisioning record was found. */
+  provisioned: boolean;
+  /** Boot: recover state and log, start rotating, scanning and discovery. */
+  start(): void;
+  onConnect(): void;
+  onDisconnect(): void;
+  onWrite(data: Uint8Array): void;
+  /** Once a second while connected: drops peers that do not authenticate or idle. */
+  check(): void;
+}
+
 const DAY_S = 86400;
 /** Retention is applied at most this often. */
 const EXPIRE_EVERY_S = 3600;
@@ -54,292 +59,233 @@ const EXPIRE_EVERY_S = 3600;
  * The band: wires state, keys, identity rotation, scanning, the log and the sync service to a radio, a flash and
  * timers. No Espruino globals here (hw/espruino.ts supplies them), so it runs under jest as well as on the band.
  */
-export class Band implements SyncBand {
-  prov: Provisioning | undefined;
-  state: BandState | undefined;
-  log: EncounterLog;
-  table: EncounterTable;
-  sync: SyncService;
-  id: Identity | undefined;
-  enPacket: Uint8Array | undefined;
-  discPacket: Uint8Array | undefined;
-  connected = false;
-  scanning = false;
-  rotateDue = false;
-  rotateTimer: unknown;
-  lastExpire = 0;
-  /** Own current RPI, so that the band never logs itself. */
-  own = new Uint8Array(8);
-  tx: number;
-  floor: number;
-  period: number;
-  window: number;
-  lowBattery: number;
+export function createBand(cfg: BandConfig, c: CryptoPrims, p: Platform, radio: Radio, timers: Timers): Band {
+  const raw = p.flash.read(PROVISIONING_FILE, 0, PROVISIONING_BYTES);
+  const prov = raw ? readProvisioning(raw) : undefined;
+  const tx = prov && prov.txCalibrationDbm !== TX_FROM_BOARD ? prov.txCalibrationDbm : cfg.calibratedTxDbm;
+  const floor = prov && prov.rssiFloorDbm ? prov.rssiFloorDbm : cfg.rssiFloorDbm;
+  const period = (prov && prov.scanPeriodS ? prov.scanPeriodS : cfg.scanPeriodS) * 1000;
+  const window = prov && prov.scanWindowMs ? prov.scanWindowMs : cfg.scanWindowMs;
+  const lowBattery = prov && prov.lowBatteryPercent ? prov.lowBatteryPercent : cfg.lowBatteryPercent;
+  const log = createEncounterLog(p.flash, cfg.logBudgetBytes);
+  const table = createEncounterTable(cfg.tableRows);
+  const state: BandState | undefined = prov ? createBandState(p, c, prov) : undefined;
+  const noKeys: DayKeys = () => {
+    return [];
+  };
+  /** Own current RPI prefix, so that the band never logs itself. */
+  const own = new Uint8Array(8);
+  let enPacket: Uint8Array | undefined;
+  let discPacket: Uint8Array | undefined;
+  let connected = false;
+  let scanning = false;
+  let rotateDue = false;
+  let rotateTimer: unknown;
+  let lastExpire = 0;
 
-  constructor(
-    public cfg: BandConfig,
-    public c: CryptoPrims,
-    public p: Platform,
-    public radio: Radio,
-    public timers: Timers,
-  ) {
-    const raw = p.flash.read(PROVISIONING_FILE, 0, PROVISIONING_BYTES);
-    const d = raw ? decodeProvisioning(raw) : undefined;
-    const pr = d && d.ok ? d.value : undefined;
-    this.prov = pr;
-    this.tx = pr && pr.txCalibrationDbm !== TX_FROM_BOARD ? pr.txCalibrationDbm : cfg.calibratedTxDbm;
-    this.floor = pr && pr.rssiFloorDbm ? pr.rssiFloorDbm : cfg.rssiFloorDbm;
-    this.period = pr && pr.scanPeriodS ? pr.scanPeriodS : cfg.scanPeriodS;
-    this.window = pr && pr.scanWindowMs ? pr.scanWindowMs : cfg.scanWindowMs;
-    this.lowBattery = pr && pr.lowBatteryPercent ? pr.lowBatteryPercent : cfg.lowBatteryPercent;
-    this.log = new EncounterLog(p.flash, cfg.logBudgetBytes);
-    this.table = new EncounterTable(cfg.tableRows);
-    this.sync = new SyncService(
-      c,
-      pr ? pr.syncKey : undefined,
-      this,
-      {
-        notify: (f) => radio.notify(f),
-        disconnect: () => radio.disconnect(),
-        later: (fn, ms) => timers.after(fn, ms),
-      },
-      cfg.mtu,
-      p.uptime,
-      p.rand32,
-    );
+  function now(): number {
+    return state ? state.now() : -1;
   }
-
-  /** Boot: recover state and log, start rotating, scanning and discovery. */
-  start(): void {
-    if (this.prov) {
-      const s = new BandState(this.p, this.c, this.prov);
-      this.state = s;
-      s.boot();
-      this.log.recover();
-      this.log.syncCursor = s.cursor;
-      this.newSegment();
-      this.timers.after(() => this.scanStart(), 2000 + (this.p.rand32() % 5000));
-    }
-    this.rotate();
-    this.discovery();
-  }
-
-  // ------------------------------------------------------------------------------------------ time
 
   /** Log time: Unix seconds with a valid clock, else seconds of uptime (monotonic segments). */
-  logTime(): number {
-    const s = this.state;
-    return Math.floor(s && s.clock.valid ? s.now() : this.p.uptime());
+  function logTime(): number {
+    const n = now();
+    return Math.floor(n >= 0 ? n : p.uptime());
   }
 
-  newSegment(): void {
-    const s = this.state as BandState;
-    this.log.startSegment(this.logTime(), !s.clock.valid, s.epoch);
+  function newSegment(): void {
+    if (state) log.startSegment(logTime(), now() < 0, state.epoch());
   }
 
-  // ------------------------------------------------------------------------------------------ advertising
-
-  rotate(): void {
-    this.timers.cancel(this.rotateTimer);
-    if (this.connected) {
-      // The address cannot change under a connection: rotate as soon as the central leaves.
-      this.rotateDue = true;
-      return;
-    }
-    this.rotateDue = false;
-    const s = this.state;
-    const id = rotateIdentity(
-      this.c,
-      s ? s.keys : { rpik: this.own, aemk: this.own, use: function () {} },
-      s ? s.now() : -1,
-      this.tx,
-      this.prov ? this.prov.syncKey : undefined,
-      this.p.rand32,
-    );
-    this.id = id;
-    this.enPacket = id.rpi && id.aem ? encodeEnAdvert(id.rpi, id.aem) : undefined;
-    if (id.rpi) this.own.set(id.rpi.subarray(0, 8));
-    this.discPacket = encodeDiscoveryAdvert(id.nonce, id.token);
-    this.radio.setAddress(id.address);
-    this.advertise();
-    // setAddress restarts the stack and resets scan parameters: re-apply an open scan window.
-    if (this.scanning) this.radio.scan((d) => this.onDevice(d));
-    this.rotateTimer = this.timers.after(() => this.rotate(), id.nextMs);
+  function batteryLow(): boolean {
+    return radio.batteryPercent() < lowBattery;
   }
 
   /** The steady advert: Exposure Notification when the clock is valid, otherwise nothing between bursts. */
-  advertise(): void {
-    if (this.enPacket) this.radio.advertise(this.enPacket, this.cfg.advertisingIntervalMs, false);
-    else this.radio.stopAdvertising();
+  function advertise(): void {
+    if (enPacket) radio.advertise(enPacket, cfg.advertisingIntervalMs, false);
+    else if (!connected) radio.stopAdvertising();
   }
 
-  /** A short connectable burst of the discovery advert, so a kiosk can find and connect to the band. */
-  discovery(): void {
-    const cfg = this.cfg;
-    if (!this.connected && this.discPacket) {
-      this.radio.advertise(this.discPacket, cfg.discoveryIntervalMs, true);
-      this.timers.after(() => {
-        if (!this.connected) this.advertise();
-      }, cfg.discoveryBurstMs);
+  function onDevice(d: ScanDevice): void {
+    sightDevice(table, d);
+  }
+
+  function rotate(): void {
+    timers.cancel(rotateTimer);
+    rotateTimer = undefined;
+    if (connected) {
+      // The address cannot change under a connection: rotate as soon as the central leaves.
+      rotateDue = true;
+      return;
     }
-    this.timers.after(() => this.discovery(), cfg.discoveryPeriodMs + (this.p.rand32() % (cfg.discoveryJitterMs + 1)));
-  }
-
-  // ------------------------------------------------------------------------------------------ scanning
-
-  onDevice(d: ScanDevice): void {
-    sightDevice(this.table, d);
-  }
-
-  scanStart(): void {
-    this.table.now = this.logTime();
-    this.scanning = true;
-    this.radio.scan((d) => this.onDevice(d));
-    this.timers.after(() => this.scanEnd(), this.window);
-  }
-
-  scanEnd(): void {
-    this.radio.scan(undefined);
-    this.scanning = false;
-    this.table.endScan((t, i) => this.emit(t, i));
-    this.maintain();
-    let period = this.period * 1000;
-    if (this.batteryLow()) period *= 2;
-    // +-10% jitter so that bands that met once do not keep scanning in lockstep.
-    period = period * 0.9 + (this.p.rand32() % Math.floor(period * 0.2 + 1));
-    this.timers.after(() => this.scanStart(), period);
-  }
-
-  emit(t: EncounterTable, i: number): void {
-    if (t.rmax[i] < this.floor) return;
-    const o = i * 8;
-    let self = t.kind[i] === 0;
-    for (let k = 0; self && k < 8; k++) if (t.ids[o + k] !== this.own[k]) self = false;
-    if (self) return;
-    this.log.add(
-      t.kind[i],
-      t.ids.subarray(o, o + 8),
-      t.first[i],
-      t.last[i],
-      t.scans[i],
-      t.rmax[i],
-      t.mean(i),
-      t.aem[i],
+    rotateDue = false;
+    const id = rotateIdentity(
+      c,
+      state ? state.keys.keysFor : noKeys,
+      now(),
+      tx,
+      prov ? prov.syncKey : undefined,
+      p.rand32,
     );
+    enPacket = id.rpi && id.aem ? encodeEnAdvert(id.rpi, id.aem) : undefined;
+    if (id.rpi) own.set(id.rpi.subarray(0, 8));
+    discPacket = encodeDiscoveryAdvert(id.nonce, id.token);
+    radio.setAddress(id.address);
+    advertise();
+    // setAddress restarts the stack and resets scan parameters: re-apply an open scan window.
+    if (scanning) radio.scan(onDevice);
+    rotateTimer = timers.after(rotate, id.nextMs);
   }
 
-  /** Retention: whole log files past the retention period go, at most once an hour. */
-  maintain(): void {
-    const s = this.state;
-    if (!s || !s.clock.valid) return;
-    const now = s.now();
-    if (now - this.lastExpire < EXPIRE_EVERY_S) return;
-    this.lastExpire = now;
-    this.log.expire(now - s.retentionDays * DAY_S);
+  function endBurst(): void {
+    if (!connected) advertise();
   }
 
-  batteryLow(): boolean {
-    return this.radio.batteryPercent() < this.lowBattery;
+  /** A short connectable burst of the discovery advert, so that a kiosk can find and connect to the band. */
+  function discovery(): void {
+    if (!connected && discPacket) {
+      radio.advertise(discPacket, cfg.discoveryIntervalMs, true);
+      timers.after(endBurst, cfg.discoveryBurstMs);
+    }
+    timers.after(discovery, cfg.discoveryPeriodMs + (p.rand32() % (cfg.discoveryJitterMs + 1)));
   }
 
-  // ------------------------------------------------------------------------------------------ connections
+  const emit: EmitFn = (kind, ids, off, first, last, scans, rssiMax, rssiMean, aem) => {
+    if (rssiMax < floor) return;
+    let self = kind === 0;
+    for (let k = 0; self && k < 8; k++) if (ids[off + k] !== own[k]) self = false;
+    if (!self) log.add(kind, ids, off, first, last, scans, rssiMax, rssiMean, aem);
+  };
 
-  onConnect(): void {
-    this.connected = true;
-    this.advertise();
-    this.sync.connect();
+  function flush(): void {
+    table.flush(emit);
   }
 
-  onDisconnect(): void {
-    this.connected = false;
-    this.sync.disconnect();
-    if (this.rotateDue) this.rotate();
-    else this.advertise();
+  function scanStart(): void {
+    table.begin(logTime());
+    scanning = true;
+    radio.scan(onDevice);
+    timers.after(scanEnd, window);
   }
 
-  onWrite(data: Uint8Array): void {
-    this.sync.write(data);
+  function scanEnd(): void {
+    radio.scan(undefined);
+    scanning = false;
+    table.endScan(emit);
+    const n = now();
+    if (state && n >= 0 && n - lastExpire >= EXPIRE_EVERY_S) {
+      // Retention: whole log files past the retention period go, at most once an hour.
+      lastExpire = n;
+      log.expire(n - (prov as { retentionDays: number }).retentionDays * DAY_S);
+    }
+    const pd = batteryLow() ? period * 2 : period;
+    // +-10% jitter so that bands that met once do not keep scanning in lockstep.
+    timers.after(scanStart, pd * 0.9 + (p.rand32() % Math.floor(pd * 0.2 + 1)));
   }
 
-  // ------------------------------------------------------------------------------------------ SyncBand
+  const sync = createSyncService(
+    c,
+    prov ? prov.syncKey : undefined,
+    {
+      status() {
+        const s = state as BandState;
+        const st = log.stats();
+        const n = now();
+        let flags = 0;
+        if (n >= 0) flags |= STATUS_FLAG_TIME_VALID;
+        if (prov && prov.mode === "escrow") flags |= STATUS_FLAG_ESCROW;
+        if (batteryLow()) flags |= STATUS_FLAG_LOW_BATTERY;
+        if (st[2]) flags |= STATUS_FLAG_LOG_DROPPED_UNSYNCED;
+        return encodeStatusFields([
+          cfg.firmwareVersion,
+          cfg.boardCode,
+          radio.batteryPercent(),
+          flags,
+          n < 0 ? 0 : Math.floor(n),
+          Math.floor(p.uptime()),
+          s.epoch(),
+          (prov as { retentionDays: number }).retentionDays,
+          s.drift(),
+          log.cursorStart(),
+          log.cursorEnd(),
+          s.cursor(),
+          log.oldestTime(),
+          radio.batteryMv(),
+          st[0] > 65535 ? 65535 : st[0],
+        ]);
+      },
+      setTime(unix) {
+        const s = state as BandState;
+        const hadTime = now() >= 0;
+        // Open encounters are timed in the old base: close them into the old segment first.
+        flush();
+        const err = s.setTime(unix, CLOCK_SOURCE_KIOSK);
+        newSegment();
+        // Exposure Notification adverts start with a fresh address once the kiosk disconnects.
+        if (!hadTime) rotateDue = true;
+        const r = new Uint8Array(8);
+        writeU32LE(r, 0, err === null ? 0x7fffffff : Math.round(err));
+        writeU32LE(r, 4, s.drift());
+        return r;
+      },
+      teks() {
+        const s = state as BandState;
+        return s.keys.list(s.today(), (prov as { retentionDays: number }).retentionDays);
+      },
+      flush: flush,
+      ack(cursor) {
+        const s = state as BandState;
+        const end = log.cursorEnd();
+        s.setCursor(cursor < end ? cursor : end);
+        log.setSyncCursor(s.cursor());
+        return s.cursor();
+      },
+      wipe(flags) {
+        table.clear();
+        log.clear();
+        if (state) state.wipe();
+        if (flags & 1) p.flash.erase(PROVISIONING_FILE);
+        // Start again from the wiped flash once WIPE_OK has gone out.
+        timers.after(radio.reboot, 1500);
+      },
+      read: log.read,
+      headerFor: log.headerFor,
+    },
+    {
+      notify: radio.notify,
+      disconnect: radio.disconnect,
+      later: timers.after,
+    },
+    cfg.mtu,
+    p.uptime,
+    p.rand32,
+  );
 
-  status(): Uint8Array {
-    const s = this.state as BandState;
-    const log = this.log;
-    let flags = 0;
-    if (s.clock.valid) flags |= STATUS_FLAG_TIME_VALID;
-    if (this.prov && this.prov.mode === "escrow") flags |= STATUS_FLAG_ESCROW;
-    if (this.batteryLow()) flags |= STATUS_FLAG_LOW_BATTERY;
-    if (log.droppedUnsynced) flags |= STATUS_FLAG_LOG_DROPPED_UNSYNCED;
-    const now = s.now();
-    return encodeStatus({
-      firmwareVersion: this.cfg.firmwareVersion,
-      boardCode: this.cfg.boardCode,
-      batteryPercent: this.radio.batteryPercent(),
-      flags: flags,
-      bandTime: now < 0 ? 0 : Math.floor(now),
-      uptime: Math.floor(this.p.uptime()),
-      bootEpoch: s.epoch & 255,
-      retentionDays: s.retentionDays,
-      driftPpm: s.clock.drift,
-      logStart: log.cursorStart(),
-      logEnd: log.cursorEnd(),
-      syncCursor: s.cursor,
-      oldestTime: log.oldestTime(),
-      batteryMv: this.radio.batteryMv(),
-      records: log.records > 65535 ? 65535 : log.records,
-    });
-  }
-
-  setTime(unix: number): Uint8Array {
-    const s = this.state as BandState;
-    const hadTime = s.clock.valid;
-    // Open encounters are timed in the old base: close them into the old segment first.
-    this.flush();
-    const err = s.setTime(unix, CLOCK_SOURCE_KIOSK);
-    this.newSegment();
-    if (!hadTime) this.rotateDue = true;
-    const p = new Uint8Array(8);
-    writeU32LE(p, 0, err === null ? 0x7fffffff : Math.round(err));
-    writeU32LE(p, 4, s.clock.drift);
-    return p;
-  }
-
-  teks(): TekEntry[] {
-    const s = this.state as BandState;
-    return s.keys.list(s.today(), s.retentionDays);
-  }
-
-  flush(): void {
-    this.table.flush((t, i) => this.emit(t, i));
-  }
-
-  ack(cursor: number): number {
-    const s = this.state as BandState;
-    const end = this.log.cursorEnd();
-    s.setCursor(cursor < end ? cursor : end);
-    this.log.syncCursor = s.cursor;
-    return s.cursor;
-  }
-
-  wipe(flags: number): void {
-    this.table.n = 0;
-    this.log.clear();
-    if (this.state) this.state.wipe();
-    if (flags & 1) this.p.flash.erase(PROVISIONING_FILE);
-    // Start again from the wiped flash once WIPE_OK has gone out.
-    this.timers.after(() => this.radio.reboot(), 1500);
-  }
-
-  read(cursor: number, max: number): { cursor: number; bytes: Uint8Array } | undefined {
-    return this.log.read(cursor, max);
-  }
-
-  headerFor(cursor: number): number {
-    return this.log.headerFor(cursor);
-  }
-
-  hasFrom(cursor: number): boolean {
-    return this.log.locate(cursor) !== undefined;
-  }
+  return {
+    provisioned: prov !== undefined,
+    start() {
+      if (state) {
+        state.boot();
+        log.recover();
+        log.setSyncCursor(state.cursor());
+        newSegment();
+        timers.after(scanStart, 2000 + (p.rand32() % 5000));
+      }
+      rotate();
+      discovery();
+    },
+    onConnect() {
+      connected = true;
+      sync.connect();
+    },
+    onDisconnect() {
+      connected = false;
+      sync.disconnect();
+      if (rotateDue) rotate();
+      else advertise();
+    },
+    onWrite: sync.write,
+    check: sync.check,
+  };
 }

@@ -271,9 +271,9 @@ describe("band on a virtual clock", () => {
     rig.run(2);
     expect(rig.connected).toBe(true);
     // The band checks on its own timers; nothing else keeps it connected.
-    rig.band.sync.check();
+    rig.band.check();
     rig.run(12);
-    rig.band.sync.check();
+    rig.band.check();
     expect(rig.connected).toBe(false);
   });
 

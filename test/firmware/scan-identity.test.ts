@@ -9,7 +9,7 @@ import { toHex } from "../../firmware/src/protocol/bytes";
 import { pureCrypto as c } from "../../firmware/src/protocol/crypto";
 import { computeAem, computeRpi, deriveAemk, deriveRpik, enMetadata } from "../../firmware/src/protocol/gaen";
 import { discoveryToken } from "../../firmware/src/protocol/sync";
-import { EncounterTable } from "../../firmware/src/scan/encounter-table";
+import { createEncounterTable, EmitFn } from "../../firmware/src/scan/encounter-table";
 import { seededRand } from "./helpers/fake-flash";
 
 interface Emitted {
@@ -19,46 +19,37 @@ interface Emitted {
   last: number;
   rmax: number;
   mean: number;
-  cnt: number;
 }
 
-function collect(out: Emitted[]) {
-  return (t: EncounterTable, i: number) =>
-    out.push({
-      id: t.ids[i * 8],
-      scans: t.scans[i],
-      first: t.first[i],
-      last: t.last[i],
-      rmax: t.rmax[i],
-      mean: t.mean(i),
-      cnt: t.cnt[i],
-    });
+function collect(out: Emitted[]): EmitFn {
+  return (_kind, ids, off, first, last, scans, rmax, mean) =>
+    out.push({ id: ids[off], scans, first, last, rmax, mean });
 }
 
 const idb = (n: number) => new Uint8Array([n, 0, 0, 0, 0, 0, 0, 9, 1, 2]);
 
 describe("encounter table", () => {
   it("aggregates sightings per scan and merges consecutive scans into one encounter", () => {
-    const t = new EncounterTable(8);
+    const t = createEncounterTable(8);
     const out: Emitted[] = [];
     for (let s = 0; s < 3; s++) {
-      t.now = 1000 + s * 240;
+      t.begin(1000 + s * 240);
       t.sight(0, idb(1), 0, -60 - s, 0x11);
       t.sight(0, idb(1), 0, -50, 0x11);
       t.endScan(collect(out));
     }
     expect(out).toEqual([]);
-    t.now = 1720;
+    t.begin(1720);
     t.endScan(collect(out)); // one miss: still open
     expect(out).toEqual([]);
-    t.now = 1960;
+    t.begin(1960);
     t.endScan(collect(out)); // second miss: closed
-    expect(out).toEqual([{ id: 1, scans: 3, first: 1000, last: 1480, rmax: -50, mean: -55, cnt: 6 }]);
-    expect(t.n).toBe(0);
+    expect(out).toEqual([{ id: 1, scans: 3, first: 1000, last: 1480, rmax: -50, mean: -55 }]);
+    expect(t.size()).toBe(0);
   });
 
   it("keeps ids apart by kind and by every id byte", () => {
-    const t = new EncounterTable(8);
+    const t = createEncounterTable(8);
     const a = idb(1);
     const b = idb(1);
     b[7] = 8;
@@ -66,21 +57,21 @@ describe("encounter table", () => {
     t.sight(1, a, 0, -50, 0);
     t.sight(0, b, 0, -50, 0);
     t.sight(0, a, 0, -50, 0);
-    expect(t.n).toBe(3);
+    expect(t.size()).toBe(3);
   });
 
   it("counts but never overflows when more ids are in range than rows", () => {
-    const t = new EncounterTable(4);
+    const t = createEncounterTable(4);
     for (let i = 0; i < 10; i++) t.sight(0, idb(i), 0, -50, 0);
-    expect(t.n).toBe(4);
-    expect(t.full).toBe(6);
+    expect(t.size()).toBe(4);
+    expect(t.dropped()).toBe(6);
   });
 
   it("closes an encounter before its record would saturate (31 scans)", () => {
-    const t = new EncounterTable(2);
+    const t = createEncounterTable(2);
     const out: Emitted[] = [];
     for (let s = 0; s < 40; s++) {
-      t.now = s * 60;
+      t.begin(s * 60);
       t.sight(0, idb(3), 0, -40, 0);
       t.endScan(collect(out));
     }
@@ -93,20 +84,19 @@ describe("encounter table", () => {
       fc.property(
         fc.array(fc.array(fc.integer({ min: 0, max: 12 }), { maxLength: 20 }), { maxLength: 30 }),
         (scans) => {
-          const t = new EncounterTable(16);
+          const t = createEncounterTable(16);
           const out: Emitted[] = [];
-          let sightings = 0;
+          let pairs = 0;
           scans.forEach((ids, s) => {
-            t.now = s * 100;
-            for (const i of ids) {
-              t.sight(0, idb(i), 0, -70, 0);
-              sightings++;
-            }
+            t.begin(s * 100);
+            for (const i of ids) t.sight(0, idb(i), 0, -70, 0);
+            pairs += new Set(ids).size;
             t.endScan(collect(out));
           });
           t.flush(collect(out));
-          expect(t.n).toBe(0);
-          expect(out.reduce((a, e) => a + e.cnt, 0)).toBe(sightings);
+          expect(t.size()).toBe(0);
+          // Every (scan, id) sighting pair is counted in exactly one emitted encounter.
+          expect(out.reduce((a, e) => a + e.scans, 0)).toBe(pairs);
         },
       ),
     );
@@ -115,23 +105,20 @@ describe("encounter table", () => {
 
 describe("identity rotation", () => {
   const tek = new Uint8Array(16).fill(0x5a);
-  const keys = {
-    rpik: deriveRpik(c, tek),
-    aemk: deriveAemk(c, tek),
-    day: -1,
-    use(d: number) {
-      this.day = d;
-    },
+  const days: number[] = [];
+  const keys = (d: number) => {
+    days.push(d);
+    return [tek, deriveRpik(c, tek), deriveAemk(c, tek)];
   };
 
   it("advertises the RPI and AEM of the current interval from the day's TEK", () => {
     const unix = 1_700_000_123;
     const enin = Math.floor(unix / 600);
     const id = rotateIdentity(c, keys, unix, -8, new Uint8Array(16).fill(3), seededRand(5));
-    expect(keys.day).toBe(Math.floor(enin / 144));
-    const rpi = computeRpi(c, keys.rpik, enin);
+    expect(days[days.length - 1]).toBe(Math.floor(enin / 144));
+    const rpi = computeRpi(c, deriveRpik(c, tek), enin);
     expect(toHex(id.rpi as Uint8Array)).toBe(toHex(rpi));
-    expect(toHex(id.aem as Uint8Array)).toBe(toHex(computeAem(c, keys.aemk, rpi, enMetadata(-8))));
+    expect(toHex(id.aem as Uint8Array)).toBe(toHex(computeAem(c, deriveAemk(c, tek), rpi, enMetadata(-8))));
     expect(toHex(id.token)).toBe(toHex(discoveryToken(c, new Uint8Array(16).fill(3), id.nonce)));
   });
 

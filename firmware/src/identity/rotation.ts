@@ -39,12 +39,8 @@ export function randomStaticAddress(rand32: () => number): string {
   return s + " random";
 }
 
-/** The per-day keys rotation needs (keys/tek-store.ts provides them). */
-export interface DayKeys {
-  rpik: Uint8Array;
-  aemk: Uint8Array;
-  use(day: number): void;
-}
+/** The per-day keys rotation needs: [TEK, RPIK, AEMK] (keys/tek-store.ts provides them). */
+export type DayKeys = (day: number) => Uint8Array[];
 
 /**
  * A new identity: address, RPI/AEM for the ENIN at `unix` (skipped when `unix` < 0), discovery nonce/token.
@@ -62,9 +58,9 @@ export function rotateIdentity(
   let aem: Uint8Array | undefined;
   if (unix >= 0) {
     const enin = enIntervalNumber(unix);
-    keys.use(Math.floor(enin / EN_TEK_ROLLING_PERIOD));
-    rpi = computeRpi(c, keys.rpik, enin);
-    aem = computeAem(c, keys.aemk, rpi, enMetadata(txPowerDbm));
+    const k = keys(Math.floor(enin / EN_TEK_ROLLING_PERIOD));
+    rpi = computeRpi(c, k[1], enin);
+    aem = computeAem(c, k[2], rpi, enMetadata(txPowerDbm));
   }
   const nonce = new Uint8Array(4);
   let token: Uint8Array = new Uint8Array(6);

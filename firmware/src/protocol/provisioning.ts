@@ -74,7 +74,7 @@ export function encodeProvisioning(p: Provisioning): Uint8Array {
   return b;
 }
 
-/** Decodes and validates a provisioning record. Never throws. */
+/** Decodes and validates a provisioning record, saying what is wrong. Never throws. */
 export function decodeProvisioning(b: Uint8Array): Decoded<Provisioning> {
   if (!b || b.length < PROVISIONING_BYTES) return fail("provisioning record shorter than 64 bytes");
   if (b[0] !== 0x54 || b[1] !== 0x4c || b[2] !== 0x50) return fail("bad provisioning magic (expected TLP)");
@@ -82,7 +82,25 @@ export function decodeProvisioning(b: Uint8Array): Decoded<Provisioning> {
   if (crc8(b, 0, 63) !== b[63]) return fail("provisioning checksum mismatch");
   if (b[44] > MODE_ESCROW) return fail("unknown deployment mode " + b[44]);
   if (b[45] > 60) return fail("retention days out of range: " + b[45]);
-  return ok({
+  return ok(readProvisioning(b) as Provisioning);
+}
+
+/** The band's decoder: the same checks without the reasons (its bundle counts every byte). */
+export function readProvisioning(b: Uint8Array): Provisioning | undefined {
+  if (
+    !b ||
+    b.length < PROVISIONING_BYTES ||
+    b[0] !== 0x54 ||
+    b[1] !== 0x4c ||
+    b[2] !== 0x50 ||
+    b[3] !== PROVISIONING_VERSION ||
+    crc8(b, 0, 63) !== b[63] ||
+    b[44] > MODE_ESCROW ||
+    b[45] > 60
+  ) {
+    return undefined;
+  }
+  return {
     bandId: copyBytes(b, 4, 8),
     bandSecret: copyBytes(b, 12, 16),
     syncKey: copyBytes(b, 28, 16),
@@ -95,5 +113,5 @@ export function decodeProvisioning(b: Uint8Array): Decoded<Provisioning> {
     rssiFloorDbm: readI8(b, 52),
     lowBatteryPercent: b[53],
     provisionedAt: readU32LE(b, 56),
-  } as Provisioning);
+  };
 }

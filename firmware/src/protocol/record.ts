@@ -46,17 +46,42 @@ export interface SegmentHeader {
 
 export function encodeSegmentHeader(h: SegmentHeader): Uint8Array {
   const b = new Uint8Array(SEGMENT_HEADER_SIZE);
+  writeSegmentHeader(b, h.seq, h.baseTime, h.monotonic, h.bootEpoch);
+  return b;
+}
+
+/** encodeSegmentHeader without the object, for the band (its bundle counts every property name). */
+export function writeSegmentHeader(
+  b: Uint8Array,
+  seq: number,
+  baseTime: number,
+  monotonic: boolean,
+  epoch: number,
+): void {
   b[0] = SEGMENT_MAGIC_0;
   b[1] = SEGMENT_MAGIC_1;
   b[2] = SEGMENT_MAGIC_2;
   b[3] = SEGMENT_VERSION;
-  writeU32LE(b, 4, h.seq);
-  writeU32LE(b, 8, h.baseTime);
-  b[12] = h.monotonic ? SEGMENT_FLAG_MONOTONIC : 0;
-  b[13] = h.bootEpoch & 255;
+  writeU32LE(b, 4, seq);
+  writeU32LE(b, 8, baseTime);
+  b[12] = monotonic ? SEGMENT_FLAG_MONOTONIC : 0;
+  b[13] = epoch & 255;
   b[14] = RECORD_SIZE;
   b[15] = crc8(b, 0, 15);
-  return b;
+}
+
+/** True when 16 bytes at `offset` are a segment header this version understands (decodeSegmentHeader's checks). */
+export function isSegmentHeader(b: Uint8Array, offset: number): boolean {
+  return (
+    b.length >= offset + SEGMENT_HEADER_SIZE &&
+    b[offset] === SEGMENT_MAGIC_0 &&
+    b[offset + 1] === SEGMENT_MAGIC_1 &&
+    b[offset + 2] === SEGMENT_MAGIC_2 &&
+    b[offset + 3] === SEGMENT_VERSION &&
+    b[offset + 14] === RECORD_SIZE &&
+    !(b[offset + 12] & ~SEGMENT_FLAG_MONOTONIC) &&
+    crc8(b, offset, 15) === b[offset + 15]
+  );
 }
 
 export function decodeSegmentHeader(b: Uint8Array, offset: number): Decoded<SegmentHeader> {
@@ -105,14 +130,30 @@ export interface EncounterRecord {
  *   15     CRC-8 of bytes 0-14
  */
 export function encodeRecord(r: EncounterRecord, out: Uint8Array, offset: number): void {
-  const scans = r.scans > 31 ? 31 : r.scans < 0 ? 0 : r.scans;
-  out[offset] = (r.kind & 3) | (scans << 3);
-  for (let i = 0; i < RECORD_ID_BYTES; i++) out[offset + 1 + i] = r.id[i];
-  writeU16LE(out, offset + 9, r.startMinute > 65535 ? 65535 : r.startMinute);
-  out[offset + 11] = r.durationMinutes > 255 ? 255 : r.durationMinutes;
-  out[offset + 12] = r.rssiMax & 255;
-  out[offset + 13] = r.rssiMean & 255;
-  out[offset + 14] = r.aemTx & 255;
+  writeRecord(out, offset, r.kind, r.id, 0, r.startMinute, r.durationMinutes, r.scans, r.rssiMax, r.rssiMean, r.aemTx);
+}
+
+/** encodeRecord without the object: the id prefix is `id[idOff..idOff+8]`. Out-of-range values saturate. */
+export function writeRecord(
+  out: Uint8Array,
+  offset: number,
+  kind: number,
+  id: Uint8Array,
+  idOff: number,
+  startMinute: number,
+  durationMinutes: number,
+  scans: number,
+  rssiMax: number,
+  rssiMean: number,
+  aemTx: number,
+): void {
+  out[offset] = (kind & 3) | ((scans > 31 ? 31 : scans < 0 ? 0 : scans) << 3);
+  for (let i = 0; i < RECORD_ID_BYTES; i++) out[offset + 1 + i] = id[idOff + i];
+  writeU16LE(out, offset + 9, startMinute > 65535 ? 65535 : startMinute);
+  out[offset + 11] = durationMinutes > 255 ? 255 : durationMinutes;
+  out[offset + 12] = rssiMax & 255;
+  out[offset + 13] = rssiMean & 255;
+  out[offset + 14] = aemTx & 255;
   out[offset + 15] = crc8(out, offset, 15);
 }
 

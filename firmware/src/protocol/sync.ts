@@ -358,23 +358,36 @@ export interface BandStatus {
   records: number;
 }
 
+/** Byte sizes of the status fields, in BandStatus order (offsets are their running sums). */
+const STATUS_SIZES = [1, 1, 1, 1, 4, 4, 1, 1, 2, 4, 4, 4, 4, 2, 2];
+
 export function encodeStatus(s: BandStatus): Uint8Array {
+  return encodeStatusFields([
+    s.firmwareVersion,
+    s.boardCode,
+    s.batteryPercent,
+    s.flags,
+    s.bandTime,
+    s.uptime,
+    s.bootEpoch,
+    s.retentionDays,
+    s.driftPpm,
+    s.logStart,
+    s.logEnd,
+    s.syncCursor,
+    s.oldestTime,
+    s.batteryMv,
+    s.records,
+  ]);
+}
+
+/** encodeStatus from the field values in BandStatus order (the band's form: no property names to carry). */
+export function encodeStatusFields(v: number[]): Uint8Array {
   const b = new Uint8Array(STATUS_BYTES);
-  b[0] = s.firmwareVersion;
-  b[1] = s.boardCode;
-  b[2] = s.batteryPercent;
-  b[3] = s.flags;
-  writeU32LE(b, 4, s.bandTime);
-  writeU32LE(b, 8, s.uptime);
-  b[12] = s.bootEpoch;
-  b[13] = s.retentionDays;
-  writeU16LE(b, 14, s.driftPpm);
-  writeU32LE(b, 16, s.logStart);
-  writeU32LE(b, 20, s.logEnd);
-  writeU32LE(b, 24, s.syncCursor);
-  writeU32LE(b, 28, s.oldestTime);
-  writeU16LE(b, 32, s.batteryMv);
-  writeU16LE(b, 34, s.records);
+  let o = 0;
+  for (let i = 0; i < STATUS_SIZES.length; i++) {
+    for (let k = 0; k < STATUS_SIZES[i]; k++) b[o++] = (v[i] >>> (8 * k)) & 255;
+  }
   return b;
 }
 

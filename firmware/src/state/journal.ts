@@ -9,8 +9,8 @@ import { Flash } from "../hw/types";
  * written, and the old file is then erased. A power cut at any point leaves one valid journal.
  *
  * Slot: type u8 | b u8 | a u32 | data 16 B | 0x00 | CRC-8 of bytes 0-22. Type 0xFF = never written. Writes go
- * in byte order, so the 0x00 in byte 22 proves every byte before it landed: a torn slot whose CRC happens to match
- * (1 in 256) is still rejected.
+ * in byte order, so the 0x00 in byte 22 proves every byte before it landed: a torn slot whose CRC happens to
+ * match (1 in 256) is still rejected.
  */
 export const SLOT = 24;
 export const SLOTS = 64;
@@ -41,78 +41,86 @@ function valid(s: Uint8Array): boolean {
 /** Visitor over valid entries, oldest first: (type, a, b, slot bytes; data at 6..21). */
 export type JournalVisitor = (type: number, a: number, b: number, slot: Uint8Array) => void;
 
-export class Journal {
-  active = -1;
-  gen = 0;
-  /** Next free slot in the active file. */
-  used = CAPACITY;
-
-  constructor(public flash: Flash) {}
-
+export interface Journal {
   /** Finds the valid journal (erasing a stale or torn one) and replays its entries. */
-  load(visit: JournalVisitor): void {
-    const f = this.flash;
-    let best = -1;
-    let bestGen = -1;
-    for (let i = 0; i < 2; i++) {
-      const h = f.read(NAMES[i], (SLOTS - 1) * SLOT, SLOT);
-      if (h && h[0] === J_HEADER && valid(h) && readU32LE(h, 2) > bestGen) {
-        best = i;
-        bestGen = readU32LE(h, 2);
-      }
-    }
-    for (let i = 0; i < 2; i++) if (i !== best && f.read(NAMES[i], 0, 1)) f.erase(NAMES[i]);
-    this.active = best;
-    this.gen = best < 0 ? 0 : bestGen;
-    this.used = this.each(visit);
-  }
+  load(visit: JournalVisitor): void;
+  /** Replays the active file's valid entries. */
+  each(visit: JournalVisitor): void;
+  /** Appends one entry; false when the active journal is full or missing (the owner then calls rewrite). */
+  append(slot: Uint8Array): boolean;
+  /** Writes `slots` (at most CAPACITY) to the other file, validates it with a header, erases the old one. */
+  rewrite(slots: Uint8Array[]): boolean;
+  /** Removes both files (wipe). */
+  clear(): void;
+}
 
-  /** Replays the active file's valid entries; returns the index of the first free slot. */
-  each(visit: JournalVisitor): number {
-    if (this.active < 0) return CAPACITY;
+export function createJournal(flash: Flash): Journal {
+  let active = -1;
+  let gen = 0;
+  /** Next free slot in the active file. */
+  let used = CAPACITY;
+
+  function each(visit: JournalVisitor): number {
+    if (active < 0) return CAPACITY;
     for (let i = 0; i < CAPACITY; i++) {
-      const s = this.flash.read(NAMES[this.active], i * SLOT, SLOT);
+      const s = flash.read(NAMES[active], i * SLOT, SLOT);
       if (!s || s[0] === 0xff) return i;
       if (valid(s)) visit(s[0], readU32LE(s, 2), s[1], s);
     }
     return CAPACITY;
   }
 
-  /** Appends one entry; false when the active journal is full or missing (the owner then calls rewrite). */
-  append(slot: Uint8Array): boolean {
-    if (this.active < 0 || this.used >= CAPACITY) return false;
-    const i = this.used++;
-    return this.flash.write(NAMES[this.active], slot, i * SLOT);
+  function clear(): void {
+    flash.erase(NAMES[0]);
+    flash.erase(NAMES[1]);
+    active = -1;
+    gen = 0;
+    used = CAPACITY;
   }
 
-  /** Writes `slots` (at most CAPACITY) to the other file, validates it with a header, erases the old one. */
-  rewrite(slots: Uint8Array[]): boolean {
-    const f = this.flash;
-    const next = this.active === 0 ? 1 : 0;
-    const name = NAMES[next];
-    f.erase(name);
-    const n = slots.length < CAPACITY ? slots.length : CAPACITY;
-    let ok = f.write(name, n ? slots[0] : encodeSlot(0, 0, 0, undefined), 0, SLOTS * SLOT);
-    if (!ok) {
-      f.compact();
-      ok = f.write(name, n ? slots[0] : encodeSlot(0, 0, 0, undefined), 0, SLOTS * SLOT);
-    }
-    for (let i = 1; ok && i < n; i++) ok = f.write(name, slots[i], i * SLOT);
-    if (ok) ok = f.write(name, encodeSlot(J_HEADER, this.gen + 1, 0, undefined), (SLOTS - 1) * SLOT);
-    if (!ok) return false;
-    if (this.active >= 0) f.erase(NAMES[this.active]);
-    this.active = next;
-    this.gen++;
-    this.used = n ? n : 1;
-    return true;
-  }
-
-  /** Removes both files (wipe). */
-  clear(): void {
-    this.flash.erase(NAMES[0]);
-    this.flash.erase(NAMES[1]);
-    this.active = -1;
-    this.gen = 0;
-    this.used = CAPACITY;
-  }
+  return {
+    load(visit) {
+      let best = -1;
+      let bestGen = -1;
+      for (let i = 0; i < 2; i++) {
+        const h = flash.read(NAMES[i], (SLOTS - 1) * SLOT, SLOT);
+        if (h && h[0] === J_HEADER && valid(h) && readU32LE(h, 2) > bestGen) {
+          best = i;
+          bestGen = readU32LE(h, 2);
+        }
+      }
+      for (let i = 0; i < 2; i++) if (i !== best && flash.read(NAMES[i], 0, 1)) flash.erase(NAMES[i]);
+      active = best;
+      gen = best < 0 ? 0 : bestGen;
+      used = each(visit);
+    },
+    each(visit) {
+      each(visit);
+    },
+    append(slot) {
+      if (active < 0 || used >= CAPACITY) return false;
+      return flash.write(NAMES[active], slot, used++ * SLOT);
+    },
+    rewrite(slots) {
+      const next = active === 0 ? 1 : 0;
+      const name = NAMES[next];
+      flash.erase(name);
+      const n = slots.length < CAPACITY ? slots.length : CAPACITY;
+      const first = n ? slots[0] : encodeSlot(0, 0, 0, undefined);
+      let ok = flash.write(name, first, 0, SLOTS * SLOT);
+      if (!ok) {
+        flash.compact();
+        ok = flash.write(name, first, 0, SLOTS * SLOT);
+      }
+      for (let i = 1; ok && i < n; i++) ok = flash.write(name, slots[i], i * SLOT);
+      if (ok) ok = flash.write(name, encodeSlot(J_HEADER, gen + 1, 0, undefined), (SLOTS - 1) * SLOT);
+      if (!ok) return false;
+      if (active >= 0) flash.erase(NAMES[active]);
+      active = next;
+      gen++;
+      used = n ? n : 1;
+      return true;
+    },
+    clear: clear,
+  };
 }

@@ -1,4 +1,4 @@
-import { Band, BandConfig } from "../../../firmware/src/band";
+import { Band, BandConfig, createBand } from "../../../firmware/src/band";
 import { Radio, ScanDevice, Timers } from "../../../firmware/src/hw/types";
 import { pureCrypto } from "../../../firmware/src/protocol/crypto";
 import { encodeProvisioning, Provisioning, PROVISIONING_FILE } from "../../../firmware/src/protocol/provisioning";
@@ -137,7 +137,7 @@ export class NodeBandRig {
         rig.timers.push({ at: rig.t, fn: () => rig.boot(), id: rig.nextId++ });
       },
     };
-    this.band = new Band(
+    this.band = createBand(
       this.cfg,
       pureCrypto,
       { uptime: () => this.t - this.counterOrigin, rand32: () => this.rand(), flash: this.flash },
