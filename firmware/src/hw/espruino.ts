@@ -37,34 +37,36 @@ function toBytes(s: string | undefined): Uint8Array | undefined {
   return b;
 }
 
+// Espruino modules are loaded with require(); there is no import form on the interpreter.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const S = require("Storage");
 
 export const flash: Flash = {
   read(name, offset, length) {
     try {
       return toBytes(S.read(name, offset, length));
-    } catch (_e) {
+    } catch {
       return undefined;
     }
   },
   write(name, data, offset, size) {
     try {
       return size === undefined ? S.write(name, data, offset) !== false : S.write(name, data, offset, size) !== false;
-    } catch (_e) {
+    } catch {
       return false;
     }
   },
   erase(name) {
     try {
       S.erase(name);
-    } catch (_e) {
+    } catch {
       // nothing to erase
     }
   },
   compact() {
     try {
       S.compact();
-    } catch (_e) {
+    } catch {
       // compaction is best effort
     }
   },
@@ -82,6 +84,7 @@ export const platform: Platform = {
 
 /** Native SHA-256 / AES-ECB where the board has them (build constants from its profile), pure JS otherwise. */
 export function boardCrypto(): CryptoPrims {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const native = __CRYPTO_SHA256__ || __CRYPTO_AES_ECB__ ? require("crypto") : (undefined as never);
   return {
     sha256: __CRYPTO_SHA256__
@@ -106,7 +109,7 @@ export const timers: Timers = {
     if (h === undefined) return;
     try {
       clearTimeout(h as number);
-    } catch (_e) {
+    } catch {
       // already fired
     }
   },
@@ -156,14 +159,14 @@ export const radio: Radio = {
       s[SYNC_SERVICE_UUID] = u;
       NRF.updateServices(s);
       return true;
-    } catch (_e) {
+    } catch {
       return false;
     }
   },
   disconnect() {
     try {
       NRF.disconnect();
-    } catch (_e) {
+    } catch {
       // not connected
     }
   },
@@ -179,7 +182,7 @@ export const radio: Radio = {
   batteryMv() {
     try {
       return Math.round(NRF.getBattery() * 1000);
-    } catch (_e) {
+    } catch {
       return 0;
     }
   },
