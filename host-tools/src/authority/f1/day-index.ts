@@ -5,13 +5,14 @@ import { Sighting } from "./sightings";
  * The per-day partition of F1 resolution. A registered band's RPIs for TEK-day D can only match sightings
  * within the tolerance of D's 144 intervals, so for each day the log touches we keep:
  * - the intervals of D that some sighting could match (only those RPIs are computed),
- * - a 2^21-bit filter on the first 21 bits of those sightings' RPI prefixes (one bit test per computed RPI
+ * - a 2^16-bit filter on the first 16 bits of those sightings' RPI prefixes (one bit test per computed RPI
  *   rejects almost every non-match without a hash lookup),
  * - a map from the full 8-byte prefix to the sightings.
  * Work per log is then (registered bands) x (days touched) x (needed intervals per day), and days are
  * independent: each can be resolved by a different worker or machine.
  */
-export const FILTER_BITS = 21;
+/** The filter is indexed by the first two RPI bytes: 8 KB per day stays in cache while all days are probed. */
+export const FILTER_BITS = 16;
 
 export interface DayIndex {
   day: number;

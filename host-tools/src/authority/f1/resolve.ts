@@ -2,7 +2,7 @@ import { pureCrypto } from "../../../../firmware/src/protocol/crypto";
 import { computeAem, deriveAemk } from "../../../../firmware/src/protocol/gaen";
 import { LogExport } from "../../../../firmware/src/protocol/record";
 import { EscrowBandRow } from "../store/store";
-import { buildDayIndexes, FILTER_BITS, prefixKey } from "./day-index";
+import { buildDayIndexes, prefixKey } from "./day-index";
 import { EscrowRpiEngine } from "./escrow-rpis";
 import { placeSightings, Sighting } from "./sightings";
 
@@ -77,7 +77,6 @@ export async function resolveLog(input: ResolveInput): Promise<{ matches: Resolv
   const raw: { f1BandId: string; sighting: Sighting; enin: number; tek: Buffer; rpi: Buffer }[] = [];
   if (days.length > 0) {
     const engine = new EscrowRpiEngine();
-    const shift = 32 - FILTER_BITS;
     const sliceMs = input.sliceMs ?? 50;
     const pageSize = input.pageSize ?? 2000;
     let sliceStart = Date.now();
@@ -101,9 +100,9 @@ export async function resolveLog(input: ResolveInput): Promise<{ matches: Resolv
           const n = d.enins.length;
           const filter = d.filter;
           for (let j = 0, o = 0; j < n; j++, o += 16) {
-            const hi = ((rpis[o] << 24) | (rpis[o + 1] << 16) | (rpis[o + 2] << 8) | rpis[o + 3]) >>> 0;
-            const bit = hi >>> shift;
+            const bit = (rpis[o] << 8) | rpis[o + 1];
             if ((filter[bit >>> 5] & (1 << (bit & 31))) === 0) continue;
+            const hi = ((rpis[o] << 24) | (rpis[o + 1] << 16) | (rpis[o + 2] << 8) | rpis[o + 3]) >>> 0;
             const lo = ((rpis[o + 4] << 24) | (rpis[o + 5] << 16) | (rpis[o + 6] << 8) | rpis[o + 7]) >>> 0;
             const list = d.byPrefix.get(prefixKey(hi, lo));
             if (!list) continue;
