@@ -43,6 +43,7 @@ export class AuthorityApp {
   private readonly log: (line: string) => void;
   private readonly background: boolean;
   private readonly secrets: AuthoritySecrets;
+  private lastPurge = -Infinity;
 
   constructor(o: AuthorityAppOptions) {
     this.config = o.config;
@@ -100,10 +101,43 @@ export class AuthorityApp {
     });
   }
 
-  /** Resolves queued band logs and builds closed export windows; resolves when both are done. */
+  /**
+   * Background work: resolves queued band logs, builds closed export windows and (at most hourly) purges data
+   * past its retention. Resolves when all of it is done.
+   */
   async runPendingWork(): Promise<void> {
+    const now = Math.floor(this.nowMs() / 1000);
     if (this.config.deployment === "escrow") await this.f1.kick();
-    await this.exports.ensureBatches(Math.floor(this.nowMs() / 1000));
+    await this.exports.ensureBatches(now);
+    if (now - this.lastPurge >= 3600) {
+      this.lastPurge = now;
+      await this.purge(now);
+    }
+  }
+
+  /** Deletes what is past its retention period; the counts go to the audit log. */
+  async purge(now: number): Promise<Record<string, number>> {
+    const r = this.config.retention;
+    const day = 86400;
+    const counts = await this.store.purge({
+      keysEndingBefore: now - r.keysDays * day,
+      logsBefore: now - r.bandLogDays * day,
+      codesExpiredBefore: now - r.codesDays * day,
+      certificatesUsedBefore: now - 2 * day,
+      exportFilesEndingBefore: now - this.config.exports.retentionDays * day,
+      auditBefore: now - r.auditDays * day,
+    });
+    if (Object.values(counts).some((n) => n > 0)) {
+      await this.store.audit({
+        at: now,
+        actor: "system",
+        action: "retention.purged",
+        subject: null,
+        ip: null,
+        detail: counts,
+      });
+    }
+    return counts;
   }
 
   private audit(
@@ -181,6 +215,27 @@ export class AuthorityApp {
           } catch (e) {
             throw withErrorCode(e);
           }
+        },
+      },
+      {
+        method: "GET",
+        path: "/api/codes/:uuid",
+        roles: ["admin"],
+        rate: "admin",
+        handler: async (ctx) => {
+          const code = await this.store.getCodeByUuid(ctx.params.uuid);
+          if (!code) throw new HttpError(404, "not_found", "no such verification code");
+          return {
+            status: 200,
+            json: {
+              uuid: code.uuid,
+              testType: code.testType,
+              claimed: code.claimedAt !== null,
+              certificateIssued: code.tokenUsedAt !== null,
+              expiresAtTimestamp: code.expiresAt,
+              issuedBy: code.issuedBy,
+            },
+          };
         },
       },
       {

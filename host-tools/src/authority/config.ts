@@ -125,6 +125,18 @@ export const AuthorityConfigSchema = z
         publicPerMinute: z.number().int().min(1).default(1200),
       })
       .prefault({}),
+    /** How long data is kept; purged by the background work (hourly). */
+    retention: z
+      .object({
+        /** Diagnosis keys, counted from the end of the key's day. */
+        keysDays: z.number().int().min(1).max(365).default(21),
+        /** Uploaded band logs, resolved sightings and worklist rows. */
+        bandLogDays: z.number().int().min(1).max(365).default(30),
+        /** Verification codes, counted from their expiry. */
+        codesDays: z.number().int().min(1).max(365).default(7),
+        auditDays: z.number().int().min(1).max(3650).default(365),
+      })
+      .prefault({}),
     exposure: z
       .object({
         /** Attenuation bucket edges in dB (tx power - RSSI), ascending: n edges make n+1 buckets. */

@@ -64,6 +64,7 @@ CREATE TABLE exposures (
   revised_days_since_onset INTEGER
 );
 CREATE INDEX exposures_release ON exposures(release_at);
+CREATE INDEX exposures_end ON exposures(rolling_start);
 CREATE INDEX exposures_revised ON exposures(revised_at) WHERE revised_at IS NOT NULL;
 
 CREATE TABLE band_logs (
@@ -82,6 +83,7 @@ CREATE TABLE band_logs (
   resolution_summary TEXT
 );
 CREATE INDEX band_logs_pending ON band_logs(id) WHERE resolution = 'pending';
+CREATE INDEX band_logs_uploaded ON band_logs(uploaded_at);
 
 CREATE TABLE f1_sightings (
   f0_band_id TEXT NOT NULL,
@@ -98,6 +100,7 @@ CREATE TABLE f1_sightings (
   PRIMARY KEY (f0_band_id, rpi_prefix, start_time)
 );
 CREATE INDEX f1_sightings_group ON f1_sightings(f0_band_id, f1_band_id, day);
+CREATE INDEX f1_sightings_start ON f1_sightings(start_time);
 
 CREATE TABLE contacts (
   id INTEGER PRIMARY KEY,
@@ -133,6 +136,9 @@ CREATE TABLE export_cursor (
   end_ts INTEGER NOT NULL
 );
 
+CREATE INDEX used_certificates_at ON used_certificates(used_at);
+CREATE INDEX verification_codes_expiry ON verification_codes(expires_at);
+
 CREATE TABLE audit_log (
   id INTEGER PRIMARY KEY,
   at INTEGER NOT NULL,
@@ -142,6 +148,7 @@ CREATE TABLE audit_log (
   ip TEXT,
   detail TEXT
 );
+CREATE INDEX audit_log_at ON audit_log(at);
 `,
   },
 ];

@@ -20,6 +20,7 @@ import {
   F1Sighting,
   NewCode,
   PublishOutcome,
+  PurgeCutoffs,
   PublishWrite,
   ResolutionStatus,
   StoreCounts,
@@ -507,6 +508,28 @@ export class SqliteStore implements AuthorityStore {
       createdAt: r.created_at as number,
       zip: r.zip as Buffer,
     };
+  }
+
+  // ---- retention
+
+  async purge(c: PurgeCutoffs): Promise<Record<string, number>> {
+    return this.db.transaction(() => {
+      const run = (sql: string, ...args: unknown[]) => this.q(sql).run(...args).changes;
+      return {
+        exposures: run("DELETE FROM exposures WHERE (rolling_start + rolling_period) * 600 < ?", c.keysEndingBefore),
+        bandLogs: run("DELETE FROM band_logs WHERE uploaded_at < ?", c.logsBefore),
+        f1Sightings: run("DELETE FROM f1_sightings WHERE start_time < ?", c.logsBefore),
+        contacts: run("DELETE FROM contacts WHERE last_seen < ?", c.logsBefore),
+        codes: run(
+          "DELETE FROM verification_codes WHERE expires_at < ? AND (token_expires_at IS NULL OR token_expires_at < ?)",
+          c.codesExpiredBefore,
+          c.codesExpiredBefore,
+        ),
+        certificates: run("DELETE FROM used_certificates WHERE used_at < ?", c.certificatesUsedBefore),
+        exportFiles: run("DELETE FROM export_files WHERE end_ts < ?", c.exportFilesEndingBefore),
+        audit: run("DELETE FROM audit_log WHERE at < ?", c.auditBefore),
+      };
+    })();
   }
 
   // ---- audit

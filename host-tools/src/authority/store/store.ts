@@ -175,6 +175,15 @@ export interface AuditEntry {
   detail: Record<string, unknown> | null;
 }
 
+export interface PurgeCutoffs {
+  keysEndingBefore: number;
+  logsBefore: number;
+  codesExpiredBefore: number;
+  certificatesUsedBefore: number;
+  exportFilesEndingBefore: number;
+  auditBefore: number;
+}
+
 export interface StoreCounts {
   bands: number;
   escrowBands: number;
@@ -239,6 +248,9 @@ export interface AuthorityStore {
   saveExportFiles(files: ExportFileRow[], cursor: number): Promise<void>;
   listExportFiles(sinceEndTs: number): Promise<Omit<ExportFileRow, "zip">[]>;
   getExportFile(name: string): Promise<ExportFileRow | undefined>;
+
+  /** Deletes data older than the cutoffs (Unix seconds; keys by the end of their validity). */
+  purge(c: PurgeCutoffs): Promise<Record<string, number>>;
 
   audit(e: AuditEntry): Promise<void>;
   listAudit(limit: number, beforeId?: number): Promise<(AuditEntry & { id: number })[]>;
