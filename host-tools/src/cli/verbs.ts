@@ -1,11 +1,15 @@
 import { Command } from "commander";
 import { registerAuthority } from "./authority";
+import { registerBench } from "./bench";
 import { registerBoards } from "./boards";
+import { registerBuild } from "./build";
 import { registerCrypto } from "./crypto";
 
 /** One line per verb: every verb file exports a register function that adds its sub-command. */
 export function registerVerbs(program: Command): void {
   registerAuthority(program);
+  registerBench(program);
   registerBoards(program);
+  registerBuild(program);
   registerCrypto(program);
 }

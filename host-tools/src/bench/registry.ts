@@ -1,0 +1,9 @@
+import { firmwareBundlesSection } from "./sections/firmware-bundles";
+import { protocolCryptoSection } from "./sections/protocol-crypto";
+import { BenchSection } from "./types";
+
+/**
+ * Every benchmark `tracelet bench` runs, in order. To add one: write host-tools/src/bench/sections/<name>.ts
+ * exporting a BenchSection (types.ts) and add it to this list.
+ */
+export const BENCH_SECTIONS: BenchSection[] = [firmwareBundlesSection, protocolCryptoSection];
