@@ -115,6 +115,11 @@ export class AuthorityApp {
     }
   }
 
+  /** Starts F1 resolution in the background; failures are recorded on the log, never thrown here. */
+  private kickF1(): void {
+    this.f1.kick().catch((e: Error) => this.log(`authority: F1 queue stopped: ${e.message}`));
+  }
+
   /** Deletes what is past its retention period; the counts go to the audit log. */
   async purge(now: number): Promise<Record<string, number>> {
     const r = this.config.retention;
@@ -284,7 +289,7 @@ export class AuthorityApp {
             { records: r.records, segments: r.segments },
             "certificate:" + r.jti.slice(0, 8),
           );
-          if (!r.duplicate && r.resolution === "pending" && this.background) void this.f1.kick();
+          if (!r.duplicate && r.resolution === "pending" && this.background) this.kickF1();
           const { jti: _jti, ...body } = r;
           return { status: r.duplicate ? 200 : 201, json: body };
         },
@@ -399,7 +404,7 @@ export class AuthorityApp {
           if (!l) throw new HttpError(404, "not_found", "no such band log");
           await this.store.setResolution(l.id, "pending", ctx.now, null);
           await this.audit(ctx, "f1.requeued", String(l.id), null);
-          if (this.background) void this.f1.kick();
+          if (this.background) this.kickF1();
           return { status: 202, json: { logId: l.id, resolution: "pending" } };
         },
       },

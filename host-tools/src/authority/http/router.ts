@@ -86,7 +86,8 @@ export class Router {
         send(res, reply);
         if (refused) req.resume();
         this.opts.log(`authority: ${req.method} ${path} ${reply.status} ${Date.now() - started}ms`);
-      });
+      })
+      .catch(() => res.destroy());
   };
 
   private async dispatch(req: IncomingMessage, url: URL, path: string): Promise<Reply> {
