@@ -1,3 +1,5 @@
+import { authorityF1Section } from "./sections/authority-f1";
+import { authorityLoadSection } from "./sections/authority-load";
 import { firmwareBundlesSection } from "./sections/firmware-bundles";
 import { protocolCryptoSection } from "./sections/protocol-crypto";
 import { BenchSection } from "./types";
@@ -6,4 +8,9 @@ import { BenchSection } from "./types";
  * Every benchmark `tracelet bench` runs, in order. To add one: write host-tools/src/bench/sections/<name>.ts
  * exporting a BenchSection (types.ts) and add it to this list.
  */
-export const BENCH_SECTIONS: BenchSection[] = [firmwareBundlesSection, protocolCryptoSection];
+export const BENCH_SECTIONS: BenchSection[] = [
+  firmwareBundlesSection,
+  protocolCryptoSection,
+  authorityLoadSection,
+  authorityF1Section,
+];

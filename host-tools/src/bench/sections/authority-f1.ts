@@ -11,6 +11,7 @@ import { deriveServerSubkeys } from "../../authority/crypto/server-keys";
 import { seal } from "../../authority/crypto/secret-box";
 import { F1Resolver } from "../../authority/f1/service";
 import { SqliteStore } from "../../authority/store/sqlite";
+import { BenchSection } from "../types";
 
 /**
  * F1 resolution benchmark (issue 5): a 21-day log of 5,000 sightings against 100,000 registered escrow bands,
@@ -27,6 +28,8 @@ export interface F1BenchOptions {
   /** Registered bands that appear in the log (ground truth). */
   contacts?: number;
   targetSeconds?: number;
+  /** Judge the time target (default true); small quick runs only check correctness. */
+  checkTarget?: boolean;
 }
 
 export interface F1BenchResult {
@@ -45,6 +48,7 @@ export interface F1BenchResult {
   targetSeconds: number;
   /** The target applies to the full size (100,000 bands); smaller runs scale linearly in bands. */
   projectedSecondsFor100kBands: number;
+  targetChecked: boolean;
   pass: boolean;
 }
 
@@ -166,7 +170,11 @@ export async function runF1Bench(o: F1BenchOptions = {}): Promise<F1BenchResult>
       falseContacts: [...found].filter((f) => !expected.has(f)).length,
       targetSeconds: target,
       projectedSecondsFor100kBands: round(projected),
-      pass: foundContacts === expected.size && found.size === expected.size && projected <= target,
+      targetChecked: o.checkTarget ?? true,
+      pass:
+        foundContacts === expected.size &&
+        found.size === expected.size &&
+        (!(o.checkTarget ?? true) || projected <= target),
     };
   } finally {
     await store.close();
@@ -179,10 +187,10 @@ function round(x: number): number {
 }
 
 /** The bench registry's view of this section. */
-export const authorityF1Section = {
+export const authorityF1Section: BenchSection = {
   name: "authority-f1",
   description: "F1 resolution: 21-day log of 5,000 sightings vs 100,000 escrow bands (target <= 30 s, one core)",
-  run: (opts: { quick?: boolean } = {}) => runF1Bench(opts.quick ? { bands: 5000 } : {}),
+  run: (opts) => runF1Bench(opts.quick ? { bands: 5000, checkTarget: false } : {}),
 };
 
 if (require.main === module) {

@@ -6,6 +6,7 @@ import * as path from "path";
 import Database from "better-sqlite3";
 import { EncounterRecord, encodeLogExport, KIND_EN } from "../../../../firmware/src/protocol/record";
 import { computeLogmac, computeTekmac } from "../../authority/crypto/tekmac";
+import { BenchSection } from "../types";
 
 /**
  * Load benchmark (issue 5): N concurrent clients on loopback publish diagnosis keys and upload band logs to a
@@ -287,10 +288,10 @@ function round(x: number): number {
 }
 
 /** The bench registry's view of this section. */
-export const authorityLoadSection = {
+export const authorityLoadSection: BenchSection = {
   name: "authority-load",
   description: "authority under load: concurrent loopback clients publishing keys and uploading band logs",
-  run: (opts: { quick?: boolean } = {}) => runLoadBench(opts.quick ? { jobs: 200, clients: 16 } : {}),
+  run: (opts) => runLoadBench(opts.quick ? { jobs: 200, clients: 16 } : {}),
 };
 
 if (require.main === module) {
