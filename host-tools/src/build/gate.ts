@@ -140,11 +140,18 @@ export function checkEspruinoDialect(code: string, options: GateOptions = {}): G
     return source ? `${source.file}:${source.line}:${source.column}` : `bundle ${start.line}:${start.column + 1}`;
   };
 
+  /** An identifier's name in the original source (the bundle's names are minified). */
+  const nameOf = (id: acorn.Identifier): string => {
+    const start = (id.loc as acorn.SourceLocation).start;
+    return locate?.(start.line, start.column)?.name ?? id.name;
+  };
+
   const analysis = analyzeScopes(program);
   const parents = new Map<acorn.Node, acorn.Node>();
-  checkSyntaxAndBuiltins(program, analysis, parents, report);
-  checkLoopClosures(analysis, parents, report);
-  checkUseBeforeDeclaration(program, analysis, report, where);
+  const ctx: Context = { report, where, nameOf };
+  checkSyntaxAndBuiltins(program, analysis, parents, ctx);
+  checkLoopClosures(analysis, parents, ctx);
+  checkUseBeforeDeclaration(program, analysis, ctx);
   return [...found.values()].sort((a, b) => a.line - b.line || a.column - b.column);
 }
 
@@ -158,6 +165,13 @@ export function formatViolation(v: GateViolation, bundleName = "bundle"): string
 }
 
 type Report = (rule: GateRuleId, node: acorn.Node, message: string) => void;
+
+interface Context {
+  report: Report;
+  /** A node's position for messages (source position when known). */
+  where: (node: acorn.Node) => string;
+  nameOf: (id: acorn.Identifier) => string;
+}
 
 function memberName(m: acorn.MemberExpression): string | undefined {
   if (!m.computed && m.property.type === "Identifier") return m.property.name;
@@ -175,7 +189,7 @@ function checkSyntaxAndBuiltins(
   program: acorn.Program,
   analysis: ScopeAnalysis,
   parents: Map<acorn.Node, acorn.Node>,
-  report: Report,
+  { report }: Context,
 ): void {
   const walk = (node: acorn.Node, parent: acorn.Node | undefined): void => {
     if (parent) parents.set(node, parent);
@@ -306,7 +320,11 @@ function isSyncArrayCallback(fn: acorn.Node, parents: Map<acorn.Node, acorn.Node
   return name !== undefined && SYNC_CALLBACK_METHODS.has(name);
 }
 
-function checkLoopClosures(analysis: ScopeAnalysis, parents: Map<acorn.Node, acorn.Node>, report: Report): void {
+function checkLoopClosures(
+  analysis: ScopeAnalysis,
+  parents: Map<acorn.Node, acorn.Node>,
+  { report, nameOf }: Context,
+): void {
   const seen = new Set<string>();
   for (const ref of analysis.references) {
     const b = ref.binding;
@@ -321,7 +339,7 @@ function checkLoopClosures(analysis: ScopeAnalysis, parents: Map<acorn.Node, aco
     report(
       "loop-closure",
       ref.id,
-      `a closure created in a for loop captures the loop variable \`${b.name}\`: Espruino has one binding for all ` +
+      `a closure created in a for loop captures the loop variable \`${nameOf(b.id)}\`: Espruino has one binding for all ` +
         "iterations, so the closure sees the last value; pass the value to a helper function that creates the closure",
     );
   }
@@ -338,12 +356,8 @@ interface Activation {
   calleeName?: string;
 }
 
-function checkUseBeforeDeclaration(
-  program: acorn.Program,
-  analysis: ScopeAnalysis,
-  report: Report,
-  where: (node: acorn.Node) => string,
-): void {
+function checkUseBeforeDeclaration(program: acorn.Program, analysis: ScopeAnalysis, ctx: Context): void {
+  const { report, where, nameOf } = ctx;
   const stack: Activation[] = [];
   let budget = FLOW_BUDGET;
 
@@ -364,7 +378,7 @@ function checkUseBeforeDeclaration(
         report(
           "use-before-declaration",
           id,
-          `\`${id.name}\` is used before its function declaration (${where(decl)}) in the same scope: ` +
+          `\`${nameOf(id)}\` is used before its function declaration (${where(decl)}) in the same scope: ` +
             "Espruino does not hoist functions; move the declaration above its first use",
         );
       } else {
@@ -375,7 +389,7 @@ function checkUseBeforeDeclaration(
         report(
           "use-before-declaration",
           act.call ?? id,
-          `this call runs \`${id.name}\` (through ${chain.join(" -> ")}) before its function declaration ` +
+          `this call runs \`${nameOf(id)}\` (through ${chain.join(" -> ")}) before its function declaration ` +
             `(${where(decl)}) is reached: Espruino does not hoist functions; move the declaration up`,
         );
       }
@@ -397,7 +411,7 @@ function checkUseBeforeDeclaration(
     if (callee.type === "FunctionExpression" || callee.type === "ArrowFunctionExpression")
       return { fn: callee, name: "(immediately invoked function)" };
     if (callee.type !== "Identifier") return undefined;
-    const name = (callee as acorn.Identifier).name;
+    const name = nameOf(callee as acorn.Identifier);
     const b = analysis.referenceOf.get(callee as acorn.Identifier)?.binding;
     if (!b) return undefined;
     let target: acorn.Node | undefined;

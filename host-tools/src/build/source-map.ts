@@ -6,6 +6,8 @@ export interface SourcePosition {
   file: string;
   line: number;
   column: number;
+  /** The original name of the identifier at this position, when the map records one (minifiers rename). */
+  name?: string;
 }
 
 /** Maps a bundle position (1-based line, 0-based column, as acorn reports) to the original source position. */
@@ -23,6 +25,8 @@ export function sourceLocator(map: string | object, mapFile?: string, root?: str
     let file = p.source;
     if (file.startsWith("file://")) file = file.slice("file://".length);
     if (root && path.isAbsolute(file)) file = path.relative(root, file);
-    return { file: file.split(path.sep).join("/"), line: p.line, column: p.column + 1 };
+    const pos: SourcePosition = { file: file.split(path.sep).join("/"), line: p.line, column: p.column + 1 };
+    if (p.name) pos.name = p.name;
+    return pos;
   };
 }
