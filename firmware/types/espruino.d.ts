@@ -29,13 +29,6 @@ interface Array<T> {
 
 interface ObjectConstructor {
   assign<T extends object, U>(target: T, source: U): T & U;
-  values(o: object): unknown[];
-  entries(o: object): [string, unknown][];
-}
-
-interface NumberConstructor {
-  isFinite(value: unknown): boolean;
-  isNaN(value: unknown): boolean;
 }
 
 /** Espruino's Promise: `then`, `catch`, `Promise.all`, `resolve`, `reject`; no `finally`. */

@@ -5,6 +5,7 @@ import { BENCH_SECTIONS } from "../../host-tools/src/bench/registry";
 import { UnknownSectionError, failedSections, runBench } from "../../host-tools/src/bench/run";
 import { protocolCryptoSection } from "../../host-tools/src/bench/sections/protocol-crypto";
 import { BenchSection } from "../../host-tools/src/bench/types";
+import { runCli } from "../helpers/cli";
 
 // Benchmarks are measured, never asserted: these tests check the report's shape and the registry's behaviour only.
 
@@ -64,5 +65,14 @@ describe("bench", () => {
 
   test("an unknown section is refused", async () => {
     await expect(runBench({ only: ["nope"], write: false })).rejects.toThrow(UnknownSectionError);
+  });
+
+  test("tracelet bench --list --json names every section; an unknown --only is a usage error", () => {
+    const list = runCli(["bench", "--list", "--json"]);
+    expect(list.status).toBe(0);
+    expect(JSON.parse(list.stdout).map((s: { name: string }) => s.name)).toEqual(BENCH_SECTIONS.map((s) => s.name));
+    const bad = runCli(["bench", "--only", "nope"]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/unknown bench section "nope"/);
   });
 });

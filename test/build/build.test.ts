@@ -86,6 +86,17 @@ describe("firmware build", () => {
     expect(fs.existsSync(path.join(out, "puckjs", "tracelet.rejected.js"))).toBe(true);
   });
 
+  test("an entry that exports is refused: CommonJS wrappers cannot run on Espruino", async () => {
+    const entry = path.join(FIXTURES, "exports.ts");
+    const err = (await buildBoard("puckjs", { entry, outDir: out, quiet: true, typecheck: false }).catch(
+      (e: unknown) => e,
+    )) as BuildError;
+    expect(err).toBeInstanceOf(BuildError);
+    const details = err.details.join("\n");
+    expect(details).toMatch(/exports\.ts:1:1: \[missing-builtin\] module does not exist on Espruino/);
+    expect(details).toMatch(/\[loop-closure\].*no TypeScript source: code esbuild added/);
+  });
+
   test("with gate: report, violations come back in the result", async () => {
     const entry = path.join(FIXTURES, "violations.ts");
     const r = await buildBoard("banglejs2", { entry, outDir: out, quiet: true, typecheck: false, gate: "report" });

@@ -53,6 +53,7 @@ const FIRES: [GateRuleId, string][] = [
   ["missing-builtin", 'Object["freeze"](o);'],
   ["missing-builtin", "list.lastIndexOf(3);"],
   ["missing-builtin", "p.then(f).finally(g);"],
+  ["missing-builtin", "module.exports = {};"],
   ["use-before-declaration", "f(); function f() {}"],
   ["use-before-declaration", "var table = { run: f }; function f() {}"],
   ["use-before-declaration", "function a() { return b(); } a(); function b() {}"],

@@ -164,7 +164,7 @@ async function buildLoadedBoard(board: BoardProfile, opts: BuildOptions): Promis
     writeAtomic(rejectedFile + ".map", bundle.map);
     removeIfExists(file);
     removeIfExists(mapFile);
-    const details = gateFails ? violations.map((v) => formatViolation(v, path.relative(ROOT, rejectedFile))) : [];
+    const details = gateFails ? violations.map((v) => describeViolation(v, rejectedFile)) : [];
     const reasons: string[] = [];
     if (gateFails) reasons.push(`${violations.length} Espruino dialect violation${violations.length === 1 ? "" : "s"}`);
     if (overBudget) {
@@ -200,6 +200,12 @@ async function buildLoadedBoard(board: BoardProfile, opts: BuildOptions): Promis
     violations,
     ms: Date.now() - started,
   };
+}
+
+function describeViolation(v: GateViolation, bundleFile: string): string {
+  const line = formatViolation(v, path.relative(ROOT, bundleFile));
+  // Without a source position the code is esbuild's own: a helper for a lowered construct or a module wrapper.
+  return v.source ? line : line + " [no TypeScript source: code esbuild added, e.g. for an export from the entry]";
 }
 
 let cachedVersion: string | undefined;

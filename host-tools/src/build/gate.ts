@@ -67,6 +67,9 @@ const MISSING_GLOBALS: Record<string, string> = {
   WeakMap: "use a property on the object instead (esbuild emits WeakMap for #private class members)",
   WeakSet: "use a property on the object instead (esbuild emits WeakSet for #private class methods)",
   Symbol: "use a string key",
+  // A bundle runs as a plain script: CommonJS wrappers appear when the entry file exports something.
+  module: "the bundle is a plain script, not a module: the firmware entry file must not export anything",
+  exports: "the bundle is a plain script, not a module: the firmware entry file must not export anything",
 };
 
 /** Static members of built-in objects Espruino does not have. */

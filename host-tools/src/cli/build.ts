@@ -26,7 +26,7 @@ export function registerBuild(program: Command): void {
     .description("build the firmware bundle for a board (or all boards) through the Espruino dialect gate")
     .option("--board <id>", "board profile id (boards/<id>.json)")
     .option("--all", "build every board")
-    .option("--dev", "development build: keeps the Bluetooth console")
+    .option("--dev", "development build: keeps the Bluetooth console (same dist/<id>/ path; build.json says dev)")
     .option("--no-typecheck", "skip the firmware type check (tsc, about 2 s)")
     .option("--json", "machine-readable output on stdout")
     .action(async (opts: BuildCliOptions) => {
