@@ -1,0 +1,193 @@
+import * as acorn from "acorn";
+
+/**
+ * An estimate of Espruino JsVars in use, so that a bundle that would run out of memory on a 2630-variable Puck.js
+ * fails in the simulator too. Espruino stores everything in fixed-size variables (12-16 bytes); V8 does not, so we
+ * walk everything reachable from the device's roots and charge it by Espruino's storage rules (jsvar.h):
+ *
+ * - every object, array and function: 1 variable; each property or array element: 1 "name" variable, plus
+ *   1 per 12 characters of a key longer than 8 characters;
+ * - a value stored in a property: small integers, booleans, null and undefined live inside the name variable
+ *   (0 extra); doubles 1; strings 1 per 12 characters (minimum 1); strings that Storage.read returned are
+ *   memory-mapped flash and cost 1 whatever their length;
+ * - ArrayBuffers are flat: 1 + 1 per 16 bytes; a typed array or DataView over one costs 1 more (the buffer is
+ *   charged once however many views share it);
+ * - functions: 1 for the function, 1 for its code (which stays in flash when loaded from Storage, as .bootcde is),
+ *   1 for its scope link, plus their own properties; class prototypes are walked once;
+ * - Espruino's built-in objects (E, NRF, Math, ...) are in flash and cost nothing, but what the program stores
+ *   in them (event listeners, timers, scan callbacks, services) is counted through the simulator's own roots;
+ * - a fixed BASELINE for the interpreter's root objects.
+ *
+ * Closures: V8 does not let us see captured variables, so the simulator instruments the bundle (see
+ * `instrumentScopes`) to expose the top-level scope of the program and of an IIFE wrapper (esbuild's bundle format).
+ * Variables captured only by inner closures are not counted; objects they point to are, when reachable otherwise.
+ * The result is an estimate (typically within ~20% on the fixtures); it is reported as the peak over the samples
+ * taken after callbacks.
+ */
+export const BASELINE_VARS = 40;
+
+export class JsVarEstimator {
+  /** Objects (and their prototypes) that belong to the interpreter, not to the program. */
+  readonly builtins = new WeakSet<object>();
+  /** Values of strings handed out as memory-mapped flash (Storage.read). */
+  private mapped = new Set<string>();
+  private mappedOrder: string[] = [];
+
+  markBuiltin(o: unknown): void {
+    if (o !== null && (typeof o === "object" || typeof o === "function")) this.builtins.add(o as object);
+  }
+
+  markMapped(s: string): void {
+    if (s.length <= 12 || this.mapped.has(s)) return;
+    this.mapped.add(s);
+    this.mappedOrder.push(s);
+    if (this.mappedOrder.length > 64) this.mapped.delete(this.mappedOrder.shift() as string);
+  }
+
+  /** Variables used by everything reachable from `roots` (plus the baseline). */
+  measure(roots: unknown[]): number {
+    const seen = new Set<object>();
+    const stack: object[] = [];
+    let total = BASELINE_VARS;
+    const value = (v: unknown): number => {
+      switch (typeof v) {
+        case "number":
+          return (v | 0) === v ? 0 : 1;
+        case "string":
+          return this.mapped.has(v) ? 1 : v.length <= 12 ? 1 : Math.ceil(v.length / 12);
+        case "object":
+        case "function":
+          if (v === null) return 0;
+          if (!seen.has(v as object) && !this.builtins.has(v as object)) {
+            seen.add(v as object);
+            stack.push(v as object);
+          }
+          return 0;
+        default:
+          return 0;
+      }
+    };
+    const key = (k: string): number => 1 + (k.length > 8 ? Math.ceil((k.length - 8) / 12) : 0);
+    for (const r of roots) total += value(r);
+    while (stack.length) {
+      const o = stack.pop() as object;
+      total += 1;
+      const tag = Object.prototype.toString.call(o);
+      if (tag === "[object ArrayBuffer]") {
+        total += Math.ceil((o as ArrayBuffer).byteLength / 16);
+        continue;
+      }
+      if (ArrayBuffer.isView(o)) {
+        value((o as Uint8Array).buffer);
+        continue;
+      }
+      if (typeof o === "function") {
+        total += 2;
+        const p = (o as { prototype?: unknown }).prototype;
+        if (p && typeof p === "object" && Object.getOwnPropertyNames(p).length > 1) value(p);
+      } else if (Array.isArray(o)) {
+        const a = o as unknown[];
+        for (let i = 0; i < a.length; i++) {
+          if (!(i in a)) continue;
+          total += 1 + value(a[i]);
+        }
+        continue;
+      } else {
+        if (tag === "[object Date]" || tag === "[object RegExp]") total += 1;
+        if (tag === "[object Promise]") total += 2;
+        const proto = Object.getPrototypeOf(o);
+        if (proto && !this.builtins.has(proto)) value(proto);
+      }
+      const names = Object.getOwnPropertyNames(o);
+      for (let i = 0; i < names.length; i++) {
+        const k = names[i];
+        const d = Object.getOwnPropertyDescriptor(o, k);
+        if (!d) continue;
+        if (typeof o === "function" && !d.enumerable && k !== "prototype") continue;
+        if (k === "prototype" || k === "constructor") continue;
+        if (!d.enumerable && !k.startsWith("#on")) {
+          // Class methods live on prototypes as non-enumerable properties: they are real JsVars on Espruino.
+          if (typeof d.value !== "function") continue;
+        }
+        total += key(k);
+        if ("value" in d) total += value(d.value);
+        else {
+          value(d.get);
+          value(d.set);
+        }
+      }
+    }
+    return total;
+  }
+}
+
+/** The hook name a bundle's instrumented top-level scopes report to. */
+export const SCOPE_HOOK = "__traceletSimScope";
+
+/**
+ * Appends, at the end of the program and of an IIFE wrapper's body, a call that hands the simulator a function
+ * returning the values of that scope's top-level declarations (let/const/class/var/function). Semantics are
+ * unchanged: the call runs after the scope's own code and only reads variables. Programs acorn cannot parse are
+ * returned unchanged (the interpreter will report the syntax error itself).
+ */
+export function instrumentScopes(source: string): string {
+  let ast: acorn.Program;
+  try {
+    ast = acorn.parse(source, { ecmaVersion: 2022, sourceType: "script", allowReturnOutsideFunction: false });
+  } catch {
+    return source;
+  }
+  const inserts: { at: number; text: string }[] = [];
+  const top = declaredNames(ast.body, true);
+  if (top.length) inserts.push({ at: source.length, text: "\n;" + hookCall(top) + "\n" });
+  for (const st of ast.body) {
+    const fn = iifeFunction(st);
+    if (!fn || fn.body.type !== "BlockStatement") continue;
+    const names = declaredNames(fn.body.body, false);
+    if (names.length) inserts.push({ at: fn.body.end - 1, text: "\n;" + hookCall(names) + "\n" });
+  }
+  inserts.sort((a, b) => b.at - a.at);
+  let out = source;
+  for (const ins of inserts) out = out.slice(0, ins.at) + ins.text + out.slice(ins.at);
+  return out;
+}
+
+function hookCall(names: string[]): string {
+  const fields = names.map((n) => `${JSON.stringify(n)}:${n}`).join(",");
+  return `typeof ${SCOPE_HOOK}==="function"&&${SCOPE_HOOK}(function(){return {${fields}};})`;
+}
+
+/** Names declared at the top of a statement list; at the program level only the lexical ones (var is global). */
+function declaredNames(
+  body: acorn.Statement[] | (acorn.Statement | acorn.ModuleDeclaration)[],
+  programLevel: boolean,
+): string[] {
+  const out: string[] = [];
+  for (const st of body) {
+    if (st.type === "VariableDeclaration") {
+      if (programLevel && st.kind === "var") continue;
+      for (const d of st.declarations) if (d.id.type === "Identifier") out.push(d.id.name);
+    } else if (st.type === "ClassDeclaration" && st.id) {
+      out.push(st.id.name);
+    } else if (st.type === "FunctionDeclaration" && st.id && !programLevel) {
+      out.push(st.id.name);
+    }
+  }
+  return out;
+}
+
+function iifeFunction(st: acorn.Statement | acorn.ModuleDeclaration): acorn.Function | undefined {
+  if (st.type !== "ExpressionStatement") return undefined;
+  let e: acorn.Expression = st.expression;
+  if (e.type === "UnaryExpression") e = e.argument;
+  if (e.type !== "CallExpression") return undefined;
+  const c = e.callee;
+  if (c.type === "FunctionExpression" || c.type === "ArrowFunctionExpression") return c;
+  if (
+    c.type === "MemberExpression" &&
+    (c.object.type === "FunctionExpression" || c.object.type === "ArrowFunctionExpression")
+  ) {
+    return c.object;
+  }
+  return undefined;
+}
