@@ -7,7 +7,7 @@ import { Sighting } from "./sightings";
  * - the intervals of D that some sighting could match (only those RPIs are computed),
  * - a 2^16-bit filter on the first 16 bits of those sightings' RPI prefixes (one bit test per computed RPI
  *   rejects almost every non-match without a hash lookup),
- * - a map from the full 8-byte prefix to the sightings.
+ * - a map from the first 4 prefix bytes to the sightings (the caller compares the other 4).
  * Work per log is then (registered bands) x (days touched) x (needed intervals per day), and days are
  * independent: each can be resolved by a different worker or machine.
  */
@@ -20,11 +20,8 @@ export interface DayIndex {
   enins: Int32Array;
   padded: Buffer;
   filter: Uint32Array;
-  byPrefix: Map<string, Sighting[]>;
-}
-
-export function prefixKey(hi: number, lo: number): string {
-  return hi + ":" + lo;
+  /** Sightings by the first 4 bytes of their RPI prefix (as an unsigned integer). */
+  byHi: Map<number, Sighting[]>;
 }
 
 export function buildDayIndexes(sightings: readonly Sighting[], tolerance: number): DayIndex[] {
@@ -49,17 +46,16 @@ export function buildDayIndexes(sightings: readonly Sighting[], tolerance: numbe
     const enins: number[] = [];
     for (let i = 0; i < 144; i++) if (e.needed[i]) enins.push(day * 144 + i);
     const filter = new Uint32Array(1 << (FILTER_BITS - 5));
-    const byPrefix = new Map<string, Sighting[]>();
+    const byHi = new Map<number, Sighting[]>();
     for (const s of e.sightings) {
       const bit = s.hi >>> (32 - FILTER_BITS);
       filter[bit >>> 5] |= 1 << (bit & 31);
-      const k = prefixKey(s.hi, s.lo);
-      const list = byPrefix.get(k);
+      const list = byHi.get(s.hi);
       if (list) {
         if (!list.includes(s)) list.push(s);
-      } else byPrefix.set(k, [s]);
+      } else byHi.set(s.hi, [s]);
     }
-    out.push({ day, enins: Int32Array.from(enins), padded: paddedBlocks(enins), filter, byPrefix });
+    out.push({ day, enins: Int32Array.from(enins), padded: paddedBlocks(enins), filter, byHi });
   }
   return out;
 }

@@ -2,7 +2,7 @@ import { pureCrypto } from "../../../../firmware/src/protocol/crypto";
 import { computeAem, deriveAemk } from "../../../../firmware/src/protocol/gaen";
 import { LogExport } from "../../../../firmware/src/protocol/record";
 import { EscrowBandRow } from "../store/store";
-import { buildDayIndexes, prefixKey } from "./day-index";
+import { buildDayIndexes } from "./day-index";
 import { EscrowRpiEngine } from "./escrow-rpis";
 import { placeSightings, Sighting } from "./sightings";
 
@@ -104,11 +104,11 @@ export async function resolveLog(input: ResolveInput): Promise<{ matches: Resolv
             if ((filter[bit >>> 5] & (1 << (bit & 31))) === 0) continue;
             const hi = ((rpis[o] << 24) | (rpis[o + 1] << 16) | (rpis[o + 2] << 8) | rpis[o + 3]) >>> 0;
             const lo = ((rpis[o + 4] << 24) | (rpis[o + 5] << 16) | (rpis[o + 6] << 8) | rpis[o + 7]) >>> 0;
-            const list = d.byPrefix.get(prefixKey(hi, lo));
+            const list = d.byHi.get(hi);
             if (!list) continue;
             const enin = d.enins[j];
             for (const s of list) {
-              if (enin < s.enin0 - input.tolerance || enin > s.enin1 + input.tolerance) continue;
+              if (s.lo !== lo || enin < s.enin0 - input.tolerance || enin > s.enin1 + input.tolerance) continue;
               raw.push({
                 f1BandId: band.bandId,
                 sighting: s,
