@@ -137,6 +137,14 @@ describe("Espruino dialect gate", () => {
     expect(v.message).toContain("through a()");
   });
 
+  test("direct uses are still checked when following calls hits its budget", () => {
+    const body = Array.from({ length: 2000 }, (_, i) => `x${i % 10} = ${i};`).join(" ");
+    const calls = Array.from({ length: 1500 }, () => "heavy();").join("\n");
+    const code = `function heavy() { ${body} }\n${calls}\nlate();\nfunction late() {}`;
+    const violations = checkEspruinoDialect(code);
+    expect(violations.map((v) => [v.rule, v.line])).toEqual([["use-before-declaration", 1502]]);
+  });
+
   test("names the TypeScript source position of a violation through the source map", async () => {
     const entry = path.join(FIXTURES, "violations.ts");
     const outfile = path.join(ROOT, "dist", "gate-fixture", "tracelet.js");

@@ -103,8 +103,11 @@ const SYNC_CALLBACK_METHODS = new Set([
   "sort",
 ]);
 
-/** Upper bound on nodes visited while following calls for `use-before-declaration` (keeps the gate fast). */
-const FLOW_BUDGET = 2_000_000;
+/**
+ * Upper bound on nodes visited inside followed calls for `use-before-declaration` (keeps the gate fast on any
+ * bundle; the firmware's own flow follows a few dozen). Direct uses in each scope's flow are always checked.
+ */
+const FLOW_BUDGET = 200_000;
 const MAX_CALL_DEPTH = 64;
 
 /** Checks a bundle against the Espruino dialect; an empty list means it passes. */
@@ -348,6 +351,14 @@ function checkLoopClosures(
   }
 }
 
+/** `(function () {...})()`, `(() => ...)()` or `(function () {...}).call(this)`. */
+function isImmediatelyInvoked(call: acorn.Node): boolean {
+  if (call.type !== "CallExpression") return false;
+  const callee = (call as acorn.CallExpression).callee;
+  if (isFunctionNode(callee)) return true;
+  return callee.type === "MemberExpression" && isFunctionNode(callee.object);
+}
+
 interface Activation {
   /** The program or function scope this activation runs. */
   scope: Scope;
@@ -357,6 +368,8 @@ interface Activation {
   /** The call that is running a callee from this activation, if any. */
   call?: acorn.Node;
   calleeName?: string;
+  /** Runs because a call by name was followed (counts against the budget); IIFEs are part of the flow itself. */
+  followed: boolean;
 }
 
 function checkUseBeforeDeclaration(program: acorn.Program, analysis: ScopeAnalysis, ctx: Context): void {
@@ -439,12 +452,13 @@ function checkUseBeforeDeclaration(program: acorn.Program, analysis: ScopeAnalys
   };
 
   const run = (fn: acorn.Node, act: Activation, call: acorn.Node, name: string): void => {
-    if (stack.length > MAX_CALL_DEPTH || stack.some((a) => a.fn === fn)) return;
+    const followed = act.followed || !isImmediatelyInvoked(call);
+    if ((followed && budget <= 0) || stack.length > MAX_CALL_DEPTH || stack.some((a) => a.fn === fn)) return;
     const scope = analysis.scopeOf.get(fn);
     if (!scope) return;
     act.call = call;
     act.calleeName = name;
-    const inner: Activation = { scope, fn, pos: fn.start };
+    const inner: Activation = { scope, fn, pos: fn.start, followed };
     stack.push(inner);
     const f = fn as acorn.Function;
     if (f.body.type === "BlockStatement") for (const st of f.body.body) flow(st, inner);
@@ -455,7 +469,7 @@ function checkUseBeforeDeclaration(program: acorn.Program, analysis: ScopeAnalys
   };
 
   const flow = (node: acorn.Node, act: Activation): void => {
-    if (--budget < 0) return;
+    if (act.followed) budget--;
     if (node.start > act.pos) act.pos = node.start;
     const n = node as acorn.AnyNode;
     switch (n.type) {
@@ -515,7 +529,7 @@ function checkUseBeforeDeclaration(program: acorn.Program, analysis: ScopeAnalys
     return false;
   };
 
-  const top: Activation = { scope: analysis.program, fn: program, pos: 0 };
+  const top: Activation = { scope: analysis.program, fn: program, pos: 0, followed: false };
   stack.push(top);
   for (const st of program.body) flow(st, top);
 }
