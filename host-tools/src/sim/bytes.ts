@@ -44,8 +44,13 @@ export function bytesToBinaryString(b: Uint8Array): string {
   return s;
 }
 
+const HEX: string[] = [];
+for (let i = 0; i < 256; i++) HEX.push(i.toString(16).padStart(2, "0"));
+
 export function hex(b: Uint8Array): string {
-  return Buffer.from(b).toString("hex");
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += HEX[b[i]];
+  return s;
 }
 
 /** Canonical UUID text: "fd6f" for 16-bit ids, lowercase dashed form for 128-bit ones. */

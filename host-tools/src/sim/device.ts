@@ -275,7 +275,9 @@ export class EspruinoDevice implements RadioNode {
       nowMs: () => this.deviceTime() * 1000,
       random: () => this.mathRng.next(),
     });
+    this.globalsCache.clear();
     this.installGlobals(this.realm);
+    this.estimator.markBuiltin(this.realm.global.Date);
     this.nrf.boot();
     // jsfLoadBootCodeFromFlash: .boot0 - .boot3, then .bootrst or .bootcde, then E.on('init').
     const names = [".boot0", ".boot1", ".boot2", ".boot3"];
@@ -375,6 +377,13 @@ export class EspruinoDevice implements RadioNode {
       run();
     };
     return this.world.scheduler.at(t, fire);
+  }
+
+  /** Interpreter work outside JavaScript (native code between callbacks): energy, and it delays later events. */
+  busy(seconds: number): void {
+    if (!this.on) return;
+    this.energyMeter.add("cpu", this.board.currentUa.cpu * seconds);
+    this.busyUntil = Math.max(this.busyUntil, this.world.now) + seconds;
   }
 
   /** Charges interpreter CPU time (seconds) to the callback in progress. */
@@ -559,8 +568,17 @@ export class EspruinoDevice implements RadioNode {
 
   /** A global of the running program (undefined when off). */
   global(name: string): unknown {
-    return this.realm ? this.realm.global[name] : undefined;
+    if (!this.realm) return undefined;
+    // Property reads on a vm context's global go through interceptors: cache the hot ones.
+    let v = this.globalsCache.get(name);
+    if (v === undefined) {
+      v = this.realm.global[name];
+      this.globalsCache.set(name, v);
+    }
+    return v;
   }
+
+  private globalsCache = new Map<string, unknown>();
 
   /** ArrayBuffer in the device's realm. */
   buffer(b: Uint8Array): ArrayBuffer {
@@ -777,9 +795,11 @@ export class EspruinoDevice implements RadioNode {
 
     // ---- pins
     const pinNames = ["D0", "D1", "D2", ...this.board.leds, ...this.board.buttons];
-    for (const p of pinNames) g[p] = p;
-    if (this.board.buttons.length) g.BTN = this.board.buttons[0];
-    if (this.board.leds.length) g.LED = this.board.leds[0];
+    const pin = (n: string, v: string) =>
+      Object.defineProperty(g, n, { value: v, writable: true, configurable: true, enumerable: false });
+    for (const p of pinNames) pin(p, p);
+    if (this.board.buttons.length) pin("BTN", this.board.buttons[0]);
+    if (this.board.leds.length) pin("LED", this.board.leds[0]);
     const pinName = (p: unknown) => String(p);
     define(
       "digitalWrite",

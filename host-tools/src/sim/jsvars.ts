@@ -68,7 +68,15 @@ export class JsVarEstimator {
       }
     };
     const key = (k: string): number => 1 + (k.length > 8 ? Math.ceil((k.length - 8) / 12) : 0);
-    for (const r of roots) total += value(r);
+    for (const r of roots) {
+      // Roots are walked even when they are built-ins (the global object, E): what the program stored in them counts.
+      if (r !== null && (typeof r === "object" || typeof r === "function") && this.builtins.has(r as object)) {
+        if (!seen.has(r as object)) {
+          seen.add(r as object);
+          stack.push(r as object);
+        }
+      } else total += value(r);
+    }
     while (stack.length) {
       const o = stack.pop() as object;
       total += 1;
@@ -82,9 +90,17 @@ export class JsVarEstimator {
         continue;
       }
       if (typeof o === "function") {
+        // Function objects: only the prototype and enumerable own properties (never touch arguments/caller).
         total += 2;
-        const p = (o as { prototype?: unknown }).prototype;
-        if (p && typeof p === "object" && Object.getOwnPropertyNames(p).length > 1) value(p);
+        const p = Object.getOwnPropertyDescriptor(o, "prototype");
+        if (p && p.value && typeof p.value === "object" && Object.getOwnPropertyNames(p.value).length > 1)
+          value(p.value);
+        const keys = Object.keys(o);
+        for (let i = 0; i < keys.length; i++) {
+          const d = Object.getOwnPropertyDescriptor(o, keys[i]);
+          total += key(keys[i]) + (d && "value" in d ? value(d.value) : 0);
+        }
+        continue;
       } else if (Array.isArray(o)) {
         const a = o as unknown[];
         for (let i = 0; i < a.length; i++) {
@@ -98,19 +114,23 @@ export class JsVarEstimator {
         const proto = Object.getPrototypeOf(o);
         if (proto && !this.builtins.has(proto)) value(proto);
       }
+      const holderBuiltin = this.builtins.has(o);
       const names = Object.getOwnPropertyNames(o);
       for (let i = 0; i < names.length; i++) {
         const k = names[i];
         const d = Object.getOwnPropertyDescriptor(o, k);
         if (!d) continue;
-        if (typeof o === "function" && !d.enumerable && k !== "prototype") continue;
         if (k === "prototype" || k === "constructor") continue;
         if (!d.enumerable && !k.startsWith("#on")) {
           // Class methods live on prototypes as non-enumerable properties: they are real JsVars on Espruino.
           if (typeof d.value !== "function") continue;
         }
+        const v = d.value;
+        // Built-ins hanging off built-ins (the global's Math, E's methods) live in flash and cost nothing.
+        if (holderBuiltin && v !== null && (typeof v === "object" || typeof v === "function") && this.builtins.has(v))
+          continue;
         total += key(k);
-        if ("value" in d) total += value(d.value);
+        if ("value" in d) total += value(v);
         else {
           value(d.get);
           value(d.set);

@@ -56,6 +56,18 @@ export interface ServiceDef {
   chars: Map<string, CharDef>;
 }
 
+interface ParsedDevice {
+  id: string;
+  rssi: number;
+  name?: string;
+  shortName?: string;
+  manufacturer?: number;
+  manufacturerData?: Uint8Array;
+  services: string[];
+  serviceData: [string, Uint8Array][];
+  order: string[];
+}
+
 interface ScanSession {
   cb: unknown;
   filters: unknown[] | undefined;
@@ -331,55 +343,71 @@ export class NrfStack implements Advertiser {
 
   // ------------------------------------------------------------------------------------------ scanning
 
-  private deviceObject(p: RxPacket): Record<string, unknown> {
-    const d = Object.create((this.device.global("BluetoothDevice") as { prototype: object }).prototype) as Record<
-      string,
-      unknown
-    >;
-    d.id = p.address;
-    d.rssi = p.rssi;
-    d.data = this.device.buffer(p.data);
-    const services: string[] = [];
-    const serviceData: Record<string, ArrayBuffer> = {};
-    let hasSd = false;
+  /** The fields jswrap_ble_setScan_cb extracts from a packet, parsed host-side (cheap, no VM objects). */
+  private parsePacket(p: RxPacket): ParsedDevice {
+    const d: ParsedDevice = { id: p.address, rssi: p.rssi, services: [], serviceData: [], order: [] };
     for (const f of adFields(p.data)) {
       const t = f.type;
       const b = f.data;
-      if (t === 0x08) d.shortName = String.fromCharCode(...b);
-      else if (t === 0x09) d.name = String.fromCharCode(...b);
-      else if (t === 0x02 || t === 0x03) {
-        for (let i = 0; i + 1 < b.length; i += 2) services.push((b[i] | (b[i + 1] << 8)).toString(16).padStart(4, "0"));
+      if (t === 0x08) {
+        d.shortName = String.fromCharCode(...b);
+        d.order.push("shortName");
+      } else if (t === 0x09) {
+        d.name = String.fromCharCode(...b);
+        d.order.push("name");
+      } else if (t === 0x02 || t === 0x03) {
+        for (let i = 0; i + 1 < b.length; i += 2)
+          d.services.push((b[i] | (b[i + 1] << 8)).toString(16).padStart(4, "0"));
       } else if (t === 0x06 || t === 0x07) {
-        if (b.length >= 16) services.push(uuid128(b.subarray(0, 16)));
+        if (b.length >= 16) d.services.push(uuid128(b.subarray(0, 16)));
       } else if (t === 0x16 || t === 0x21) {
         const is128 = t === 0x21;
         const n = is128 ? 16 : 2;
         if (b.length < n) continue;
         const key = is128 ? uuid128(b.subarray(0, 16)) : (b[0] | (b[1] << 8)).toString(16).padStart(4, "0");
-        serviceData[key] = this.device.buffer(b.subarray(n));
-        hasSd = true;
+        const i = d.serviceData.findIndex((x) => x[0] === key);
+        if (i >= 0) d.serviceData[i] = [key, b.subarray(n)];
+        else d.serviceData.push([key, b.subarray(n)]);
       } else if (t === 0xff) {
         d.manufacturer = b.length >= 2 ? b[0] | (b[1] << 8) : b.length === 1 ? b[0] : 0;
-        d.manufacturerData = this.device.buffer(b.subarray(2));
+        d.manufacturerData = b.subarray(2);
+        if (!d.order.includes("manufacturer")) d.order.push("manufacturer");
       }
-    }
-    if (services.length) d.services = this.device.newArray(services);
-    if (hasSd) {
-      const o = this.device.newObject();
-      for (const k of Object.keys(serviceData)) o[k] = serviceData[k];
-      d.serviceData = o;
     }
     return d;
   }
 
-  /** jswrap_ble_filter_device: true if any filter matches. */
-  private matches(filters: unknown[] | undefined, d: Record<string, unknown>): boolean {
+  /** The BluetoothDevice object of the device's realm, properties in the interpreter's order. */
+  private deviceObject(p: RxPacket, d: ParsedDevice): Record<string, unknown> {
+    const o = Object.create((this.device.global("BluetoothDevice") as { prototype: object }).prototype) as Record<
+      string,
+      unknown
+    >;
+    o.id = d.id;
+    o.rssi = d.rssi;
+    o.data = this.device.buffer(p.data);
+    for (const k of d.order) {
+      if (k === "manufacturer") {
+        o.manufacturer = d.manufacturer;
+        o.manufacturerData = this.device.buffer(d.manufacturerData as Uint8Array);
+      } else o[k] = d[k as "name" | "shortName"];
+    }
+    if (d.services.length) o.services = this.device.newArray(d.services);
+    if (d.serviceData.length) {
+      const sd = this.device.newObject();
+      for (const [k, v] of d.serviceData) sd[k] = this.device.buffer(v);
+      o.serviceData = sd;
+    }
+    return o;
+  }
+
+  /** jswrap_ble_filter_device: true if any filter matches (no filters: everything). */
+  private matches(filters: unknown[] | undefined, d: ParsedDevice): boolean {
     if (!filters) return true;
     for (const f of filters as Record<string, unknown>[]) {
       if (!f || typeof f !== "object") continue;
       let ok = true;
       if (f.services !== undefined) {
-        const have = (d.services as string[] | undefined) ?? [];
         for (const s of f.services as unknown[]) {
           let want: string;
           try {
@@ -387,7 +415,7 @@ export class NrfStack implements Advertiser {
           } catch {
             want = String(s);
           }
-          if (!have.some((h) => h === want)) ok = false;
+          if (!d.services.includes(want)) ok = false;
         }
       }
       if (f.name !== undefined && d.name !== f.name) ok = false;
@@ -395,8 +423,7 @@ export class NrfStack implements Advertiser {
         ok = false;
       if (f.id !== undefined && d.id !== f.id) ok = false;
       if (f.serviceData && typeof f.serviceData === "object") {
-        const sd = d.serviceData as Record<string, unknown> | undefined;
-        for (const k of Object.keys(f.serviceData as object)) if (!sd || !(k in sd)) ok = false;
+        for (const k of Object.keys(f.serviceData as object)) if (!d.serviceData.some((x) => x[0] === k)) ok = false;
       }
       if (f.manufacturerData && typeof f.manufacturerData === "object") {
         for (const k of Object.keys(f.manufacturerData as object)) if (String(d.manufacturer) !== k) ok = false;
@@ -433,10 +460,16 @@ export class NrfStack implements Advertiser {
       alive: () => this.scan === session && this.device.on,
       receive: (p) => {
         if (this.scan !== session) return;
+        // The interpreter builds the object and filters it in C before any JavaScript runs: charge that work,
+        // and only enter the VM for packets that pass the filters.
+        const d = this.parsePacket(p);
+        if (!this.matches(session.filters, d)) {
+          this.device.busy(CPU_COST.scanPacket);
+          return;
+        }
         this.device.invoke("scan", () => {
           this.device.cpu(CPU_COST.scanPacket);
-          const d = this.deviceObject(p);
-          if (this.matches(session.filters, d)) (session.cb as (d: unknown) => void)(d);
+          (session.cb as (d: unknown) => void)(this.deviceObject(p, d));
         });
       },
     };

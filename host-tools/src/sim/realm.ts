@@ -17,6 +17,8 @@ import * as vm from "vm";
 export interface RealmHooks {
   nowMs: () => number;
   random: () => number;
+  /** Called the first time the program uses promises (then/catch): from then on queued jobs are drained. */
+  promises?: () => void;
 }
 
 export interface Realm {
@@ -120,6 +122,11 @@ const SETUP = `(function (hooks, removed) {
   }
   g.Date = EDate;
   hidden(Math, "random", hooks.random);
+  var then = Promise.prototype.then;
+  hidden(Promise.prototype, "then", function (a, b) {
+    if (hooks.promises) hooks.promises();
+    return then.call(this, a, b);
+  });
   removed.forEach(function (n) { delete g[n]; });
   delete Array.from;
   delete Array.prototype.lastIndexOf;
@@ -145,14 +152,24 @@ export function createRealm(name: string, hooks: RealmHooks): Realm {
     h: RealmHooks,
     removed: string[],
   ) => Omit<Realm, "context" | "global" | "drain">;
-  const r = setup(hooks, REMOVED_GLOBALS);
+  let promisesUsed = false;
+  const r = setup(
+    {
+      ...hooks,
+      promises: () => {
+        promisesUsed = true;
+      },
+    },
+    REMOVED_GLOBALS,
+  );
   const global = vm.runInContext("globalThis", context) as Record<string, unknown>;
   return {
     ...r,
     context,
     global,
+    // Programs that never touch a promise never have jobs to run: skip the (small) cost of a script run.
     drain: () => {
-      drainScript.runInContext(context);
+      if (promisesUsed) drainScript.runInContext(context);
     },
   };
 }

@@ -113,6 +113,7 @@ export class World {
   private scans = new Map<Scanner, ScanState>();
   private radioRng: Rng;
   private scripts = new Map<string, vm.Script>();
+  private decoded = new Map<string, string>();
   private radioCounter = 0;
   private hostTouched = false;
   private realtime: NodeJS.Timeout | undefined;
@@ -251,12 +252,23 @@ export class World {
 
   private recordIds(a: Advertiser, st: AdvertState): void {
     for (const p of st.packets) {
-      const b = decodeBeacon(p);
-      if (!b.ok) continue;
-      const id = hex((b.value.kind === "en" ? b.value.rpi : b.value.id).subarray(0, 8));
+      const key = hex(p);
+      let id = this.decoded.get(key);
+      if (id === undefined) {
+        const b = decodeBeacon(p);
+        id = b.ok
+          ? hex((b.value.kind === "en" ? b.value.rpi : b.value.id).subarray(0, 8)) +
+            (b.value.kind === "en" ? "" : "/bz")
+          : "";
+        if (this.decoded.size > 4096) this.decoded.clear();
+        this.decoded.set(key, id);
+      }
+      if (!id) continue;
+      const kind = id.endsWith("/bz") ? "bluezone" : "en";
+      id = id.replace("/bz", "");
       const cur = this.idOwners.get(id);
       if (cur) cur.lastSeen = this.now;
-      else this.idOwners.set(id, { owner: a.label, kind: b.value.kind, firstSeen: this.now, lastSeen: this.now });
+      else this.idOwners.set(id, { owner: a.label, kind, firstSeen: this.now, lastSeen: this.now });
     }
   }
 
