@@ -4,6 +4,7 @@ import { registerBench } from "./bench";
 import { registerBoards } from "./boards";
 import { registerBuild } from "./build";
 import { registerCrypto } from "./crypto";
+import { registerSimulate } from "./simulate";
 
 /** One line per verb: every verb file exports a register function that adds its sub-command. */
 export function registerVerbs(program: Command): void {
@@ -12,4 +13,5 @@ export function registerVerbs(program: Command): void {
   registerBoards(program);
   registerBuild(program);
   registerCrypto(program);
+  registerSimulate(program);
 }

@@ -105,6 +105,8 @@ export class EspruinoDevice implements RadioNode {
   boots = 0;
   /** Power-ons (boots after a power loss). */
   powerOns = 0;
+  /** World time and clock reading of each power-on (to place monotonic log times). */
+  readonly powerOnLog: { t: number; clock: number }[] = [];
   /** Scan packets dropped because the interpreter was busy (input FIFO full). */
   fifoDrops = 0;
   /** LEDs written with digitalWrite. */
@@ -212,6 +214,7 @@ export class EspruinoDevice implements RadioNode {
     this.clockBase = clock ?? 0;
     this.clockRef = this.world.now;
     this.powerOns++;
+    this.powerOnLog.push({ t: this.world.now, clock: this.clockBase });
     this.boot();
   }
 

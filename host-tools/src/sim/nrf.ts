@@ -433,8 +433,15 @@ export class NrfStack implements Advertiser {
     return false;
   }
 
+  /** World times scans started (the last 2000), to measure the firmware's scan period. */
+  readonly scanStarts: number[] = [];
+
   private startScan(cb: unknown, options: Record<string, unknown> | undefined): void {
     this.device.accrue();
+    if (typeof cb === "function") {
+      this.scanStarts.push(this.device.world.now);
+      if (this.scanStarts.length > 2000) this.scanStarts.shift();
+    }
     const old = this.scan;
     if (old) this.device.world.stopScan(old.scanner);
     this.scan = undefined;
