@@ -2,6 +2,7 @@ import { authorityF1Section } from "./sections/authority-f1";
 import { authorityLoadSection } from "./sections/authority-load";
 import { firmwareBundlesSection } from "./sections/firmware-bundles";
 import { protocolCryptoSection } from "./sections/protocol-crypto";
+import { simScaleSection } from "./sections/sim-scale";
 import { BenchSection } from "./types";
 
 /**
@@ -13,4 +14,5 @@ export const BENCH_SECTIONS: BenchSection[] = [
   protocolCryptoSection,
   authorityLoadSection,
   authorityF1Section,
+  simScaleSection,
 ];
