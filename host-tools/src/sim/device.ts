@@ -139,6 +139,9 @@ export class EspruinoDevice implements RadioNode {
   private watches = new Map<number, { fn: unknown; pin: string; repeat: boolean; edge: string }>();
   private nextWatch = 1;
   private pendingEmits: SimEvent[] = [];
+  private afterCallback: "soft-reset" | "load" | undefined;
+  /** Called with every console line (print, console.log, uncaught errors). */
+  readonly consoleListeners: ((line: string) => void)[] = [];
 
   constructor(
     readonly world: World,
@@ -264,11 +267,13 @@ export class EspruinoDevice implements RadioNode {
     this.realm = undefined;
     this.scopes = [];
     this.dying = undefined;
+    this.afterCallback = undefined;
     this.queuedPackets = 0;
     this.busyUntil = this.world.now;
   }
 
-  private boot(): void {
+  /** Boots the interpreter; after a soft reset (`reset()`) .bootcde does not run, only .boot0-3 and .bootrst. */
+  private boot(softReset = false): void {
     this.accrue();
     this.on = true;
     this.boots++;
@@ -285,7 +290,7 @@ export class EspruinoDevice implements RadioNode {
     // jsfLoadBootCodeFromFlash: .boot0 - .boot3, then .bootrst or .bootcde, then E.on('init').
     const names = [".boot0", ".boot1", ".boot2", ".boot3"];
     const rst = this.storage.read(".bootrst");
-    names.push(rst ? ".bootrst" : ".bootcde");
+    names.push(rst || softReset ? ".bootrst" : ".bootcde");
     for (const n of names) {
       if (!this.on || this.dying) break;
       const code = this.storage.read(n);
@@ -336,6 +341,13 @@ export class EspruinoDevice implements RadioNode {
     if (dying === "reboot") {
       this.shutdownRam();
       this.world.scheduler.after(0.01, () => this.boot());
+      return;
+    }
+    const after = this.afterCallback;
+    this.afterCallback = undefined;
+    if (after) {
+      this.shutdownRam();
+      this.world.scheduler.after(0.01, () => this.boot(after === "soft-reset"));
       return;
     }
     this.sampleMemory();
@@ -513,6 +525,7 @@ export class EspruinoDevice implements RadioNode {
   // ------------------------------------------------------------------------------------------ console / REPL
 
   log(line: string): void {
+    for (const l of this.consoleListeners) l(line);
     this.consoleLines.push(line);
     if (this.consoleLines.length > 500) this.consoleLines.splice(0, this.consoleLines.length - 500);
     if (this.consoleEcho) this.consoleEcho(line);
@@ -848,7 +861,27 @@ export class EspruinoDevice implements RadioNode {
       "atob",
       this.fn((s: unknown) => bytesToBinaryString(new Uint8Array(Buffer.from(String(s), "base64")))),
     );
-    for (const n of ["save", "load", "reset", "dump", "edit"]) {
+    // Console commands the flasher sends (EspruinoTools): reset() runs after the current command and does not run
+    // .bootcde (jsfGetBootCodeFromFlash(isReset)); load() restarts and runs it; E.setBootCode stores boot code.
+    define(
+      "reset",
+      this.fn(() => {
+        this.afterCallback = "soft-reset";
+      }),
+    );
+    define(
+      "load",
+      this.fn(() => {
+        this.afterCallback = "load";
+      }),
+    );
+    E.setBootCode = this.fn((code: unknown, alwaysExec?: unknown) => {
+      this.storage.erase(".bootcde");
+      this.storage.erase(".bootrst");
+      const b = toBytes(code === undefined ? "" : String(code));
+      if (b.length) this.storage.write(alwaysExec ? ".bootrst" : ".bootcde", b, 0, 0);
+    });
+    for (const n of ["save", "dump", "edit"]) {
       define(
         n,
         this.fn(() => {

@@ -303,7 +303,7 @@ export function market(bands: number, hours: number, seed: number | string): Sce
   const people: Person[] = [];
   const stalls: Position[] = [];
   for (let a = 0; a < 5; a++)
-    for (let k = 0; k < 10; k++) stalls.push({ x: 2 + k * 4, y: 2 + a * 6, room: "market", heading: Math.PI / 2 });
+    for (let k = 0; k < 10; k++) stalls.push({ x: 2 + k * 1.9, y: 2 + a * 6, room: "market", heading: Math.PI / 2 });
   const open = 7 * H;
   const close = Math.min(19 * H, hours * H);
   const keepers = Math.max(1, Math.round(bands / 3));
