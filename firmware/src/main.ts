@@ -1,56 +1,39 @@
-import { BandConfig, createBand } from "./band";
+import * as band from "./band";
 import { boardCrypto, guard, platform, radio, setupServices, timers } from "./hw/espruino";
-import { BOARD_CODES } from "./protocol/sync";
 import { maxFrameBytes } from "./sync/sync-service";
 
 /**
  * Band entry point: board constants come from the build (boards/<id>.json, injected by esbuild `define`),
- * deployment settings from the provisioning record, with the defaults below.
+ * deployment settings from the provisioning record, with defaults in tuning.ts (docs/protocol.md section 4).
  */
-const FIRMWARE_VERSION = 1;
-
-const config: BandConfig = {
-  boardCode: BOARD_CODES.indexOf(__BOARD__) > 0 ? BOARD_CODES.indexOf(__BOARD__) : 0,
-  firmwareVersion: FIRMWARE_VERSION,
-  mtu: __MTU__,
-  logBudgetBytes: __LOG_BUDGET_BYTES__,
-  advertisingIntervalMs: __ADVERTISING_INTERVAL_MS__,
-  calibratedTxDbm: __CALIBRATED_TX_DBM__,
-  // A ~1 s window every 4 min (+-10%) catches every 15-minute contact several times over; see docs/protocol.md.
-  scanPeriodS: 240,
-  scanWindowMs: 1000,
-  rssiFloorDbm: -100,
-  lowBatteryPercent: 15,
-  // Distinct ids held per scan: 50 beacons in range fit with room to spare; bigger boards keep more.
-  tableRows: __JS_VARS__ > 5000 ? 160 : 64,
-  discoveryPeriodMs: 4000,
-  discoveryJitterMs: 2000,
-  discoveryBurstMs: 350,
-  discoveryIntervalMs: 100,
-};
-
-const band = createBand(config, boardCrypto(), platform, radio, timers);
-let checker: unknown;
-
-NRF.on(
-  "connect",
-  guard(() => {
-    band.onConnect();
-    checker = setInterval(guard(band.check), 1000);
-  }),
-);
-NRF.on(
-  "disconnect",
-  guard(() => {
-    if (checker !== undefined) clearInterval(checker as number);
-    checker = undefined;
-    band.onDisconnect();
-  }),
-);
+NRF.on("connect", guard(band.onConnect));
+NRF.on("disconnect", guard(band.onDisconnect));
 
 guard(() => {
-  setupServices(band.provisioned, maxFrameBytes(config.mtu), (d) => {
-    band.onWrite(d);
-  });
-  band.start();
+  band.start(
+    {
+      // Folded by esbuild to a number (protocol/sync.ts BOARD_CODES).
+      boardCode:
+        __BOARD__ === "puckjs"
+          ? 1
+          : __BOARD__ === "pixljs"
+            ? 2
+            : __BOARD__ === "mdbt42q"
+              ? 3
+              : __BOARD__ === "banglejs2"
+                ? 4
+                : 0,
+      mtu: __MTU__,
+      logBudgetBytes: __LOG_BUDGET_BYTES__,
+      advertisingIntervalMs: __ADVERTISING_INTERVAL_MS__,
+      calibratedTxDbm: __CALIBRATED_TX_DBM__,
+      // Distinct ids held per scan: 50 beacons in range fit with room to spare; bigger boards keep more.
+      tableRows: __JS_VARS__ > 5000 ? 160 : 64,
+    },
+    boardCrypto(),
+    platform,
+    radio,
+    timers,
+  );
+  setupServices(maxFrameBytes(__MTU__), band.onWrite);
 })(undefined);

@@ -1,40 +1,24 @@
-import { CryptoPrims } from "../protocol/crypto";
+import { newBytes } from "../protocol/bytes";
 import { aes128Ecb } from "../protocol/aes128";
+import { CryptoPrims } from "../protocol/crypto";
 import { sha256 } from "../protocol/sha256";
-import {
-  SYNC_CONTROL_UUID,
-  SYNC_RESPONSE_UUID,
-  SYNC_SERVICE_UUID,
-  SYNC_STATUS_UUID,
-  encodePublicStatus,
-} from "../protocol/sync";
-import { Flash, Platform, Radio, ScanDevice, Timers } from "./types";
+import { syncUuid } from "../protocol/sync";
+import { Flash, Platform, Radio, Timers } from "./types";
 
 /**
  * The only file that touches Espruino's globals (NRF, E, require("Storage"), require("crypto"), getTime,
- * setTimeout). Everything it hands out is guarded: nothing thrown below reaches the interpreter's callback loop.
+ * setTimeout). Every callback it hands to the interpreter is guarded: nothing thrown below reaches the event loop.
  */
 
-/** Counts exceptions caught at the callback boundary (reported in dev builds). */
-export let faults = 0;
-
-/** Wraps a callback so that no exception escapes it. */
+/** Wraps a callback so that no exception escapes it (dev builds print it). */
 export function guard<A>(fn: (a: A) => void): (a: A) => void {
   return (a: A) => {
     try {
       fn(a);
     } catch (e) {
-      faults++;
-      if (__DEV__) console.log("tracelet fault:", e);
+      if (__DEV__) console.log(e);
     }
   };
-}
-
-function toBytes(s: string | undefined): Uint8Array | undefined {
-  if (s === undefined) return undefined;
-  const b = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
-  return b;
 }
 
 // Espruino modules are loaded with require(); there is no import form on the interpreter.
@@ -43,59 +27,51 @@ const S = require("Storage");
 
 export const flash: Flash = {
   read(name, offset, length) {
-    try {
-      return toBytes(S.read(name, offset, length));
-    } catch {
-      return undefined;
-    }
+    // A memory-mapped string: copy the bytes out (the file may be erased while they are in use).
+    const s = S.read(name, offset, length);
+    if (s === undefined) return undefined;
+    const b = newBytes(s.length);
+    for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+    return b;
   },
   write(name, data, offset, size) {
-    try {
-      return size === undefined ? S.write(name, data, offset) !== false : S.write(name, data, offset, size) !== false;
-    } catch {
-      return false;
+    // Storage throws "Unable to find or create file" when full; erased files' space comes back with compact().
+    for (let tries = 0; tries < 2; tries++) {
+      try {
+        if (S.write(name, data, offset, size)) return true;
+      } catch {
+        // full
+      }
+      if (!size) break;
+      try {
+        S.compact();
+      } catch {
+        // compaction needs free stack: give up
+      }
     }
+    return false;
   },
   erase(name) {
-    try {
-      S.erase(name);
-    } catch {
-      // nothing to erase
-    }
-  },
-  compact() {
-    try {
-      S.compact();
-    } catch {
-      // compaction is best effort
-    }
+    S.erase(name);
   },
 };
 
 export const platform: Platform = {
-  uptime() {
-    return getTime();
-  },
+  uptime: getTime,
   rand32() {
     return E.hwRand() >>> 0;
   },
   flash: flash,
 };
 
-/** Native SHA-256 / AES-ECB where the board has them (build constants from its profile), pure JS otherwise. */
+/** Native SHA-256 / AES-ECB where the board has them (constants from its profile), pure JS otherwise. */
 export function boardCrypto(): CryptoPrims {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const native = __CRYPTO_SHA256__ || __CRYPTO_AES_ECB__ ? require("crypto") : (undefined as never);
   return {
-    sha256: __CRYPTO_SHA256__
-      ? (d: Uint8Array) => {
-          return new Uint8Array(native.SHA256(d));
-        }
-      : sha256,
+    sha256: __CRYPTO_SHA256__ ? (d: Uint8Array) => new Uint8Array(native.SHA256(d)) : sha256,
     aesEcb: __CRYPTO_AES_ECB__
-      ? (key: Uint8Array, block: Uint8Array) => {
-          return new Uint8Array(native.AES.encrypt(block, key, { mode: "ECB" }));
-        }
+      ? (key: Uint8Array, block: Uint8Array) => new Uint8Array(native.AES.encrypt(block, key, { mode: "ECB" }))
       : aes128Ecb,
   };
 }
@@ -106,33 +82,29 @@ export const timers: Timers = {
   },
   cancel(h) {
     // clearTimeout() without an argument clears every timer on Espruino: never pass undefined.
-    if (h === undefined) return;
-    try {
-      clearTimeout(h as number);
-    } catch {
-      // already fired
+    if (h !== undefined) {
+      try {
+        clearTimeout(h as number);
+      } catch {
+        // already fired
+      }
     }
   },
 };
 
-/** True after NRF.sleep(): advertising is off until NRF.wake(). */
-let asleep = false;
-
-function scanFilters() {
-  return [{ serviceData: { fd6f: {} } }, { manufacturerData: { 8885: {} } }];
-}
+/** The notification update, built once: {service: {response characteristic: {value, notify}}}. */
+const response: { value?: Uint8Array; notify: boolean } = { notify: true };
+const update: { [uuid: string]: { [uuid: string]: unknown } } = {};
+update[syncUuid(1)] = {};
+update[syncUuid(1)][syncUuid(4)] = response;
 
 export const radio: Radio = {
   setAddress(a) {
     NRF.setAddress(a);
   },
-  advertise(packet, intervalMs, connectable) {
-    if (asleep) {
-      asleep = false;
-      NRF.wake();
-    }
+  advertise(packet, interval, connectable) {
     NRF.setAdvertising(packet, {
-      interval: intervalMs,
+      interval: interval,
       connectable: connectable,
       scannable: false,
       showName: false,
@@ -140,51 +112,31 @@ export const radio: Radio = {
       whenConnected: !connectable,
     });
   },
-  // NRF.sleep() also drops a connection: the band only calls this when nothing is connected.
-  stopAdvertising() {
-    if (!asleep) {
-      asleep = true;
-      NRF.sleep();
-    }
-  },
   scan(cb) {
-    if (cb) NRF.setScan(guard(cb as (d: ScanDevice) => void), { filters: scanFilters(), active: false });
+    // The radio passes only Exposure Notification and (where logged) Bluezone adverts to JavaScript.
+    const filters: object[] = [{ serviceData: { fd6f: {} } }];
+    if (__CRYPTO_SHA256__ || __BUNDLE_BUDGET_BYTES__ > 16384) filters.push({ manufacturerData: { 8885: {} } });
+    if (cb) NRF.setScan(guard(cb), { filters: filters });
     else NRF.setScan();
   },
   notify(frame) {
+    response.value = frame;
     try {
-      const u: { [uuid: string]: unknown } = {};
-      u[SYNC_RESPONSE_UUID] = { value: frame, notify: true };
-      const s: { [uuid: string]: unknown } = {};
-      s[SYNC_SERVICE_UUID] = u;
-      NRF.updateServices(s);
+      NRF.updateServices(update);
       return true;
     } catch {
+      // the stack's buffers are full: the sync service retries
       return false;
     }
   },
   disconnect() {
-    try {
-      NRF.disconnect();
-    } catch {
-      // not connected
-    }
+    NRF.disconnect();
   },
   batteryPercent() {
-    let p = 100;
-    if (__BATTERY_READOUT__ === "E.getBattery") p = E.getBattery();
-    else {
-      const v = NRF.getBattery();
-      p = ((v - __BATTERY_EMPTY_V__) / (__BATTERY_FULL_V__ - __BATTERY_EMPTY_V__)) * 100;
-    }
+    // E.getBattery() is already a percentage; a voltage read-out is scaled between the profile's empty and full.
+    if (__BATTERY_READOUT__ === "E.getBattery") return E.getBattery();
+    const p = ((NRF.getBattery() - __BATTERY_EMPTY_V__) / (__BATTERY_FULL_V__ - __BATTERY_EMPTY_V__)) * 100;
     return p < 0 ? 0 : p > 100 ? 100 : Math.round(p);
-  },
-  batteryMv() {
-    try {
-      return Math.round(NRF.getBattery() * 1000);
-    } catch {
-      return 0;
-    }
   },
   reboot() {
     E.reboot();
@@ -195,19 +147,15 @@ export const radio: Radio = {
  * Defines the sync GATT service. Production builds remove the Nordic UART service, so nobody in range can reach
  * the JavaScript console; `--dev` builds keep it.
  */
-export function setupServices(provisioned: boolean, maxLen: number, onWrite: (d: Uint8Array) => void): void {
+export function setupServices(maxLen: number, onWrite: (d: Uint8Array) => void): void {
   const chars: { [uuid: string]: unknown } = {};
-  chars[SYNC_STATUS_UUID] = { value: encodePublicStatus(provisioned ? 1 : 0), readable: true };
-  chars[SYNC_CONTROL_UUID] = {
-    value: new Uint8Array(0),
+  const services: { [uuid: string]: unknown } = {};
+  chars[syncUuid(3)] = {
     maxLen: maxLen,
     writable: true,
-    onWrite: guard((evt: { data: ArrayBuffer }) => {
-      onWrite(new Uint8Array(evt.data));
-    }),
+    onWrite: guard((evt: { data: ArrayBuffer }) => onWrite(new Uint8Array(evt.data))),
   };
-  chars[SYNC_RESPONSE_UUID] = { value: new Uint8Array(0), maxLen: maxLen, readable: true, notify: true };
-  const services: { [uuid: string]: unknown } = {};
-  services[SYNC_SERVICE_UUID] = chars;
+  chars[syncUuid(4)] = { maxLen: maxLen, readable: true, notify: true };
+  services[syncUuid(1)] = chars;
   NRF.setServices(services, { uart: __DEV__ });
 }

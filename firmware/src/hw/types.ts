@@ -8,11 +8,12 @@
 export interface Flash {
   /** A copy of `length` bytes from `offset`, or undefined when the file does not exist. */
   read(name: string, offset: number, length: number): Uint8Array | undefined;
-  /** Writes `data` at `offset`; with `size` (and offset 0) first creates the file of that size. False on failure. */
+  /**
+   * Writes `data` at `offset`; with `size` (and offset 0) first creates the file of that size, compacting Storage
+   * once if there is no room. False on failure.
+   */
   write(name: string, data: Uint8Array, offset: number, size?: number): boolean;
   erase(name: string): void;
-  /** Reclaims erased files' space; may take a while. */
-  compact(): void;
 }
 
 export interface Platform {
@@ -29,14 +30,12 @@ export interface Radio {
   setAddress(address: string): void;
   /** Raw 31-byte advert; non-connectable adverts keep going while a central is connected. */
   advertise(packet: Uint8Array, intervalMs: number, connectable: boolean): void;
-  stopAdvertising(): void;
   /** Starts scanning with the Exposure Notification + Bluezone filters, or stops when `onDevice` is undefined. */
   scan(onDevice: ((device: ScanDevice) => void) | undefined): void;
   notify(frame: Uint8Array): boolean;
   disconnect(): void;
-  /** Battery level in percent (0-100) and millivolts (0 when unknown). */
+  /** Battery level in percent (0-100). */
   batteryPercent(): number;
-  batteryMv(): number;
   /** Restarts the interpreter (after a wipe). */
   reboot(): void;
 }

@@ -1,31 +1,14 @@
-import { copyBytes, Decoded, fail, ok } from "./bytes";
+import { copyBytes, Decoded, fail, newBytes, ok } from "./bytes";
+import { BLUEZONE_COMPANY_ID, EN_ADVERT_LENGTH, EN_SERVICE_UUID } from "./advert-constants";
 
-/**
- * Advertising formats the band sends and logs (shared/PROTOCOLS.md):
- * - Exposure Notification: 31-byte legacy packet, flags + UUID list 0xFD6F + service data (RPI 16 B, AEM 4 B).
- * - Bluezone (Vietnam): manufacturer data, company id 0x22B5, then a 12-byte BluezoneId.
- */
-export const EN_SERVICE_UUID = 0xfd6f;
-export const BLUEZONE_COMPANY_ID = 0x22b5;
-export const EN_ADVERT_LENGTH = 31;
+export * from "./advert-constants";
 
 /** Builds the exact 31-byte Exposure Notification advertising packet. */
 export function encodeEnAdvert(rpi: Uint8Array, aem: Uint8Array): Uint8Array {
-  const p = new Uint8Array(EN_ADVERT_LENGTH);
-  // Flags: LE General Discoverable, BR/EDR not supported (0x1A as GAEN specifies).
-  p[0] = 0x02;
-  p[1] = 0x01;
-  p[2] = 0x1a;
-  // Complete list of 16-bit service UUIDs: 0xFD6F.
-  p[3] = 0x03;
-  p[4] = 0x03;
-  p[5] = 0x6f;
-  p[6] = 0xfd;
-  // Service data: length 0x17, type 0x16, UUID, RPI, AEM.
-  p[7] = 0x17;
-  p[8] = 0x16;
-  p[9] = 0x6f;
-  p[10] = 0xfd;
+  const p = newBytes(EN_ADVERT_LENGTH);
+  // Flags: LE General Discoverable, BR/EDR not supported (0x1A as GAEN specifies); complete list of 16-bit
+  // service UUIDs: 0xFD6F; service data: length 0x17, type 0x16, UUID, then RPI and AEM.
+  p.set([0x02, 0x01, 0x1a, 0x03, 0x03, 0x6f, 0xfd, 0x17, 0x16, 0x6f, 0xfd], 0);
   p.set(rpi, 11);
   p.set(aem, 27);
   return p;
@@ -51,7 +34,7 @@ export function decodeBluezoneData(manufacturer: number, data: Uint8Array): Deco
 
 /** Builds a Bluezone-style advert (flags + manufacturer data), used by simulated phones and tests. */
 export function encodeBluezoneAdvert(id: Uint8Array): Uint8Array {
-  const p = new Uint8Array(3 + 2 + 2 + 12);
+  const p = newBytes(3 + 2 + 2 + 12);
   p[0] = 0x02;
   p[1] = 0x01;
   p[2] = 0x06;

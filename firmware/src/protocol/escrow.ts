@@ -1,4 +1,4 @@
-import { asciiBytes, concatBytes, copyBytes, writeU32LE } from "./bytes";
+import { asciiBytes, concatBytes, newBytes, writeU32LE } from "./bytes";
 import { CryptoPrims } from "./crypto";
 import { hmacSha256 } from "./hmac";
 
@@ -14,7 +14,7 @@ import { hmacSha256 } from "./hmac";
  * In the `private` deployment TEKs are random (E.hwRand) and this function is not used.
  */
 export function escrowTek(c: CryptoPrims, bandSecret: Uint8Array, day: number): Uint8Array {
-  const d = new Uint8Array(4);
+  const d = newBytes(4);
   writeU32LE(d, 0, day);
-  return copyBytes(hmacSha256(c.sha256, bandSecret, concatBytes(asciiBytes("TL-ESCROW-TEK"), d)), 0, 16);
+  return hmacSha256(c.sha256, bandSecret, concatBytes(asciiBytes("TL-ESCROW-TEK"), d)).subarray(0, 16);
 }

@@ -1,4 +1,4 @@
-import { asciiBytes, concatBytes } from "./bytes";
+import { asciiBytes, concatBytes, newBytes } from "./bytes";
 
 /** A SHA-256 implementation: native `require("crypto").SHA256` on the band, pure elsewhere. */
 export type Sha256Fn = (data: Uint8Array) => Uint8Array;
@@ -6,10 +6,10 @@ export type Sha256Fn = (data: Uint8Array) => Uint8Array;
 /** HMAC-SHA256 (RFC 2104), composed from the given SHA-256 because Espruino has no HMAC built in. */
 export function hmacSha256(sha256: Sha256Fn, key: Uint8Array, message: Uint8Array): Uint8Array {
   const k = key.length > 64 ? sha256(key) : key;
-  const padded = new Uint8Array(64);
+  const padded = newBytes(64);
   padded.set(k, 0);
-  const ipad = new Uint8Array(64);
-  const opad = new Uint8Array(64);
+  const ipad = newBytes(64);
+  const opad = newBytes(64);
   for (let i = 0; i < 64; i++) {
     ipad[i] = padded[i] ^ 0x36;
     opad[i] = padded[i] ^ 0x5c;
@@ -28,13 +28,13 @@ export function hkdfSha256(
   info: string,
   length: number,
 ): Uint8Array {
-  const prk = hmacSha256(sha256, salt.length ? salt : new Uint8Array(32), ikm);
+  const prk = hmacSha256(sha256, salt.length ? salt : newBytes(32), ikm);
   const infoBytes = asciiBytes(info);
-  const out = new Uint8Array(length);
-  let prev = new Uint8Array(0);
+  const out = newBytes(length);
+  let prev = newBytes(0);
   let pos = 0;
   for (let counter = 1; pos < length; counter++) {
-    const block = new Uint8Array(prev.length + infoBytes.length + 1);
+    const block = newBytes(prev.length + infoBytes.length + 1);
     block.set(prev, 0);
     block.set(infoBytes, prev.length);
     block[block.length - 1] = counter;

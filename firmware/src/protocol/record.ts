@@ -1,4 +1,20 @@
-import { copyBytes, Decoded, fail, ok, readI8, readU16LE, readU32LE, writeU16LE, writeU32LE } from "./bytes";
+import { copyBytes, Decoded, fail, newBytes, ok, readI8, readU16LE, readU32LE, writeU16LE, writeU32LE } from "./bytes";
+import {
+  BAND_ID_BYTES,
+  EXPORT_MAGIC,
+  EXPORT_VERSION,
+  KIND_BLUEZONE,
+  RECORD_ID_BYTES,
+  RECORD_SIZE,
+  SEGMENT_FLAG_MONOTONIC,
+  SEGMENT_HEADER_SIZE,
+  SEGMENT_MAGIC_0,
+  SEGMENT_MAGIC_1,
+  SEGMENT_MAGIC_2,
+  SEGMENT_VERSION,
+} from "./record-constants";
+
+export * from "./record-constants";
 
 /**
  * Encounter log formats: the flash segment header, the 16-byte encounter record, and the export that carries
@@ -8,20 +24,6 @@ import { copyBytes, Decoded, fail, ok, readI8, readU16LE, readU32LE, writeU16LE,
  * 4-byte aligned. Every structure here is a multiple of 4 bytes, and a first byte of 0xFF always means
  * "never written", so a reader finds the end of a log by the first 0xFF record.
  */
-
-export const SEGMENT_MAGIC_0 = 0x54; // 'T'
-export const SEGMENT_MAGIC_1 = 0x4c; // 'L'
-export const SEGMENT_MAGIC_2 = 0x47; // 'G'
-export const SEGMENT_VERSION = 1;
-export const SEGMENT_HEADER_SIZE = 16;
-export const RECORD_SIZE = 16;
-/** Bytes of a beacon id kept per record: 8 bytes make accidental matches against published keys negligible. */
-export const RECORD_ID_BYTES = 8;
-
-export const SEGMENT_FLAG_MONOTONIC = 1;
-
-export const KIND_EN = 0;
-export const KIND_BLUEZONE = 1;
 
 /** CRC-8 (polynomial 0x07, initial 0) over `len` bytes from `start`. */
 export function crc8(buf: Uint8Array, start: number, len: number): number {
@@ -45,7 +47,7 @@ export interface SegmentHeader {
 }
 
 export function encodeSegmentHeader(h: SegmentHeader): Uint8Array {
-  const b = new Uint8Array(SEGMENT_HEADER_SIZE);
+  const b = newBytes(SEGMENT_HEADER_SIZE);
   writeSegmentHeader(b, h.seq, h.baseTime, h.monotonic, h.bootEpoch);
   return b;
 }
@@ -70,16 +72,16 @@ export function writeSegmentHeader(
   b[15] = crc8(b, 0, 15);
 }
 
-/** True when 16 bytes at `offset` are a segment header this version understands (decodeSegmentHeader's checks). */
+/**
+ * The band's check that 16 bytes at `offset` are a complete segment header of this version: magic, version
+ * and checksum (decodeSegmentHeader also checks the fields and says what is wrong).
+ */
 export function isSegmentHeader(b: Uint8Array, offset: number): boolean {
   return (
-    b.length >= offset + SEGMENT_HEADER_SIZE &&
     b[offset] === SEGMENT_MAGIC_0 &&
     b[offset + 1] === SEGMENT_MAGIC_1 &&
     b[offset + 2] === SEGMENT_MAGIC_2 &&
     b[offset + 3] === SEGMENT_VERSION &&
-    b[offset + 14] === RECORD_SIZE &&
-    !(b[offset + 12] & ~SEGMENT_FLAG_MONOTONIC) &&
     crc8(b, offset, 15) === b[offset + 15]
   );
 }
@@ -130,10 +132,15 @@ export interface EncounterRecord {
  *   15     CRC-8 of bytes 0-14
  */
 export function encodeRecord(r: EncounterRecord, out: Uint8Array, offset: number): void {
-  writeRecord(out, offset, r.kind, r.id, 0, r.startMinute, r.durationMinutes, r.scans, r.rssiMax, r.rssiMean, r.aemTx);
+  const scans = r.scans > 31 ? 31 : r.scans < 0 ? 0 : r.scans;
+  const start = r.startMinute > 65535 ? 65535 : r.startMinute;
+  writeRecord(out, offset, r.kind, r.id, 0, start, r.durationMinutes, scans, r.rssiMax, r.rssiMean, r.aemTx);
 }
 
-/** encodeRecord without the object: the id prefix is `id[idOff..idOff+8]`. Out-of-range values saturate. */
+/**
+ * encodeRecord without the object (the band's form): the id prefix is `id[idOff..idOff+8]`, `scans` 0-31 and
+ * `startMinute` 0-65535 as given; the duration saturates at 255.
+ */
 export function writeRecord(
   out: Uint8Array,
   offset: number,
@@ -147,13 +154,13 @@ export function writeRecord(
   rssiMean: number,
   aemTx: number,
 ): void {
-  out[offset] = (kind & 3) | ((scans > 31 ? 31 : scans < 0 ? 0 : scans) << 3);
+  out[offset] = (kind & 3) | (scans << 3);
   for (let i = 0; i < RECORD_ID_BYTES; i++) out[offset + 1 + i] = id[idOff + i];
-  writeU16LE(out, offset + 9, startMinute > 65535 ? 65535 : startMinute);
+  writeU16LE(out, offset + 9, startMinute);
   out[offset + 11] = durationMinutes > 255 ? 255 : durationMinutes;
-  out[offset + 12] = rssiMax & 255;
-  out[offset + 13] = rssiMean & 255;
-  out[offset + 14] = aemTx & 255;
+  out[offset + 12] = rssiMax;
+  out[offset + 13] = rssiMean;
+  out[offset + 14] = aemTx;
   out[offset + 15] = crc8(out, offset, 15);
 }
 
@@ -182,15 +189,6 @@ export function decodeRecord(b: Uint8Array, offset: number): Decoded<EncounterRe
   });
 }
 
-/**
- * Log export ("TLX" v1): how segments leave the band, over sync and in uploads to the authority.
- *   header 16 B: "TLX" 0x01 | band id 8 B | segment count uint16 | record size | CRC-8 of bytes 0-14
- *   then per segment: segment header (16 B) | record count uint32 | records (16 B each)
- */
-export const EXPORT_MAGIC = "TLX";
-export const EXPORT_VERSION = 1;
-export const BAND_ID_BYTES = 8;
-
 export interface ExportSegment {
   header: SegmentHeader;
   records: EncounterRecord[];
@@ -205,7 +203,7 @@ export function encodeLogExport(x: LogExport): Uint8Array {
   let size = 16;
   for (let i = 0; i < x.segments.length; i++)
     size += SEGMENT_HEADER_SIZE + 4 + RECORD_SIZE * x.segments[i].records.length;
-  const out = new Uint8Array(size);
+  const out = newBytes(size);
   out[0] = EXPORT_MAGIC.charCodeAt(0);
   out[1] = EXPORT_MAGIC.charCodeAt(1);
   out[2] = EXPORT_MAGIC.charCodeAt(2);

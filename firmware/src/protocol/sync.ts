@@ -4,6 +4,7 @@ import {
   copyBytes,
   Decoded,
   fail,
+  newBytes,
   ok,
   readU16LE,
   readU32LE,
@@ -12,7 +13,34 @@ import {
 } from "./bytes";
 import { CryptoPrims } from "./crypto";
 import { hmacSha256 } from "./hmac";
+import {
+  DIR_BAND,
+  DIR_KIOSK,
+  DISCOVERY_ADVERT_LENGTH,
+  DISCOVERY_ADVERT_PREFIX,
+  DISCOVERY_NONCE_BYTES,
+  DISCOVERY_TOKEN_BYTES,
+  FRAME_OVERHEAD,
+  NONCE_BYTES,
+  OP_AUTH_BEGIN,
+  AUTH_FLAG_ENCRYPTED,
+  OP_AUTH_OK,
+  OP_AUTH_PROVE,
+  OP_CHALLENGE,
+  OP_ERROR,
+  PROOF_BYTES,
+  PUBLIC_STATE_AUTH_REQUIRED,
+  PUBLIC_STATUS_VERSION,
+  STATUS_BYTES,
+  STATUS_FLAG_TIME_VALID,
+  SYNC_SERVICE_UUID,
+  TAG_BYTES,
+  TEK_PAYLOAD_BYTES,
+  WIPE_CONFIRM,
+} from "./sync-constants";
 import { decodeRecord, decodeSegmentHeader, ExportSegment, RECORD_SIZE, SEGMENT_MAGIC_0 } from "./record";
+
+export * from "./sync-constants";
 
 /**
  * The band <-> kiosk sync protocol: discovery advert, GATT service, mutual authentication, authenticated frames,
@@ -24,50 +52,31 @@ import { decodeRecord, decodeSegmentHeader, ExportSegment, RECORD_SIZE, SEGMENT_
 
 // ---------------------------------------------------------------------------------------------- GATT service
 
-/** 128-bit UUIDs share one base; only the first 16 bits differ. */
-export const SYNC_SERVICE_UUID = "2c160001-1784-427e-9639-13ab76124552";
-/** Read: public status (5 bytes, see encodePublicStatus). */
-export const SYNC_STATUS_UUID = "2c160002-1784-427e-9639-13ab76124552";
-/** Write (with response): kiosk -> band frames. */
-export const SYNC_CONTROL_UUID = "2c160003-1784-427e-9639-13ab76124552";
-/** Notify: band -> kiosk frames. */
-export const SYNC_RESPONSE_UUID = "2c160004-1784-427e-9639-13ab76124552";
-
 /** The service UUID as the 16 little-endian bytes an advert carries. */
 export function uuidBytesLE(uuid: string): Uint8Array {
   const hex = uuid.replace(/-/g, "");
-  const out = new Uint8Array(16);
+  const out = newBytes(16);
   for (let i = 0; i < 16; i++) out[15 - i] = parseInt(hex.substr(2 * i, 2), 16);
   return out;
 }
 
 // ---------------------------------------------------------------------------------------------- discovery
 
-export const DISCOVERY_NONCE_BYTES = 4;
-export const DISCOVERY_TOKEN_BYTES = 6;
-/** flags 3 B + service data (AD type 0x21: 128-bit UUID) 2 + 16 + nonce 4 + token 6 = 31 B. */
-export const DISCOVERY_ADVERT_LENGTH = 31;
-
 /**
  * token = HMAC-SHA256(syncKey, "TL-DISC" || nonce)[0..6]. The nonce changes with every address rotation, so the
  * advert carries no static field; only a holder of the band's sync key can recognise it.
  */
 export function discoveryToken(c: CryptoPrims, syncKey: Uint8Array, nonce: Uint8Array): Uint8Array {
-  const m = new Uint8Array(7 + DISCOVERY_NONCE_BYTES);
+  const m = newBytes(7 + DISCOVERY_NONCE_BYTES);
   m.set(asciiBytes("TL-DISC"), 0);
   m.set(nonce, 7);
-  return copyBytes(hmacSha256(c.sha256, syncKey, m), 0, DISCOVERY_TOKEN_BYTES);
+  return hmacSha256(c.sha256, syncKey, m).subarray(0, DISCOVERY_TOKEN_BYTES);
 }
 
 /** The connectable discovery advert. An unprovisioned band sends an all-zero nonce and token. */
 export function encodeDiscoveryAdvert(nonce: Uint8Array, token: Uint8Array): Uint8Array {
-  const p = new Uint8Array(DISCOVERY_ADVERT_LENGTH);
-  p[0] = 2;
-  p[1] = 1;
-  p[2] = 6; // LE General Discoverable, BR/EDR not supported
-  p[3] = 27;
-  p[4] = 0x21; // Service Data - 128-bit UUID
-  p.set(uuidBytesLE(SYNC_SERVICE_UUID), 5);
+  const p = newBytes(DISCOVERY_ADVERT_LENGTH);
+  p.set(DISCOVERY_ADVERT_PREFIX, 0);
   p.set(nonce, 21);
   p.set(token, 25);
   return p;
@@ -120,39 +129,6 @@ export function matchDiscovery(c: CryptoPrims, syncKeys: Uint8Array[], d: Discov
 
 // ---------------------------------------------------------------------------------------------- operations
 
-/** Unauthenticated kiosk -> band. */
-export const OP_AUTH_BEGIN = 0x01;
-export const OP_AUTH_PROVE = 0x02;
-/** Authenticated kiosk -> band commands. */
-export const OP_STATUS = 0x10;
-export const OP_READ = 0x11;
-export const OP_ACK = 0x12;
-export const OP_SET_TIME = 0x13;
-export const OP_READ_TEKS = 0x14;
-export const OP_WIPE = 0x15;
-/** Unauthenticated band -> kiosk. */
-export const OP_CHALLENGE = 0x81;
-export const OP_AUTH_OK = 0x82;
-export const OP_ERROR = 0xe0;
-/** Authenticated band -> kiosk replies: command op | 0x80 ... */
-export const OP_STATUS_REPLY = 0x90;
-export const OP_READ_END = 0x91;
-export const OP_ACK_OK = 0x92;
-export const OP_TIME_OK = 0x93;
-export const OP_TEKS_END = 0x94;
-export const OP_WIPE_OK = 0x95;
-/** ... and streamed frames. */
-export const OP_DATA = 0xa1;
-export const OP_TEK = 0xa4;
-
-export const ERR_AUTH_REQUIRED = 1;
-export const ERR_BACKOFF = 2;
-export const ERR_BAD_FRAME = 3;
-export const ERR_BAD_MAC = 4;
-export const ERR_UNPROVISIONED = 5;
-export const ERR_BUSY = 6;
-export const ERR_BAD_ARGUMENT = 7;
-
 export const ERROR_NAMES: { [code: number]: string } = {
   1: "authentication required",
   2: "back-off after failed authentication",
@@ -163,46 +139,39 @@ export const ERROR_NAMES: { [code: number]: string } = {
   7: "bad argument",
 };
 
-export const NONCE_BYTES = 16;
-export const PROOF_BYTES = 16;
-export const TAG_BYTES = 8;
-/** op (1) + seq (2) + tag (8) around every authenticated payload. */
-export const FRAME_OVERHEAD = 3 + TAG_BYTES;
-/** The confirmation a WIPE command must carry. */
-export const WIPE_CONFIRM = "WIPE";
-export const WIPE_FLAG_PROVISIONING = 1;
-
-/** Direction bytes bound into every tag and keystream so a frame cannot be reflected back. */
-export const DIR_KIOSK = 0x4b; // 'K'
-export const DIR_BAND = 0x42; // 'B'
-
 // ---------------------------------------------------------------------------------------------- authentication
 
+/**
+ * Both proofs from one HMAC: HMAC(K, "TL-AUTH" || Nb || Nk) = kiosk proof (bytes 0-15) || band proof (16-31).
+ * The band reveals its half only after checking the kiosk's.
+ */
+export function authProofs(c: CryptoPrims, syncKey: Uint8Array, nb: Uint8Array, nk: Uint8Array): Uint8Array {
+  return authMac(c, syncKey, "TL-AUTH", nb, nk);
+}
+
 function authMac(c: CryptoPrims, key: Uint8Array, label: string, a: Uint8Array, b: Uint8Array): Uint8Array {
-  const m = new Uint8Array(label.length + a.length + b.length);
+  const m = newBytes(label.length + a.length + b.length);
   m.set(asciiBytes(label), 0);
   m.set(a, label.length);
   m.set(b, label.length + a.length);
-  return copyBytes(hmacSha256(c.sha256, key, m), 0, 16);
+  return hmacSha256(c.sha256, key, m);
 }
 
-/** Kiosk's proof of the sync key: HMAC(K, "TL-KIOSK" || Nb || Nk)[0..16]. */
 export function kioskProof(c: CryptoPrims, syncKey: Uint8Array, nb: Uint8Array, nk: Uint8Array): Uint8Array {
-  return authMac(c, syncKey, "TL-KIOSK", nb, nk);
+  return authProofs(c, syncKey, nb, nk).subarray(0, PROOF_BYTES);
 }
 
-/** Band's proof, sent only after the kiosk proved itself: HMAC(K, "TL-BAND" || Nk || Nb)[0..16]. */
 export function bandProof(c: CryptoPrims, syncKey: Uint8Array, nb: Uint8Array, nk: Uint8Array): Uint8Array {
-  return authMac(c, syncKey, "TL-BAND", nk, nb);
+  return authProofs(c, syncKey, nb, nk).subarray(PROOF_BYTES, 2 * PROOF_BYTES);
 }
 
 /** Session key: HMAC(K, "TL-SESSION" || Nb || Nk)[0..16]. */
 export function sessionKey(c: CryptoPrims, syncKey: Uint8Array, nb: Uint8Array, nk: Uint8Array): Uint8Array {
-  return authMac(c, syncKey, "TL-SESSION", nb, nk);
+  return authMac(c, syncKey, "TL-SESSION", nb, nk).subarray(0, 16);
 }
 
 export function encodeAuthProve(nk: Uint8Array, proof: Uint8Array): Uint8Array {
-  const f = new Uint8Array(1 + NONCE_BYTES + PROOF_BYTES);
+  const f = newBytes(1 + NONCE_BYTES + PROOF_BYTES);
   f[0] = OP_AUTH_PROVE;
   f.set(nk, 1);
   f.set(proof, 1 + NONCE_BYTES);
@@ -210,7 +179,7 @@ export function encodeAuthProve(nk: Uint8Array, proof: Uint8Array): Uint8Array {
 }
 
 export function encodeError(code: number, arg: number): Uint8Array {
-  const f = new Uint8Array(4);
+  const f = newBytes(4);
   f[0] = OP_ERROR;
   f[1] = code;
   writeU16LE(f, 2, arg > 65535 ? 65535 : arg);
@@ -221,12 +190,12 @@ export function encodeError(code: number, arg: number): Uint8Array {
 
 /** keystream block i = SHA256(Ks || "E" || dir || seq u16 LE || i); XOR with the payload (its own inverse). */
 export function cryptPayload(c: CryptoPrims, ks: Uint8Array, dir: number, seq: number, p: Uint8Array): void {
-  const m = new Uint8Array(21);
+  const m = newBytes(21);
   m.set(ks, 0);
   m[16] = 0x45;
   m[17] = dir;
   writeU16LE(m, 18, seq);
-  let block: Uint8Array = new Uint8Array(0);
+  let block: Uint8Array = newBytes(0);
   for (let i = 0; i < p.length; i++) {
     if ((i & 31) === 0) {
       m[20] = i >> 5;
@@ -237,15 +206,16 @@ export function cryptPayload(c: CryptoPrims, ks: Uint8Array, dir: number, seq: n
 }
 
 function frameTag(c: CryptoPrims, ks: Uint8Array, dir: number, f: Uint8Array, len: number): Uint8Array {
-  const m = new Uint8Array(len + 1);
+  const m = newBytes(len + 1);
   m[0] = dir;
   for (let i = 0; i < len; i++) m[i + 1] = f[i];
   return hmacSha256(c.sha256, ks, m);
 }
 
 /**
- * An authenticated frame: op | seq u16 LE | payload | tag (8). Band frames have their payload encrypted
- * (cryptPayload) before tagging; kiosk commands carry nothing secret and are only tagged.
+ * An authenticated frame: op | seq u16 LE | payload | tag (8). When a session encrypts band frames (AUTH_OK flag
+ * AUTH_FLAG_ENCRYPTED), the band encrypts the payload with cryptPayload before sealing (encrypt-then-MAC) and the
+ * kiosk decrypts after opening; kiosk commands carry nothing secret and are only tagged.
  */
 export function sealFrame(
   c: CryptoPrims,
@@ -256,11 +226,10 @@ export function sealFrame(
   payload: Uint8Array,
 ): Uint8Array {
   const n = payload.length;
-  const f = new Uint8Array(n + FRAME_OVERHEAD);
+  const f = newBytes(n + FRAME_OVERHEAD);
   f[0] = op;
   writeU16LE(f, 1, seq);
   f.set(payload, 3);
-  if (dir === DIR_BAND) cryptPayload(c, ks, dir, seq, f.subarray(3, 3 + n));
   f.set(frameTag(c, ks, dir, f, n + 3).subarray(0, TAG_BYTES), n + 3);
   return f;
 }
@@ -271,46 +240,45 @@ export interface Frame {
   payload: Uint8Array;
 }
 
-/** Checks the tag (and decrypts a band frame). Never throws. */
-export function openFrame(c: CryptoPrims, ks: Uint8Array, dir: number, f: Uint8Array): Decoded<Frame> {
-  if (!f || f.length < FRAME_OVERHEAD) return fail("frame shorter than " + FRAME_OVERHEAD + " bytes");
+/** Checks the tag; undefined when the frame is short or forged. Never throws. */
+export function frameOpen(c: CryptoPrims, ks: Uint8Array, dir: number, f: Uint8Array): Frame | undefined {
   const n = f.length - FRAME_OVERHEAD;
+  if (n < 0) return undefined;
   const tag = frameTag(c, ks, dir, f, n + 3);
   let diff = 0;
   for (let i = 0; i < TAG_BYTES; i++) diff |= tag[i] ^ f[n + 3 + i];
-  if (diff) return fail("bad frame MAC");
-  const payload = copyBytes(f, 3, n);
-  const seq = readU16LE(f, 1);
-  if (dir === DIR_BAND) cryptPayload(c, ks, dir, seq, payload);
-  return ok({ op: f[0], seq: seq, payload: payload });
+  if (diff) return undefined;
+  return { op: f[0], seq: readU16LE(f, 1), payload: f.subarray(3, 3 + n) };
+}
+
+/** frameOpen with a reason. */
+export function openFrame(c: CryptoPrims, ks: Uint8Array, dir: number, f: Uint8Array): Decoded<Frame> {
+  if (!f || f.length < FRAME_OVERHEAD) return fail("frame shorter than " + FRAME_OVERHEAD + " bytes");
+  const o = frameOpen(c, ks, dir, f);
+  return o ? ok(o) : fail("bad frame MAC");
 }
 
 // ---------------------------------------------------------------------------------------------- payloads
 
 export function u32Payload(v: number): Uint8Array {
-  const p = new Uint8Array(4);
+  const p = newBytes(4);
   writeU32LE(p, 0, v);
   return p;
 }
 
 export function encodeReadCommand(cursor: number, maxUnits: number): Uint8Array {
-  const p = new Uint8Array(6);
+  const p = newBytes(6);
   writeU32LE(p, 0, cursor);
   writeU16LE(p, 4, maxUnits);
   return p;
 }
 
 export function encodeWipeCommand(flags: number): Uint8Array {
-  const p = new Uint8Array(5);
+  const p = newBytes(5);
   p.set(asciiBytes(WIPE_CONFIRM), 0);
   p[4] = flags;
   return p;
 }
-
-/** Public status, readable by anyone: "TLS" | version | state. Says nothing but whether to authenticate. */
-export const PUBLIC_STATE_UNPROVISIONED = 0;
-export const PUBLIC_STATE_AUTH_REQUIRED = 1;
-export const PUBLIC_STATUS_VERSION = 1;
 
 export function encodePublicStatus(state: number): Uint8Array {
   return new Uint8Array([0x54, 0x4c, 0x53, PUBLIC_STATUS_VERSION, state]);
@@ -322,12 +290,6 @@ export function decodePublicStatus(b: Uint8Array): Decoded<{ provisioned: boolea
   if (b[4] > 1) return fail("unknown public state " + b[4]);
   return ok({ provisioned: b[4] === PUBLIC_STATE_AUTH_REQUIRED });
 }
-
-export const STATUS_FLAG_TIME_VALID = 1;
-export const STATUS_FLAG_ESCROW = 2;
-export const STATUS_FLAG_LOW_BATTERY = 4;
-export const STATUS_FLAG_LOG_DROPPED_UNSYNCED = 8;
-export const STATUS_BYTES = 36;
 
 /** Board codes in the status (boards/<id>.json ids). */
 export const BOARD_CODES = ["unknown", "puckjs", "pixljs", "mdbt42q", "banglejs2"];
@@ -383,7 +345,7 @@ export function encodeStatus(s: BandStatus): Uint8Array {
 
 /** encodeStatus from the field values in BandStatus order (the band's form: no property names to carry). */
 export function encodeStatusFields(v: number[]): Uint8Array {
-  const b = new Uint8Array(STATUS_BYTES);
+  const b = newBytes(STATUS_BYTES);
   let o = 0;
   for (let i = 0; i < STATUS_SIZES.length; i++) {
     for (let k = 0; k < STATUS_SIZES[i]; k++) b[o++] = (v[i] >>> (8 * k)) & 255;
@@ -420,43 +382,32 @@ export function decodeTimeOk(p: Uint8Array): Decoded<{ errorSeconds: number | nu
   return ok({ errorSeconds: e === 0x7fffffff ? null : e, driftPpm: readU32LE(p, 4) | 0 });
 }
 
-export const TEK_PAYLOAD_BYTES = 23;
-
 export interface TekEntry {
   rollingStartNumber: number;
   rollingPeriod: number;
   tek: Uint8Array;
 }
 
-/** TEK frame payload: index u8 | count u8 | rollingStartNumber u32 | rollingPeriod u8 | TEK 16. */
-export function encodeTekPayload(index: number, count: number, e: TekEntry): Uint8Array {
-  const p = new Uint8Array(TEK_PAYLOAD_BYTES);
+/** TEK frame payload: index u8 | rollingPeriod u8 | rollingStartNumber u32 | TEK 16 (the count is in TEKS_END). */
+export function encodeTekPayload(index: number, e: TekEntry): Uint8Array {
+  const p = newBytes(TEK_PAYLOAD_BYTES);
   p[0] = index;
-  p[1] = count;
+  p[1] = e.rollingPeriod;
   writeU32LE(p, 2, e.rollingStartNumber);
-  p[6] = e.rollingPeriod;
-  p.set(e.tek, 7);
+  p.set(e.tek, 6);
   return p;
 }
 
-export function decodeTekPayload(p: Uint8Array): Decoded<{ index: number; count: number; entry: TekEntry }> {
+export function decodeTekPayload(p: Uint8Array): Decoded<{ index: number; entry: TekEntry }> {
   if (!p || p.length !== TEK_PAYLOAD_BYTES) return fail("TEK payload must be " + TEK_PAYLOAD_BYTES + " bytes");
-  if (p[6] < 1 || p[6] > 144) return fail("TEK rolling period out of range: " + p[6]);
+  if (p[1] < 1 || p[1] > 144) return fail("TEK rolling period out of range: " + p[1]);
   return ok({
     index: p[0],
-    count: p[1],
-    entry: { rollingStartNumber: readU32LE(p, 2), rollingPeriod: p[6], tek: copyBytes(p, 7, 16) },
+    entry: { rollingStartNumber: readU32LE(p, 2), rollingPeriod: p[1], tek: copyBytes(p, 6, 16) },
   });
 }
 
 // ---------------------------------------------------------------------------------------------- log transfer
-
-/**
- * The log is a stream of 16-byte units (segment headers and records) addressed by a cursor:
- * cursor = (seq of the first segment header of the unit's file) * 256 + unit index in that file.
- * Cursors only grow; a kiosk never needs to split one, it only compares and resumes from them.
- */
-export const UNITS_PER_CURSOR_FILE = 256;
 
 /** Units that fit one DATA frame for an ATT MTU (notification payload = MTU - 3). */
 export function unitsPerChunk(mtu: number): number {
@@ -553,11 +504,13 @@ export type KioskEvent =
  *   const s = new KioskSession(pureCrypto, syncKey, randomBytes(16));
  *   write(s.begin());
  *   on notify(f): const e = s.receive(f); if (e.type === "write") write(e.data); ...
- *   write(s.command(OP_STATUS, new Uint8Array(0)));
+ *   write(s.command(OP_STATUS, newBytes(0)));
  */
 export class KioskSession {
   ks: Uint8Array | undefined;
   nb: Uint8Array | undefined;
+  /** The band encrypts its frames' payloads in this session (AUTH_OK flags). */
+  encrypted = false;
   txSeq = 0;
   rxSeq = 0;
 
@@ -602,11 +555,12 @@ export class KioskSession {
       return { type: "write", data: encodeAuthProve(this.nk, kioskProof(this.c, this.syncKey, this.nb, this.nk)) };
     }
     if (op === OP_AUTH_OK) {
-      if (!this.nb || f.length !== 1 + PROOF_BYTES) return { type: "invalid", reason: "unexpected AUTH_OK" };
+      if (!this.nb || f.length < 2 + PROOF_BYTES) return { type: "invalid", reason: "unexpected AUTH_OK" };
       if (!bytesEqual(copyBytes(f, 1, PROOF_BYTES), bandProof(this.c, this.syncKey, this.nb, this.nk))) {
         return { type: "invalid", reason: "band proof does not match: not the band this sync key belongs to" };
       }
       this.ks = sessionKey(this.c, this.syncKey, this.nb, this.nk);
+      this.encrypted = (f[1 + PROOF_BYTES] & AUTH_FLAG_ENCRYPTED) !== 0;
       this.nb = undefined;
       this.txSeq = this.rxSeq = 0;
       return { type: "authenticated" };
@@ -614,6 +568,7 @@ export class KioskSession {
     if (!this.ks) return { type: "invalid", reason: "frame before authentication" };
     const o = openFrame(this.c, this.ks, DIR_BAND, f);
     if (!o.ok) return { type: "invalid", reason: o.error };
+    if (this.encrypted) cryptPayload(this.c, this.ks, DIR_BAND, o.value.seq, o.value.payload);
     const expected = (this.rxSeq + 1) & 0xffff;
     const gap = o.value.seq !== expected;
     this.rxSeq = o.value.seq;

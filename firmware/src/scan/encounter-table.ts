@@ -1,18 +1,15 @@
+import { newBytes } from "../protocol/bytes";
+import { ID_BYTES, MAX_SCANS, MISSES_TO_CLOSE } from "../tuning";
+
 /**
  * Sightings aggregated in preallocated typed arrays (no objects per beacon): the scan callback only finds or
  * adds the id's row and updates counters. At the end of each scan window `endScan` decides, per id, whether the
  * encounter goes on (seen in this scan, or missed only one scan) or is finished and handed to `emit` as one
  * record: consecutive sightings of an id merge into one record with a duration.
  *
- * Written as a closure rather than a class: the minifier shortens local names but not property names, and the
- * band's bundle budget (16 KB on Puck.js) counts every byte.
+ * Like every stateful firmware module this is a module-level singleton (`init` resets it): esbuild shortens
+ * module-level names but not property names, and the band's bundle budget (16 KB) counts every byte.
  */
-export const ID_BYTES = 8;
-/** An encounter missing from this many consecutive scans is finished. */
-const MISSES_TO_CLOSE = 2;
-/** Records cap scans at 31 and duration at 255 minutes: close the encounter before either saturates. */
-const MAX_SCANS = 31;
-const MAX_SPAN_S = 250 * 60;
 
 /** A finished encounter: `ids[off..off+8]` is the id prefix; times are log times (seconds). */
 export type EmitFn = (
@@ -27,127 +24,116 @@ export type EmitFn = (
   aem: number,
 ) => void;
 
-export interface EncounterTable {
-  /** One sighting: `src[off..off+8]` is the id prefix. Allocation-free; called from the radio callback. */
-  sight(kind: number, src: Uint8Array, off: number, rssi: number, aem: number): void;
-  /** Sets the log time of the scan window about to open. */
-  begin(now: number): void;
-  /** Closes the scan window: counts scans, finishes encounters that ended or would saturate a record. */
-  endScan(emit: EmitFn): void;
-  /** Finishes every open encounter (before a sync, a new time base or a wipe). */
-  flush(emit: EmitFn): void;
-  /** Open encounters, and sightings dropped because the table was full. */
-  size(): number;
-  dropped(): number;
-  clear(): void;
+let cap = 0;
+/** Per row: id prefix, kind, scans seen in, max RSSI, AEM byte, sightings, RSSI sum, first/last log time, and
+ * the number of the last scan window the id was seen in. */
+let ids: Uint8Array;
+let kind: Uint8Array;
+let scans: Uint8Array;
+let aem: Uint8Array;
+let rmax: Int8Array;
+let cnt: Uint16Array;
+let rsum: Int32Array;
+let first: Uint32Array;
+let last: Uint32Array;
+let seenIn: Uint32Array;
+let n = 0;
+/** The current scan window's number and log time. */
+let scanNo = 1;
+let now = 0;
+let full = 0;
+
+/** Allocates a table of `rows` ids (the most distinct ids one scan can hold) and empties it. */
+export function init(rows: number): void {
+  cap = rows;
+  ids = newBytes(rows * ID_BYTES);
+  kind = newBytes(rows);
+  scans = newBytes(rows);
+  aem = newBytes(rows);
+  rmax = new Int8Array(rows);
+  cnt = new Uint16Array(rows);
+  rsum = new Int32Array(rows);
+  first = new Uint32Array(rows);
+  last = new Uint32Array(rows);
+  seenIn = new Uint32Array(rows);
+  n = full = 0;
 }
 
-export function createEncounterTable(cap: number): EncounterTable {
-  const ids = new Uint8Array(cap * ID_BYTES);
-  const kind = new Uint8Array(cap);
-  const scans = new Uint8Array(cap);
-  const miss = new Uint8Array(cap);
-  const seen = new Uint8Array(cap);
-  const rmax = new Int8Array(cap);
-  const aem = new Uint8Array(cap);
-  const cnt = new Uint16Array(cap);
-  const rsum = new Int32Array(cap);
-  const first = new Uint32Array(cap);
-  const last = new Uint32Array(cap);
-  let n = 0;
-  let now = 0;
-  let full = 0;
+const COLUMNS = () => [kind, scans, aem, rmax, cnt, rsum, first, last, seenIn];
 
-  function close(i: number, emit: EmitFn): void {
-    if (scans[i] > 0) {
-      emit(kind[i], ids, i * ID_BYTES, first[i], last[i], scans[i], rmax[i], Math.round(rsum[i] / cnt[i]), aem[i]);
-    }
-    const j = --n;
-    if (i !== j) {
-      ids.set(ids.subarray(j * ID_BYTES, j * ID_BYTES + ID_BYTES), i * ID_BYTES);
-      kind[i] = kind[j];
-      scans[i] = scans[j];
-      miss[i] = miss[j];
-      seen[i] = seen[j];
-      rmax[i] = rmax[j];
-      aem[i] = aem[j];
-      cnt[i] = cnt[j];
-      rsum[i] = rsum[j];
-      first[i] = first[j];
-      last[i] = last[j];
-    }
+function close(i: number, emit: EmitFn): void {
+  emit(kind[i], ids, i * ID_BYTES, first[i], last[i], scans[i], rmax[i], Math.round(rsum[i] / cnt[i]), aem[i]);
+  const j = --n;
+  // Keep rows packed: the last row moves into the freed one.
+  ids.set(ids.subarray(j * ID_BYTES, j * ID_BYTES + ID_BYTES), i * ID_BYTES);
+  const cols = COLUMNS();
+  for (let k = 0; k < cols.length; k++) cols[k][i] = cols[k][j];
+}
+
+/** One sighting: `src[off..off+8]` is the id prefix. Allocation-free; called from the radio callback. */
+export function sight(k: number, src: Uint8Array, off: number, rssi: number, a: number): void {
+  let i = 0;
+  let b = 0;
+  for (; i < n; i++) {
+    for (b = 0; b < ID_BYTES && ids[i * ID_BYTES + b] === src[off + b]; b++);
+    if (b === ID_BYTES && kind[i] === k) break;
   }
+  if (i === n) {
+    if (i >= cap) {
+      full++;
+      return;
+    }
+    for (b = 0; b < ID_BYTES; b++) ids[i * ID_BYTES + b] = src[off + b];
+    kind[i] = k;
+    scans[i] = cnt[i] = rsum[i] = 0;
+    rmax[i] = -128;
+    first[i] = now;
+    n++;
+  }
+  if (seenIn[i] !== scanNo) scans[i]++;
+  seenIn[i] = scanNo;
+  if (rssi > rmax[i]) rmax[i] = rssi;
+  if (cnt[i] < 65535) {
+    cnt[i]++;
+    rsum[i] += rssi;
+  }
+  aem[i] = a;
+  last[i] = now;
+}
 
-  return {
-    sight(k, src, off, rssi, a) {
-      let i = 0;
-      for (; i < n; i++) {
-        const o = i * ID_BYTES;
-        if (
-          ids[o] === src[off] &&
-          ids[o + 1] === src[off + 1] &&
-          ids[o + 2] === src[off + 2] &&
-          ids[o + 3] === src[off + 3] &&
-          ids[o + 4] === src[off + 4] &&
-          ids[o + 5] === src[off + 5] &&
-          ids[o + 6] === src[off + 6] &&
-          ids[o + 7] === src[off + 7] &&
-          kind[i] === k
-        ) {
-          break;
-        }
-      }
-      if (i === n) {
-        if (i >= cap) {
-          full++;
-          return;
-        }
-        for (let b = 0; b < ID_BYTES; b++) ids[i * ID_BYTES + b] = src[off + b];
-        kind[i] = k;
-        scans[i] = miss[i] = cnt[i] = rsum[i] = 0;
-        rmax[i] = -128;
-        first[i] = now;
-        n++;
-      }
-      if (rssi > rmax[i]) rmax[i] = rssi;
-      if (cnt[i] < 65535) {
-        cnt[i]++;
-        rsum[i] += rssi;
-      }
-      aem[i] = a;
-      last[i] = now;
-      seen[i] = 1;
-    },
-    begin(t) {
-      now = t;
-    },
-    endScan(emit) {
-      let i = 0;
-      while (i < n) {
-        if (seen[i]) {
-          scans[i]++;
-          miss[i] = seen[i] = 0;
-        } else {
-          miss[i]++;
-        }
-        if (miss[i] >= MISSES_TO_CLOSE || scans[i] >= MAX_SCANS || last[i] - first[i] >= MAX_SPAN_S) close(i, emit);
-        else i++;
-      }
-    },
-    flush(emit) {
-      while (n > 0) {
-        if (seen[0]) scans[0]++;
-        close(0, emit);
-      }
-    },
-    size() {
-      return n;
-    },
-    dropped() {
-      return full;
-    },
-    clear() {
-      n = 0;
-    },
-  };
+/** Opens a scan window at log time `t`. */
+export function begin(t: number): void {
+  now = t;
+  scanNo++;
+}
+
+/**
+ * Closes the scan window: finishes encounters missing from MISSES_TO_CLOSE consecutive windows, and those that
+ * would saturate a record.
+ */
+export function endScan(emit: EmitFn): void {
+  for (let i = 0; i < n;) {
+    if (scanNo - seenIn[i] >= MISSES_TO_CLOSE || scans[i] >= MAX_SCANS) {
+      close(i, emit);
+    } else i++;
+  }
+}
+
+/** Finishes every open encounter (before a sync, a new time base or a wipe). */
+export function flush(emit: EmitFn): void {
+  while (n > 0) close(0, emit);
+}
+
+/** Open encounters. */
+export function size(): number {
+  return n;
+}
+
+/** Sightings dropped because the table was full. */
+export function dropped(): number {
+  return full;
+}
+
+export function clear(): void {
+  n = 0;
 }

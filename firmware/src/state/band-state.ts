@@ -1,149 +1,148 @@
-import { readU32LE, writeU32LE } from "../protocol/bytes";
+import { newBytes, readU16LE, readU32LE, writeU16LE, writeU32LE } from "../protocol/bytes";
 import { CryptoPrims } from "../protocol/crypto";
-import { FLASHER_CLOCK_WINDOW_S, PROV_FLAG_CLOCK_SET_BY_FLASHER, Provisioning } from "../protocol/provisioning";
+import { FLASHER_CLOCK_WINDOW_S } from "../protocol/provisioning";
 import { Platform } from "../hw/types";
-import { createTekStore, TekStore } from "../keys/tek-store";
+import * as keys from "../keys/tek-store";
 import { driftAfterSet, unixAt } from "../time/clock";
-import { createJournal, encodeSlot, J_BOOT, J_CLOCK, J_CURSOR } from "./journal";
+import { J_STATE, RESET_MIN_GAP_S } from "../tuning";
+import * as journal from "./journal";
+import { encodeSlot } from "./journal";
 
-/** A boot this many seconds (or more) past the previous boot's uptime is a reset; anything less, a power loss. */
-const RESET_MIN_GAP_S = 2;
+/**
+ * The band's persistent state: power-on epoch, clock, sync cursor (one journal entry, the latest wins) and TEKs
+ * (keys/tek-store.ts). A module-level singleton: `boot` (re)loads it.
+ *
+ * State entry: a = sync cursor, b = power-on epoch (mod 256); data = uptime at boot u32 | clock base (Unix
+ * seconds, 0: never set) u32 | uptime at the clock set u32 | drift ppm s16 | epoch of the clock set u8.
+ */
+let p: Platform;
+let retention = 21;
+/** Power-on epoch: increments at every boot that follows a power loss. */
+let epoch = 1;
+let cursor = 0;
+let bootAt = 0;
+let valid = false;
+let base = 0;
+let at = 0;
+let drift = 0;
+let clockEpoch = 0;
+/** The latest state entry and TEK entries are what a journal rewrite keeps. */
+let last: Uint8Array | undefined;
 
-export const CLOCK_SOURCE_KIOSK = 0;
-export const CLOCK_SOURCE_FLASHER = 1;
-
-/** The band's persistent state: power-on epoch, clock, sync cursor and TEKs, kept in the journal. */
-export interface BandState {
-  keys: TekStore;
-  /** Replays the journal, decides whether this boot follows a reset or a power loss, records the boot. */
-  boot(): void;
-  /** Unix seconds now, or -1 without valid time. */
-  now(): number;
-  /** Current day number (UTC days since the epoch), or -1 without valid time. */
-  today(): number;
-  /** An authenticated clock set; returns the error before the set (band - true, seconds) or null. */
-  setTime(unix: number, source: number): number | null;
-  /** Moves the sync cursor forward (never back). */
-  setCursor(cursor: number): void;
-  cursor(): number;
-  /** Power-on epoch: increments at every boot that follows a power loss. */
-  epoch(): number;
-  drift(): number;
-  /** Erases TEKs, clock and cursor: end of deployment. */
-  wipe(): void;
+/** Unix seconds now, or -1 without valid time. */
+export function now(): number {
+  return valid ? unixAt(base, at, drift, p.uptime()) : -1;
 }
 
-export function createBandState(p: Platform, c: CryptoPrims, prov: Provisioning): BandState {
-  const journal = createJournal(p.flash);
-  let epoch = 1;
-  let cursor = 0;
-  let valid = false;
-  let base = 0;
-  let at = 0;
-  let drift = 0;
-  let lastClock: Uint8Array | undefined;
-  let lastBoot: Uint8Array | undefined;
-  let lastCursor: Uint8Array | undefined;
+/** Current day number (UTC days since the epoch), or -1 without valid time. */
+export function today(): number {
+  const n = now();
+  return n < 0 ? -1 : Math.floor(n / 86400);
+}
 
-  function now(): number {
-    return valid ? unixAt(base, at, drift, p.uptime()) : -1;
+/** Appends a journal entry, rewriting the journal with only live entries when it is full. */
+function persist(slot: Uint8Array): void {
+  if (journal.append(slot)) return;
+  const live = keys.slots(today(), retention);
+  if (last && last !== slot) live.push(last);
+  live.push(slot);
+  journal.rewrite(live);
+}
+
+function save(): void {
+  const d = newBytes(16);
+  writeU32LE(d, 0, bootAt);
+  writeU32LE(d, 4, valid ? Math.floor(base) : 0);
+  writeU32LE(d, 8, at);
+  writeU16LE(d, 12, drift);
+  d[14] = clockEpoch;
+  last = encodeSlot(J_STATE, cursor, epoch & 255, d);
+  persist(last);
+}
+
+/** An authenticated clock set; returns the error before the set (band - true, seconds) or null. */
+export function setTime(unix: number): number | null {
+  const t = p.uptime();
+  const err = valid ? now() - unix : null;
+  // Drift is estimated on boards with room for the code; the others report their error at each set (TIME_OK)
+  // and leave the estimate to the kiosk. (A literal condition: esbuild folds it and drops the unused code.)
+  if (valid && (__CRYPTO_AES_ECB__ || __BUNDLE_BUDGET_BYTES__ > 16384)) drift = driftAfterSet(now(), unix, base, drift);
+  // Whole seconds of uptime in flash; the fraction goes into the base so a reload gives the same time.
+  at = t | 0; // uptime: far below 2^31 s
+  base = unix - (t - at) * (1 - drift / 1e6);
+  valid = true;
+  clockEpoch = epoch & 255;
+  save();
+  return err;
+}
+
+/**
+ * Replays the journal, decides whether this boot follows a reset or a power loss, records the boot.
+ * `escrowSecret` set: escrow mode. `flasherClockAt`: the provisioning time when the flasher also set the clock
+ * over USB (provisioning flags bit 0), else 0.
+ */
+export function boot(
+  platform: Platform,
+  c: CryptoPrims,
+  escrowSecret: Uint8Array | undefined,
+  retentionDays: number,
+  flasherClockAt: number,
+): void {
+  p = platform;
+  retention = retentionDays;
+  last = undefined;
+  keys.init(c, escrowSecret, persist, p.rand32);
+  journal.load(p.flash, (type, _a, _b, s) => {
+    if (type === J_STATE) last = s;
+  });
+  const t = p.uptime();
+  const s = last;
+  epoch = 1;
+  cursor = drift = base = at = clockEpoch = 0;
+  if (s) {
+    // A reset keeps the uptime counter running; a power loss restarts it.
+    epoch = t >= readU32LE(s, 6) + RESET_MIN_GAP_S ? s[1] : s[1] + 1;
+    cursor = readU32LE(s, 2);
+    base = readU32LE(s, 10);
+    at = readU32LE(s, 14);
+    drift = (readU16LE(s, 18) << 16) >> 16;
+    clockEpoch = s[20];
   }
+  valid = base > 0 && clockEpoch === (epoch & 255) && t >= at;
+  bootAt = t | 0;
+  // The flasher may have set the clock over USB just before the first boot.
+  if (!valid && flasherClockAt && t >= flasherClockAt && t <= flasherClockAt + FLASHER_CLOCK_WINDOW_S) setTime(bootAt);
+  else save();
+}
 
-  function today(): number {
-    const n = now();
-    return n < 0 ? -1 : Math.floor(n / 86400);
-  }
+/** Moves the sync cursor forward (never back). */
+export function setCursor(c: number): void {
+  if (c <= cursor) return;
+  cursor = c;
+  save();
+}
 
-  /** Appends a journal entry, rewriting the journal with only live entries when it is full. */
-  function persist(slot: Uint8Array): void {
-    if (journal.append(slot)) return;
-    const live = keys.liveSlots(today(), prov.retentionDays);
-    if (lastClock && lastClock !== slot) live.push(lastClock);
-    if (lastCursor && lastCursor !== slot) live.push(lastCursor);
-    if (lastBoot && lastBoot !== slot) live.push(lastBoot);
-    live.push(slot);
-    journal.rewrite(live);
-  }
+export function syncCursor(): number {
+  return cursor;
+}
 
-  const keys = createTekStore(c, prov.mode === "escrow" ? prov.bandSecret : undefined, journal, persist, p.rand32);
+export function powerOnEpoch(): number {
+  return epoch;
+}
 
-  function setTime(unix: number, source: number): number | null {
-    const t = p.uptime();
-    const err = valid ? now() - unix : null;
-    if (valid) drift = driftAfterSet(now(), unix, base, drift);
-    // Whole seconds of uptime in flash; the fraction goes into the base so a reload gives the same time.
-    at = Math.floor(t);
-    base = unix - (t - at) * (1 - drift / 1e6);
-    valid = true;
-    const d = new Uint8Array(9);
-    writeU32LE(d, 0, at);
-    writeU32LE(d, 4, drift);
-    d[8] = epoch & 255;
-    lastClock = encodeSlot(J_CLOCK, Math.floor(base), source, d);
-    persist(lastClock);
-    return err;
-  }
+export function driftPpm(): number {
+  return drift;
+}
 
-  return {
-    keys: keys,
-    boot() {
-      journal.load((type, a, _b, s) => {
-        if (type === J_BOOT) lastBoot = s;
-        else if (type === J_CLOCK) lastClock = s;
-        else if (type === J_CURSOR) {
-          lastCursor = s;
-          cursor = a;
-        }
-      });
-      const t = p.uptime();
-      if (lastBoot) {
-        const prev = readU32LE(lastBoot, 2);
-        epoch = t >= readU32LE(lastBoot, 6) + RESET_MIN_GAP_S ? prev : prev + 1;
-      }
-      const lc = lastClock;
-      if (lc && lc[14] === (epoch & 255) && t >= readU32LE(lc, 6)) {
-        valid = true;
-        base = readU32LE(lc, 2);
-        at = readU32LE(lc, 6);
-        drift = readU32LE(lc, 10) | 0;
-      }
-      if (
-        !valid &&
-        prov.flags & PROV_FLAG_CLOCK_SET_BY_FLASHER &&
-        t >= prov.provisionedAt &&
-        t <= prov.provisionedAt + FLASHER_CLOCK_WINDOW_S
-      ) {
-        setTime(Math.floor(t), CLOCK_SOURCE_FLASHER);
-      }
-      const d = new Uint8Array(4);
-      writeU32LE(d, 0, Math.floor(t));
-      lastBoot = encodeSlot(J_BOOT, epoch, 0, d);
-      persist(lastBoot);
-    },
-    now: now,
-    today: today,
-    setTime: setTime,
-    setCursor(c) {
-      if (c <= cursor) return;
-      cursor = c;
-      lastCursor = encodeSlot(J_CURSOR, c, 0, undefined);
-      persist(lastCursor);
-    },
-    cursor() {
-      return cursor;
-    },
-    epoch() {
-      return epoch;
-    },
-    drift() {
-      return drift;
-    },
-    wipe() {
-      journal.clear();
-      valid = false;
-      cursor = 0;
-      lastClock = lastCursor = lastBoot = undefined;
-      keys.reset();
-    },
-  };
+/** Journal slots of the TEKs in retention, oldest first (for READ_TEKS). */
+export function tekSlots(): Uint8Array[] {
+  return keys.slots(today(), retention);
+}
+
+/** Erases TEKs, clock and cursor: end of deployment. */
+export function wipe(): void {
+  journal.clear();
+  valid = false;
+  cursor = 0;
+  last = undefined;
 }

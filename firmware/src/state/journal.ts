@@ -1,6 +1,7 @@
-import { readU32LE, writeU32LE } from "../protocol/bytes";
+import { newBytes, readU32LE, writeU32LE } from "../protocol/bytes";
 import { crc8 } from "../protocol/record";
 import { Flash } from "../hw/types";
+import { CAPACITY, J_HEADER, SLOT, SLOTS } from "../tuning";
 
 /**
  * A tiny append-only journal of 24-byte slots in a preallocated Storage file, for the band's small persistent
@@ -10,26 +11,17 @@ import { Flash } from "../hw/types";
  *
  * Slot: type u8 | b u8 | a u32 | data 16 B | 0x00 | CRC-8 of bytes 0-22. Type 0xFF = never written. Writes go
  * in byte order, so the 0x00 in byte 22 proves every byte before it landed: a torn slot whose CRC happens to
- * match (1 in 256) is still rejected.
+ * match (1 in 256) is still rejected. A module-level singleton: see scan/encounter-table.ts.
  */
-export const SLOT = 24;
-export const SLOTS = 64;
-/** Entries per file: the last slot is the header. */
-export const CAPACITY = SLOTS - 1;
-export const J_HEADER = 1;
-export const J_TEK = 2;
-export const J_CLOCK = 3;
-export const J_CURSOR = 4;
-export const J_BOOT = 5;
 
 const NAMES = ["tl.j0", "tl.j1"];
 
 export function encodeSlot(type: number, a: number, b: number, data: Uint8Array | undefined): Uint8Array {
-  const s = new Uint8Array(SLOT);
+  const s = newBytes(SLOT);
   s[0] = type;
   s[1] = b;
   writeU32LE(s, 2, a);
-  if (data) s.set(data.subarray(0, 16), 6);
+  if (data) s.set(data, 6);
   s[23] = crc8(s, 0, 23);
   return s;
 }
@@ -41,86 +33,73 @@ function valid(s: Uint8Array): boolean {
 /** Visitor over valid entries, oldest first: (type, a, b, slot bytes; data at 6..21). */
 export type JournalVisitor = (type: number, a: number, b: number, slot: Uint8Array) => void;
 
-export interface Journal {
-  /** Finds the valid journal (erasing a stale or torn one) and replays its entries. */
-  load(visit: JournalVisitor): void;
-  /** Replays the active file's valid entries. */
-  each(visit: JournalVisitor): void;
-  /** Appends one entry; false when the active journal is full or missing (the owner then calls rewrite). */
-  append(slot: Uint8Array): boolean;
-  /** Writes `slots` (at most CAPACITY) to the other file, validates it with a header, erases the old one. */
-  rewrite(slots: Uint8Array[]): boolean;
-  /** Removes both files (wipe). */
-  clear(): void;
+let flash: Flash;
+let active = -1;
+let gen = 0;
+/** Next free slot in the active file. */
+let used = CAPACITY;
+
+function replay(visit: JournalVisitor): number {
+  if (active < 0) return CAPACITY;
+  for (let i = 0; i < CAPACITY; i++) {
+    const s = flash.read(NAMES[active], i * SLOT, SLOT);
+    if (!s || s[0] === 0xff) return i;
+    if (valid(s)) visit(s[0], readU32LE(s, 2), s[1], s);
+  }
+  return CAPACITY;
 }
 
-export function createJournal(flash: Flash): Journal {
-  let active = -1;
-  let gen = 0;
-  /** Next free slot in the active file. */
-  let used = CAPACITY;
-
-  function each(visit: JournalVisitor): number {
-    if (active < 0) return CAPACITY;
-    for (let i = 0; i < CAPACITY; i++) {
-      const s = flash.read(NAMES[active], i * SLOT, SLOT);
-      if (!s || s[0] === 0xff) return i;
-      if (valid(s)) visit(s[0], readU32LE(s, 2), s[1], s);
+/** Finds the valid journal on `f` (erasing a stale or torn one) and replays its entries. */
+export function load(f: Flash, visit: JournalVisitor): void {
+  flash = f;
+  let best = -1;
+  let bestGen = -1;
+  for (let i = 0; i < 2; i++) {
+    const h = flash.read(NAMES[i], (SLOTS - 1) * SLOT, SLOT);
+    if (h && h[0] === J_HEADER && valid(h) && readU32LE(h, 2) > bestGen) {
+      best = i;
+      bestGen = readU32LE(h, 2);
     }
-    return CAPACITY;
   }
+  // The other file is stale or torn (erasing a missing file does nothing).
+  for (let i = 0; i < 2; i++) if (i !== best) flash.erase(NAMES[i]);
+  active = best;
+  gen = best < 0 ? 0 : bestGen;
+  used = replay(visit);
+}
 
-  function clear(): void {
-    flash.erase(NAMES[0]);
-    flash.erase(NAMES[1]);
-    active = -1;
-    gen = 0;
-    used = CAPACITY;
-  }
+/** Replays the active journal's valid entries, oldest first; returns the index of the first free slot. */
+export const each = replay;
 
-  return {
-    load(visit) {
-      let best = -1;
-      let bestGen = -1;
-      for (let i = 0; i < 2; i++) {
-        const h = flash.read(NAMES[i], (SLOTS - 1) * SLOT, SLOT);
-        if (h && h[0] === J_HEADER && valid(h) && readU32LE(h, 2) > bestGen) {
-          best = i;
-          bestGen = readU32LE(h, 2);
-        }
-      }
-      for (let i = 0; i < 2; i++) if (i !== best && flash.read(NAMES[i], 0, 1)) flash.erase(NAMES[i]);
-      active = best;
-      gen = best < 0 ? 0 : bestGen;
-      used = each(visit);
-    },
-    each(visit) {
-      each(visit);
-    },
-    append(slot) {
-      if (active < 0 || used >= CAPACITY) return false;
-      return flash.write(NAMES[active], slot, used++ * SLOT);
-    },
-    rewrite(slots) {
-      const next = active === 0 ? 1 : 0;
-      const name = NAMES[next];
-      flash.erase(name);
-      const n = slots.length < CAPACITY ? slots.length : CAPACITY;
-      const first = n ? slots[0] : encodeSlot(0, 0, 0, undefined);
-      let ok = flash.write(name, first, 0, SLOTS * SLOT);
-      if (!ok) {
-        flash.compact();
-        ok = flash.write(name, first, 0, SLOTS * SLOT);
-      }
-      for (let i = 1; ok && i < n; i++) ok = flash.write(name, slots[i], i * SLOT);
-      if (ok) ok = flash.write(name, encodeSlot(J_HEADER, gen + 1, 0, undefined), (SLOTS - 1) * SLOT);
-      if (!ok) return false;
-      if (active >= 0) flash.erase(NAMES[active]);
-      active = next;
-      gen++;
-      used = n ? n : 1;
-      return true;
-    },
-    clear: clear,
-  };
+/** Appends one entry; false when the active journal is full or missing (the owner then calls rewrite). */
+export function append(slot: Uint8Array): boolean {
+  if (active < 0 || used >= CAPACITY) return false;
+  return flash.write(NAMES[active], slot, used++ * SLOT);
+}
+
+/** Writes `slots` (at most CAPACITY) to the other file, validates it with a header, erases the old one. */
+export function rewrite(slots: Uint8Array[]): boolean {
+  const next = active === 0 ? 1 : 0;
+  const name = NAMES[next];
+  flash.erase(name);
+  const n = slots.length < CAPACITY ? slots.length : CAPACITY;
+  const first = n ? slots[0] : encodeSlot(0, 0, 0, undefined);
+  let ok = flash.write(name, first, 0, SLOTS * SLOT);
+  for (let i = 1; ok && i < n; i++) ok = flash.write(name, slots[i], i * SLOT);
+  if (ok) ok = flash.write(name, encodeSlot(J_HEADER, gen + 1, 0, undefined), (SLOTS - 1) * SLOT);
+  if (!ok) return false;
+  if (active >= 0) flash.erase(NAMES[active]);
+  active = next;
+  gen++;
+  used = n ? n : 1;
+  return true;
+}
+
+/** Removes both files (wipe). */
+export function clear(): void {
+  flash.erase(NAMES[0]);
+  flash.erase(NAMES[1]);
+  active = -1;
+  gen = 0;
+  used = CAPACITY;
 }

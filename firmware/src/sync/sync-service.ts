@@ -1,21 +1,22 @@
+import * as log from "../log/encounter-log";
 import { LogChunk } from "../log/encounter-log";
-import { writeU32LE } from "../protocol/bytes";
+import * as state from "../state/band-state";
+import { Platform, Radio, Timers } from "../hw/types";
+import { newBytes, readU32LE, writeU32LE } from "../protocol/bytes";
 import { CryptoPrims } from "../protocol/crypto";
 import {
-  bandProof,
+  AUTH_FLAG_ENCRYPTED,
+  authProofs,
+  cryptPayload,
   DIR_BAND,
   DIR_KIOSK,
   encodeError,
-  encodeTekPayload,
   ERR_AUTH_REQUIRED,
   ERR_BACKOFF,
   ERR_BAD_ARGUMENT,
-  ERR_BAD_FRAME,
   ERR_BAD_MAC,
-  ERR_BUSY,
   ERR_UNPROVISIONED,
   FRAME_OVERHEAD,
-  kioskProof,
   NONCE_BYTES,
   OP_ACK,
   OP_ACK_OK,
@@ -35,280 +36,247 @@ import {
   OP_TIME_OK,
   OP_WIPE,
   OP_WIPE_OK,
-  openFrame,
+  frameOpen,
+  PROOF_BYTES,
   sealFrame,
   sessionKey,
-  TekEntry,
+  TEK_PAYLOAD_BYTES,
   u32Payload,
   unitsPerChunk,
-  WIPE_CONFIRM,
+  WIPE_CONFIRM_U32,
 } from "../protocol/sync";
+import { BURST, MAX_BACKOFF_S, MAX_READ_UNITS, PACE_MS, WATCH_MS } from "../tuning";
 
-/** What the sync service needs from the rest of the band. */
+/** What the sync service needs from the band besides its log and state modules. */
 export interface SyncBand {
   status(): Uint8Array;
   /** Sets the clock from a kiosk; returns the TIME_OK payload. */
   setTime(unix: number): Uint8Array;
-  teks(): TekEntry[];
-  /** Closes open encounters into the log so a READ sees everything seen so far. */
+  /** Closes open encounters into the log so that a READ sees everything seen so far. */
   flush(): void;
-  /** Moves the sync cursor; returns the band's cursor afterwards. */
-  ack(cursor: number): number;
   /** Erases the band's data (flags bit 0: also its identity); called after WIPE_OK is queued. */
   wipe(flags: number): void;
-  read(cursor: number, max: number): LogChunk | undefined;
-  headerFor(cursor: number): number;
 }
 
-/** The BLE side: notifications, disconnect and a one-shot timer (its callbacks must already be guarded). */
-export interface SyncLink {
-  /** False when the stack refused the notification (buffers full): retried later. */
-  notify(frame: Uint8Array): boolean;
-  disconnect(): void;
-  later(fn: () => void, ms: number): void;
+/*
+ * The band's sync GATT service logic (docs/protocol.md section 7): mutual authentication with back-off,
+ * authenticated commands, paged DATA streaming from a cursor. A module-level singleton: `init` sets it up with
+ * the crypto, the sync key (undefined: unprovisioned), the band hooks and the radio link.
+ */
+let c: CryptoPrims;
+let key: Uint8Array | undefined;
+let band: SyncBand;
+let radio: Radio;
+let timers: Timers;
+let p: Platform;
+let upc = 1;
+let nb: Uint8Array | undefined;
+let ks: Uint8Array | undefined;
+let rx = 0;
+let tx = 0;
+let fails = 0;
+let until = 0;
+let connected = false;
+let active = 0;
+/** Frames waiting to be notified, in order: a READ queues its whole page (at most MAX_READ_UNITS units). */
+let q: Uint8Array[] = [];
+let pumping = false;
+let flushed = false;
+
+/** The radio's notify/disconnect and the timers' callbacks must already be guarded (hw/espruino.ts). */
+export function init(
+  crypto: CryptoPrims,
+  syncKey: Uint8Array | undefined,
+  hooks: SyncBand,
+  r: Radio,
+  t: Timers,
+  platform: Platform,
+  mtu: number,
+): void {
+  c = crypto;
+  key = syncKey;
+  band = hooks;
+  radio = r;
+  timers = t;
+  p = platform;
+  upc = unitsPerChunk(mtu);
+  fails = until = 0;
+  connected = pumping = false;
+  reset();
 }
 
-export const AUTH_TIMEOUT_S = 10;
-export const IDLE_TIMEOUT_S = 30;
-export const MAX_BACKOFF_S = 256;
-/** Notifications per pump and the pause between pumps: ~2.5 kB/s on MTU 53 without flooding the stack. */
-const BURST = 4;
-const PACE_MS = 20;
-
-export interface SyncService {
-  connect(): void;
-  disconnect(): void;
-  /** A write to the control characteristic. */
-  write(d: Uint8Array): void;
-  /** Called about once a second while connected: drops peers that do not authenticate or go idle. */
-  check(): void;
+function reset(): void {
+  nb = ks = undefined;
+  rx = tx = 0;
+  q = [];
+  flushed = false;
 }
 
-function u32At(p: Uint8Array, i: number): number {
-  return (p[i] | (p[i + 1] << 8) | (p[i + 2] << 16) | (p[i + 3] << 24)) >>> 0;
+/** Sends queued frames a few at a time, pausing between bursts and retrying one the stack refused. */
+function pump(delayMs: number): void {
+  if (pumping) return;
+  pumping = true;
+  timers.after(() => {
+    pumping = false;
+    for (let k = 0; connected && q.length && k < BURST; k++) {
+      if (!radio.notify(q[0])) break;
+      q.shift();
+      active = p.uptime();
+    }
+    if (connected && q.length) pump(PACE_MS);
+  }, delayMs);
+}
+
+function send(f: Uint8Array): void {
+  q.push(f);
+  pump(0);
 }
 
 /**
- * The band's sync GATT service logic (docs/protocol.md section 7): mutual authentication with back-off,
- * authenticated commands, paged DATA streaming from a cursor. Pure: the radio, timers and band are passed in.
+ * Queues an authenticated band frame. Boards with room for the code (bundle budget above 32 KB) also encrypt
+ * the payload; AUTH_OK tells the kiosk.
  */
-export function createSyncService(
-  c: CryptoPrims,
-  key: Uint8Array | undefined,
-  band: SyncBand,
-  link: SyncLink,
-  mtu: number,
-  uptime: () => number,
-  rand32: () => number,
-): SyncService {
-  const upc = unitsPerChunk(mtu);
-  let nb: Uint8Array | undefined;
-  let ks: Uint8Array | undefined;
-  let rx = 0;
-  let tx = 0;
-  let fails = 0;
-  let until = 0;
-  let connected = false;
-  let since = 0;
-  let active = 0;
-  let q: Uint8Array[] = [];
-  let pumping = false;
-  let flushed = false;
-  /** READ in progress: next cursor (-1 when none), units left, header still to send (-1 when none). */
-  let rc = -1;
-  let rleft = 0;
-  let rhdr = -1;
-  let tekList: TekEntry[] | undefined;
-  let tekIdx = 0;
+function reply(op: number, payload: Uint8Array): void {
+  tx = (tx + 1) & 0xffff;
+  // A literal, not a named constant: esbuild folds it while parsing and drops cryptPayload on small boards
+  // (32 KB budgets and above: tuning.ts ENCRYPT_ABOVE_BUDGET_BYTES).
+  if (__BUNDLE_BUDGET_BYTES__ > 32768) cryptPayload(c, ks as Uint8Array, DIR_BAND, tx, payload);
+  send(sealFrame(c, ks as Uint8Array, DIR_BAND, op, tx, payload));
+}
 
-  function reset(): void {
-    nb = ks = tekList = undefined;
-    rx = tx = 0;
-    q = [];
-    rc = rhdr = -1;
-    flushed = false;
+function error(code: number, arg: number): void {
+  send(encodeError(code, arg));
+}
+
+/**
+ * Queues DATA frames with up to `max` units from `cursor`, then READ_END. A kiosk that lacks the segment header
+ * governing `cursor` reads from the start of its file instead (cursor rounded down to 256: unit 0 is a header).
+ */
+function read(cursor: number, max: number): void {
+  if (!flushed) band.flush();
+  flushed = true;
+  if (max > MAX_READ_UNITS) max = MAX_READ_UNITS;
+  let r: LogChunk | undefined;
+  while (max > 0 && (r = log.read(cursor, max < upc ? max : upc))) {
+    const n = r.bytes.length >> 4;
+    const p = newBytes(4 + r.bytes.length);
+    writeU32LE(p, 0, r.cursor);
+    p.set(r.bytes, 4);
+    reply(OP_DATA, p);
+    cursor = r.cursor + n;
+    max -= n;
   }
+  // The next cursor; the log continues while it is below the status's log end.
+  reply(OP_READ_END, u32Payload(cursor));
+}
 
-  function seal(op: number, payload: Uint8Array): Uint8Array {
-    return sealFrame(c, ks as Uint8Array, DIR_BAND, op, ++tx & 0xffff, payload);
+function begin(): void {
+  const t = p.uptime();
+  if (t < until) return error(ERR_BACKOFF, Math.ceil(until - t));
+  const f = newBytes(1 + NONCE_BYTES);
+  f[0] = OP_CHALLENGE;
+  for (let i = 1; i < f.length; i += 4) writeU32LE(f, i, p.rand32());
+  nb = f.subarray(1);
+  ks = undefined;
+  send(f);
+}
+
+function prove(k: Uint8Array, d: Uint8Array): void {
+  const n = nb;
+  nb = undefined; // one attempt per challenge
+  if (!n) return error(ERR_AUTH_REQUIRED, 0);
+  const nk = d.subarray(1, 1 + NONCE_BYTES);
+  const proofs = authProofs(c, k, n, nk);
+  // A short or wrong proof is a failed attempt either way.
+  let diff = d.length ^ (1 + NONCE_BYTES + PROOF_BYTES);
+  for (let i = 0; i < PROOF_BYTES; i++) diff |= proofs[i] ^ d[1 + NONCE_BYTES + i];
+  if (diff) {
+    // Back-off doubles with each failure (Pixl.js, short of bundle room, keeps it at 1 s).
+    const wait =
+      !(__CRYPTO_SHA256__ || __BUNDLE_BUDGET_BYTES__ > 16384) || fails > 8
+        ? __CRYPTO_SHA256__ || __BUNDLE_BUDGET_BYTES__ > 16384
+          ? MAX_BACKOFF_S
+          : 1
+        : 1 << fails;
+    fails++;
+    until = p.uptime() + wait;
+    error(ERR_BACKOFF, wait);
+    timers.after(radio.disconnect, 300);
+    return;
   }
+  fails = 0;
+  ks = sessionKey(c, k, n, nk);
+  rx = tx = 0;
+  const f = newBytes(2 + PROOF_BYTES);
+  f[0] = OP_AUTH_OK;
+  f.set(proofs.subarray(PROOF_BYTES, 2 * PROOF_BYTES), 1);
+  f[1 + PROOF_BYTES] = __BUNDLE_BUDGET_BYTES__ > 32768 ? AUTH_FLAG_ENCRYPTED : 0;
+  send(f);
+}
 
-  /** The next streamed frame, or undefined when nothing is being streamed. */
-  function produce(): Uint8Array | undefined {
-    if (rc >= 0) {
-      let r: LogChunk | undefined;
-      if (rhdr >= 0) {
-        r = band.read(rhdr, 1);
-        rhdr = -1;
-      } else if (rleft > 0) {
-        r = band.read(rc, rleft < upc ? rleft : upc);
-        if (r) {
-          const n = r.bytes.length >> 4;
-          rc = r.cursor + n;
-          rleft -= n;
-        }
-      }
-      if (r) {
-        const p = new Uint8Array(4 + r.bytes.length);
-        writeU32LE(p, 0, r.cursor);
-        p.set(r.bytes, 4);
-        return seal(OP_DATA, p);
-      }
-      const e = new Uint8Array(5);
-      writeU32LE(e, 0, rc);
-      e[4] = band.read(rc, 1) ? 1 : 0;
-      rc = -1;
-      return seal(OP_READ_END, e);
+function command(op: number, p: Uint8Array): void {
+  const arg = p.length >= 4 ? readU32LE(p, 0) : -1;
+  if (op === OP_STATUS) reply(OP_STATUS_REPLY, band.status());
+  else if (op === OP_READ && p.length >= 6) read(arg, p[4] | (p[5] << 8));
+  else if (op === OP_ACK && arg >= 0) {
+    const end = log.cursorEnd();
+    state.setCursor(arg < end ? arg : end);
+    log.setSyncCursor(state.syncCursor());
+    reply(OP_ACK_OK, u32Payload(state.syncCursor()));
+  } else if (op === OP_SET_TIME && arg >= 0) reply(OP_TIME_OK, band.setTime(arg));
+  else if (op === OP_READ_TEKS) {
+    // Newest first; a TEK frame's payload is the journal slot with its first byte replaced by the index.
+    const list = state.tekSlots();
+    for (let i = 0; i < list.length; i++) {
+      const s = list[list.length - 1 - i].subarray(0, TEK_PAYLOAD_BYTES);
+      s[0] = i;
+      reply(OP_TEK, s);
     }
-    const list = tekList;
-    if (list) {
-      if (tekIdx < list.length) {
-        const i = tekIdx++;
-        return seal(OP_TEK, encodeTekPayload(i, list.length, list[i]));
-      }
-      tekList = undefined;
-      return seal(OP_TEKS_END, new Uint8Array([list.length]));
-    }
-    return undefined;
-  }
+    reply(OP_TEKS_END, new Uint8Array([list.length]));
+  } else if (op === OP_WIPE && arg === WIPE_CONFIRM_U32 && p.length >= 5) {
+    reply(OP_WIPE_OK, newBytes(0));
+    band.wipe(p[4]);
+  } else error(ERR_BAD_ARGUMENT, op);
+}
 
-  /** Sends queued and streamed frames a few at a time, pausing between bursts and retrying refused ones. */
-  function pump(delayMs: number): void {
-    if (pumping) return;
-    pumping = true;
-    link.later(() => {
-      pumping = false;
-      if (!connected) return;
-      for (let k = 0; k < BURST; k++) {
-        if (!q.length) {
-          const f = produce();
-          if (!f) return;
-          q.push(f);
-        }
-        if (!link.notify(q[0])) break;
-        q.shift();
-        active = uptime();
-      }
-      pump(PACE_MS);
-    }, delayMs);
-  }
+/**
+ * Every WATCH_MS while connected: a peer that has not authenticated by then, or a session idle for as long,
+ * is disconnected (a silent peer would otherwise hold the band's only connection and its energy).
+ */
+function watch(): void {
+  if (connected && (!ks || p.uptime() - active > WATCH_MS / 1000)) radio.disconnect();
+  else if (connected) timers.after(watch, WATCH_MS);
+}
 
-  function send(f: Uint8Array): void {
-    q.push(f);
-    pump(0);
-  }
+export function connect(): void {
+  reset();
+  connected = true;
+  active = p.uptime();
+  // Pixl.js (no native SHA-256) leaves this guard out for lack of room in its bundle.
+  if (__CRYPTO_SHA256__ || __BUNDLE_BUDGET_BYTES__ > 16384) timers.after(watch, WATCH_MS);
+}
 
-  function error(code: number, arg: number): void {
-    send(encodeError(code, arg));
-  }
+export function disconnect(): void {
+  connected = false;
+  reset();
+}
 
-  function begin(): void {
-    if (!key) return error(ERR_UNPROVISIONED, 0);
-    const t = uptime();
-    if (t < until) return error(ERR_BACKOFF, Math.ceil(until - t));
-    nb = new Uint8Array(NONCE_BYTES);
-    for (let i = 0; i < NONCE_BYTES; i += 4) writeU32LE(nb, i, rand32());
+/** A write to the control characteristic. */
+export function write(d: Uint8Array): void {
+  active = p.uptime();
+  const op = d[0];
+  if (!key) return error(ERR_UNPROVISIONED, 0);
+  if (op === OP_AUTH_BEGIN) return begin();
+  if (op === OP_AUTH_PROVE) return prove(key, d);
+  if (!ks) return error(ERR_AUTH_REQUIRED, 0);
+  const f = frameOpen(c, ks, DIR_KIOSK, d);
+  if (!f || f.seq <= rx) {
+    // Forged, corrupted or replayed: end the session.
     ks = undefined;
-    const f = new Uint8Array(1 + NONCE_BYTES);
-    f[0] = OP_CHALLENGE;
-    f.set(nb, 1);
-    send(f);
+    return error(ERR_BAD_MAC, 0);
   }
-
-  function prove(d: Uint8Array): void {
-    const n = nb;
-    nb = undefined; // one attempt per challenge
-    if (!key) return error(ERR_UNPROVISIONED, 0);
-    if (!n) return error(ERR_AUTH_REQUIRED, 0);
-    if (d.length !== 1 + 2 * NONCE_BYTES) return error(ERR_BAD_FRAME, 0);
-    const nk = d.subarray(1, 1 + NONCE_BYTES);
-    const want = kioskProof(c, key, n, nk);
-    let diff = 0;
-    for (let i = 0; i < 16; i++) diff |= want[i] ^ d[1 + NONCE_BYTES + i];
-    if (diff) {
-      fails++;
-      const wait = fails > 9 ? MAX_BACKOFF_S : 1 << (fails - 1);
-      until = uptime() + wait;
-      error(ERR_BACKOFF, wait);
-      link.later(() => {
-        link.disconnect();
-      }, 300);
-      return;
-    }
-    fails = 0;
-    ks = sessionKey(c, key, n, nk);
-    rx = tx = 0;
-    const f = new Uint8Array(1 + 16);
-    f[0] = OP_AUTH_OK;
-    f.set(bandProof(c, key, n, nk), 1);
-    send(f);
-  }
-
-  function command(op: number, p: Uint8Array): void {
-    if (op === OP_STATUS) return send(seal(OP_STATUS_REPLY, band.status()));
-    if (op === OP_READ && p.length >= 6) {
-      if (!flushed) {
-        band.flush();
-        flushed = true;
-      }
-      const cursor = u32At(p, 0);
-      const h = band.headerFor(cursor);
-      const first = band.read(cursor, 1);
-      rhdr = first && h >= 0 && h < first.cursor ? h : -1;
-      rc = cursor;
-      rleft = p[4] | (p[5] << 8);
-      return pump(0);
-    }
-    if (op === OP_ACK && p.length >= 4) return send(seal(OP_ACK_OK, u32Payload(band.ack(u32At(p, 0)))));
-    if (op === OP_SET_TIME && p.length >= 4) return send(seal(OP_TIME_OK, band.setTime(u32At(p, 0))));
-    if (op === OP_READ_TEKS) {
-      tekList = band.teks();
-      tekIdx = 0;
-      return pump(0);
-    }
-    if (op === OP_WIPE && p.length >= 5) {
-      let confirmed = true;
-      for (let i = 0; i < 4; i++) if (p[i] !== WIPE_CONFIRM.charCodeAt(i)) confirmed = false;
-      if (confirmed) {
-        send(seal(OP_WIPE_OK, new Uint8Array(0)));
-        return band.wipe(p[4]);
-      }
-    }
-    error(ERR_BAD_ARGUMENT, op);
-  }
-
-  return {
-    connect() {
-      reset();
-      connected = true;
-      since = active = uptime();
-    },
-    disconnect() {
-      connected = false;
-      reset();
-    },
-    check() {
-      const t = uptime();
-      if (connected && ((!ks && t - since > AUTH_TIMEOUT_S) || (ks && t - active > IDLE_TIMEOUT_S))) link.disconnect();
-    },
-    write(d) {
-      active = uptime();
-      if (!d.length) return error(ERR_BAD_FRAME, 0);
-      const op = d[0];
-      if (op === OP_AUTH_BEGIN) return begin();
-      if (op === OP_AUTH_PROVE) return prove(d);
-      if (!ks) return error(key ? ERR_AUTH_REQUIRED : ERR_UNPROVISIONED, 0);
-      const f = openFrame(c, ks, DIR_KIOSK, d);
-      if (!f.ok || f.value.seq <= rx) {
-        // Forged, corrupted or replayed: end the session.
-        ks = undefined;
-        return error(ERR_BAD_MAC, 0);
-      }
-      rx = f.value.seq;
-      if (rc >= 0 || tekList) return error(ERR_BUSY, 0);
-      command(f.value.op, f.value.payload);
-    },
-  };
+  rx = f.seq;
+  command(f.op, f.payload);
 }
 
 /** Largest frame the band sends for an MTU (for the response characteristic's maxLen). */

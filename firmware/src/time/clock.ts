@@ -1,13 +1,9 @@
+import { CLAMP_DRIFT_PPM, MAX_DRIFT_PPM, MIN_DRIFT_SPAN_S } from "../tuning";
 /**
  * The band's idea of Unix time. The band never calls setTime(): it keeps the Unix time `base` of the last
  * authenticated set, the uptime `at` when it happened, and a drift estimate, and derives Unix time from uptime.
  * The clock is valid only within the power-on epoch in which it was set (a power loss resets uptime).
  */
-
-/** Drift corrections are accepted only over at least this long and below this rate; larger errors are jumps. */
-const MIN_DRIFT_SPAN_S = 3600;
-const MAX_DRIFT_PPM = 2000;
-const CLAMP_DRIFT_PPM = 1000;
 
 /** Unix seconds at `uptime` for a clock set to `base` at uptime `at`, its counter running `driftPpm` fast. */
 export function unixAt(base: number, at: number, driftPpm: number, uptime: number): number {

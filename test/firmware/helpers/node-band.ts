@@ -1,4 +1,6 @@
-import { Band, BandConfig, createBand } from "../../../firmware/src/band";
+import "./build-constants";
+import * as band from "../../../firmware/src/band";
+import { BandConfig } from "../../../firmware/src/band";
 import { Radio, ScanDevice, Timers } from "../../../firmware/src/hw/types";
 import { pureCrypto } from "../../../firmware/src/protocol/crypto";
 import { encodeProvisioning, Provisioning, PROVISIONING_FILE } from "../../../firmware/src/protocol/provisioning";
@@ -12,20 +14,11 @@ export const T0 = 1_700_000_000;
 
 export const PUCK_CONFIG: BandConfig = {
   boardCode: 1,
-  firmwareVersion: 1,
   mtu: 53,
   logBudgetBytes: 20480,
   advertisingIntervalMs: 250,
   calibratedTxDbm: -8,
-  scanPeriodS: 240,
-  scanWindowMs: 1000,
-  rssiFloorDbm: -100,
-  lowBatteryPercent: 15,
   tableRows: 64,
-  discoveryPeriodMs: 4000,
-  discoveryJitterMs: 2000,
-  discoveryBurstMs: 350,
-  discoveryIntervalMs: 100,
 };
 
 export function testProvisioning(extra: Partial<Provisioning> = {}): Provisioning {
@@ -61,7 +54,8 @@ export class NodeBandRig {
   nextId = 1;
   flash = new FakeFlash();
   rand = seededRand(42);
-  band!: Band;
+  band = band;
+  provisioned = false;
   address = "";
   advert: { packet: Uint8Array; intervalMs: number; connectable: boolean } | undefined;
   adverts: { t: number; packet: Uint8Array; connectable: boolean; address: string }[] = [];
@@ -91,7 +85,7 @@ export class NodeBandRig {
   }
 
   /** Boots the band (fresh RAM, same flash). */
-  boot(): Band {
+  boot(): typeof band {
     this.timers = [];
     this.connected = false;
     this.scanCb = undefined;
@@ -115,9 +109,6 @@ export class NodeBandRig {
         rig.advert = { packet, intervalMs, connectable };
         rig.adverts.push({ t: rig.t, packet, connectable, address: rig.address });
       },
-      stopAdvertising() {
-        rig.advert = undefined;
-      },
       scan(cb) {
         if (cb && !rig.scanCb) rig.scanWindows++;
         rig.scanCb = cb;
@@ -131,25 +122,25 @@ export class NodeBandRig {
         if (rig.connected) rig.disconnect();
       },
       batteryPercent: () => this.battery,
-      batteryMv: () => 2900,
       reboot() {
         rig.reboots++;
         rig.timers.push({ at: rig.t, fn: () => rig.boot(), id: rig.nextId++ });
       },
     };
-    this.band = createBand(
-      this.cfg,
-      pureCrypto,
-      { uptime: () => this.t - this.counterOrigin, rand32: () => this.rand(), flash: this.flash },
-      radio,
-      timers,
-    );
-    this.guard(() => this.band.start())();
+    this.guard(() => {
+      this.provisioned = band.start(
+        this.cfg,
+        pureCrypto,
+        { uptime: () => this.t - this.counterOrigin, rand32: () => this.rand(), flash: this.flash },
+        radio,
+        timers,
+      );
+    })();
     return this.band;
   }
 
   /** Power loss: the counter restarts from zero. */
-  powerCycle(): Band {
+  powerCycle(): typeof band {
     this.counterOrigin = this.t;
     return this.boot();
   }

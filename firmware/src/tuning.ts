@@ -1,0 +1,76 @@
+/**
+ * The firmware's numeric design constants in one place (docs/protocol.md explains the choices). This file imports
+ * nothing, so esbuild inlines each constant where it is used instead of keeping a variable.
+ */
+
+// band.ts
+/**
+ * Scan duty cycle defaults (the provisioning record may override them): a 1 s window every 4 min (+-10%) sees
+ * each 15-minute contact about four times; below the low-battery threshold the period doubles.
+ */
+export const DEFAULT_SCAN_PERIOD_S = 240;
+export const DEFAULT_SCAN_WINDOW_MS = 1000;
+/** Sightings weaker than this are not logged (-100: log everything the radio hears). */
+export const DEFAULT_RSSI_FLOOR_DBM = -100;
+export const DEFAULT_LOW_BATTERY_PERCENT = 15;
+export const FIRMWARE_VERSION = 1;
+/** Discovery bursts: every 4-6 s, connectable at 100 ms for 350 ms (docs/protocol.md section 4). */
+export const DISCOVERY_PERIOD_MS = 4000;
+export const DISCOVERY_JITTER_MS = 2000;
+export const DISCOVERY_BURST_MS = 350;
+export const DISCOVERY_INTERVAL_MS = 100;
+/** Without valid time the band sends no Exposure Notification advert, only the discovery advert at this interval. */
+export const DISCOVERY_IDLE_INTERVAL_MS = 1000;
+export const DAY_S = 86400;
+/** Retention is applied at most this often. */
+export const EXPIRE_EVERY_S = 3600;
+
+// identity/rotation.ts
+export const ROTATE_MIN_MS = 10 * 60 * 1000;
+export const ROTATE_SPAN_MS = 10 * 60 * 1000;
+
+// log/encounter-log.ts
+export const LOG_FILE_BYTES = 4064;
+export const NONE = 0xffffffff;
+
+// scan/encounter-table.ts
+export const ID_BYTES = 8;
+/** An encounter missing from this many consecutive scans is finished. */
+export const MISSES_TO_CLOSE = 2;
+/**
+ * Records cap scans at 31: an encounter closes when it reaches them (with the default 4-minute period that is
+ * about 2 hours, inside the 255-minute duration field).
+ */
+export const MAX_SCANS = 31;
+
+// state/band-state.ts
+/** A boot this many seconds (or more) past the previous boot's uptime is a reset; anything less, a power loss. */
+export const RESET_MIN_GAP_S = 2;
+
+// state/journal.ts
+export const SLOT = 24;
+export const SLOTS = 64;
+/** Entries per file: the last slot is the header. */
+export const CAPACITY = SLOTS - 1;
+export const J_HEADER = 1;
+export const J_TEK = 2;
+/** The band state entry: power-on epoch, clock and sync cursor (state/band-state.ts). */
+export const J_STATE = 3;
+
+// sync/sync-service.ts
+/** Band frames are encrypted on boards whose bundle budget has room for the code (the Puck.js class has not). */
+export const ENCRYPT_ABOVE_BUDGET_BYTES = 32768;
+/** Units one READ sends at most (its frames are queued at once: about 100 JsVars on MTU 53). */
+export const MAX_READ_UNITS = 32;
+/** A connected peer must authenticate within this long, and an idle session ends after as long. */
+export const WATCH_MS = 15000;
+export const MAX_BACKOFF_S = 256;
+/** Notifications per pump and the pause between pumps: ~2.5 kB/s on MTU 53 without flooding the stack. */
+export const BURST = 4;
+export const PACE_MS = 20;
+
+// time/clock.ts
+/** Drift corrections are accepted only over at least this long and below this rate; larger errors are jumps. */
+export const MIN_DRIFT_SPAN_S = 3600;
+export const MAX_DRIFT_PPM = 2000;
+export const CLAMP_DRIFT_PPM = 1000;
