@@ -117,6 +117,29 @@ describe("advertising rules", () => {
   });
 });
 
+describe("advertising data forms", () => {
+  test("an object gives service data (with flags), an array of packets alternates, findDevices collates", () => {
+    const world = new World({ seed: 6 });
+    world.addBand({
+      board: "puckjs",
+      position: { x: 1, y: 0 },
+      bundleSource: `NRF.setAdvertising([{ 0xfd6f: [1, 2, 3] }, [2, 1, 6, 3, 0xff, 0xb5, 0x22]], { interval: 200, showName: false });`,
+    });
+    const finder = world.addBand({
+      board: "puckjs",
+      bundleSource: `NRF.findDevices(function (devs) {
+          var out = devs.map(function (d) { return { sd: d.serviceData ? Object.keys(d.serviceData) : [], m: d.manufacturer, n: d.serviceData && d.serviceData.fd6f ? new Uint8Array(d.serviceData.fd6f).length : 0 }; });
+          require("Storage").writeJSON("found", out);
+        }, { timeout: 3000 });`,
+    });
+    world.run(5);
+    const found = json<{ sd: string[]; m?: number; n: number }[]>(finder, "found");
+    // One device (one address), its two packets merged by findDevices: service data and the manufacturer id.
+    expect(found).toEqual([{ sd: ["fd6f"], m: 0x22b5, n: 3 }]);
+    expect(finder.faults).toEqual([]);
+  });
+});
+
 describe("hostile adverts", () => {
   test.each(["random-service-data", "malformed", "oversize", "replay", "flood"] as const)(
     "%s reach the scan callback without breaking the simulator",

@@ -63,6 +63,13 @@ describe("runSimulation", () => {
     expect(r.trace.rssi.length).toBeGreaterThan(10);
   });
 
+  test("the same seed gives the same result (apart from wall time)", () => {
+    const strip = (r: ReturnType<typeof runSimulation>) => JSON.stringify({ ...r, run: null });
+    const a = runSimulation({ scenario: "clinic-queue", bands: 3, hours: 10, seed: 9, bundle: MINI_BAND });
+    const b = runSimulation({ scenario: "clinic-queue", bands: 3, hours: 10, seed: 9, bundle: MINI_BAND });
+    expect(strip(a)).toBe(strip(b));
+  });
+
   test("a firmware that logs nothing: detection metrics are null with the reason", () => {
     const r = runSimulation({
       scenario: "clinic-queue",
