@@ -162,7 +162,7 @@ export function registerSimulate(program: Command): void {
     });
 }
 
-function human(r: SimulationResult): string {
+export function human(r: SimulationResult): string {
   const pct = (x: number | null) => (x === null ? "n/a" : `${(x * 100).toFixed(1)}%`);
   const d = r.detection;
   const lines = [

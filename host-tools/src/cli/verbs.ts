@@ -4,6 +4,7 @@ import { registerBench } from "./bench";
 import { registerBoards } from "./boards";
 import { registerBuild } from "./build";
 import { registerCrypto } from "./crypto";
+import { registerDemo } from "./demo";
 import { registerSimulate } from "./simulate";
 
 /** One line per verb: every verb file exports a register function that adds its sub-command. */
@@ -13,5 +14,6 @@ export function registerVerbs(program: Command): void {
   registerBoards(program);
   registerBuild(program);
   registerCrypto(program);
+  registerDemo(program);
   registerSimulate(program);
 }
