@@ -14,11 +14,11 @@ export function toBytes(v: unknown): Uint8Array {
     for (let i = 0; i < v.length; i++) out[i] = v.charCodeAt(i) & 255;
     return out;
   }
-  if (isArrayBuffer(v)) return new Uint8Array(v.slice(0));
   if (ArrayBuffer.isView(v)) {
     const view = v as ArrayBufferView;
-    return new Uint8Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
+    return new Uint8Array(view.buffer, view.byteOffset, view.byteLength).slice();
   }
+  if (isArrayBuffer(v)) return new Uint8Array(v).slice();
   if (Array.isArray(v)) {
     const parts: number[] = [];
     const walk = (a: unknown[]) => {

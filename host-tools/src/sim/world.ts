@@ -73,7 +73,9 @@ export interface WorldOptions {
 export interface IdOwner {
   owner: string;
   kind: "en" | "bluezone";
+  /** World time the owner first started sending it. */
   firstSeen: number;
+  /** World time the owner last started sending it (an id can come back, e.g. between discovery bursts). */
   lastSeen: number;
 }
 
@@ -114,6 +116,7 @@ export class World {
   private radioRng: Rng;
   private scripts = new Map<string, vm.Script>();
   private decoded = new Map<string, string>();
+  private recentPackets = new WeakMap<Advertiser, Uint8Array[]>();
   private radioCounter = 0;
   private hostTouched = false;
   private realtime: NodeJS.Timeout | undefined;
@@ -251,7 +254,13 @@ export class World {
   }
 
   private recordIds(a: Advertiser, st: AdvertState): void {
+    // Bands switch between a few packets (Exposure Notification, discovery): skip packets recorded lately.
+    let recent = this.recentPackets.get(a);
+    if (!recent) this.recentPackets.set(a, (recent = []));
     for (const p of st.packets) {
+      if (recent.some((q) => sameBytes(p, q))) continue;
+      recent.push(p);
+      if (recent.length > 4) recent.shift();
       const key = hex(p);
       let id = this.decoded.get(key);
       if (id === undefined) {
@@ -432,6 +441,12 @@ export class World {
     if (this.realtime) clearInterval(this.realtime);
     this.realtime = undefined;
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function yieldToHost(): Promise<void> {
