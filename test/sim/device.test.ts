@@ -42,6 +42,18 @@ describe("faults", () => {
     expect(file(band, "caught")).toBe("1");
     expect(world.faults).toHaveLength(2);
   });
+
+  test("onFault can stop a run at the first fault", () => {
+    const world = new World({
+      seed: 1,
+      onFault: (f) => {
+        throw new Error(`fault: ${f.message}`);
+      },
+    });
+    const band = world.addBand({ board: "puckjs", bundleSource: "setTimeout(function () { null.x(); }, 100);" });
+    expect(() => world.run(1)).toThrow(/fault: TypeError/);
+    expect(band.faults).toHaveLength(1);
+  });
 });
 
 describe("timers and the clock", () => {

@@ -332,6 +332,14 @@ export class EspruinoDevice implements RadioNode {
     this.energyMeter.add("cpu", this.board.currentUa.cpu * cost);
     this.busyUntil = Math.max(this.busyUntil, this.world.now) + cost;
     const dying = this.dying;
+    try {
+      this.afterInvoke(dying);
+    } finally {
+      this.reportFaults();
+    }
+  }
+
+  private afterInvoke(dying: DyingKind | undefined): void {
     if (dying === "cut") {
       this.powerDown();
       const off = this.opts.offAfterCutSeconds ?? 1;
@@ -423,8 +431,17 @@ export class EspruinoDevice implements RadioNode {
       stack: err && typeof err.stack === "string" ? err.stack.split("\n").slice(0, 6).join("\n") : undefined,
     };
     this.faults.push(f);
-    this.world.reportFault(f);
     this.log(`Uncaught ${message}`);
+    // Reported to the world once the callback is over (a reporter may throw to stop the run).
+    this.unreported.push(f);
+  }
+
+  private unreported: Fault[] = [];
+
+  private reportFaults(): void {
+    const list = this.unreported;
+    this.unreported = [];
+    for (const f of list) this.world.reportFault(f);
   }
 
   /** Records a fault raised by the simulator itself (out of memory, ...). */

@@ -67,6 +67,8 @@ export interface WorldOptions {
   deliverOversize?: boolean;
   /** Length of a radio scheduling slice, seconds (default 1). */
   sliceSeconds?: number;
+  /** Called for every device fault; throw from it to stop the run at the first fault (tests). */
+  onFault?: (f: Fault) => void;
 }
 
 /** Who sent an Exposure Notification RPI or Bluezone id (first 8 bytes, hex), for ground truth. */
@@ -225,6 +227,7 @@ export class World {
 
   reportFault(f: Fault): void {
     this.faults.push(f);
+    if (this.options.onFault) this.options.onFault(f);
   }
 
   /** Host code (noble bindings, centrals) has something to react to: async runners yield to it. */
