@@ -153,11 +153,15 @@ function discovery(): void {
 }
 
 /**
- * A finished encounter goes to the log unless it is weaker than the RSSI floor. (A radio never hears its own
+ * A finished encounter goes to the log if its mean RSSI reached the floor: neighbours through a wall or across a
+ * hall cost 16 bytes each per rotation of a small flash budget and are not contacts. The floor is low because
+ * phones transmit ~12 dB weaker than bands and their close contacts must stay. (A radio never hears its own
  * adverts; a replay of the band's own RPI is logged like any sighting, and matching drops a band's own keys.)
  */
 const emit: EmitFn = (kind, ids, off, first, last, scans, rssiMax, rssiMean, aem) => {
-  if (rssiMax >= floor) log.add(kind, ids, off, first, last, scans, rssiMax, rssiMean, aem);
+  if (rssiMean >= floor) {
+    log.add(kind, ids, off, first, last, scans, rssiMax, rssiMean, aem);
+  }
 };
 
 function flush(): void {
