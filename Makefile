@@ -7,7 +7,7 @@ TRACELET := node host-tools/bin/tracelet.js
 all: firmware
 
 $(NODE_STAMP): package-lock.json package.json
-	npm ci
+	@npm ci >&2
 	@touch $(NODE_STAMP)
 
 ## demo: the main job, on simulated bands when no hardware is attached
@@ -24,7 +24,7 @@ firmware: $(NODE_STAMP)
 
 ## bench: benchmarks, JSON on stdout and in bench/results.json
 bench: $(NODE_STAMP)
-	$(TRACELET) bench --json
+	@$(TRACELET) bench --json
 
 typecheck: $(NODE_STAMP)
 	npm run typecheck
