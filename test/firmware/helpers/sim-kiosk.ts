@@ -1,0 +1,195 @@
+import * as path from "path";
+import { readU32LE } from "../../../firmware/src/protocol/bytes";
+import { pureCrypto as c } from "../../../firmware/src/protocol/crypto";
+import { encodeProvisioning, Provisioning } from "../../../firmware/src/protocol/provisioning";
+import {
+  decodeDataPayload,
+  decodeDiscoveryAdvert,
+  decodeStatus,
+  encodeReadCommand,
+  KioskEvent,
+  KioskSession,
+  LogUnit,
+  matchDiscovery,
+  OP_DATA,
+  OP_READ,
+  OP_READ_END,
+  OP_STATUS,
+  OP_STATUS_REPLY,
+  SYNC_CONTROL_UUID,
+  SYNC_RESPONSE_UUID,
+  SYNC_SERVICE_UUID,
+  BandStatus,
+} from "../../../firmware/src/protocol/sync";
+import { EspruinoDevice } from "../../../host-tools/src/sim/device";
+import { Central, Link } from "../../../host-tools/src/sim/gatt";
+import { Position } from "../../../host-tools/src/sim/radio";
+import { World } from "../../../host-tools/src/sim/world";
+import { ROOT } from "../../helpers/paths";
+
+/** The flashed bundle of a board, as global-setup built it. */
+export function bundlePath(board: string): string {
+  return path.join(ROOT, "dist", board, "tracelet.js");
+}
+
+let keyCounter = 1;
+
+/** A provisioning record with fresh keys; the flasher sets the board clock over USB (flags bit 0). */
+export function provisioning(world: World, extra: Partial<Provisioning> = {}): Provisioning {
+  const k = keyCounter++;
+  const fill = (n: number, v: number) => new Uint8Array(n).map((_, i) => (v * 31 + i * 7) & 255);
+  return {
+    bandId: fill(8, k),
+    bandSecret: fill(16, k + 100),
+    syncKey: fill(16, k + 200),
+    mode: "private",
+    retentionDays: 21,
+    txCalibrationDbm: 127,
+    flags: 1,
+    scanPeriodS: 0,
+    scanWindowMs: 0,
+    rssiFloorDbm: 0,
+    lowBatteryPercent: 0,
+    provisionedAt: world.startUnix,
+    ...extra,
+  };
+}
+
+/** Adds a provisioned band running the real bundle, its clock set by the "flasher". */
+export function addBand(
+  world: World,
+  board: string,
+  position: Position,
+  prov: Provisioning = provisioning(world),
+  memoryCheck: "callback" | number = "callback",
+): { band: EspruinoDevice; prov: Provisioning } {
+  const band = world.addBand({
+    board,
+    bundlePath: bundlePath(board),
+    position,
+    provisioning: { "tl.prov": encodeProvisioning(prov) },
+    clock: world.startUnix + world.now,
+    name: `band${keyCounter}`,
+    memoryCheck,
+  });
+  return { band, prov };
+}
+
+/**
+ * A kiosk on the simulated GATT central: finds bands by their discovery token, authenticates with the sync key and
+ * speaks the sync protocol through KioskSession, as the real kiosk would through noble.
+ */
+export class SimKiosk {
+  central: Central;
+  link: Link | undefined;
+  session: KioskSession | undefined;
+  events: KioskEvent[] = [];
+  private waiters: { done: (e: KioskEvent) => boolean; resolve: () => void }[] = [];
+
+  constructor(
+    public world: World,
+    public registry: Uint8Array[],
+    position: Position = { x: 0.5, y: 0 },
+  ) {
+    this.central = world.central({ position, name: "kiosk" });
+  }
+
+  /** Scans until a discovery advert matches a registered key; resolves with its address, key index and time. */
+  async find(timeoutS = 30): Promise<{ address: string; index: number; t: number }> {
+    const found = new Promise<{ address: string; index: number; t: number }>((resolve) => {
+      this.central.startScan((s) => {
+        if (!s.connectable) return;
+        const d = decodeDiscoveryAdvert(s.data);
+        if (!d.ok) return;
+        const i = matchDiscovery(c, this.registry, d.value);
+        if (i >= 0) {
+          this.central.stopScan();
+          resolve({ address: s.address, index: i, t: s.t });
+        }
+      });
+    });
+    return this.world.until(found, { timeoutS });
+  }
+
+  /** Connects, subscribes to responses and authenticates with registry key `index`. */
+  async open(address: string, index: number): Promise<boolean> {
+    this.link = await this.world.until(this.central.connect(address, { timeoutS: 10 }));
+    this.session = new KioskSession(
+      c,
+      this.registry[index],
+      new Uint8Array(16).map((_, i) => i * 13 + 1),
+    );
+    this.events = [];
+    await this.world.until(this.link.subscribe(SYNC_SERVICE_UUID, SYNC_RESPONSE_UUID, (data) => this.onNotify(data)));
+    await this.send(this.session.begin());
+    await this.wait((e) => e.type === "authenticated" || e.type === "error" || e.type === "invalid", 10);
+    return this.session.authenticated;
+  }
+
+  private onNotify(data: Uint8Array): void {
+    const s = this.session;
+    if (!s) return;
+    const e = s.receive(data);
+    this.events.push(e);
+    if (e.type === "write") void this.send(e.data).catch(() => undefined);
+    this.waiters = this.waiters.filter((w) => {
+      if (!w.done(e)) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  async send(data: Uint8Array): Promise<void> {
+    if (!this.link) throw new Error("not connected");
+    await this.world.until(this.link.write(SYNC_SERVICE_UUID, SYNC_CONTROL_UUID, data));
+  }
+
+  /** Runs the world until an event from index `from` on matches `done` (or `timeoutS` of virtual time pass). */
+  async wait(done: (e: KioskEvent) => boolean, timeoutS = 20, from = 0): Promise<void> {
+    if (this.events.slice(from).some(done)) return;
+    const p = new Promise<void>((resolve) => this.waiters.push({ done, resolve }));
+    await this.world.until(p, { timeoutS }).catch(() => undefined);
+  }
+
+  /** Sends a command and waits for the reply frame with op `replyOp`; returns the frames received meanwhile. */
+  async command(op: number, payload: Uint8Array, replyOp: number): Promise<Extract<KioskEvent, { type: "frame" }>[]> {
+    const from = this.events.length;
+    await this.send((this.session as KioskSession).command(op, payload));
+    await this.wait((e) => e.type === "frame" && e.op === replyOp, 20, from);
+    return this.events.slice(from).filter((e): e is Extract<KioskEvent, { type: "frame" }> => e.type === "frame");
+  }
+
+  async status(): Promise<BandStatus> {
+    const f = (await this.command(OP_STATUS, new Uint8Array(0), OP_STATUS_REPLY)).find((x) => x.op === OP_STATUS_REPLY);
+    if (!f) throw new Error("no STATUS reply");
+    const s = decodeStatus(f.payload);
+    if (!s.ok) throw new Error(s.error);
+    return s.value;
+  }
+
+  /** Reads the log from `from` to the status's log end, page by page. */
+  async readAll(from: number): Promise<{ units: LogUnit[]; next: number }> {
+    const end = (await this.status()).logEnd;
+    const units: LogUnit[] = [];
+    let cursor = from;
+    for (let page = 0; page < 400 && cursor < end; page++) {
+      const frames = await this.command(OP_READ, encodeReadCommand(cursor, 32), OP_READ_END);
+      for (const f of frames.filter((x) => x.op === OP_DATA)) {
+        const d = decodeDataPayload(f.payload);
+        if (d.ok) d.value.units.forEach((u, i) => units.push({ cursor: d.value.cursor + i, bytes: u }));
+      }
+      const endFrame = frames.find((x) => x.op === OP_READ_END);
+      if (!endFrame) break;
+      const next = readU32LE(endFrame.payload, 0);
+      if (next === cursor) break;
+      cursor = next;
+    }
+    return { units, next: cursor };
+  }
+
+  async close(): Promise<void> {
+    if (this.link) await this.world.until(this.link.disconnect());
+    this.link = undefined;
+    this.session = undefined;
+  }
+}

@@ -1,0 +1,240 @@
+import fc from "fast-check";
+import { decodeBeacon } from "../../firmware/src/protocol/advert";
+import { readU32LE, toHex } from "../../firmware/src/protocol/bytes";
+import { pureCrypto as c } from "../../firmware/src/protocol/crypto";
+import { computeRpi, deriveRpik } from "../../firmware/src/protocol/gaen";
+import {
+  assembleLog,
+  decodeTekPayload,
+  decodeTimeOk,
+  OP_ACK,
+  OP_ACK_OK,
+  OP_READ_TEKS,
+  OP_SET_TIME,
+  OP_TEK,
+  OP_TEKS_END,
+  OP_TIME_OK,
+  recordTime,
+  STATUS_FLAG_TIME_VALID,
+  SYNC_CONTROL_UUID,
+  SYNC_SERVICE_UUID,
+  u32Payload,
+} from "../../firmware/src/protocol/sync";
+import { UART_SERVICE } from "../../host-tools/src/sim/nrf";
+import { World } from "../../host-tools/src/sim/world";
+import { addBand, SimKiosk } from "./helpers/sim-kiosk";
+
+/**
+ * The flashed bundle (dist/<board>/tracelet.js, built by global-setup) on the simulator, for every board: what a
+ * band does in the world, and what a kiosk sees of it over the simulated GATT link.
+ */
+const BOARDS = ["puckjs", "mdbt42q", "pixljs", "banglejs2"];
+
+describe.each(BOARDS)("%s band on the simulator", (board) => {
+  it("advertises RPIs derived from the TEKs it reports, rotating with the address every 10-20 minutes", async () => {
+    const world = new World({ seed: 11 });
+    const { band, prov } = addBand(world, board, { x: 0, y: 0 });
+    const kiosk = new SimKiosk(world, [prov.syncKey], { x: 1, y: 0 });
+    const seen: { t: number; rpi: string; address: string }[] = [];
+    kiosk.central.startScan((s) => {
+      const b = decodeBeacon(s.data);
+      if (b.ok && b.value.kind === "en") seen.push({ t: s.t, rpi: toHex(b.value.rpi), address: s.address });
+    });
+    world.run(3 * 3600);
+    kiosk.central.stopScan();
+    expect(band.faults).toEqual([]);
+    const changes = seen.filter((s, i) => i === 0 || s.rpi !== seen[i - 1].rpi);
+    expect(changes.length).toBeGreaterThanOrEqual(9);
+    for (let i = 1; i < changes.length; i++) {
+      expect(changes[i].address).not.toBe(changes[i - 1].address);
+      const gap = changes[i].t - changes[i - 1].t;
+      expect(gap).toBeGreaterThan(590);
+      expect(gap).toBeLessThan(1215);
+    }
+    // The address never carries an RPI that is not its own rotation's.
+    const byAddress = new Map<string, Set<string>>();
+    for (const s of seen) byAddress.set(s.address, (byAddress.get(s.address) ?? new Set()).add(s.rpi));
+    for (const rpis of byAddress.values()) expect(rpis.size).toBe(1);
+
+    const found = await kiosk.find();
+    expect(await kiosk.open(found.address, found.index)).toBe(true);
+    const frames = await kiosk.command(OP_READ_TEKS, new Uint8Array(0), OP_TEKS_END);
+    const teks = frames
+      .filter((f) => f.op === OP_TEK)
+      .map((f) => {
+        const d = decodeTekPayload(f.payload);
+        if (!d.ok) throw new Error(d.error);
+        return d.value.entry;
+      });
+    expect(teks.length).toBeGreaterThanOrEqual(1);
+    for (const ch of changes) {
+      // Each RPI is the one of the interval in which its rotation happened (at most 20 minutes before).
+      const unix = world.startUnix + ch.t;
+      const enin = Math.floor(unix / 600);
+      const match = teks.some((e) => {
+        const rpik = deriveRpik(c, e.tek);
+        for (let i = enin - 2; i <= enin; i++) if (toHex(computeRpi(c, rpik, i)) === ch.rpi) return true;
+        return false;
+      });
+      expect(match).toBe(true);
+    }
+    await kiosk.close();
+  });
+
+  it("is found and authenticated by a kiosk within 10 s, syncs its log, takes the time and an ACK", async () => {
+    const world = new World({ seed: 12 });
+    const a = addBand(world, board, { x: 0, y: 0 });
+    const b = addBand(world, "puckjs", { x: 1.2, y: 0 });
+    world.addPhone({ kind: "en", position: { x: 0, y: 1 } });
+    world.addPhone({ kind: "bluezone", position: { x: 1, y: 1 } });
+    world.run(2 * 3600);
+    // The registry holds another clinic band's key too: the token says which band this is.
+    const kiosk = new SimKiosk(world, [new Uint8Array(16).fill(0x5c), a.prov.syncKey], { x: 0.5, y: 0.5 });
+    const t0 = world.now;
+    const found = await kiosk.find();
+    expect(found.index).toBe(1);
+    expect(await kiosk.open(found.address, found.index)).toBe(true);
+    expect(world.now - t0).toBeLessThan(10);
+
+    const st = await kiosk.status();
+    expect(st.flags & STATUS_FLAG_TIME_VALID).toBeTruthy();
+    expect(Math.abs(st.bandTime - world.unixNow())).toBeLessThan(5);
+    const time = await kiosk.command(OP_SET_TIME, u32Payload(Math.floor(world.unixNow())), OP_TIME_OK);
+    const ok = decodeTimeOk(time[time.length - 1].payload);
+    expect(ok.ok && Math.abs(ok.value.errorSeconds as number)).toBeLessThan(5);
+
+    const { units, next } = await kiosk.readAll(0);
+    const log = assembleLog(units);
+    expect(log.skipped).toEqual([]);
+    const owners = new Set<string>();
+    for (const s of log.segments) {
+      for (const r of s.records) {
+        const o = world.idOwners.get(toHex(r.id));
+        if (o) owners.add(o.owner);
+        const t = recordTime(s, r.startMinute, st) as number;
+        expect(t).toBeGreaterThanOrEqual(world.startUnix - 60);
+        expect(t).toBeLessThanOrEqual(world.unixNow());
+      }
+    }
+    // The neighbour band and the phone next to it were logged (Pixl.js does not log Bluezone ids).
+    expect(owners.has(b.band.name)).toBe(true);
+    expect([...owners].some((o) => o.startsWith("phone") || o.includes("en"))).toBe(true);
+    const ack = await kiosk.command(OP_ACK, u32Payload(next), OP_ACK_OK);
+    expect(readU32LE(ack[ack.length - 1].payload, 0)).toBe(next);
+    expect((await kiosk.status()).syncCursor).toBe(next);
+    await kiosk.close();
+    expect(a.band.faults).toEqual([]);
+    expect(b.band.faults).toEqual([]);
+  });
+
+  it("keeps its log through power cuts at random flash bytes, then needs a kiosk to set the clock", async () => {
+    const world = new World({ seed: 13 });
+    const a = addBand(world, board, { x: 0, y: 0 });
+    addBand(world, "puckjs", { x: 1, y: 0 });
+    addBand(world, "puckjs", { x: 0, y: 1 });
+    world.addPhone({ kind: "en", position: { x: 1, y: 1 } });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 48 }), (n) => {
+        world.advance(1800);
+        a.band.cutPowerAfterFlashBytes(n);
+        return true;
+      }),
+      { numRuns: 6, seed: 5 },
+    );
+    world.advance(1800);
+    a.band.powerCut(30);
+    world.advance(3600);
+    expect(a.band.faults).toEqual([]);
+    expect(a.band.powerOns).toBeGreaterThanOrEqual(2);
+    // After a power loss the band advertises no Exposure Notification ids until a kiosk sets its clock.
+    const adv = a.band.nrf.advert();
+    expect(adv && adv.connectable).toBe(true);
+    const kiosk = new SimKiosk(world, [a.prov.syncKey], { x: 0.5, y: 0.5 });
+    const found = await kiosk.find();
+    expect(await kiosk.open(found.address, found.index)).toBe(true);
+    const before = await kiosk.status();
+    expect(before.flags & STATUS_FLAG_TIME_VALID).toBe(0);
+    const time = await kiosk.command(OP_SET_TIME, u32Payload(Math.floor(world.unixNow())), OP_TIME_OK);
+    const ok = decodeTimeOk(time[time.length - 1].payload);
+    expect(ok.ok && ok.value.errorSeconds).toBeNull();
+    const st = await kiosk.status();
+    const log = assembleLog((await kiosk.readAll(0)).units);
+    // At most one torn unit per cut, and records from before and after the cuts are all there.
+    expect(log.skipped.length).toBeLessThanOrEqual(7);
+    const records = log.segments.flatMap((s) => s.records);
+    expect(records.length).toBeGreaterThan(10);
+    expect(log.segments.some((s) => s.header.monotonic)).toBe(true);
+    const placed = log.segments
+      .filter((s) => s.header.monotonic && s.header.bootEpoch === st.bootEpoch)
+      .flatMap((s) => s.records.map((r) => recordTime(s, r.startMinute, st)));
+    for (const t of placed) expect(Math.abs((t as number) - world.unixNow())).toBeLessThan(3 * 3600);
+    await kiosk.close();
+    world.advance(60);
+    expect(a.band.nrf.advert()?.connectable).toBe(false);
+    expect(a.band.faults).toEqual([]);
+  });
+
+  it("exposes no console in production and never evaluates what a peer writes", async () => {
+    const world = new World({ seed: 14 });
+    const { band, prov } = addBand(world, board, { x: 0, y: 0 });
+    world.run(60);
+    expect([...band.nrf.services.keys()]).toEqual([SYNC_SERVICE_UUID]);
+    expect(band.nrf.services.has(UART_SERVICE)).toBe(false);
+    const kiosk = new SimKiosk(world, [prov.syncKey], { x: 0.5, y: 0 });
+    const found = await kiosk.find();
+    kiosk.link = await world.until(kiosk.central.connect(found.address));
+    const js = new TextEncoder().encode('require("Storage").write("pwned","x")');
+    for (let i = 0; i < js.length; i += 20) await kiosk.send(js.subarray(i, i + 20));
+    await kiosk.send(new TextEncoder().encode("\n"));
+    world.advance(20);
+    expect(band.storage.read("pwned")).toBeUndefined();
+    expect(band.consoleLines.join("")).not.toContain("pwned");
+    expect(band.faults).toEqual([]);
+  });
+
+  it("survives hostile adverts and fuzzed GATT writes without a fault", async () => {
+    const world = new World({ seed: 15 });
+    const { band, prov } = addBand(world, board, { x: 0, y: 0 });
+    for (const mode of ["random-service-data", "malformed", "oversize", "replay", "flood"] as const) {
+      world.addHostile({ mode, position: { x: 1, y: 0 } });
+    }
+    world.run(1800);
+    const kiosk = new SimKiosk(world, [prov.syncKey], { x: 0.5, y: 0 });
+    const found = await kiosk.find();
+    kiosk.link = await world.until(kiosk.central.connect(found.address));
+    const writes = fc.sample(fc.uint8Array({ minLength: 0, maxLength: 20 }), { numRuns: 120, seed: 3 });
+    for (const w of writes) await kiosk.send(w).catch(() => undefined);
+    await kiosk.close();
+    world.advance(1800);
+    expect(band.faults).toEqual([]);
+    // Still a working band: a kiosk with the key syncs.
+    const k2 = new SimKiosk(world, [prov.syncKey], { x: 0.5, y: 0.2 });
+    const f2 = await k2.find();
+    expect(await k2.open(f2.address, f2.index)).toBe(true);
+    await k2.close();
+    expect(band.faults).toEqual([]);
+  });
+});
+
+describe("21 days on the simulator", () => {
+  it.each(BOARDS)(
+    "%s: no fault and no memory growth",
+    (board) => {
+      const world = new World({ seed: 21 });
+      const { band } = addBand(world, board, { x: 0, y: 0 }, undefined, 600);
+      addBand(world, "puckjs", { x: 1.5, y: 0 }, undefined, 3600);
+      world.addPhone({ kind: "en", position: { x: 0, y: 1.5 } });
+      world.addPhone({ kind: "bluezone", position: { x: 2, y: 2 } });
+      world.run(2 * 86400);
+      const early = band.memoryPeak;
+      world.run(21 * 86400);
+      expect(band.faults).toEqual([]);
+      expect(world.faults).toEqual([]);
+      // The peak after 21 days is the peak of the first two: nothing accumulates.
+      expect(band.memoryPeak).toBeLessThanOrEqual(early + 40);
+      const used = band.storage.files().filter((f) => /^tl\.l\d+$/.test(f.name)).length;
+      expect(used).toBeGreaterThan(0);
+    },
+    240000,
+  );
+});
