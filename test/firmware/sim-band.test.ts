@@ -16,7 +16,6 @@ import {
   OP_TIME_OK,
   recordTime,
   STATUS_FLAG_TIME_VALID,
-  SYNC_CONTROL_UUID,
   SYNC_SERVICE_UUID,
   u32Payload,
 } from "../../firmware/src/protocol/sync";
