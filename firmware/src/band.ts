@@ -256,7 +256,12 @@ export function start(cfg: BandConfig, crypto: CryptoPrims, platform: Platform, 
   advInterval = cfg.advertisingIntervalMs;
   boardCode = cfg.boardCode;
   tx = !prov || pv[PROV_TX] === TX_FROM_BOARD ? cfg.calibratedTxDbm : readI8(pv, PROV_TX);
-  floor = readI8(pv, PROV_RSSI_FLOOR) || DEFAULT_RSSI_FLOOR_DBM;
+  // With a small log budget the default floor follows the board's radiated power (its neighbours are mostly the
+  // same bands): half the difference to the Puck.js calibration it was tuned on (the other half are phones).
+  floor =
+    readI8(pv, PROV_RSSI_FLOOR) ||
+    // Build constants, so that the shift folds to a number.
+    DEFAULT_RSSI_FLOOR_DBM + (__LOG_BUDGET_BYTES__ > 65536 ? 0 : (__CALIBRATED_TX_DBM__ + 8) >> 1);
   period = (readU16LE(pv, PROV_SCAN_PERIOD) || DEFAULT_SCAN_PERIOD_S) * 1000;
   window = readU16LE(pv, PROV_SCAN_WINDOW) || DEFAULT_SCAN_WINDOW_MS;
   lowBattery = pv[PROV_LOW_BATTERY] || DEFAULT_LOW_BATTERY_PERCENT;

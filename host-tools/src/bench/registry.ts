@@ -1,5 +1,6 @@
 import { authorityF1Section } from "./sections/authority-f1";
 import { authorityLoadSection } from "./sections/authority-load";
+import { firmwareBandSection } from "./sections/firmware-band";
 import { firmwareBundlesSection } from "./sections/firmware-bundles";
 import { protocolCryptoSection } from "./sections/protocol-crypto";
 import { simScaleSection } from "./sections/sim-scale";
@@ -15,4 +16,5 @@ export const BENCH_SECTIONS: BenchSection[] = [
   authorityLoadSection,
   authorityF1Section,
   simScaleSection,
+  firmwareBandSection,
 ];

@@ -12,6 +12,8 @@ g.__BATTERY_READOUT__ = "E.getBattery";
 g.__BATTERY_EMPTY_V__ = 2;
 g.__BATTERY_FULL_V__ = 3;
 g.__MTU__ = 53;
+g.__LOG_BUDGET_BYTES__ = 20480;
+g.__CALIBRATED_TX_DBM__ = -8;
 declare global {
   // Mirrors firmware/types/build-constants.d.ts for the root (host and test) type check.
   const __BOARD__: string;
@@ -23,6 +25,8 @@ declare global {
   const __BATTERY_EMPTY_V__: number;
   const __BATTERY_FULL_V__: number;
   const __MTU__: number;
+  const __LOG_BUDGET_BYTES__: number;
+  const __CALIBRATED_TX_DBM__: number;
 }
 
 export {};
