@@ -1,4 +1,9 @@
 import fc from "fast-check";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { encodeProvisioning } from "../../firmware/src/protocol/provisioning";
+import { buildBoard } from "../../host-tools/src/build/build";
 import { decodeBeacon } from "../../firmware/src/protocol/advert";
 import { readU32LE, toHex } from "../../firmware/src/protocol/bytes";
 import { pureCrypto as c } from "../../firmware/src/protocol/crypto";
@@ -21,7 +26,7 @@ import {
 } from "../../firmware/src/protocol/sync";
 import { UART_SERVICE } from "../../host-tools/src/sim/nrf";
 import { World } from "../../host-tools/src/sim/world";
-import { addBand, SimKiosk } from "./helpers/sim-kiosk";
+import { addBand, provisioning, SimKiosk } from "./helpers/sim-kiosk";
 
 /**
  * The flashed bundle (dist/<board>/tracelet.js, built by global-setup) on the simulator, for every board: what a
@@ -213,6 +218,25 @@ describe.each(BOARDS)("%s band on the simulator", (board) => {
     await k2.close();
     expect(band.faults).toEqual([]);
   });
+});
+
+describe("dev build", () => {
+  it("keeps the Bluetooth console (Nordic UART) that production builds remove", async () => {
+    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "tracelet-dev-"));
+    const r = await buildBoard("puckjs", { dev: true, quiet: true, typecheck: false, outDir });
+    const world = new World({ seed: 16 });
+    const band = world.addBand({
+      board: "puckjs",
+      bundlePath: r.file,
+      position: { x: 0, y: 0 },
+      provisioning: { "tl.prov": encodeProvisioning(provisioning(world)) },
+      clock: world.startUnix,
+    });
+    world.run(60);
+    expect(band.nrf.services.has(UART_SERVICE)).toBe(true);
+    expect(band.nrf.services.has(SYNC_SERVICE_UUID)).toBe(true);
+    expect(band.faults).toEqual([]);
+  }, 60000);
 });
 
 describe("21 days on the simulator", () => {
