@@ -30,6 +30,7 @@ import {
   OP_WIPE,
   OP_WIPE_OK,
   recordTime,
+  STATUS_FLAG_LOW_BATTERY,
   STATUS_FLAG_TIME_VALID,
   u32Payload,
   ERR_AUTH_REQUIRED,
@@ -354,6 +355,23 @@ describe("band on a virtual clock", () => {
     expect(rig.faults).toEqual([]);
     const k = new Kiosk(rig);
     expect(k.authenticate()).toBe(true);
+  });
+});
+
+describe("battery", () => {
+  it("doubles the scan period below the low-battery threshold and says so in the status", () => {
+    const full = new NodeBandRig();
+    full.boot();
+    full.run(6 * 3600);
+    const low = new NodeBandRig();
+    low.battery = 10;
+    low.boot();
+    low.run(6 * 3600);
+    expect(full.scanWindows).toBeGreaterThan(80);
+    expect(low.scanWindows).toBeLessThan(full.scanWindows * 0.6);
+    const k = new Kiosk(low);
+    expect(k.authenticate()).toBe(true);
+    expect(k.status().flags & STATUS_FLAG_LOW_BATTERY).toBeTruthy();
   });
 });
 

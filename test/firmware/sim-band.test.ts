@@ -220,6 +220,47 @@ describe.each(BOARDS)("%s band on the simulator", (board) => {
   });
 });
 
+describe("Puck.js band under stress on the simulator", () => {
+  it("keeps logging without a fault when Storage is nearly full (other files took the space)", async () => {
+    const world = new World({ seed: 17 });
+    const { band, prov } = addBand(world, "puckjs", { x: 0, y: 0 }, undefined, 3600);
+    addBand(world, "puckjs", { x: 1, y: 0 }, undefined, 3600);
+    world.addPhone({ kind: "en", position: { x: 0, y: 1 } });
+    world.run(600);
+    // Leave room for two log files only.
+    const free = band.storage.getFree();
+    band.storage.write("filler", new Uint8Array(free - 2 * 4096 - 64), 0, 0);
+    world.run(36 * 3600);
+    expect(band.faults).toEqual([]);
+    const kiosk = new SimKiosk(world, [prov.syncKey], { x: 0.5, y: 0 });
+    const found = await kiosk.find();
+    expect(await kiosk.open(found.address, found.index)).toBe(true);
+    const st = await kiosk.status();
+    const log = assembleLog((await kiosk.readAll(st.logStart)).units);
+    expect(log.segments.flatMap((s) => s.records).length).toBeGreaterThan(50);
+    expect(band.faults).toEqual([]);
+  });
+
+  it("survives clock jumps forwards and backwards without a fault, and still syncs", async () => {
+    const world = new World({ seed: 18 });
+    const { band, prov } = addBand(world, "puckjs", { x: 0, y: 0 }, undefined, 3600);
+    addBand(world, "puckjs", { x: 1, y: 0 }, undefined, 3600);
+    for (const jump of [7200, -5400, 86400, -3 * 86400, 600]) {
+      world.advance(3 * 3600);
+      band.setClock(band.deviceTime(world.now) + jump);
+    }
+    world.advance(3 * 3600);
+    expect(band.faults).toEqual([]);
+    const kiosk = new SimKiosk(world, [prov.syncKey], { x: 0.5, y: 0 });
+    const found = await kiosk.find();
+    expect(await kiosk.open(found.address, found.index)).toBe(true);
+    const log = assembleLog((await kiosk.readAll(0)).units);
+    expect(log.skipped).toEqual([]);
+    expect(log.segments.length).toBeGreaterThan(1);
+    expect(band.faults).toEqual([]);
+  });
+});
+
 describe("dev build", () => {
   it("keeps the Bluetooth console (Nordic UART) that production builds remove", async () => {
     const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "tracelet-dev-"));
