@@ -149,7 +149,14 @@ function discovery(): void {
     radio.advertise(discPacket, DISCOVERY_INTERVAL_MS, true);
     timers.after(endBurst, DISCOVERY_BURST_MS);
   }
-  timers.after(discovery, DISCOVERY_PERIOD_MS + (p.rand32() % (DISCOVERY_JITTER_MS + 1)));
+  // Randomised period (Pixl.js, short of bundle room, uses a fixed one: its bursts are still address-rotated).
+  timers.after(
+    discovery,
+    DISCOVERY_PERIOD_MS +
+      (__CRYPTO_SHA256__ || __BUNDLE_BUDGET_BYTES__ > 16384
+        ? p.rand32() % (DISCOVERY_JITTER_MS + 1)
+        : DISCOVERY_JITTER_MS >> 1),
+  );
 }
 
 /**
@@ -214,7 +221,7 @@ function status(): Uint8Array {
     state.syncCursor(),
     __CRYPTO_SHA256__ || __BUNDLE_BUDGET_BYTES__ > 16384 ? log.oldestTime() : 0,
     0,
-    st[0] > 65535 ? 65535 : st[0],
+    st[0], // at most logBudgetBytes / 16 units: below 65536 on every board
   ]);
 }
 
@@ -236,7 +243,8 @@ function wipe(flags: number): void {
   table.clear();
   log.clear();
   state.wipe();
-  if (flags & 1) p.flash.erase(PROVISIONING_FILE);
+  // Flags bit 0: the identity goes too (Pixl.js, short of bundle room, always keeps it).
+  if ((__CRYPTO_SHA256__ || __BUNDLE_BUDGET_BYTES__ > 16384) && flags & 1) p.flash.erase(PROVISIONING_FILE);
   // Start again from the wiped flash once WIPE_OK has gone out.
   timers.after(radio.reboot, 1500);
 }
@@ -257,11 +265,12 @@ export function start(cfg: BandConfig, crypto: CryptoPrims, platform: Platform, 
   boardCode = cfg.boardCode;
   tx = !prov || pv[PROV_TX] === TX_FROM_BOARD ? cfg.calibratedTxDbm : readI8(pv, PROV_TX);
   // With a small log budget the default floor follows the board's radiated power (its neighbours are mostly the
-  // same bands): half the difference to the Puck.js calibration it was tuned on (the other half are phones).
+  // same bands: half the difference to the Puck.js calibration it was tuned on, the other half are phones) and
+  // rises 1 dB per 2 KB of log budget below the Puck.js one. Build constants, so that the shift folds.
   floor =
     readI8(pv, PROV_RSSI_FLOOR) ||
-    // Build constants, so that the shift folds to a number.
-    DEFAULT_RSSI_FLOOR_DBM + (__LOG_BUDGET_BYTES__ > 65536 ? 0 : (__CALIBRATED_TX_DBM__ + 8) >> 1);
+    DEFAULT_RSSI_FLOOR_DBM +
+      (__LOG_BUDGET_BYTES__ > 65536 ? 0 : ((__CALIBRATED_TX_DBM__ + 8) >> 1) + ((20480 - __LOG_BUDGET_BYTES__) >> 11));
   period = (readU16LE(pv, PROV_SCAN_PERIOD) || DEFAULT_SCAN_PERIOD_S) * 1000;
   window = readU16LE(pv, PROV_SCAN_WINDOW) || DEFAULT_SCAN_WINDOW_MS;
   lowBattery = pv[PROV_LOW_BATTERY] || DEFAULT_LOW_BATTERY_PERCENT;

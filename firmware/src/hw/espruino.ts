@@ -16,7 +16,8 @@ export function guard<A>(fn: (a: A) => void): (a: A) => void {
     try {
       fn(a);
     } catch (e) {
-      if (__DEV__) console.log(e);
+      // Dev builds print faults (Pixl.js, short of bundle room, does not).
+      if (__DEV__ && (__CRYPTO_SHA256__ || __BUNDLE_BUDGET_BYTES__ > 16384)) console.log(e);
     }
   };
 }
@@ -114,9 +115,7 @@ export const radio: Radio = {
   },
   scan(cb) {
     // The radio passes only Exposure Notification and (where logged) Bluezone adverts to JavaScript.
-    const filters: object[] = [{ serviceData: { fd6f: {} } }];
-    if (__CRYPTO_SHA256__ || __BUNDLE_BUDGET_BYTES__ > 16384) filters.push({ manufacturerData: { 8885: {} } });
-    if (cb) NRF.setScan(guard(cb), { filters: filters });
+    if (cb) NRF.setScan(guard(cb), { filters: [{ serviceData: { fd6f: {} } }, { manufacturerData: { 8885: {} } }] });
     else NRF.setScan();
   },
   notify(frame) {

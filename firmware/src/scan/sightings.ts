@@ -16,7 +16,7 @@ export function sightDevice(d: ScanDevice): void {
   if (en) {
     const b = new Uint8Array(en);
     if (b.length === 20) table.sight(KIND_EN, b, 0, rssi, b[17]);
-  } else if ((__CRYPTO_SHA256__ || __BUNDLE_BUDGET_BYTES__ > 16384) && d.manufacturer === BLUEZONE_COMPANY_ID && m) {
+  } else if (d.manufacturer === BLUEZONE_COMPANY_ID && m) {
     // Bluezone ids are logged on every board but Pixl.js (no native SHA-256: its bundle budget has no room).
     const b = new Uint8Array(m);
     if (b.length >= 12) table.sight(KIND_BLUEZONE, b, 0, rssi, 0);
