@@ -39,9 +39,11 @@ import * as sync from "./sync/sync-service";
 import {
   DAY_S,
   DEFAULT_LOW_BATTERY_PERCENT,
+  BAND_FLOOR_ABOVE_PHONE_DB,
   DEFAULT_RSSI_FLOOR_DBM,
   DEFAULT_SCAN_PERIOD_S,
   DEFAULT_SCAN_WINDOW_MS,
+  FROM_STATIC,
   DISCOVERY_BURST_MS,
   DISCOVERY_IDLE_INTERVAL_MS,
   DISCOVERY_INTERVAL_MS,
@@ -160,14 +162,16 @@ function discovery(): void {
 }
 
 /**
- * A finished encounter goes to the log if its mean RSSI reached the floor: neighbours through a wall or across a
- * hall cost 16 bytes each per rotation of a small flash budget and are not contacts. The floor is low because
- * phones transmit ~12 dB weaker than bands and their close contacts must stay. (A radio never hears its own
+ * A finished encounter goes to the log if its mean RSSI reached the floor of its advertiser's class: neighbours
+ * through a wall or across a hall cost 12 bytes each per rotation of a small flash budget and are not contacts.
+ * Phones transmit ~12 dB weaker than bands (GAEN calibrations around -20 dBm against -4..-8 for the boards), so
+ * their floor is lower; bands (random static addresses) get the floor BAND_FLOOR_ABOVE_PHONE_DB higher, where
+ * their attenuation passes the exposure threshold (docs/protocol.md section 4). (A radio never hears its own
  * adverts; a replay of the band's own RPI is logged like any sighting, and matching drops a band's own keys.)
  */
-const emit: EmitFn = (kind, ids, off, first, last, scans, rssiMax, rssiMean, aem) => {
-  if (rssiMean >= floor) {
-    log.add(kind, ids, off, first, last, scans, rssiMax, rssiMean, aem);
+const emit: EmitFn = (kind, ids, off, first, last, rssiMean, aem) => {
+  if (rssiMean >= (kind & FROM_STATIC ? floor + BAND_FLOOR_ABOVE_PHONE_DB : floor)) {
+    log.add(kind & 1, ids, off, first, last, rssiMean, aem);
   }
 };
 
@@ -221,7 +225,7 @@ function status(): Uint8Array {
     state.syncCursor(),
     __CRYPTO_SHA256__ || __BUNDLE_BUDGET_BYTES__ > 16384 ? log.oldestTime() : 0,
     0,
-    st[0], // at most logBudgetBytes / 16 units: below 65536 on every board
+    st[0], // at most logBudgetBytes / 12 units: below 65536 on every board
   ]);
 }
 
@@ -250,7 +254,22 @@ function wipe(flags: number): void {
 }
 
 /** Boot: read the provisioning record, recover state and log, start rotating, scanning and discovery. */
-export function start(cfg: BandConfig, crypto: CryptoPrims, platform: Platform, r: Radio, t: Timers): boolean {
+/**
+ * Boots the band. The board's constants (a BandConfig's fields, in its order) come as arguments rather than an
+ * object: the bundle would otherwise carry every property name twice.
+ */
+export function start(
+  crypto: CryptoPrims,
+  platform: Platform,
+  r: Radio,
+  t: Timers,
+  boardCodeOfBoard: number,
+  mtu: number,
+  logBudgetBytes: number,
+  advertisingIntervalMs: number,
+  calibratedTxDbm: number,
+  tableRows: number,
+): boolean {
   c = crypto;
   p = platform;
   radio = r;
@@ -261,25 +280,19 @@ export function start(cfg: BandConfig, crypto: CryptoPrims, platform: Platform, 
   const pv = prov || newBytes(PROVISIONING_BYTES);
   syncKey = prov && pv.subarray(PROV_SYNC_KEY, PROV_SYNC_KEY + 16);
   retention = pv[PROV_RETENTION] || DEFAULT_RETENTION_DAYS;
-  advInterval = cfg.advertisingIntervalMs;
-  boardCode = cfg.boardCode;
-  tx = !prov || pv[PROV_TX] === TX_FROM_BOARD ? cfg.calibratedTxDbm : readI8(pv, PROV_TX);
-  // With a small log budget the default floor follows the board's radiated power (its neighbours are mostly the
-  // same bands: half the difference to the Puck.js calibration it was tuned on, the other half are phones) and
-  // rises 1 dB per 2 KB of log budget below the Puck.js one. Build constants, so that the shift folds.
-  floor =
-    readI8(pv, PROV_RSSI_FLOOR) ||
-    DEFAULT_RSSI_FLOOR_DBM +
-      (__LOG_BUDGET_BYTES__ > 65536 ? 0 : ((__CALIBRATED_TX_DBM__ + 8) >> 1) + ((20480 - __LOG_BUDGET_BYTES__) >> 11));
+  advInterval = advertisingIntervalMs;
+  boardCode = boardCodeOfBoard;
+  tx = !prov || pv[PROV_TX] === TX_FROM_BOARD ? calibratedTxDbm : readI8(pv, PROV_TX);
+  floor = readI8(pv, PROV_RSSI_FLOOR) || DEFAULT_RSSI_FLOOR_DBM;
   period = (readU16LE(pv, PROV_SCAN_PERIOD) || DEFAULT_SCAN_PERIOD_S) * 1000;
   window = readU16LE(pv, PROV_SCAN_WINDOW) || DEFAULT_SCAN_WINDOW_MS;
   lowBattery = pv[PROV_LOW_BATTERY] || DEFAULT_LOW_BATTERY_PERCENT;
   enPacket = discPacket = rotateTimer = undefined;
   connected = scanning = rotateDue = false;
   lastExpire = 0;
-  table.init(cfg.tableRows);
-  log.init(p.flash, cfg.logBudgetBytes);
-  sync.init(c, syncKey, { status: status, setTime: setTime, flush: flush, wipe: wipe }, r, t, p, cfg.mtu);
+  table.init(tableRows);
+  log.init(p.flash, logBudgetBytes);
+  sync.init(c, syncKey, { status: status, setTime: setTime, flush: flush, wipe: wipe }, r, t, p, mtu);
   if (prov) {
     state.boot(
       p,

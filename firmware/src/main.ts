@@ -11,29 +11,26 @@ NRF.on("disconnect", guard(band.onDisconnect));
 
 guard(() => {
   band.start(
-    {
-      // Folded by esbuild to a number (protocol/sync.ts BOARD_CODES).
-      boardCode:
-        __BOARD__ === "puckjs"
-          ? 1
-          : __BOARD__ === "pixljs"
-            ? 2
-            : __BOARD__ === "mdbt42q"
-              ? 3
-              : __BOARD__ === "banglejs2"
-                ? 4
-                : 0,
-      mtu: __MTU__,
-      logBudgetBytes: __LOG_BUDGET_BYTES__,
-      advertisingIntervalMs: __ADVERTISING_INTERVAL_MS__,
-      calibratedTxDbm: __CALIBRATED_TX_DBM__,
-      // Distinct ids held per scan: 50 beacons in range fit with room to spare; bigger boards keep more.
-      tableRows: __JS_VARS__ > 5000 ? 160 : 64,
-    },
     boardCrypto(),
     platform,
     radio,
     timers,
+    // Board code, folded by esbuild to a number (protocol/sync.ts BOARD_CODES).
+    __BOARD__ === "puckjs"
+      ? 1
+      : __BOARD__ === "pixljs"
+        ? 2
+        : __BOARD__ === "mdbt42q"
+          ? 3
+          : __BOARD__ === "banglejs2"
+            ? 4
+            : 0,
+    __MTU__,
+    __LOG_BUDGET_BYTES__,
+    __ADVERTISING_INTERVAL_MS__,
+    __CALIBRATED_TX_DBM__,
+    // Table rows (distinct ids held per scan): 50 beacons in range fit with room to spare; bigger boards keep more.
+    __JS_VARS__ > 5000 ? 160 : 64,
   );
   setupServices(maxFrameBytes(__MTU__), band.onWrite);
 })(undefined);

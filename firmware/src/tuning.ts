@@ -12,10 +12,14 @@
 export const DEFAULT_SCAN_PERIOD_S = 240;
 export const DEFAULT_SCAN_WINDOW_MS = 800;
 /**
- * Encounters whose mean RSSI is below this are not logged: it keeps three days of the care-home scenario in the
- * Puck.js log budget (one 16-byte record per id rotation per neighbour) while keeping phones' close contacts.
+ * Logging floors. Encounters with a phone (private address) whose mean RSSI is below DEFAULT_RSSI_FLOOR_DBM are
+ * not logged: with GAEN's typical -20 dBm calibration that is 67 dB of attenuation, inside the 70 dB exposure
+ * threshold. Bands (random static address, calibrated -4..-8 dBm) are logged from BAND_FLOOR_ABOVE_PHONE_DB
+ * higher (-79 dBm: 71 dB below the weakest board). Weaker encounters could never count as an exposure and would
+ * only fill the log budget. The provisioning record may move both floors together.
  */
 export const DEFAULT_RSSI_FLOOR_DBM = -87;
+export const BAND_FLOOR_ABOVE_PHONE_DB = 8;
 export const DEFAULT_LOW_BATTERY_PERCENT = 15;
 export const FIRMWARE_VERSION = 1;
 /** Discovery bursts: every 4-6 s, connectable at 100 ms for 250 ms (docs/protocol.md section 4). */
@@ -34,18 +38,27 @@ export const ROTATE_MIN_MS = 10 * 60 * 1000;
 export const ROTATE_SPAN_MS = 10 * 60 * 1000;
 
 // log/encounter-log.ts
-export const LOG_FILE_BYTES = 4064;
+/** One flash page less Storage's 32-byte file header, rounded down to whole 12-byte units (338). */
+export const LOG_FILE_BYTES = 4056;
 export const NONE = 0xffffffff;
 
+// scan/sightings.ts
+/**
+ * Added to an encounter's kind in the table (never written to the log) when the advert came from a random static
+ * address: a band's, whose logging floor is higher than a phone's (band.ts).
+ */
+export const FROM_STATIC = 2;
+
 // scan/encounter-table.ts
-export const ID_BYTES = 8;
+/** Id bytes compared and kept per encounter: the record's id prefix (protocol/record-constants.ts). */
+export const ID_BYTES = 6;
 /** An encounter missing from this many consecutive scans is finished. */
 export const MISSES_TO_CLOSE = 2;
 /**
- * Records cap scans at 31: an encounter closes when it reaches them (with the default 4-minute period that is
- * about 2 hours, inside the 255-minute duration field).
+ * An encounter closes once it spans an hour: the record's duration field holds 0-63 minutes. Rotating ids
+ * (10-20 min) never get there; a fixed Bluezone id or a replayed RPI in range all day takes one record an hour.
  */
-export const MAX_SCANS = 31;
+export const MAX_ENCOUNTER_S = 3600;
 
 // state/band-state.ts
 /** A boot this many seconds (or more) past the previous boot's uptime is a reset; anything less, a power loss. */

@@ -134,8 +134,6 @@ describe("resolveLog", () => {
       id: randomBytes(8),
       startMinute: 0,
       durationMinutes: 1,
-      scans: 1,
-      rssiMax: 0,
       rssiMean: 0,
       aemTx: 0,
     };
@@ -181,8 +179,6 @@ describe("exposure buckets", () => {
     rpiPrefix: String(startMin),
     startTime: 1_700_000_000 - (1_700_000_000 % 86400) + startMin * 60,
     durationMinutes: duration,
-    scans: 3,
-    rssiMax: rssiMean + 3,
     rssiMean,
     txPower,
     day: 0,

@@ -134,7 +134,7 @@ describe("authority end-to-end flow (escrow deployment)", () => {
       minutesByAttenuation: { "<=55": 20, "56-63": 0, "64-70": 2, ">70": 0 },
       totalMinutes: 22,
       closeContact: true,
-      minAttenuationDb: -6 - -51,
+      minAttenuationDb: -6 - -55, // the close record's mean RSSI
       status: "new",
     });
     expect(byBand[ids.B]).toMatchObject({
@@ -257,7 +257,6 @@ describe("authority end-to-end flow (escrow deployment)", () => {
         base,
         duration: 20,
         rssiMean: -55,
-        rssiMax: -51,
         txPower: -6,
       }),
       sightingOf(secrets.A, Math.floor(tA2 / 600), { seenAt: tA2, base, duration: 10, rssiMean: -70, txPower: -6 }),
@@ -283,8 +282,6 @@ describe("authority end-to-end flow (escrow deployment)", () => {
         id: randomBytes(8),
         startMinute: 400,
         durationMinutes: 15,
-        scans: 4,
-        rssiMax: -60,
         rssiMean: -65,
         aemTx: 7,
       },
@@ -293,8 +290,6 @@ describe("authority end-to-end flow (escrow deployment)", () => {
         id: randomBytes(8),
         startMinute: 410,
         durationMinutes: 15,
-        scans: 4,
-        rssiMax: -60,
         rssiMean: -65,
         aemTx: 0,
       },

@@ -2,7 +2,13 @@ import { createHmac, randomBytes } from "crypto";
 import { pureCrypto } from "../../firmware/src/protocol/crypto";
 import { escrowTek } from "../../firmware/src/protocol/escrow";
 import { computeAem, computeRpi, deriveAemk, deriveRpik, enMetadata } from "../../firmware/src/protocol/gaen";
-import { EncounterRecord, encodeLogExport, ExportSegment, KIND_EN } from "../../firmware/src/protocol/record";
+import {
+  EncounterRecord,
+  encodeLogExport,
+  ExportSegment,
+  KIND_EN,
+  RECORD_ID_BYTES,
+} from "../../firmware/src/protocol/record";
 import { AuthorityApp } from "../../host-tools/src/authority/app";
 import { parseConfig } from "../../host-tools/src/authority/config";
 import { computeLogmac, computeTekmac, MacKey } from "../../host-tools/src/authority/crypto/tekmac";
@@ -174,9 +180,7 @@ export function sightingOf(
     base: number;
     duration: number;
     rssiMean: number;
-    rssiMax?: number;
     txPower: number;
-    scans?: number;
   },
 ): EncounterRecord {
   const tek = escrowTek(pureCrypto, secret, Math.floor(enin / 144));
@@ -184,11 +188,9 @@ export function sightingOf(
   const aem = computeAem(pureCrypto, deriveAemk(pureCrypto, tek), rpi, enMetadata(o.txPower));
   return {
     kind: KIND_EN,
-    id: rpi.subarray(0, 8),
+    id: rpi.subarray(0, RECORD_ID_BYTES),
     startMinute: Math.round((o.seenAt - o.base) / 60),
     durationMinutes: o.duration,
-    scans: o.scans ?? Math.max(1, Math.round(o.duration / 4)),
-    rssiMax: o.rssiMax ?? o.rssiMean + 4,
     rssiMean: o.rssiMean,
     aemTx: aem[1],
   };

@@ -1,4 +1,5 @@
 import { generateKeyPairSync, randomBytes } from "crypto";
+import { RECORD_ID_BYTES } from "../../firmware/src/protocol/record";
 import { signJwt } from "../../host-tools/src/authority/crypto/jwt";
 import { computeLogmac, computeTekmac } from "../../host-tools/src/authority/crypto/tekmac";
 import {
@@ -331,11 +332,9 @@ describe("authority hostile input", () => {
         records: [
           {
             kind: 0,
-            id: randomBytes(8),
+            id: randomBytes(RECORD_ID_BYTES),
             startMinute: 3,
             durationMinutes: 5,
-            scans: 2,
-            rssiMax: -50,
             rssiMean: -60,
             aemTx: 1,
           },

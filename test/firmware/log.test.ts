@@ -1,8 +1,9 @@
 import fc from "fast-check";
 import * as log from "../../firmware/src/log/encounter-log";
 import { LOG_FILE_UNITS } from "../../firmware/src/log/encounter-log";
-import { KIND_EN, RECORD_SIZE } from "../../firmware/src/protocol/record";
-import { assembleLog, LogUnit } from "../../firmware/src/protocol/sync";
+import { KIND_EN, RECORD_SIZE, SEGMENT_MAGIC } from "../../firmware/src/protocol/record";
+import { assembleLog, LogUnit, UNITS_PER_CURSOR_FILE } from "../../firmware/src/protocol/sync";
+import { LOG_FILE_BYTES } from "../../firmware/src/tuning";
 import { FakeFlash, PowerCut } from "./helpers/fake-flash";
 
 const T0 = 1_700_000_000;
@@ -19,7 +20,7 @@ function id(n: number): Uint8Array {
 type Log = typeof log;
 
 function add(log: Log, n: number, t: number): boolean {
-  return log.add(KIND_EN, id(n), 0, t, t + 120, 2, -50, -60, 7);
+  return log.add(KIND_EN, id(n), 0, t, t + 120, -60, 7);
 }
 
 /** Reads the whole log as a kiosk would, through the cursor API. */
@@ -81,10 +82,10 @@ describe("encounter log", () => {
     const total = LOG_FILE_UNITS * 12;
     for (let i = 0; i < total; i++) add(log, i, T0 + i * 60);
     expect(flash.files.size).toBe(5);
-    for (const f of flash.files.values()) expect(f.length).toBe(4064);
+    for (const f of flash.files.values()) expect(f.length).toBe(LOG_FILE_BYTES);
     const ids = idsOf(readAll(log));
     expect(ids[ids.length - 1]).toBe(total - 1);
-    // Five files of 253 records each minus one continuation header per file.
+    // Five files of LOG_FILE_UNITS units, one of them a header in each.
     expect(ids.length).toBeGreaterThan(4 * (LOG_FILE_UNITS - 1));
     expect(log.stats()[2]).toBe(1);
     // Cursors keep growing across the recycled files.
@@ -141,15 +142,15 @@ describe("encounter log", () => {
     log.startSegment(T0, false, 1);
     for (let i = 0; i < LOG_FILE_UNITS * 2; i++) add(log, i, T0 + i);
     const units = readAll(log);
-    for (const u of units) if (u.cursor % 256 === 0) expect(u.bytes[0]).toBe(0x54);
+    for (const u of units) if (u.cursor % UNITS_PER_CURSOR_FILE === 0) expect(u.bytes[0]).toBe(SEGMENT_MAGIC);
     const mid = units[units.length - 5].cursor;
-    const fromFile = readAll(log, mid - (mid % 256));
-    expect(fromFile[0].bytes[0]).toBe(0x54);
+    const fromFile = readAll(log, mid - (mid % UNITS_PER_CURSOR_FILE));
+    expect(fromFile[0].bytes[0]).toBe(SEGMENT_MAGIC);
   });
 
   it("recovers after a power cut at any byte: only the record being written can be lost", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 700 * 16 }), fc.integer({ min: 0, max: 3 }), (cut, reboots) => {
+      fc.property(fc.integer({ min: 0, max: 700 * RECORD_SIZE }), fc.integer({ min: 0, max: 3 }), (cut, reboots) => {
         const flash = new FakeFlash();
         let log = fresh(flash, 8192);
         log.startSegment(T0, false, 1);

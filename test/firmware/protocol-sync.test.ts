@@ -166,7 +166,7 @@ describe("payload codecs", () => {
 
   it("fits DATA frames to the MTU", () => {
     expect(unitsPerChunk(53)).toBe(2);
-    expect(unitsPerChunk(131)).toBe(7);
+    expect(unitsPerChunk(131)).toBe(9);
     expect(unitsPerChunk(23)).toBe(1);
     expect(decodeDataPayload(new Uint8Array(5)).ok).toBe(false);
   });
@@ -179,11 +179,9 @@ describe("log assembly on the kiosk", () => {
     encodeRecord(
       {
         kind: KIND_EN,
-        id: key(9).subarray(0, 8),
+        id: key(9).subarray(0, 6),
         startMinute: 3,
         durationMinutes: 5,
-        scans: 2,
-        rssiMax: -50,
         rssiMean: -60,
         aemTx: 7,
       },

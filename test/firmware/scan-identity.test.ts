@@ -12,16 +12,15 @@ import { seededRand } from "./helpers/fake-flash";
 
 interface Emitted {
   id: number;
-  scans: number;
   first: number;
   last: number;
-  rmax: number;
   mean: number;
 }
 
 function collect(out: Emitted[]): EmitFn {
-  return (_kind, ids, off, first, last, scans, rmax, mean) =>
-    out.push({ id: ids[off], scans, first, last, rmax, mean });
+  return (_kind, ids, off, first, last, mean) => {
+    out.push({ id: ids[off], first, last, mean });
+  };
 }
 
 const idb = (n: number) => new Uint8Array([n, 0, 0, 0, 0, 0, 0, 9, 1, 2]);
@@ -43,7 +42,7 @@ describe("encounter table", () => {
     expect(out).toEqual([]);
     t.begin(1960);
     t.endScan(collect(out)); // second miss: closed
-    expect(out).toEqual([{ id: 1, scans: 3, first: 1000, last: 1480, rmax: -50, mean: -55 }]);
+    expect(out).toEqual([{ id: 1, first: 1000, last: 1480, mean: -55 }]);
     expect(t.size()).toBe(0);
   });
 
@@ -52,7 +51,7 @@ describe("encounter table", () => {
     t.init(8);
     const a = idb(1);
     const b = idb(1);
-    b[7] = 8;
+    b[5] = 8; // the last id byte kept (ID_BYTES = 6)
     t.sight(0, a, 0, -50, 0);
     t.sight(1, a, 0, -50, 0);
     t.sight(0, b, 0, -50, 0);
@@ -68,17 +67,17 @@ describe("encounter table", () => {
     expect(t.dropped()).toBe(6);
   });
 
-  it("closes an encounter before its record would saturate (31 scans)", () => {
+  it("closes an encounter once it spans an hour (a record's duration holds 63 minutes)", () => {
     const t = table;
     t.init(2);
     const out: Emitted[] = [];
-    for (let s = 0; s < 40; s++) {
-      t.begin(s * 60);
+    for (let s = 0; s < 20; s++) {
+      t.begin(s * 240);
       t.sight(0, idb(3), 0, -40, 0);
       t.endScan(collect(out));
     }
     expect(out.length).toBe(1);
-    expect(out[0].scans).toBe(31);
+    expect(out[0].last - out[0].first).toBe(3600);
   });
 
   it("flush emits everything open, and rows stay consistent under random traffic", () => {
@@ -89,17 +88,24 @@ describe("encounter table", () => {
           const t = table;
           t.init(16);
           const out: Emitted[] = [];
-          let pairs = 0;
+          const pairs: { id: number; t: number }[] = [];
           scans.forEach((ids, s) => {
             t.begin(s * 100);
             for (const i of ids) t.sight(0, idb(i), 0, -70, 0);
-            pairs += new Set(ids).size;
+            for (const i of new Set(ids)) pairs.push({ id: i, t: s * 100 });
             t.endScan(collect(out));
           });
           t.flush(collect(out));
           expect(t.size()).toBe(0);
-          // Every (scan, id) sighting pair is counted in exactly one emitted encounter.
-          expect(out.reduce((a, e) => a + e.scans, 0)).toBe(pairs);
+          // Every (scan, id) sighting falls in exactly one emitted encounter of that id, which starts and ends
+          // with sightings.
+          for (const p of pairs) {
+            expect(out.filter((e) => e.id === p.id && e.first <= p.t && p.t <= e.last).length).toBe(1);
+          }
+          for (const e of out) {
+            expect(pairs.some((p) => p.id === e.id && p.t === e.first)).toBe(true);
+            expect(pairs.some((p) => p.id === e.id && p.t === e.last)).toBe(true);
+          }
         },
       ),
     );

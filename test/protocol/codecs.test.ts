@@ -18,7 +18,10 @@ import {
   encodeSegmentHeader,
   EncounterRecord,
   KIND_BLUEZONE,
+  isSegmentHeader,
   KIND_EN,
+  RECORD_ID_BYTES,
+  RECORD_MAX_MINUTES,
   RECORD_SIZE,
   SegmentHeader,
 } from "../../firmware/src/protocol/record";
@@ -27,17 +30,15 @@ const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });
 
 const recordArb: fc.Arbitrary<EncounterRecord> = fc.record({
   kind: fc.constantFrom(KIND_EN, KIND_BLUEZONE),
-  id: bytes(8),
+  id: bytes(RECORD_ID_BYTES),
   startMinute: fc.integer({ min: 0, max: 65535 }),
-  durationMinutes: fc.integer({ min: 0, max: 255 }),
-  scans: fc.integer({ min: 0, max: 31 }),
-  rssiMax: fc.integer({ min: -128, max: 127 }),
+  durationMinutes: fc.integer({ min: 0, max: RECORD_MAX_MINUTES }),
   rssiMean: fc.integer({ min: -128, max: 127 }),
   aemTx: fc.integer({ min: 0, max: 255 }),
 });
 
 const headerArb: fc.Arbitrary<SegmentHeader> = fc.record({
-  seq: fc.integer({ min: 0, max: 0xffffffff }),
+  seq: fc.integer({ min: 0, max: 0xffffff }),
   baseTime: fc.integer({ min: 0, max: 0xffffffff }),
   monotonic: fc.boolean(),
   bootEpoch: fc.integer({ min: 0, max: 255 }),
@@ -110,6 +111,26 @@ describe("encounter record codec", () => {
         expect(decodeRecord(buf, 0).ok).toBe(false);
       }),
     );
+  });
+  it("never lets a record pass for a segment header or start with 0xFF (how the log finds its end)", () => {
+    fc.assert(
+      fc.property(recordArb, (r) => {
+        const buf = new Uint8Array(RECORD_SIZE);
+        encodeRecord(r, buf, 0);
+        expect(isSegmentHeader(buf, 0)).toBe(false);
+        expect(buf[0]).not.toBe(0xff);
+      }),
+    );
+  });
+  it("saturates durations at 63 minutes", () => {
+    const buf = new Uint8Array(RECORD_SIZE);
+    encodeRecord(
+      { kind: KIND_EN, id: new Uint8Array(6), startMinute: 1, durationMinutes: 200, rssiMean: -60, aemTx: 0 },
+      buf,
+      0,
+    );
+    const d = decodeRecord(buf, 0);
+    expect(d.ok && d.value.durationMinutes).toBe(RECORD_MAX_MINUTES);
   });
   it("treats erased flash (0xFF) as unwritten", () => {
     const d = decodeRecord(new Uint8Array(RECORD_SIZE).fill(0xff), 0);

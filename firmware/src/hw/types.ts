@@ -42,6 +42,8 @@ export interface Radio {
 
 /** The fields of an Espruino BluetoothDevice the band reads (values may be ArrayBuffers or arrays). */
 export interface ScanDevice {
+  /** "aa:bb:cc:dd:ee:ff random" (lowercase hex; " public" or no suffix for public addresses). */
+  id?: string;
   rssi?: number;
   serviceData?: { [uuid: string]: ArrayBuffer | number[] };
   manufacturer?: number;

@@ -4,6 +4,7 @@ import {
   isSegmentHeader,
   RECORD_SIZE,
   SEGMENT_FLAG_MONOTONIC,
+  segmentSeq,
   writeRecord,
   writeSegmentHeader,
 } from "../protocol/record";
@@ -12,7 +13,7 @@ import { LOG_FILE_BYTES, NONE } from "../tuning";
 
 /**
  * The append-only encounter log in Storage (docs/protocol.md section 5.1). Files `tl.l<i>` are preallocated one
- * flash page each and filled unit by unit (16 bytes: segment headers and records); unit 0 of every file is a
+ * flash page each and filled unit by unit (12 bytes: segment headers and records); unit 0 of every file is a
  * segment header. Retention drops whole files. Nothing here throws: a write that Storage refuses is counted.
  * A module-level singleton (`init` resets it), like the other stateful firmware modules: see scan/encounter-table.ts.
  */
@@ -29,8 +30,8 @@ function fileName(i: number): string {
 }
 
 /**
- * Writes go in byte order and byte 0 of a unit is never 0xFF once written (records: kind <= 1 keeps bit 2 clear;
- * headers: 'T'), so a unit whose byte 0 reads 0xFF was never started.
+ * Writes go in byte order and byte 0 of a unit is never 0xFF once written (records keep bit 1 clear; headers:
+ * 'S'), so a unit whose byte 0 reads 0xFF was never started.
  */
 function unwritten(i: number, unit: number): boolean {
   const b = flash.read(fileName(i), unit * RECORD_SIZE, 1);
@@ -152,8 +153,8 @@ export function recover(): void {
       flash.erase(fileName(i));
       continue;
     }
-    seq0[i] = readU32LE(u0, 4);
-    base0[i] = u0[12] & SEGMENT_FLAG_MONOTONIC ? 0 : readU32LE(u0, 8);
+    seq0[i] = segmentSeq(u0, 0);
+    base0[i] = u0[2] & SEGMENT_FLAG_MONOTONIC ? 0 : readU32LE(u0, 7);
     // Units are written in order, so the erased units form a suffix: binary search for its start.
     let lo = 1;
     let hi = LOG_FILE_UNITS;
@@ -170,15 +171,13 @@ export function recover(): void {
   if (newest >= 0) lastSeq = seq0[newest] + end[newest];
 }
 
-/** Appends an encounter (first/last sighting in log time; id prefix at `ids[off..off+8]`); false if lost. */
+/** Appends an encounter (first/last sighting in log time; id prefix at `ids[off..off+6]`); false if lost. */
 export function add(
   kind: number,
   ids: Uint8Array,
   off: number,
   first: number,
   last: number,
-  scans: number,
-  rssiMax: number,
   rssiMean: number,
   aem: number,
 ): boolean {
@@ -189,7 +188,7 @@ export function add(
     minute = 0;
   }
   const u = newBytes(RECORD_SIZE);
-  writeRecord(u, 0, kind, ids, off, minute, Math.round((last - first) / 60), scans, rssiMax, rssiMean, aem);
+  writeRecord(u, 0, kind, ids, off, minute, Math.round((last - first) / 60), rssiMean, aem);
   if (cur < 0 || end[cur] >= LOG_FILE_UNITS || (!segOpen && end[cur] + 2 > LOG_FILE_UNITS)) {
     if (!openFile()) {
       lost++;

@@ -3,22 +3,28 @@
  * where it is used (it keeps a variable for constants of modules that import). Re-exported by the owning module.
  */
 
-export const SEGMENT_MAGIC_0 = 0x54; // 'T'
-export const SEGMENT_MAGIC_1 = 0x4c; // 'L'
-export const SEGMENT_MAGIC_2 = 0x47; // 'G'
-export const SEGMENT_VERSION = 1;
-export const SEGMENT_HEADER_SIZE = 16;
-export const RECORD_SIZE = 16;
-/** Bytes of a beacon id kept per record: 8 bytes make accidental matches against published keys negligible. */
-export const RECORD_ID_BYTES = 8;
+/** Byte 0 of a segment header: 'S', with bit 1 set, which no record's byte 0 has. */
+export const SEGMENT_MAGIC = 0x53;
+/** Version 2: 12-byte units (version 1, 16-byte units with 8-byte id prefixes, was never deployed). */
+export const SEGMENT_VERSION = 2;
+export const SEGMENT_HEADER_SIZE = 12;
+export const RECORD_SIZE = 12;
+/**
+ * Bytes of a beacon id kept per record. 6 bytes (48 bits): a matcher compares a record only with the RPIs of the
+ * +-2 h around its time, so even 100,000 published keys a day give ~1e-5 accidental matches in a band's 21 days
+ * (docs/protocol.md section 5.1).
+ */
+export const RECORD_ID_BYTES = 6;
+/** A record's duration field holds 0-63 minutes; the band closes an encounter before it spans an hour. */
+export const RECORD_MAX_MINUTES = 63;
 export const SEGMENT_FLAG_MONOTONIC = 1;
 export const KIND_EN = 0;
 export const KIND_BLUEZONE = 1;
 /**
- * Log export ("TLX" v1): how segments leave the band, over sync and in uploads to the authority.
- *   header 16 B: "TLX" 0x01 | band id 8 B | segment count uint16 | record size | CRC-8 of bytes 0-14
- *   then per segment: segment header (16 B) | record count uint32 | records (16 B each)
+ * Log export ("TLX" v2): how segments leave the band, over sync and in uploads to the authority.
+ *   header 16 B: "TLX" 0x02 | band id 8 B | segment count uint16 | record size | CRC-8 of bytes 0-14
+ *   then per segment: segment header (12 B) | record count uint32 | records (12 B each)
  */
 export const EXPORT_MAGIC = "TLX";
-export const EXPORT_VERSION = 1;
+export const EXPORT_VERSION = 2;
 export const BAND_ID_BYTES = 8;

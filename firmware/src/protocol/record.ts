@@ -3,21 +3,19 @@ import {
   BAND_ID_BYTES,
   EXPORT_MAGIC,
   EXPORT_VERSION,
-  KIND_BLUEZONE,
   RECORD_ID_BYTES,
+  RECORD_MAX_MINUTES,
   RECORD_SIZE,
   SEGMENT_FLAG_MONOTONIC,
   SEGMENT_HEADER_SIZE,
-  SEGMENT_MAGIC_0,
-  SEGMENT_MAGIC_1,
-  SEGMENT_MAGIC_2,
+  SEGMENT_MAGIC,
   SEGMENT_VERSION,
 } from "./record-constants";
 
 export * from "./record-constants";
 
 /**
- * Encounter log formats: the flash segment header, the 16-byte encounter record, and the export that carries
+ * Encounter log formats: the flash segment header, the 12-byte encounter record, and the export that carries
  * segments off the band (sync, upload to the authority). One module owns these bytes; firmware and host import it.
  *
  * Flash facts that shaped the layout (shared/ESPRUINO.md): erased flash reads 0xFF and writes only clear bits,
@@ -36,7 +34,7 @@ export function crc8(buf: Uint8Array, start: number, len: number): number {
 }
 
 export interface SegmentHeader {
-  /** Monotonic sequence of the segment on this band; orders segments across files. */
+  /** Monotonic sequence of the segment on this band (24 bits); orders segments across files. */
   seq: number;
   /** Unix seconds of minute 0 of this segment, or monotonic seconds since boot when `monotonic`. */
   baseTime: number;
@@ -46,6 +44,16 @@ export interface SegmentHeader {
   bootEpoch: number;
 }
 
+/**
+ * Segment header layout (12 bytes):
+ *   0      'S' (SEGMENT_MAGIC)
+ *   1      version (2)
+ *   2      flags: bit 0 monotonic
+ *   3      boot epoch (uint8)
+ *   4-6    seq (uint24 LE)
+ *   7-10   base time (uint32 LE)
+ *   11     CRC-8 of bytes 0-10
+ */
 export function encodeSegmentHeader(h: SegmentHeader): Uint8Array {
   const b = newBytes(SEGMENT_HEADER_SIZE);
   writeSegmentHeader(b, h.seq, h.baseTime, h.monotonic, h.bootEpoch);
@@ -60,46 +68,39 @@ export function writeSegmentHeader(
   monotonic: boolean,
   epoch: number,
 ): void {
-  b[0] = SEGMENT_MAGIC_0;
-  b[1] = SEGMENT_MAGIC_1;
-  b[2] = SEGMENT_MAGIC_2;
-  b[3] = SEGMENT_VERSION;
-  writeU32LE(b, 4, seq);
-  writeU32LE(b, 8, baseTime);
-  b[12] = monotonic ? SEGMENT_FLAG_MONOTONIC : 0;
-  b[13] = epoch & 255;
-  b[14] = RECORD_SIZE;
-  b[15] = crc8(b, 0, 15);
+  b[0] = SEGMENT_MAGIC;
+  b[1] = SEGMENT_VERSION;
+  b[2] = monotonic ? SEGMENT_FLAG_MONOTONIC : 0;
+  // Bytes 3-6: epoch, then seq (uint24).
+  writeU32LE(b, 3, ((seq << 8) | (epoch & 255)) >>> 0);
+  writeU32LE(b, 7, baseTime);
+  b[11] = crc8(b, 0, 11);
+}
+
+/** The seq of a segment header at `offset` (24 bits). */
+export function segmentSeq(b: Uint8Array, offset: number): number {
+  return readU32LE(b, offset + 3) >>> 8;
 }
 
 /**
- * The band's check that 16 bytes at `offset` are a complete segment header of this version: magic, version
+ * The band's check that 12 bytes at `offset` are a complete segment header of this version: magic, version
  * and checksum (decodeSegmentHeader also checks the fields and says what is wrong).
  */
 export function isSegmentHeader(b: Uint8Array, offset: number): boolean {
-  return (
-    b[offset] === SEGMENT_MAGIC_0 &&
-    b[offset + 1] === SEGMENT_MAGIC_1 &&
-    b[offset + 2] === SEGMENT_MAGIC_2 &&
-    b[offset + 3] === SEGMENT_VERSION &&
-    crc8(b, offset, 15) === b[offset + 15]
-  );
+  return b[offset] === SEGMENT_MAGIC && b[offset + 1] === SEGMENT_VERSION && crc8(b, offset, 11) === b[offset + 11];
 }
 
 export function decodeSegmentHeader(b: Uint8Array, offset: number): Decoded<SegmentHeader> {
   if (b.length < offset + SEGMENT_HEADER_SIZE) return fail("segment header truncated");
-  if (b[offset] !== SEGMENT_MAGIC_0 || b[offset + 1] !== SEGMENT_MAGIC_1 || b[offset + 2] !== SEGMENT_MAGIC_2) {
-    return fail("bad segment magic");
-  }
-  if (b[offset + 3] !== SEGMENT_VERSION) return fail("unsupported segment version " + b[offset + 3]);
-  if (crc8(b, offset, 15) !== b[offset + 15]) return fail("segment header checksum mismatch");
-  if (b[offset + 14] !== RECORD_SIZE) return fail("unsupported record size " + b[offset + 14]);
-  if (b[offset + 12] & ~SEGMENT_FLAG_MONOTONIC) return fail("unknown segment flags");
+  if (b[offset] !== SEGMENT_MAGIC) return fail("bad segment magic");
+  if (b[offset + 1] !== SEGMENT_VERSION) return fail("unsupported segment version " + b[offset + 1]);
+  if (crc8(b, offset, 11) !== b[offset + 11]) return fail("segment header checksum mismatch");
+  if (b[offset + 2] & ~SEGMENT_FLAG_MONOTONIC) return fail("unknown segment flags");
   return ok({
-    seq: readU32LE(b, offset + 4),
-    baseTime: readU32LE(b, offset + 8),
-    monotonic: (b[offset + 12] & SEGMENT_FLAG_MONOTONIC) !== 0,
-    bootEpoch: b[offset + 13],
+    seq: segmentSeq(b, offset),
+    baseTime: readU32LE(b, offset + 7),
+    monotonic: (b[offset + 2] & SEGMENT_FLAG_MONOTONIC) !== 0,
+    bootEpoch: b[offset + 3],
   });
 }
 
@@ -110,36 +111,32 @@ export interface EncounterRecord {
   id: Uint8Array;
   /** Minutes since the segment's base time when first seen. */
   startMinute: number;
-  /** Minutes between first and last sighting (capped at 255). */
+  /** Minutes between first and last sighting (0-63). */
   durationMinutes: number;
-  /** Scans in which the id was seen (capped at 31). */
-  scans: number;
-  rssiMax: number;
+  /** Mean RSSI of the sightings (dBm). */
   rssiMean: number;
   /** Byte 1 of the AEM: the encrypted tx power; a matcher with the TEK decrypts it. 0 for Bluezone. */
   aemTx: number;
 }
 
 /**
- * Record layout (16 bytes):
- *   0      bits 0-1 kind, bits 3-7 scans (bit 2 reserved, 0). 0xFF = unwritten.
- *   1-8    id prefix
- *   9-10   start minute (uint16 LE, from the segment base: 45 days of range)
- *   11     duration minutes (uint8)
- *   12     max RSSI (int8)
- *   13     mean RSSI (int8)
- *   14     AEM byte 1
- *   15     CRC-8 of bytes 0-14
+ * Record layout (12 bytes):
+ *   0      bit 0 kind, bit 1 reserved (0: tells records from segment headers), bits 2-7 duration minutes (0-63).
+ *          0xFF = unwritten.
+ *   1-6    id prefix
+ *   7-8    start minute (uint16 LE, from the segment base: 45 days of range)
+ *   9      mean RSSI (int8)
+ *   10     AEM byte 1
+ *   11     CRC-8 of bytes 0-10
  */
 export function encodeRecord(r: EncounterRecord, out: Uint8Array, offset: number): void {
-  const scans = r.scans > 31 ? 31 : r.scans < 0 ? 0 : r.scans;
   const start = r.startMinute > 65535 ? 65535 : r.startMinute;
-  writeRecord(out, offset, r.kind, r.id, 0, start, r.durationMinutes, scans, r.rssiMax, r.rssiMean, r.aemTx);
+  writeRecord(out, offset, r.kind, r.id, 0, start, r.durationMinutes, r.rssiMean, r.aemTx);
 }
 
 /**
- * encodeRecord without the object (the band's form): the id prefix is `id[idOff..idOff+8]`, `scans` 0-31 and
- * `startMinute` 0-65535 as given; the duration saturates at 255.
+ * encodeRecord without the object (the band's form): the id prefix is `id[idOff..idOff+6]`, `startMinute`
+ * 0-65535 as given; the duration saturates at 63.
  */
 export function writeRecord(
   out: Uint8Array,
@@ -149,19 +146,15 @@ export function writeRecord(
   idOff: number,
   startMinute: number,
   durationMinutes: number,
-  scans: number,
-  rssiMax: number,
   rssiMean: number,
   aemTx: number,
 ): void {
-  out[offset] = (kind & 3) | (scans << 3);
+  out[offset] = (kind & 1) | ((durationMinutes > RECORD_MAX_MINUTES ? RECORD_MAX_MINUTES : durationMinutes) << 2);
   for (let i = 0; i < RECORD_ID_BYTES; i++) out[offset + 1 + i] = id[idOff + i];
-  writeU16LE(out, offset + 9, startMinute);
-  out[offset + 11] = durationMinutes > 255 ? 255 : durationMinutes;
-  out[offset + 12] = rssiMax;
-  out[offset + 13] = rssiMean;
-  out[offset + 14] = aemTx;
-  out[offset + 15] = crc8(out, offset, 15);
+  writeU16LE(out, offset + 7, startMinute);
+  out[offset + 9] = rssiMean;
+  out[offset + 10] = aemTx;
+  out[offset + 11] = crc8(out, offset, 11);
 }
 
 export function isUnwritten(b: Uint8Array, offset: number): boolean {
@@ -172,20 +165,16 @@ export function isUnwritten(b: Uint8Array, offset: number): boolean {
 export function decodeRecord(b: Uint8Array, offset: number): Decoded<EncounterRecord> {
   if (b.length < offset + RECORD_SIZE) return fail("record truncated");
   if (isUnwritten(b, offset)) return fail("unwritten record");
-  if (crc8(b, offset, 15) !== b[offset + 15]) return fail("record checksum mismatch");
+  if (crc8(b, offset, 11) !== b[offset + 11]) return fail("record checksum mismatch");
   const head = b[offset];
-  const kind = head & 3;
-  if (kind > KIND_BLUEZONE) return fail("unknown record kind " + kind);
-  if (head & 4) return fail("reserved record bit set");
+  if (head & 2) return fail("reserved record bit set");
   return ok({
-    kind: kind,
+    kind: head & 1,
     id: copyBytes(b, offset + 1, RECORD_ID_BYTES),
-    startMinute: readU16LE(b, offset + 9),
-    durationMinutes: b[offset + 11],
-    scans: head >> 3,
-    rssiMax: readI8(b, offset + 12),
-    rssiMean: readI8(b, offset + 13),
-    aemTx: b[offset + 14],
+    startMinute: readU16LE(b, offset + 7),
+    durationMinutes: head >> 2,
+    rssiMean: readI8(b, offset + 9),
+    aemTx: b[offset + 10],
   });
 }
 

@@ -87,8 +87,8 @@ export const STATUS_FLAG_LOG_DROPPED_UNSYNCED = 8;
 export const STATUS_BYTES = 36;
 export const TEK_PAYLOAD_BYTES = 22;
 /**
- * The log is a stream of 16-byte units (segment headers and records) addressed by a cursor:
- * cursor = (seq of the first segment header of the unit's file) * 256 + unit index in that file.
- * Cursors only grow; a kiosk never needs to split one, it only compares and resumes from them.
+ * The log is a stream of 12-byte units (segment headers and records) addressed by a cursor:
+ * cursor = (seq of the first segment header of the unit's file) * 512 + unit index in that file (a file holds
+ * 338 units). Cursors only grow; a kiosk never needs to split one, it only compares and resumes from them.
  */
-export const UNITS_PER_CURSOR_FILE = 256;
+export const UNITS_PER_CURSOR_FILE = 512;

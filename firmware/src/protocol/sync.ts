@@ -38,7 +38,7 @@ import {
   TEK_PAYLOAD_BYTES,
   WIPE_CONFIRM,
 } from "./sync-constants";
-import { decodeRecord, decodeSegmentHeader, ExportSegment, RECORD_SIZE, SEGMENT_MAGIC_0 } from "./record";
+import { decodeRecord, decodeSegmentHeader, ExportSegment, RECORD_SIZE, SEGMENT_MAGIC } from "./record";
 
 export * from "./sync-constants";
 
@@ -451,7 +451,7 @@ export function assembleLog(units: LogUnit[]): AssembledLog {
     const u = sorted[i];
     if (u.cursor === last) continue;
     last = u.cursor;
-    if (u.bytes[0] === SEGMENT_MAGIC_0) {
+    if (u.bytes[0] === SEGMENT_MAGIC) {
       const h = decodeSegmentHeader(u.bytes, 0);
       if (h.ok) {
         current = { header: h.value, records: [] };

@@ -1,5 +1,5 @@
 import { newBytes } from "../protocol/bytes";
-import { ID_BYTES, MAX_SCANS, MISSES_TO_CLOSE } from "../tuning";
+import { ID_BYTES, MAX_ENCOUNTER_S, MISSES_TO_CLOSE } from "../tuning";
 
 /**
  * Sightings aggregated in preallocated typed arrays (no objects per beacon): the scan callback only finds or
@@ -11,27 +11,23 @@ import { ID_BYTES, MAX_SCANS, MISSES_TO_CLOSE } from "../tuning";
  * module-level names but not property names, and the band's bundle budget (16 KB) counts every byte.
  */
 
-/** A finished encounter: `ids[off..off+8]` is the id prefix; times are log times (seconds). */
+/** A finished encounter: `ids[off..off+ID_BYTES]` is the id prefix; times are log times (seconds). */
 export type EmitFn = (
   kind: number,
   ids: Uint8Array,
   off: number,
   first: number,
   last: number,
-  scans: number,
-  rssiMax: number,
   rssiMean: number,
   aem: number,
 ) => void;
 
 let cap = 0;
-/** Per row: id prefix, kind, scans seen in, max RSSI, AEM byte, sightings, RSSI sum, first/last log time, and
- * the number of the last scan window the id was seen in. */
+/** Per row: id prefix, kind, AEM byte, sightings, RSSI sum, first/last log time, and the number of the last scan
+ * window the id was seen in. */
 let ids: Uint8Array;
 let kind: Uint8Array;
-let scans: Uint8Array;
 let aem: Uint8Array;
-let rmax: Int8Array;
 let cnt: Uint16Array;
 let rsum: Int32Array;
 let first: Uint32Array;
@@ -48,9 +44,7 @@ export function init(rows: number): void {
   cap = rows;
   ids = newBytes(rows * ID_BYTES);
   kind = newBytes(rows);
-  scans = newBytes(rows);
   aem = newBytes(rows);
-  rmax = new Int8Array(rows);
   cnt = new Uint16Array(rows);
   rsum = new Int32Array(rows);
   first = new Uint32Array(rows);
@@ -59,10 +53,10 @@ export function init(rows: number): void {
   n = full = 0;
 }
 
-const COLUMNS = () => [kind, scans, aem, rmax, cnt, rsum, first, last, seenIn];
+const COLUMNS = () => [kind, aem, cnt, rsum, first, last, seenIn];
 
 function close(i: number, emit: EmitFn): void {
-  emit(kind[i], ids, i * ID_BYTES, first[i], last[i], scans[i], rmax[i], Math.round(rsum[i] / cnt[i]), aem[i]);
+  emit(kind[i], ids, i * ID_BYTES, first[i], last[i], Math.round(rsum[i] / cnt[i]), aem[i]);
   const j = --n;
   // Keep rows packed: the last row moves into the freed one.
   ids.set(ids.subarray(j * ID_BYTES, j * ID_BYTES + ID_BYTES), i * ID_BYTES);
@@ -70,7 +64,7 @@ function close(i: number, emit: EmitFn): void {
   for (let k = 0; k < cols.length; k++) cols[k][i] = cols[k][j];
 }
 
-/** One sighting: `src[off..off+8]` is the id prefix. Allocation-free; called from the radio callback. */
+/** One sighting: `src[off..off+ID_BYTES]` is the id prefix. Allocation-free; called from the radio callback. */
 export function sight(k: number, src: Uint8Array, off: number, rssi: number, a: number): void {
   let i = 0;
   let b = 0;
@@ -85,14 +79,11 @@ export function sight(k: number, src: Uint8Array, off: number, rssi: number, a: 
     }
     for (b = 0; b < ID_BYTES; b++) ids[i * ID_BYTES + b] = src[off + b];
     kind[i] = k;
-    scans[i] = cnt[i] = rsum[i] = 0;
-    rmax[i] = -128;
+    cnt[i] = rsum[i] = 0;
     first[i] = now;
     n++;
   }
-  if (seenIn[i] !== scanNo) scans[i]++;
   seenIn[i] = scanNo;
-  if (rssi > rmax[i]) rmax[i] = rssi;
   if (cnt[i] < 65535) {
     cnt[i]++;
     rsum[i] += rssi;
@@ -109,11 +100,11 @@ export function begin(t: number): void {
 
 /**
  * Closes the scan window: finishes encounters missing from MISSES_TO_CLOSE consecutive windows, and those that
- * would saturate a record.
+ * span MAX_ENCOUNTER_S (a record's duration field holds up to 63 minutes).
  */
 export function endScan(emit: EmitFn): void {
   for (let i = 0; i < n;) {
-    if (scanNo - seenIn[i] >= MISSES_TO_CLOSE || scans[i] >= MAX_SCANS) {
+    if (scanNo - seenIn[i] >= MISSES_TO_CLOSE || last[i] - first[i] >= MAX_ENCOUNTER_S) {
       close(i, emit);
     } else i++;
   }

@@ -4,6 +4,7 @@ import * as state from "../state/band-state";
 import { Platform, Radio, Timers } from "../hw/types";
 import { newBytes, readU32LE, writeU32LE } from "../protocol/bytes";
 import { CryptoPrims } from "../protocol/crypto";
+import { RECORD_SIZE } from "../protocol/record-constants";
 import {
   AUTH_FLAG_ENCRYPTED,
   authProofs,
@@ -158,7 +159,7 @@ function read(cursor: number, max: number): void {
   if (max > MAX_READ_UNITS) max = MAX_READ_UNITS;
   let r: LogChunk | undefined;
   while (max > 0 && (r = log.read(cursor, max < upc ? max : upc))) {
-    const n = r.bytes.length >> 4;
+    const n = r.bytes.length / RECORD_SIZE;
     const p = newBytes(4 + r.bytes.length);
     writeU32LE(p, 0, r.cursor);
     p.set(r.bytes, 4);
@@ -281,5 +282,5 @@ export function write(d: Uint8Array): void {
 
 /** Largest frame the band sends for an MTU (for the response characteristic's maxLen). */
 export function maxFrameBytes(mtu: number): number {
-  return FRAME_OVERHEAD + 4 + unitsPerChunk(mtu) * 16;
+  return FRAME_OVERHEAD + 4 + unitsPerChunk(mtu) * RECORD_SIZE;
 }

@@ -113,8 +113,10 @@ export class Phone implements Advertiser {
 
   private rotate(): void {
     const unix = this.world.unixNow();
+    // Phones advertise from private addresses (Bluetooth Core Vol 6 Part B 1.3.2: the two top bits are 01 for a
+    // resolvable and 00 for a non-resolvable one), never from a random static address (11) like the bands.
     const a = this.rng.bytes(6);
-    a[0] |= 0xc0;
+    a[0] = (a[0] & 0x3f) | 0x40;
     this.address = `${formatAddress(a)} random`;
     let nextIn: number;
     if (this.opts.kind === "en") {

@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as vm from "vm";
 import { decodeBeacon } from "../../../firmware/src/protocol/advert";
+import { RECORD_ID_BYTES } from "../../../firmware/src/protocol/record";
 import { loadBoard } from "../boards/load";
 import { BoardProfile } from "../boards/profile";
 import { hex, toBytes } from "./bytes";
@@ -269,7 +270,7 @@ export class World {
       if (id === undefined) {
         const b = decodeBeacon(p);
         id = b.ok
-          ? hex((b.value.kind === "en" ? b.value.rpi : b.value.id).subarray(0, 8)) +
+          ? hex((b.value.kind === "en" ? b.value.rpi : b.value.id).subarray(0, RECORD_ID_BYTES)) +
             (b.value.kind === "en" ? "" : "/bz")
           : "";
         if (this.decoded.size > 4096) this.decoded.clear();

@@ -128,12 +128,18 @@ export class NodeBandRig {
       },
     };
     this.guard(() => {
+      const c = this.cfg;
       this.provisioned = band.start(
-        this.cfg,
         pureCrypto,
         { uptime: () => this.t - this.counterOrigin, rand32: () => this.rand(), flash: this.flash },
         radio,
         timers,
+        c.boardCode,
+        c.mtu,
+        c.logBudgetBytes,
+        c.advertisingIntervalMs,
+        c.calibratedTxDbm,
+        c.tableRows,
       );
     })();
     return this.band;

@@ -32,8 +32,8 @@ export function aggregateContact(group: readonly F1Sighting[], s: ExposureSettin
   let lastLogId = 0;
   for (const g of group) {
     const tx = g.txPower ?? s.defaultTxPowerDbm;
-    const bucket = bucketOf(tx - g.rssiMean, s.attenuationThresholdsDb);
-    const att = tx - g.rssiMax;
+    const att = tx - g.rssiMean;
+    const bucket = bucketOf(att, s.attenuationThresholdsDb);
     if (minAtt === null || att < minAtt) minAtt = att;
     const m0 = Math.floor(g.startTime / 60);
     const span = Math.max(1, g.durationMinutes);

@@ -103,7 +103,7 @@ export async function resolveLog(input: ResolveInput): Promise<{ matches: Resolv
             const bit = (rpis[o] << 8) | rpis[o + 1];
             if ((filter[bit >>> 5] & (1 << (bit & 31))) === 0) continue;
             const hi = ((rpis[o] << 24) | (rpis[o + 1] << 16) | (rpis[o + 2] << 8) | rpis[o + 3]) >>> 0;
-            const lo = ((rpis[o + 4] << 24) | (rpis[o + 5] << 16) | (rpis[o + 6] << 8) | rpis[o + 7]) >>> 0;
+            const lo = (rpis[o + 4] << 8) | rpis[o + 5]; // the rest of the 6-byte prefix (sightings.ts)
             const list = d.byHi.get(hi);
             if (!list) continue;
             const enin = d.enins[j];

@@ -80,8 +80,6 @@ export class F1Resolver {
         rpiPrefix: m.sighting.prefixHex,
         startTime: m.sighting.start,
         durationMinutes: m.sighting.record.durationMinutes,
-        scans: m.sighting.record.scans,
-        rssiMax: m.sighting.record.rssiMax,
         rssiMean: m.sighting.record.rssiMean,
         txPower: m.txPower,
         day: Math.floor(m.sighting.start / 86400),

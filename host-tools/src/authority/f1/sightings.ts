@@ -8,7 +8,7 @@ import { EncounterRecord, KIND_EN, LogExport } from "../../../../firmware/src/pr
  */
 export interface Sighting {
   record: EncounterRecord;
-  /** First 4 and next 4 bytes of the RPI prefix as unsigned big-endian integers. */
+  /** First 4 and last 2 bytes of the 6-byte RPI prefix (RECORD_ID_BYTES) as unsigned big-endian integers. */
   hi: number;
   lo: number;
   prefixHex: string;
@@ -49,7 +49,7 @@ export function placeSightings(log: LogExport, now: number, maxAgeDays: number):
       out.sightings.push({
         record: r,
         hi: ((id[0] << 24) | (id[1] << 16) | (id[2] << 8) | id[3]) >>> 0,
-        lo: ((id[4] << 24) | (id[5] << 16) | (id[6] << 8) | id[7]) >>> 0,
+        lo: (id[4] << 8) | id[5],
         prefixHex: toHex(id),
         start,
         end,

@@ -151,4 +151,12 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_at ON audit_log(at);
 `,
   },
+  {
+    version: 2,
+    name: "log format v2: records carry no scan count or max RSSI",
+    sql: `
+ALTER TABLE f1_sightings DROP COLUMN scans;
+ALTER TABLE f1_sightings DROP COLUMN rssi_max;
+`,
+  },
 ];

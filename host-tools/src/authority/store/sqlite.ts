@@ -313,9 +313,9 @@ export class SqliteStore implements AuthorityStore {
   async saveF1Sightings(sightings: F1Sighting[]): Promise<number> {
     return this.db.transaction((): number => {
       const ins = this.q(
-        `INSERT INTO f1_sightings (f0_band_id, rpi_prefix, start_time, f1_band_id, duration_minutes, scans, rssi_max,
-           rssi_mean, tx_power, day, log_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        `INSERT INTO f1_sightings (f0_band_id, rpi_prefix, start_time, f1_band_id, duration_minutes, rssi_mean,
+           tx_power, day, log_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
       );
       let n = 0;
       for (const s of sightings) {
@@ -325,8 +325,6 @@ export class SqliteStore implements AuthorityStore {
           s.startTime,
           s.f1BandId,
           s.durationMinutes,
-          s.scans,
-          s.rssiMax,
           s.rssiMean,
           s.txPower,
           s.day,
@@ -348,8 +346,6 @@ export class SqliteStore implements AuthorityStore {
           rpiPrefix: r.rpi_prefix as string,
           startTime: r.start_time as number,
           durationMinutes: r.duration_minutes as number,
-          scans: r.scans as number,
-          rssiMax: r.rssi_max as number,
           rssiMean: r.rssi_mean as number,
           txPower: r.tx_power as number | null,
           day: r.day as number,

@@ -110,13 +110,11 @@ export interface BandLogRow {
 export interface F1Sighting {
   f0BandId: string;
   f1BandId: string;
-  /** First 8 bytes of the RPI, hex. */
+  /** The RPI prefix a record keeps (RECORD_ID_BYTES), hex. */
   rpiPrefix: string;
   /** Unix seconds of the first sighting. */
   startTime: number;
   durationMinutes: number;
-  scans: number;
-  rssiMax: number;
   rssiMean: number;
   /** Decrypted from the AEM byte; null if implausible. */
   txPower: number | null;

@@ -5,7 +5,7 @@ import * as path from "path";
 import { pureCrypto } from "../../../../firmware/src/protocol/crypto";
 import { escrowTek } from "../../../../firmware/src/protocol/escrow";
 import { computeAem, computeRpi, deriveAemk, deriveRpik, enMetadata } from "../../../../firmware/src/protocol/gaen";
-import { EncounterRecord, encodeLogExport, KIND_EN } from "../../../../firmware/src/protocol/record";
+import { EncounterRecord, encodeLogExport, KIND_EN, RECORD_ID_BYTES } from "../../../../firmware/src/protocol/record";
 import { parseConfig } from "../../authority/config";
 import { deriveServerSubkeys } from "../../authority/crypto/server-keys";
 import { seal } from "../../authority/crypto/secret-box";
@@ -108,11 +108,9 @@ export async function runF1Bench(o: F1BenchOptions = {}): Promise<F1BenchResult>
           const aem = computeAem(pureCrypto, deriveAemk(pureCrypto, tek), rpi, enMetadata(-6));
           records.push({
             kind: KIND_EN,
-            id: rpi.subarray(0, 8),
+            id: rpi.subarray(0, RECORD_ID_BYTES),
             startMinute,
             durationMinutes: 12,
-            scans: 4,
-            rssiMax: -52,
             rssiMean: -58,
             aemTx: aem[1],
           });
@@ -120,11 +118,9 @@ export async function runF1Bench(o: F1BenchOptions = {}): Promise<F1BenchResult>
         } else {
           records.push({
             kind: KIND_EN,
-            id: randomBytes(8),
+            id: randomBytes(RECORD_ID_BYTES),
             startMinute,
             durationMinutes: 5,
-            scans: 2,
-            rssiMax: -70,
             rssiMean: -75,
             aemTx: 0,
           });

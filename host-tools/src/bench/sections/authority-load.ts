@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import Database from "better-sqlite3";
-import { EncounterRecord, encodeLogExport, KIND_EN } from "../../../../firmware/src/protocol/record";
+import { EncounterRecord, encodeLogExport, KIND_EN, RECORD_ID_BYTES } from "../../../../firmware/src/protocol/record";
 import { computeLogmac, computeTekmac } from "../../authority/crypto/tekmac";
 import { BenchSection } from "../types";
 
@@ -225,11 +225,9 @@ function makeLog(today: number, n: number): Buffer {
   for (let i = 0; i < n; i++) {
     records.push({
       kind: KIND_EN,
-      id: randomBytes(8),
+      id: randomBytes(RECORD_ID_BYTES),
       startMinute: i * 7,
       durationMinutes: 5,
-      scans: 2,
-      rssiMax: -60,
       rssiMean: -66,
       aemTx: i & 255,
     });
