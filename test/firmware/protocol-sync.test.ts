@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { toHex } from "../../firmware/src/protocol/bytes";
 import { pureCrypto as c } from "../../firmware/src/protocol/crypto";
+import { maxFrameBytes } from "../../firmware/src/sync/sync-service";
 import { decodeProvisioning, encodeProvisioning, Provisioning } from "../../firmware/src/protocol/provisioning";
 import { encodeRecord, encodeSegmentHeader, KIND_EN, RECORD_SIZE } from "../../firmware/src/protocol/record";
 import {
@@ -15,6 +16,8 @@ import {
   decodeTekPayload,
   DIR_BAND,
   DIR_KIOSK,
+  FRAME_OVERHEAD,
+  STATUS_BYTES,
   discoveryToken,
   encodeDiscoveryAdvert,
   encodePublicStatus,
@@ -168,6 +171,11 @@ describe("payload codecs", () => {
     expect(unitsPerChunk(53)).toBe(2);
     expect(unitsPerChunk(131)).toBe(9);
     expect(unitsPerChunk(23)).toBe(1);
+    // The response characteristic must hold the status reply as well as a DATA chunk, on every MTU.
+    for (const mtu of [23, 53, 131, 247]) {
+      expect(maxFrameBytes(mtu)).toBeGreaterThanOrEqual(FRAME_OVERHEAD + STATUS_BYTES);
+      expect(maxFrameBytes(mtu)).toBeGreaterThanOrEqual(FRAME_OVERHEAD + 4 + unitsPerChunk(mtu) * RECORD_SIZE);
+    }
     expect(decodeDataPayload(new Uint8Array(5)).ok).toBe(false);
   });
 });

@@ -32,6 +32,7 @@ import {
   OP_SET_TIME,
   OP_STATUS,
   OP_STATUS_REPLY,
+  STATUS_BYTES,
   OP_TEK,
   OP_TEKS_END,
   OP_TIME_OK,
@@ -280,7 +281,11 @@ export function write(d: Uint8Array): void {
   command(f.op, f.payload);
 }
 
-/** Largest frame the band sends for an MTU (for the response characteristic's maxLen). */
+/**
+ * Largest frame the band sends for an MTU (for the response characteristic's maxLen): a DATA chunk or the
+ * status reply, whichever is longer (the other replies are shorter).
+ */
 export function maxFrameBytes(mtu: number): number {
-  return FRAME_OVERHEAD + 4 + unitsPerChunk(mtu) * RECORD_SIZE;
+  const data = 4 + unitsPerChunk(mtu) * RECORD_SIZE;
+  return FRAME_OVERHEAD + (data > STATUS_BYTES ? data : STATUS_BYTES);
 }
