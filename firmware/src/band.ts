@@ -171,7 +171,7 @@ function discovery(): void {
  */
 const emit: EmitFn = (kind, ids, off, first, last, rssiMean, aem) => {
   if (rssiMean >= (kind & FROM_STATIC ? floor + BAND_FLOOR_ABOVE_PHONE_DB : floor)) {
-    log.add(kind & 1, ids, off, first, last, rssiMean, aem);
+    log.add(kind, ids, off, first, last, rssiMean, aem);
   }
 };
 
@@ -253,9 +253,8 @@ function wipe(flags: number): void {
   timers.after(radio.reboot, 1500);
 }
 
-/** Boot: read the provisioning record, recover state and log, start rotating, scanning and discovery. */
 /**
- * Boots the band. The board's constants (a BandConfig's fields, in its order) come as arguments rather than an
+ * Boot: read the provisioning record, recover state and log, start rotating, scanning and discovery. The board's constants (a BandConfig's fields, in its order) come as arguments rather than an
  * object: the bundle would otherwise carry every property name twice.
  */
 export function start(

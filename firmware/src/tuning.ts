@@ -44,14 +44,12 @@ export const NONE = 0xffffffff;
 
 // scan/sightings.ts
 /**
- * Added to an encounter's kind in the table (never written to the log) when the advert came from a random static
- * address: a band's, whose logging floor is higher than a phone's (band.ts).
+ * Added to an encounter's kind in the table when the advert came from a random static address: a band's, whose
+ * logging floor is higher than a phone's (band.ts). Never stored: writeRecord keeps only the kind bit.
  */
 export const FROM_STATIC = 2;
 
 // scan/encounter-table.ts
-/** Id bytes compared and kept per encounter: the record's id prefix (protocol/record-constants.ts). */
-export const ID_BYTES = 6;
 /** An encounter missing from this many consecutive scans is finished. */
 export const MISSES_TO_CLOSE = 2;
 /**

@@ -11,7 +11,7 @@ export const SEGMENT_HEADER_SIZE = 12;
 export const RECORD_SIZE = 12;
 /**
  * Bytes of a beacon id kept per record. 6 bytes (48 bits): a matcher compares a record only with the RPIs of the
- * +-2 h around its time, so even 100,000 published keys a day give ~1e-5 accidental matches in a band's 21 days
+ * +-2 h around its time, so even 100,000 published keys a day give ~3e-5 accidental matches in a band's 21 days
  * (docs/protocol.md section 5.1).
  */
 export const RECORD_ID_BYTES = 6;

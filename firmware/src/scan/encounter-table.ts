@@ -1,5 +1,6 @@
 import { newBytes } from "../protocol/bytes";
-import { ID_BYTES, MAX_ENCOUNTER_S, MISSES_TO_CLOSE } from "../tuning";
+import { RECORD_ID_BYTES as ID_BYTES } from "../protocol/record-constants";
+import { MAX_ENCOUNTER_S, MISSES_TO_CLOSE } from "../tuning";
 
 /**
  * Sightings aggregated in preallocated typed arrays (no objects per beacon): the scan callback only finds or

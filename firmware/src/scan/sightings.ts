@@ -7,7 +7,8 @@ import * as table from "./encounter-table";
 /**
  * The scan callback's work: pick an Exposure Notification (0xFD6F service data: RPI 16 + AEM 4) or Bluezone
  * (manufacturer 0x22B5: 12-byte id) beacon out of an Espruino device object and record one sighting in the
- * encounter table, marking adverts from random static addresses. Anything malformed is ignored. No allocation beyond a typed-array view.
+ * encounter table, marking adverts from random static addresses. Anything malformed is ignored. No allocation
+ * beyond a typed-array view.
  */
 export function sightDevice(d: ScanDevice): void {
   const rssi = d.rssi as number;

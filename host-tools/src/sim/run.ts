@@ -44,20 +44,6 @@ export interface SimulationOptions {
   /** JsVars sampling interval, seconds (default 600). */
   memoryCheckSeconds?: number;
   onProgress?: (fraction: number, simSeconds: number) => void;
-  /** Called for every decoded log record attributed to a peer (analysis and tuning scripts). */
-  onRecord?: (r: AttributedRecord) => void;
-}
-
-export interface AttributedRecord {
-  band: string;
-  peer: string;
-  /** The record's id prefix, hex. */
-  id: string;
-  day: number;
-  startUnix: number;
-  durationMinutes: number;
-  rssiMean: number;
-  attenuationDb: number;
 }
 
 export interface BoardSummary {
@@ -280,16 +266,6 @@ export function runSimulation(opts: SimulationOptions): SimulationResult {
       const k = `${name}|${owner.owner}|${day}`;
       sightedAny.add(k);
       const tx = txOf.get(owner.owner) ?? -20;
-      opts.onRecord?.({
-        band: name,
-        peer: owner.owner,
-        id: hex(r.id),
-        day,
-        startUnix: r.startUnix,
-        durationMinutes: r.durationMinutes,
-        rssiMean: r.rssiMean,
-        attenuationDb: tx - r.rssiMean,
-      });
       if (tx - r.rssiMean <= (opts.attenuationDb ?? 70)) {
         logged.set(k, (logged.get(k) ?? 0) + r.durationMinutes + (period ?? 240) / 60);
       }
