@@ -12,6 +12,7 @@ import {
   assembleLog,
   decodeTekPayload,
   decodeTimeOk,
+  KioskSession,
   OP_ACK,
   OP_ACK_OK,
   OP_READ_TEKS,
@@ -21,6 +22,7 @@ import {
   OP_TIME_OK,
   recordTime,
   STATUS_FLAG_TIME_VALID,
+  SYNC_RESPONSE_UUID,
   SYNC_SERVICE_UUID,
   u32Payload,
 } from "../../firmware/src/protocol/sync";
@@ -174,7 +176,13 @@ describe.each(BOARDS)("%s band on the simulator", (board) => {
     for (const t of placed) expect(Math.abs((t as number) - world.unixNow())).toBeLessThan(3 * 3600);
     await kiosk.close();
     world.advance(60);
-    expect(a.band.nrf.advert()?.connectable).toBe(false);
+    // With the clock set, Exposure Notification adverts again; discovery bursts (250 ms every 4-6 s) between them.
+    const samples: boolean[] = [];
+    for (let i = 0; i < 20; i++) {
+      world.advance(0.7);
+      samples.push(a.band.nrf.advert()?.connectable === false);
+    }
+    expect(samples.filter((x) => x).length).toBeGreaterThanOrEqual(15);
     expect(a.band.faults).toEqual([]);
   });
 
@@ -193,6 +201,35 @@ describe.each(BOARDS)("%s band on the simulator", (board) => {
     world.advance(20);
     expect(band.storage.read("pwned")).toBeUndefined();
     expect(band.consoleLines.join("")).not.toContain("pwned");
+    expect(band.faults).toEqual([]);
+  });
+
+  it("ends the link when the stack refuses a notification, and a kiosk syncs it afterwards", async () => {
+    const world = new World({ seed: 16 });
+    const { band, prov } = addBand(world, board, { x: 0, y: 0 });
+    world.run(600);
+    const kiosk = new SimKiosk(world, [prov.syncKey], { x: 0.5, y: 0 });
+    const found = await kiosk.find();
+    const link = await world.until(kiosk.central.connect(found.address, { timeoutS: 10 }));
+    let closedAt: number | undefined;
+    link.onDisconnect(() => (closedAt = world.now));
+    // A response characteristic too short for the challenge: every notification of it throws INVALID_PARAM.
+    const ch = band.nrf.findChar(SYNC_SERVICE_UUID, SYNC_RESPONSE_UUID);
+    if (!ch) throw new Error("no response characteristic");
+    const maxLen = ch.maxLen;
+    ch.maxLen = 4;
+    kiosk.link = link;
+    const t0 = world.now;
+    await kiosk.send(new KioskSession(c, prov.syncKey, new Uint8Array(16).fill(7)).begin());
+    world.advance(5);
+    expect(closedAt).toBeDefined();
+    expect((closedAt as number) - t0).toBeLessThan(1);
+    expect(band.faults).toEqual([]);
+    ch.maxLen = maxLen;
+    kiosk.link = undefined;
+    const f2 = await kiosk.find();
+    expect(await kiosk.open(f2.address, f2.index)).toBe(true);
+    await kiosk.close();
     expect(band.faults).toEqual([]);
   });
 

@@ -124,7 +124,7 @@ export const radio: Radio = {
       NRF.updateServices(update);
       return true;
     } catch {
-      // the stack's buffers are full: the sync service retries
+      // refused (too long for the characteristic, services changed): the sync service ends the link
       return false;
     }
   },

@@ -32,6 +32,7 @@ export interface Radio {
   advertise(packet: Uint8Array, intervalMs: number, connectable: boolean): void;
   /** Starts scanning with the Exposure Notification + Bluezone filters, or stops when `onDevice` is undefined. */
   scan(onDevice: ((device: ScanDevice) => void) | undefined): void;
+  /** Notifies a response frame; false when the stack refused it (a notification it drops for a full queue is true). */
   notify(frame: Uint8Array): boolean;
   disconnect(): void;
   /** Battery level in percent (0-100). */

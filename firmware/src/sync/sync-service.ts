@@ -114,15 +114,22 @@ function reset(): void {
   flushed = false;
 }
 
-/** Sends queued frames a few at a time, pausing between bursts and retrying one the stack refused. */
+/**
+ * Sends queued frames a few at a time, pausing between bursts. The stack drops a notification silently while its
+ * queue is full (the kiosk sees the gap in sequence numbers and reads again from its cursor); a notification it
+ * refuses would be refused again (a frame longer than the characteristic, services changed), so the band ends the
+ * link instead of retrying: the kiosk reconnects and resumes.
+ */
 function pump(delayMs: number): void {
   if (pumping) return;
   pumping = true;
   timers.after(() => {
     pumping = false;
     for (let k = 0; connected && q.length && k < BURST; k++) {
-      if (!radio.notify(q[0])) break;
-      q.shift();
+      if (!radio.notify(q.shift() as Uint8Array)) {
+        q = [];
+        radio.disconnect();
+      }
       active = p.uptime();
     }
     if (connected && q.length) pump(PACE_MS);

@@ -82,8 +82,6 @@ interface Timer {
 
 type DyingKind = "cut" | "reboot";
 
-let deviceCount = 0;
-
 export class EspruinoDevice implements RadioNode {
   readonly name: string;
   readonly board: BoardProfile;
@@ -150,7 +148,8 @@ export class EspruinoDevice implements RadioNode {
   ) {
     this.board = board;
     this.radioIndex = world.nextRadioIndex();
-    this.name = opts.name ?? `band${++deviceCount}`;
+    // Named by the world's radio count, not a process-wide counter: a seed gives the same world in any process.
+    this.name = opts.name ?? `band${this.radioIndex + 1}`;
     this.flash = new NorFlash(0x60000, board.storageBytes, board.flashPageSize);
     this.storage = new EspruinoStorage(this.flash, (kind, bytes) => {
       this.cpu(kind === "erase" ? CPU_COST.flashPageErase : CPU_COST.flashWord * Math.ceil(bytes / 4));

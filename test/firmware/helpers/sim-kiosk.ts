@@ -32,11 +32,13 @@ export function bundlePath(board: string): string {
   return path.join(ROOT, "dist", board, "tracelet.js");
 }
 
-let keyCounter = 1;
+/** Bands provisioned per world: keys and names follow from the world alone, whatever ran before in the process. */
+const provisioned = new WeakMap<World, number>();
 
 /** A provisioning record with fresh keys; the flasher sets the board clock over USB (flags bit 0). */
 export function provisioning(world: World, extra: Partial<Provisioning> = {}): Provisioning {
-  const k = keyCounter++;
+  const k = (provisioned.get(world) ?? 0) + 1;
+  provisioned.set(world, k);
   const fill = (n: number, v: number) => new Uint8Array(n).map((_, i) => (v * 31 + i * 7) & 255);
   return {
     bandId: fill(8, k),
@@ -69,7 +71,6 @@ export function addBand(
     position,
     provisioning: { "tl.prov": encodeProvisioning(prov) },
     clock: world.startUnix + world.now,
-    name: `band${keyCounter}`,
     memoryCheck,
   });
   return { band, prov };
