@@ -4,30 +4,8 @@
  * import). protocol/sync.ts re-exports all of them: import from there.
  */
 
-/**
- * Tracelet's 128-bit UUIDs share one base: 2c16000N-1784-427e-9639-13ab76124552, N = 1 service, 2 status (read),
- * 3 control (write: kiosk -> band frames), 4 response (notify: band -> kiosk frames).
- */
-export function syncUuid(n: number): string {
-  return "2c16000" + n + "-1784-427e-9639-13ab76124552";
-}
-
-export const SYNC_SERVICE_UUID = syncUuid(1);
-/** Read: public status (5 bytes, see encodePublicStatus). */
-export const SYNC_STATUS_UUID = syncUuid(2);
-/** Write (with response): kiosk -> band frames. */
-export const SYNC_CONTROL_UUID = syncUuid(3);
-/** Notify: band -> kiosk frames. */
-export const SYNC_RESPONSE_UUID = syncUuid(4);
 export const DISCOVERY_NONCE_BYTES = 4;
 export const DISCOVERY_TOKEN_BYTES = 6;
-/**
- * The discovery advert before its nonce and token: flags (LE General Discoverable, BR/EDR not supported), then
- * service data for a 128-bit UUID (length 27, type 0x21) and SYNC_SERVICE_UUID little-endian.
- */
-export const DISCOVERY_ADVERT_PREFIX = [
-  2, 1, 6, 27, 0x21, 0x52, 0x45, 0x12, 0x76, 0xab, 0x13, 0x39, 0x96, 0x7e, 0x42, 0x84, 0x17, 0x01, 0x00, 0x16, 0x2c,
-];
 /** flags 3 B + service data (AD type 0x21: 128-bit UUID) 2 + 16 + nonce 4 + token 6 = 31 B. */
 export const DISCOVERY_ADVERT_LENGTH = 31;
 /** Unauthenticated kiosk -> band. */
@@ -92,3 +70,27 @@ export const TEK_PAYLOAD_BYTES = 22;
  * 338 units). Cursors only grow; a kiosk never needs to split one, it only compares and resumes from them.
  */
 export const UNITS_PER_CURSOR_FILE = 512;
+
+// Declared after the numeric constants: esbuild inlines a module's constants only up to its first array or call.
+/**
+ * The discovery advert before its nonce and token: flags (LE General Discoverable, BR/EDR not supported), then
+ * service data for a 128-bit UUID (length 27, type 0x21) and SYNC_SERVICE_UUID little-endian.
+ */
+export const DISCOVERY_ADVERT_PREFIX = [
+  2, 1, 6, 27, 0x21, 0x52, 0x45, 0x12, 0x76, 0xab, 0x13, 0x39, 0x96, 0x7e, 0x42, 0x84, 0x17, 0x01, 0x00, 0x16, 0x2c,
+];
+/**
+ * Tracelet's 128-bit UUIDs share one base: 2c16000N-1784-427e-9639-13ab76124552, N = 1 service, 2 status (read),
+ * 3 control (write: kiosk -> band frames), 4 response (notify: band -> kiosk frames).
+ */
+export function syncUuid(n: number): string {
+  return "2c16000" + n + "-1784-427e-9639-13ab76124552";
+}
+
+export const SYNC_SERVICE_UUID = syncUuid(1);
+/** Read: public status (5 bytes, see encodePublicStatus). */
+export const SYNC_STATUS_UUID = syncUuid(2);
+/** Write (with response): kiosk -> band frames. */
+export const SYNC_CONTROL_UUID = syncUuid(3);
+/** Notify: band -> kiosk frames. */
+export const SYNC_RESPONSE_UUID = syncUuid(4);
