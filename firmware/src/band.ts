@@ -1,9 +1,9 @@
-import { Platform, Radio, ScanDevice, Timers } from "./hw/types";
+import { Platform, Radio, Timers } from "./hw/types";
 import { rotateIdentity } from "./identity/rotation";
 import * as keys from "./keys/tek-store";
 import * as log from "./log/encounter-log";
 import { CryptoPrims } from "./protocol/crypto";
-import { newBytes, readI8, readU16LE, readU32LE, writeU32LE } from "./protocol/bytes";
+import { floor, newBytes, readI8, readU16LE, readU32LE, writeU32LE } from "./protocol/bytes";
 import {
   DEFAULT_RETENTION_DAYS,
   MODE_ESCROW,
@@ -82,7 +82,7 @@ let retention = DEFAULT_RETENTION_DAYS;
 let advInterval = 250;
 let boardCode = 0;
 let tx = 0;
-let floor = -100;
+let rssiFloor = -100;
 let period = 240000;
 let window = 1000;
 let lowBattery = 15;
@@ -97,7 +97,7 @@ let lastExpire = 0;
 /** Log time: Unix seconds with a valid clock, else seconds of uptime (monotonic segments). */
 function logTime(): number {
   const n = prov ? state.now() : -1;
-  return Math.floor(n >= 0 ? n : p.uptime());
+  return floor(n >= 0 ? n : p.uptime());
 }
 
 function newSegment(): void {
@@ -105,8 +105,7 @@ function newSegment(): void {
 }
 
 function batteryLow(): boolean {
-  // Pixl.js (no native SHA-256) keeps one scan period for lack of room in its bundle.
-  return (__CRYPTO_SHA256__ || __BUNDLE_BUDGET_BYTES__ > 16384) && radio.batteryPercent() < lowBattery;
+  return radio.batteryPercent() < lowBattery;
 }
 
 /**
@@ -116,10 +115,6 @@ function batteryLow(): boolean {
 function advertise(): void {
   if (enPacket) radio.advertise(enPacket, advInterval, false);
   else if (!connected && discPacket) radio.advertise(discPacket, DISCOVERY_IDLE_INTERVAL_MS, true);
-}
-
-function onDevice(d: ScanDevice): void {
-  sightDevice(d);
 }
 
 function rotate(): void {
@@ -137,7 +132,7 @@ function rotate(): void {
   radio.setAddress(id.address);
   advertise();
   // setAddress restarts the stack and resets scan parameters: re-apply an open scan window.
-  if (scanning) radio.scan(onDevice);
+  if (scanning) radio.scan(sightDevice);
   rotateTimer = timers.after(rotate, id.nextMs);
 }
 
@@ -152,13 +147,7 @@ function discovery(): void {
     timers.after(endBurst, DISCOVERY_BURST_MS);
   }
   // Randomised period (Pixl.js, short of bundle room, uses a fixed one: its bursts are still address-rotated).
-  timers.after(
-    discovery,
-    DISCOVERY_PERIOD_MS +
-      (__CRYPTO_SHA256__ || __BUNDLE_BUDGET_BYTES__ > 16384
-        ? p.rand32() % (DISCOVERY_JITTER_MS + 1)
-        : DISCOVERY_JITTER_MS >> 1),
-  );
+  timers.after(discovery, DISCOVERY_PERIOD_MS + (p.rand32() % (DISCOVERY_JITTER_MS + 1)));
 }
 
 /**
@@ -170,7 +159,7 @@ function discovery(): void {
  * adverts; a replay of the band's own RPI is logged like any sighting, and matching drops a band's own keys.)
  */
 const emit: EmitFn = (kind, ids, off, first, last, rssiMean, aem) => {
-  if (rssiMean >= (kind & FROM_STATIC ? floor + BAND_FLOOR_ABOVE_PHONE_DB : floor)) {
+  if (rssiMean >= (kind & FROM_STATIC ? rssiFloor + BAND_FLOOR_ABOVE_PHONE_DB : rssiFloor)) {
     log.add(kind, ids, off, first, last, rssiMean, aem);
   }
 };
@@ -182,7 +171,7 @@ function flush(): void {
 function scanStart(): void {
   table.begin(logTime());
   scanning = true;
-  radio.scan(onDevice);
+  radio.scan(sightDevice);
   timers.after(scanEnd, window);
 }
 
@@ -191,15 +180,14 @@ function scanEnd(): void {
   scanning = false;
   table.endScan(emit);
   const n = state.now();
-  // Retention by age needs bundle room that Pixl.js (no native SHA-256) lacks: its small log recycles by space.
-  if ((__CRYPTO_SHA256__ || __BUNDLE_BUDGET_BYTES__ > 16384) && n >= 0 && n - lastExpire >= EXPIRE_EVERY_S) {
+  if (n >= 0 && n - lastExpire >= EXPIRE_EVERY_S) {
     // Retention: whole log files past the retention period go, at most once an hour.
     lastExpire = n;
     log.expire(n - retention * DAY_S);
   }
   const pd = batteryLow() ? period * 2 : period;
   // +-10% jitter so that bands that met once do not keep scanning in lockstep.
-  timers.after(scanStart, pd * 0.9 + (p.rand32() % Math.floor(pd * 0.2 + 1)));
+  timers.after(scanStart, pd * 0.9 + (p.rand32() % floor(pd * 0.2 + 1)));
 }
 
 function status(): Uint8Array {
@@ -215,7 +203,7 @@ function status(): Uint8Array {
     boardCode,
     radio.batteryPercent(),
     flags,
-    n < 0 ? 0 : Math.floor(n),
+    n < 0 ? 0 : floor(n),
     p.uptime() | 0,
     state.powerOnEpoch(),
     retention,
@@ -223,7 +211,7 @@ function status(): Uint8Array {
     log.cursorStart(),
     log.cursorEnd(),
     state.syncCursor(),
-    __CRYPTO_SHA256__ || __BUNDLE_BUDGET_BYTES__ > 16384 ? log.oldestTime() : 0,
+    log.oldestTime(),
     0,
     st[0], // at most logBudgetBytes / 12 units: below 65536 on every board
   ]);
@@ -247,8 +235,8 @@ function wipe(flags: number): void {
   table.clear();
   log.clear();
   state.wipe();
-  // Flags bit 0: the identity goes too (Pixl.js, short of bundle room, always keeps it).
-  if ((__CRYPTO_SHA256__ || __BUNDLE_BUDGET_BYTES__ > 16384) && flags & 1) p.flash.erase(PROVISIONING_FILE);
+  // Flags bit 0: the identity goes too.
+  if (flags & 1) p.flash.erase(PROVISIONING_FILE);
   // Start again from the wiped flash once WIPE_OK has gone out.
   timers.after(radio.reboot, 1500);
 }
@@ -282,7 +270,7 @@ export function start(
   advInterval = advertisingIntervalMs;
   boardCode = boardCodeOfBoard;
   tx = !prov || pv[PROV_TX] === TX_FROM_BOARD ? calibratedTxDbm : readI8(pv, PROV_TX);
-  floor = readI8(pv, PROV_RSSI_FLOOR) || DEFAULT_RSSI_FLOOR_DBM;
+  rssiFloor = readI8(pv, PROV_RSSI_FLOOR) || DEFAULT_RSSI_FLOOR_DBM;
   period = (readU16LE(pv, PROV_SCAN_PERIOD) || DEFAULT_SCAN_PERIOD_S) * 1000;
   window = readU16LE(pv, PROV_SCAN_WINDOW) || DEFAULT_SCAN_WINDOW_MS;
   lowBattery = pv[PROV_LOW_BATTERY] || DEFAULT_LOW_BATTERY_PERCENT;
@@ -322,4 +310,4 @@ export function onDisconnect(): void {
   else advertise();
 }
 
-export const onWrite = sync.write;
+export { write as onWrite } from "./sync/sync-service";

@@ -40,7 +40,8 @@ export const ROTATE_SPAN_MS = 10 * 60 * 1000;
 // log/encounter-log.ts
 /** One flash page less Storage's 32-byte file header, rounded down to whole 12-byte units (338). */
 export const LOG_FILE_BYTES = 4056;
-export const NONE = 0xffffffff;
+/** Units per log file: LOG_FILE_BYTES / RECORD_SIZE (12, protocol/record-constants.ts; a test checks both). */
+export const LOG_FILE_UNITS = LOG_FILE_BYTES / 12;
 
 // scan/sightings.ts
 /**
@@ -78,7 +79,8 @@ export const ENCRYPT_ABOVE_BUDGET_BYTES = 32768;
 /** Units one READ sends at most (its frames are queued at once: about 100 JsVars on MTU 53). */
 export const MAX_READ_UNITS = 32;
 /** A connected peer must authenticate within this long, and an idle session ends after as long. */
-export const WATCH_MS = 15000;
+export const WATCH_S = 15;
+export const WATCH_MS = WATCH_S * 1000;
 export const MAX_BACKOFF_S = 256;
 /** Notifications per pump and the pause between pumps: ~2.5 kB/s on MTU 53 without flooding the stack. */
 export const BURST = 4;

@@ -1,4 +1,3 @@
-import { newBytes } from "../protocol/bytes";
 import { aes128Ecb } from "../protocol/aes128";
 import { CryptoPrims } from "../protocol/crypto";
 import { sha256 } from "../protocol/sha256";
@@ -16,8 +15,8 @@ export function guard<A>(fn: (a: A) => void): (a: A) => void {
     try {
       fn(a);
     } catch (e) {
-      // Dev builds print faults (Pixl.js, short of bundle room, does not).
-      if (__DEV__ && (__CRYPTO_SHA256__ || __BUNDLE_BUDGET_BYTES__ > 16384)) console.log(e);
+      // Dev builds print faults.
+      if (__DEV__) console.log(e);
     }
   };
 }
@@ -28,12 +27,9 @@ const S = require("Storage");
 
 export const flash: Flash = {
   read(name, offset, length) {
-    // A memory-mapped string: copy the bytes out (the file may be erased while they are in use).
+    // A memory-mapped string: E.toUint8Array copies the bytes out (the file may be erased while they are in use).
     const s = S.read(name, offset, length);
-    if (s === undefined) return undefined;
-    const b = newBytes(s.length);
-    for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
-    return b;
+    return s === undefined ? undefined : E.toUint8Array(s);
   },
   write(name, data, offset, size) {
     // Storage throws "Unable to find or create file" when full; erased files' space comes back with compact().
@@ -104,12 +100,11 @@ export const radio: Radio = {
     NRF.setAddress(a);
   },
   advertise(packet, interval, connectable) {
+    // A raw packet goes out as it is: the name and manufacturer options apply to object adverts only.
     NRF.setAdvertising(packet, {
       interval: interval,
       connectable: connectable,
       scannable: false,
-      showName: false,
-      manufacturer: false,
       whenConnected: !connectable,
     });
   },

@@ -1,4 +1,4 @@
-import { newBytes, writeU32LE } from "../protocol/bytes";
+import { floor, newBytes, writeU32LE } from "../protocol/bytes";
 import { CryptoPrims } from "../protocol/crypto";
 import { computeAem, computeRpi, enIntervalNumber, enMetadata, EN_TEK_ROLLING_PERIOD } from "../protocol/gaen";
 import { encodeEnAdvert } from "../protocol/advert";
@@ -51,7 +51,7 @@ export function rotateIdentity(
   let en: Uint8Array | undefined;
   if (unix >= 0) {
     const enin = enIntervalNumber(unix);
-    const k = keys(Math.floor(enin / EN_TEK_ROLLING_PERIOD));
+    const k = keys(floor(enin / EN_TEK_ROLLING_PERIOD));
     const rpi = computeRpi(c, k[1], enin);
     en = encodeEnAdvert(rpi, computeAem(c, k[2], rpi, enMetadata(txPowerDbm)));
   }

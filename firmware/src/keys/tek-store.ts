@@ -41,8 +41,7 @@ function tekFor(d: number): Uint8Array {
   });
   if (found) return found;
   let tek = newBytes(16);
-  // Escrow mode needs room in the bundle: Pixl.js (no native SHA-256) supports the private mode only.
-  if ((__CRYPTO_SHA256__ || __BUNDLE_BUDGET_BYTES__ > 16384) && escrowSecret) tek = escrowTek(c, escrowSecret, d);
+  if (escrowSecret) tek = escrowTek(c, escrowSecret, d);
   else for (let i = 0; i < 16; i += 4) writeU32LE(tek, i, rand32());
   // Escrow keys could be derived again, but keeping every mode's keys in the journal keeps one code path.
   persist(encodeSlot(J_TEK, rsn, EN_TEK_ROLLING_PERIOD, tek));

@@ -1,5 +1,5 @@
 import { Flash } from "../hw/types";
-import { newBytes, readU32LE } from "../protocol/bytes";
+import { floor, newBytes, newU32, readU32LE } from "../protocol/bytes";
 import {
   isSegmentHeader,
   RECORD_SIZE,
@@ -9,7 +9,7 @@ import {
   writeSegmentHeader,
 } from "../protocol/record";
 import { UNITS_PER_CURSOR_FILE } from "../protocol/sync";
-import { LOG_FILE_BYTES, NONE } from "../tuning";
+import { LOG_FILE_BYTES, LOG_FILE_UNITS } from "../tuning";
 
 /**
  * The append-only encounter log in Storage (docs/protocol.md section 5.1). Files `tl.l<i>` are preallocated one
@@ -18,7 +18,7 @@ import { LOG_FILE_BYTES, NONE } from "../tuning";
  * A module-level singleton (`init` resets it), like the other stateful firmware modules: see scan/encounter-table.ts.
  */
 
-export const LOG_FILE_UNITS = LOG_FILE_BYTES / RECORD_SIZE;
+export { LOG_FILE_UNITS };
 
 export interface LogChunk {
   cursor: number;
@@ -40,7 +40,7 @@ function unwritten(i: number, unit: number): boolean {
 
 let flash: Flash;
 let files = 0;
-/** Seq of each file's unit-0 header (NONE: free slot), units used, unit-0 base time when Unix (else 0). */
+/** Seq of each file's unit-0 header (0: free slot; seqs start at 1), units used, unit-0 base time when Unix (else 0). */
 let seq0: Uint32Array;
 let end: Uint16Array;
 let base0: Uint32Array;
@@ -57,26 +57,25 @@ let lost = 0;
 /** Sets the flash and the budget (whole 4096-byte pages, at least two files); call recover() next. */
 export function init(f: Flash, budgetBytes: number): void {
   flash = f;
-  files = Math.floor(budgetBytes / 4096);
+  files = floor(budgetBytes / 4096);
   if (files < 2) files = 2;
-  seq0 = new Uint32Array(files);
+  seq0 = newU32(files);
   end = new Uint16Array(files);
-  base0 = new Uint32Array(files);
+  base0 = newU32(files);
   syncCursor = droppedUnsynced = lost = 0;
   segOpen = false;
 }
 
 function oldest(): number {
   let o = -1;
-  for (let i = 0; i < files; i++) if (seq0[i] !== NONE && (o < 0 || seq0[i] < seq0[o])) o = i;
+  for (let i = 0; i < files; i++) if (seq0[i] && (o < 0 || seq0[i] < seq0[o])) o = i;
   return o;
 }
 
 function drop(slot: number): void {
   if (seq0[slot] * UNITS_PER_CURSOR_FILE + end[slot] > syncCursor) droppedUnsynced = 1;
   flash.erase(fileName(slot));
-  seq0[slot] = NONE;
-  end[slot] = 0;
+  seq0[slot] = end[slot] = 0;
   if (slot === cur) cur = -1;
 }
 
@@ -89,10 +88,10 @@ function header(): Uint8Array {
 /** Opens the next file (dropping the oldest when all are in use) with a header continuing the segment. */
 function openFile(): boolean {
   let slot = -1;
-  for (let i = 0; i < files && slot < 0; i++) if (seq0[i] === NONE) slot = i;
+  for (let i = 0; i < files && slot < 0; i++) if (!seq0[i]) slot = i;
   if (slot < 0) slot = oldest();
   if (slot < 0) return false;
-  if (seq0[slot] !== NONE) drop(slot);
+  if (seq0[slot]) drop(slot);
   const h = header();
   let ok = flash.write(fileName(slot), h, 0, LOG_FILE_BYTES);
   // Storage fuller than the budget assumed (other files): give up the oldest file rather than stop logging
@@ -124,7 +123,7 @@ function put(u: Uint8Array): void {
 function locate(cursor: number): number[] | undefined {
   let best = -1;
   for (let i = 0; i < files; i++) {
-    if (seq0[i] === NONE || seq0[i] * UNITS_PER_CURSOR_FILE + end[i] <= cursor) continue;
+    if (!seq0[i] || seq0[i] * UNITS_PER_CURSOR_FILE + end[i] <= cursor) continue;
     if (best < 0 || seq0[i] < seq0[best]) best = i;
   }
   if (best < 0) return undefined;
@@ -134,7 +133,7 @@ function locate(cursor: number): number[] | undefined {
 
 /** Starts a segment (boot, clock set): records after it are timed from `base` (log time, seconds). */
 export function startSegment(base: number, monotonic: boolean, epoch: number): void {
-  segBase = Math.floor(base);
+  segBase = floor(base);
   segMono = monotonic;
   segEpoch = epoch & 255;
   segOpen = false;
@@ -145,8 +144,7 @@ export function recover(): void {
   let newest = -1;
   lastSeq = 0;
   for (let i = 0; i < files; i++) {
-    seq0[i] = NONE;
-    end[i] = 0;
+    seq0[i] = end[i] = 0;
     const u0 = flash.read(fileName(i), 0, RECORD_SIZE);
     if (!u0) continue;
     if (!isSegmentHeader(u0, 0)) {
@@ -181,7 +179,7 @@ export function add(
   rssiMean: number,
   aem: number,
 ): boolean {
-  let minute = Math.floor((first - segBase) / 60);
+  let minute = floor((first - segBase) / 60);
   if (minute < 0 || minute > 65000) {
     // The clock went back, or the segment is 45 days old: a new time base.
     startSegment(first, segMono, segEpoch);
@@ -211,7 +209,7 @@ export function expire(cutoff: number): void {
   for (let o = oldest(); o >= 0 && o !== cur; o = oldest()) {
     let next = -1;
     for (let j = 0; j < files; j++) {
-      if (seq0[j] !== NONE && seq0[j] > seq0[o] && (next < 0 || seq0[j] < seq0[next])) next = j;
+      if (seq0[j] > seq0[o] && (next < 0 || seq0[j] < seq0[next])) next = j;
     }
     if (next < 0 || !base0[next] || base0[next] >= cutoff) return;
     drop(o);

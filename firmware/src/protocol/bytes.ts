@@ -11,6 +11,14 @@ export function newBytes(n: number): Uint8Array {
   return new Uint8Array(n);
 }
 
+/** A Uint32Array of `n` zeros, or a copy of an array of words (shorter than the constructor, as newBytes). */
+export function newU32(n: number | Uint32Array): Uint32Array {
+  return new Uint32Array(n as number);
+}
+
+/** Math.floor, named once for the bundle's sake. */
+export const floor = Math.floor;
+
 /** A decoder result: decoders never throw, they say what is wrong. */
 export type Decoded<T> = { ok: true; value: T } | { ok: false; error: string };
 

@@ -1,4 +1,4 @@
-import { asciiBytes, newBytes, writeU32LE } from "./bytes";
+import { asciiBytes, floor, newBytes, writeU32LE } from "./bytes";
 import { CryptoPrims } from "./crypto";
 import { hmacSha256 } from "./hmac";
 import { EN_INTERVAL_SECONDS, EN_METADATA_VERSION, EN_TEK_ROLLING_PERIOD } from "./gaen-constants";
@@ -11,12 +11,12 @@ export * from "./gaen-constants";
  */
 
 export function enIntervalNumber(unixSeconds: number): number {
-  return Math.floor(unixSeconds / EN_INTERVAL_SECONDS);
+  return floor(unixSeconds / EN_INTERVAL_SECONDS);
 }
 
 /** The first interval of the day that contains `enin` (TEKs roll at UTC midnight). */
 export function rollingStartNumber(enin: number): number {
-  return Math.floor(enin / EN_TEK_ROLLING_PERIOD) * EN_TEK_ROLLING_PERIOD;
+  return floor(enin / EN_TEK_ROLLING_PERIOD) * EN_TEK_ROLLING_PERIOD;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { newBytes } from "./bytes";
+import { floor, newBytes, newU32 } from "./bytes";
 /**
  * Pure SHA-256 (FIPS 180-4) for boards without native hashing (Pixl.js, Bangle.js 1) and for host tools.
  * Round constants are computed at first use (fractional parts of cube roots of the first 64 primes) rather than
@@ -8,14 +8,14 @@ let K: Uint32Array | undefined;
 let H0: Uint32Array | undefined;
 
 function fracBits(x: number): number {
-  return ((x - Math.floor(x)) * 4294967296) >>> 0;
+  return ((x - floor(x)) * 4294967296) >>> 0;
 }
 
 /** Round constants K and initial hash H0, computed at first use. */
 function constants(): Uint32Array[] {
   if (!K || !H0) {
-    K = new Uint32Array(64);
-    H0 = new Uint32Array(8);
+    K = newU32(64);
+    H0 = newU32(8);
     for (let n = 0, candidate = 2; n < 64; candidate++) {
       let prime = true;
       for (let d = 2; d * d <= candidate; d++) if (candidate % d === 0) prime = false;
@@ -35,16 +35,16 @@ function rotr(x: number, n: number): number {
 export function sha256(data: Uint8Array): Uint8Array {
   const kh = constants();
   const k = kh[0];
-  const h = new Uint32Array(kh[1]);
+  const h = newU32(kh[1]);
   const len = data.length;
   const padded = newBytes(((len + 9 + 63) >> 6) << 6);
   padded.set(data, 0);
   padded[len] = 0x80;
   // Length in bits, big-endian, in the last 4 bytes (messages here are far below 2^32 bits).
   for (let i = 1; i <= 4; i++) padded[padded.length - i] = ((len * 8) >>> (8 * i - 8)) & 255;
-  const w = new Uint32Array(64);
+  const w = newU32(64);
   // Working variables a..h as v[0..7]: each round shifts them down one place.
-  const v = new Uint32Array(8);
+  const v = newU32(8);
   for (let off = 0; off < padded.length; off += 64) {
     for (let i = 0; i < 64; i++) {
       if (i < 16) {

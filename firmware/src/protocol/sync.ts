@@ -4,6 +4,7 @@ import {
   copyBytes,
   Decoded,
   fail,
+  floor,
   newBytes,
   ok,
   readU16LE,
@@ -411,7 +412,7 @@ export function decodeTekPayload(p: Uint8Array): Decoded<{ index: number; entry:
 
 /** Units that fit one DATA frame for an ATT MTU (notification payload = MTU - 3). */
 export function unitsPerChunk(mtu: number): number {
-  const n = Math.floor((mtu - 3 - FRAME_OVERHEAD - 4) / RECORD_SIZE);
+  const n = floor((mtu - 3 - FRAME_OVERHEAD - 4) / RECORD_SIZE);
   return n < 1 ? 1 : n;
 }
 

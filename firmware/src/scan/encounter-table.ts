@@ -1,4 +1,4 @@
-import { newBytes } from "../protocol/bytes";
+import { newBytes, newU32 } from "../protocol/bytes";
 import { RECORD_ID_BYTES as ID_BYTES } from "../protocol/record-constants";
 import { MAX_ENCOUNTER_S, MISSES_TO_CLOSE } from "../tuning";
 
@@ -48,9 +48,9 @@ export function init(rows: number): void {
   aem = newBytes(rows);
   cnt = new Uint16Array(rows);
   rsum = new Int32Array(rows);
-  first = new Uint32Array(rows);
-  last = new Uint32Array(rows);
-  seenIn = new Uint32Array(rows);
+  first = newU32(rows);
+  last = newU32(rows);
+  seenIn = newU32(rows);
   n = full = 0;
 }
 

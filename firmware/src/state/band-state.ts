@@ -1,4 +1,4 @@
-import { newBytes, readU16LE, readU32LE, writeU16LE, writeU32LE } from "../protocol/bytes";
+import { floor, newBytes, readU16LE, readU32LE, writeU16LE, writeU32LE } from "../protocol/bytes";
 import { CryptoPrims } from "../protocol/crypto";
 import { FLASHER_CLOCK_WINDOW_S } from "../protocol/provisioning";
 import { Platform } from "../hw/types";
@@ -37,7 +37,7 @@ export function now(): number {
 /** Current day number (UTC days since the epoch), or -1 without valid time. */
 export function today(): number {
   const n = now();
-  return n < 0 ? -1 : Math.floor(n / 86400);
+  return n < 0 ? -1 : floor(n / 86400);
 }
 
 /** Appends a journal entry, rewriting the journal with only live entries when it is full. */
@@ -52,7 +52,7 @@ function persist(slot: Uint8Array): void {
 function save(): void {
   const d = newBytes(16);
   writeU32LE(d, 0, bootAt);
-  writeU32LE(d, 4, valid ? Math.floor(base) : 0);
+  writeU32LE(d, 4, valid ? floor(base) : 0);
   writeU32LE(d, 8, at);
   writeU16LE(d, 12, drift);
   d[14] = clockEpoch;
@@ -64,9 +64,7 @@ function save(): void {
 export function setTime(unix: number): number | null {
   const t = p.uptime();
   const err = valid ? now() - unix : null;
-  // Drift is estimated on boards with room for the code; the others report their error at each set (TIME_OK)
-  // and leave the estimate to the kiosk. (A literal condition: esbuild folds it and drops the unused code.)
-  if (valid && (__CRYPTO_AES_ECB__ || __BUNDLE_BUDGET_BYTES__ > 16384)) drift = driftAfterSet(now(), unix, base, drift);
+  if (valid) drift = driftAfterSet(now(), unix, base, drift);
   // Whole seconds of uptime in flash; the fraction goes into the base so a reload gives the same time.
   at = t | 0; // uptime: far below 2^31 s
   base = unix - (t - at) * (1 - drift / 1e6);

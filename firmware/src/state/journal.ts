@@ -39,7 +39,8 @@ let gen = 0;
 /** Next free slot in the active file. */
 let used = CAPACITY;
 
-function replay(visit: JournalVisitor): number {
+/** Replays the active journal's valid entries, oldest first; returns the index of the first free slot. */
+export function each(visit: JournalVisitor): number {
   if (active < 0) return CAPACITY;
   for (let i = 0; i < CAPACITY; i++) {
     const s = flash.read(NAMES[active], i * SLOT, SLOT);
@@ -65,11 +66,8 @@ export function load(f: Flash, visit: JournalVisitor): void {
   for (let i = 0; i < 2; i++) if (i !== best) flash.erase(NAMES[i]);
   active = best;
   gen = best < 0 ? 0 : bestGen;
-  used = replay(visit);
+  used = each(visit);
 }
-
-/** Replays the active journal's valid entries, oldest first; returns the index of the first free slot. */
-export const each = replay;
 
 /** Appends one entry; false when the active journal is full or missing (the owner then calls rewrite). */
 export function append(slot: Uint8Array): boolean {

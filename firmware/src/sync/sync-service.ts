@@ -47,7 +47,7 @@ import {
   unitsPerChunk,
   WIPE_CONFIRM_U32,
 } from "../protocol/sync";
-import { BURST, MAX_BACKOFF_S, MAX_READ_UNITS, PACE_MS, WATCH_MS } from "../tuning";
+import { BURST, MAX_BACKOFF_S, MAX_READ_UNITS, PACE_MS, WATCH_MS, WATCH_S } from "../tuning";
 
 /** What the sync service needs from the band besides its log and state modules. */
 export interface SyncBand {
@@ -200,13 +200,8 @@ function prove(k: Uint8Array, d: Uint8Array): void {
   let diff = d.length ^ (1 + NONCE_BYTES + PROOF_BYTES);
   for (let i = 0; i < PROOF_BYTES; i++) diff |= proofs[i] ^ d[1 + NONCE_BYTES + i];
   if (diff) {
-    // Back-off doubles with each failure (Pixl.js, short of bundle room, keeps it at 1 s).
-    const wait =
-      !(__CRYPTO_SHA256__ || __BUNDLE_BUDGET_BYTES__ > 16384) || fails > 8
-        ? __CRYPTO_SHA256__ || __BUNDLE_BUDGET_BYTES__ > 16384
-          ? MAX_BACKOFF_S
-          : 1
-        : 1 << fails;
+    // Back-off doubles with each failure.
+    const wait = fails > 8 ? MAX_BACKOFF_S : 1 << fails;
     fails++;
     until = p.uptime() + wait;
     error(ERR_BACKOFF, wait);
@@ -253,7 +248,7 @@ function command(op: number, p: Uint8Array): void {
  * is disconnected (a silent peer would otherwise hold the band's only connection and its energy).
  */
 function watch(): void {
-  if (connected && (!ks || p.uptime() - active > WATCH_MS / 1000)) radio.disconnect();
+  if (connected && (!ks || p.uptime() - active > WATCH_S)) radio.disconnect();
   else if (connected) timers.after(watch, WATCH_MS);
 }
 
@@ -261,8 +256,7 @@ export function connect(): void {
   reset();
   connected = true;
   active = p.uptime();
-  // Pixl.js (no native SHA-256) leaves this guard out for lack of room in its bundle.
-  if (__CRYPTO_SHA256__ || __BUNDLE_BUDGET_BYTES__ > 16384) timers.after(watch, WATCH_MS);
+  timers.after(watch, WATCH_MS);
 }
 
 export function disconnect(): void {
