@@ -40,6 +40,13 @@ export const ROTATE_SPAN_MS = 10 * 60 * 1000;
 // log/encounter-log.ts
 /** One flash page less Storage's 32-byte file header, rounded down to whole 12-byte units (338). */
 export const LOG_FILE_BYTES = 4056;
+/**
+ * A new log file opens a new segment based this long before the first sighting of the record that opened it: an
+ * encounter is written at most an hour (MAX_ENCOUNTER_S) and two missed scans after its first sighting, so every
+ * record the file will hold starts after its header's base. Retention drops a file once the file after it is
+ * based more than two leads before the cutoff: all its records are then older than the cutoff.
+ */
+export const FILE_BASE_LEAD_S = 7200;
 /** Units per log file: LOG_FILE_BYTES / RECORD_SIZE (12, protocol/record-constants.ts; a test checks both). */
 export const LOG_FILE_UNITS = LOG_FILE_BYTES / 12;
 

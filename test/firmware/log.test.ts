@@ -120,8 +120,37 @@ describe("encounter log", () => {
     const before = log.cursorStart();
     log.expire(T0 + 2 * day);
     expect(log.cursorStart()).toBeGreaterThan(before);
+    // Day 0 is gone; day 1 (its last records share a file with day 2) may stay; days 2 and 3 all stay.
     const a = assembleLog(readAll(log));
-    for (const s of a.segments) expect(s.header.baseTime).toBeGreaterThanOrEqual(T0 + day);
+    const times = a.segments.flatMap((s) => s.records.map((r) => s.header.baseTime + r.startMinute * 60));
+    expect(Math.min(...times)).toBeGreaterThanOrEqual(T0 + day);
+    expect(times.filter((t) => t >= T0 + 2 * day).length).toBe(2 * LOG_FILE_UNITS);
+  });
+
+  it("keeps every file holding records within retention when one segment runs for weeks", () => {
+    // No reboot and no clock set for 30 days: the files' own headers, not the segment's start, decide.
+    const flash = new FakeFlash();
+    const log = fresh(flash, 20480);
+    const day = 86400;
+    log.startSegment(T0, false, 1);
+    const perDay = 150;
+    for (let d = 0; d < 30; d++)
+      for (let i = 0; i < perDay; i++) add(log, d * 1000 + i, T0 + d * day + (i * day) / perDay);
+    const now = T0 + 30 * day;
+    log.expire(now - 21 * day);
+    const a = assembleLog(readAll(log));
+    const times = a.segments.flatMap((s) => s.records.map((r) => s.header.baseTime + r.startMinute * 60));
+    // Five files of 337 records hold ~11 days at 150 a day: none of them is past the 21 days.
+    expect(times.length).toBeGreaterThan(4 * (LOG_FILE_UNITS - 2));
+    expect(Math.min(...times)).toBeGreaterThan(now - 12 * day);
+    // With retention at 7 days, files whose every record is older go; the rest stay.
+    log.expire(now - 7 * day);
+    const b = assembleLog(readAll(log));
+    const kept = b.segments.flatMap((s) => s.records.map((r) => s.header.baseTime + r.startMinute * 60));
+    expect(Math.max(...kept)).toBe(Math.max(...times));
+    expect(kept.filter((t) => t >= now - 7 * day).length).toBe(times.filter((t) => t >= now - 7 * day).length);
+    expect(Math.min(...kept)).toBeLessThan(now - 7 * day);
+    expect(Math.min(...kept)).toBeGreaterThan(now - 7 * day - 3 * day);
   });
 
   it("starts a new segment when the clock goes back or minutes would overflow", () => {

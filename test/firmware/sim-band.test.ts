@@ -7,11 +7,15 @@ import { buildBoard } from "../../host-tools/src/build/build";
 import { decodeBeacon } from "../../firmware/src/protocol/advert";
 import { readU32LE, toHex } from "../../firmware/src/protocol/bytes";
 import { pureCrypto as c } from "../../firmware/src/protocol/crypto";
+import { escrowTek } from "../../firmware/src/protocol/escrow";
 import { computeRpi, deriveRpik } from "../../firmware/src/protocol/gaen";
 import {
   assembleLog,
   decodeTekPayload,
+  decodeStatus,
   decodeTimeOk,
+  encodeWipeCommand,
+  ERR_BACKOFF,
   KioskSession,
   OP_ACK,
   OP_ACK_OK,
@@ -20,7 +24,10 @@ import {
   OP_TEK,
   OP_TEKS_END,
   OP_TIME_OK,
+  OP_WIPE,
+  OP_WIPE_OK,
   recordTime,
+  STATUS_FLAG_LOW_BATTERY,
   STATUS_FLAG_TIME_VALID,
   SYNC_RESPONSE_UUID,
   SYNC_SERVICE_UUID,
@@ -231,6 +238,97 @@ describe.each(BOARDS)("%s band on the simulator", (board) => {
     expect(await kiosk.open(f2.address, f2.index)).toBe(true);
     await kiosk.close();
     expect(band.faults).toEqual([]);
+  });
+
+  it("runs escrow keys, drift estimates, retention by age and an identity wipe from the flashed bundle", async () => {
+    const world = new World({ seed: 18 });
+    const prov = provisioning(world, { mode: "escrow", retentionDays: 1 });
+    const { band } = addBand(world, board, { x: 0, y: 0 }, prov, 3600, { driftPpm: 300 });
+    for (let i = 0; i < 3; i++) world.addPhone({ kind: "en", position: { x: 0.8, y: i * 0.4 } });
+    // Into day 4 by an hour: the band has rotated onto day 4's key (retention 1 day lists only today's).
+    world.run(4 * 86400 + 3600);
+    const kiosk = new SimKiosk(world, [prov.syncKey], { x: 0.5, y: 0.5 });
+    const found = await kiosk.find();
+    expect(await kiosk.open(found.address, found.index)).toBe(true);
+    // Retention by age: 4 days of records at ~300 a day fit every board's budget, yet only the last day
+    // (and the file it began in, at most ~1.2 days older) is kept.
+    const st = await kiosk.status();
+    expect(st.logStart).toBeGreaterThan(0);
+    expect(st.oldestTime).toBeGreaterThan(world.unixNow() - 2.7 * 86400);
+    // Escrow: each key the band reports is the one the authority derives from the band secret and the day.
+    const teks = (await kiosk.command(OP_READ_TEKS, new Uint8Array(0), OP_TEKS_END)).filter((f) => f.op === OP_TEK);
+    expect(teks.length).toBeGreaterThanOrEqual(1);
+    for (const f of teks) {
+      const d = decodeTekPayload(f.payload);
+      if (!d.ok) throw new Error(d.error);
+      const day = d.value.entry.rollingStartNumber / 144;
+      expect(toHex(d.value.entry.tek)).toBe(toHex(escrowTek(c, prov.bandSecret, day)));
+    }
+    // Drift: the clock ran 300 ppm fast for 4 days; the first SET_TIME measures it.
+    const time = await kiosk.command(OP_SET_TIME, u32Payload(Math.floor(world.unixNow())), OP_TIME_OK);
+    const ok = decodeTimeOk(time[time.length - 1].payload);
+    if (!ok.ok) throw new Error(ok.error);
+    expect(ok.value.errorSeconds).toBeGreaterThan(90);
+    expect(Math.abs(ok.value.driftPpm - 300)).toBeLessThan(20);
+    // WIPE with flag bit 0: log, journal and identity go; the band comes back unprovisioned.
+    await kiosk.command(OP_WIPE, encodeWipeCommand(1), OP_WIPE_OK);
+    await kiosk.close();
+    world.advance(10);
+    expect(band.storage.list().filter((n) => n.startsWith("tl."))).toEqual([]);
+    const k2 = new SimKiosk(world, [prov.syncKey], { x: 0.5, y: 0.2 });
+    await expect(k2.find(10)).rejects.toThrow();
+    expect(band.faults).toEqual([]);
+  });
+
+  it("doubles its back-off after wrong keys, drops a silent peer and halves its scans on a low battery", async () => {
+    const world = new World({ seed: 19 });
+    const { band, prov } = addBand(world, board, { x: 0, y: 0 }, provisioning(world), 3600);
+    const low = addBand(world, board, { x: 3, y: 0 }, provisioning(world), 3600, {
+      // 1.5 % of charge: low on every read-out (a voltage read-out sits near 13 % on the knee of the curve).
+      batteryPercent: 1.5,
+    });
+    world.run(600);
+    const finder = new SimKiosk(world, [prov.syncKey], { x: 0.5, y: 0 });
+    const waits: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const found = await finder.find();
+      const wrong = new SimKiosk(world, [new Uint8Array(16).fill(0x33)], { x: 0.5, y: 0.1 });
+      expect(await wrong.open(found.address, 0)).toBe(false);
+      const err = wrong.events.find((e) => e.type === "error");
+      if (!err || err.type !== "error") throw new Error("expected an error");
+      expect(err.code).toBe(ERR_BACKOFF);
+      waits.push(err.arg);
+      await wrong.close();
+      world.advance(err.arg + 1);
+    }
+    expect(waits).toEqual([1, 2, 4]);
+    // A peer that connects and says nothing is dropped after 15 s.
+    const found = await finder.find();
+    const link = await world.until(finder.central.connect(found.address, { timeoutS: 10 }));
+    let closedAt: number | undefined;
+    link.onDisconnect(() => (closedAt = world.now));
+    const t0 = world.now;
+    world.advance(40);
+    expect(closedAt).toBeDefined();
+    expect((closedAt as number) - t0).toBeGreaterThan(14);
+    expect((closedAt as number) - t0).toBeLessThan(31);
+    // Low battery: the scan period doubles and the status says so.
+    world.advance(4 * 3600);
+    const gaps = (starts: number[]) => {
+      const g = starts
+        .slice(1)
+        .map((t, i) => t - starts[i])
+        .filter((x) => x > 10);
+      return g.sort((a, b) => a - b)[g.length >> 1];
+    };
+    expect(gaps(low.band.nrf.scanStarts)).toBeGreaterThan(1.6 * gaps(band.nrf.scanStarts));
+    const k = new SimKiosk(world, [low.prov.syncKey], { x: 3, y: 0.5 });
+    const f2 = await k.find();
+    expect(await k.open(f2.address, f2.index)).toBe(true);
+    expect((await k.status()).flags & STATUS_FLAG_LOW_BATTERY).toBeTruthy();
+    await k.close();
+    expect(band.faults).toEqual([]);
+    expect(low.band.faults).toEqual([]);
   });
 
   it("survives hostile adverts and fuzzed GATT writes without a fault", async () => {

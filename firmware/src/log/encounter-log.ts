@@ -9,7 +9,7 @@ import {
   writeSegmentHeader,
 } from "../protocol/record";
 import { UNITS_PER_CURSOR_FILE } from "../protocol/sync";
-import { LOG_FILE_BYTES, LOG_FILE_UNITS } from "../tuning";
+import { FILE_BASE_LEAD_S, LOG_FILE_BYTES, LOG_FILE_UNITS } from "../tuning";
 
 /**
  * The append-only encounter log in Storage (docs/protocol.md section 5.1). Files `tl.l<i>` are preallocated one
@@ -179,15 +179,14 @@ export function add(
   rssiMean: number,
   aem: number,
 ): boolean {
-  let minute = floor((first - segBase) / 60);
-  if (minute < 0 || minute > 65000) {
+  if (floor((first - segBase) / 60) > 65000 || first < segBase) {
     // The clock went back, or the segment is 45 days old: a new time base.
     startSegment(first, segMono, segEpoch);
-    minute = 0;
   }
-  const u = newBytes(RECORD_SIZE);
-  writeRecord(u, 0, kind, ids, off, minute, Math.round((last - first) / 60), rssiMean, aem);
   if (cur < 0 || end[cur] >= LOG_FILE_UNITS || (!segOpen && end[cur] + 2 > LOG_FILE_UNITS)) {
+    // Every file's unit-0 header dates it for retention: a segment that continues from the previous file gets a
+    // new base (FILE_BASE_LEAD_S); a fresh one (boot, clock set) already precedes every record after it.
+    if (segOpen) startSegment(first > FILE_BASE_LEAD_S ? first - FILE_BASE_LEAD_S : 0, segMono, segEpoch);
     if (!openFile()) {
       lost++;
       return false;
@@ -197,13 +196,15 @@ export function add(
     put(header());
     segOpen = true;
   }
+  const u = newBytes(RECORD_SIZE);
+  writeRecord(u, 0, kind, ids, off, floor((first - segBase) / 60), Math.round((last - first) / 60), rssiMean, aem);
   put(u);
   return true;
 }
 
 /**
  * Drops whole files whose records are all older than `cutoff` (Unix seconds): the oldest file goes while the
- * file written after it began (its unit-0 header, Unix time) before the cutoff.
+ * file written after it is based (its unit-0 header, Unix time) two FILE_BASE_LEAD_S before the cutoff.
  */
 export function expire(cutoff: number): void {
   for (let o = oldest(); o >= 0 && o !== cur; o = oldest()) {
@@ -211,7 +212,7 @@ export function expire(cutoff: number): void {
     for (let j = 0; j < files; j++) {
       if (seq0[j] > seq0[o] && (next < 0 || seq0[j] < seq0[next])) next = j;
     }
-    if (next < 0 || !base0[next] || base0[next] >= cutoff) return;
+    if (next < 0 || !base0[next] || base0[next] + 2 * FILE_BASE_LEAD_S >= cutoff) return;
     drop(o);
   }
 }

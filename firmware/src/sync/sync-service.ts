@@ -80,6 +80,8 @@ let fails = 0;
 let until = 0;
 let connected = false;
 let active = 0;
+/** The watch timer: the next connection cancels it, so a stale one never cuts a later peer short. */
+let watcher: unknown;
 /** Frames waiting to be notified, in order: a READ queues its whole page (at most MAX_READ_UNITS units). */
 let q: Uint8Array[] = [];
 let pumping = false;
@@ -249,14 +251,15 @@ function command(op: number, p: Uint8Array): void {
  */
 function watch(): void {
   if (connected && (!ks || p.uptime() - active > WATCH_S)) radio.disconnect();
-  else if (connected) timers.after(watch, WATCH_MS);
+  else if (connected) watcher = timers.after(watch, WATCH_MS);
 }
 
 export function connect(): void {
   reset();
   connected = true;
   active = p.uptime();
-  timers.after(watch, WATCH_MS);
+  timers.cancel(watcher);
+  watcher = timers.after(watch, WATCH_MS);
 }
 
 export function disconnect(): void {

@@ -64,6 +64,7 @@ export function addBand(
   position: Position,
   prov: Provisioning = provisioning(world),
   memoryCheck: "callback" | number = "callback",
+  device: { driftPpm?: number; batteryPercent?: number } = {},
 ): { band: EspruinoDevice; prov: Provisioning } {
   const band = world.addBand({
     board,
@@ -72,6 +73,7 @@ export function addBand(
     provisioning: { "tl.prov": encodeProvisioning(prov) },
     clock: world.startUnix + world.now,
     memoryCheck,
+    ...device,
   });
   return { band, prov };
 }
