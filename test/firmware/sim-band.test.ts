@@ -12,7 +12,6 @@ import { computeRpi, deriveRpik } from "../../firmware/src/protocol/gaen";
 import {
   assembleLog,
   decodeTekPayload,
-  decodeStatus,
   decodeTimeOk,
   encodeWipeCommand,
   ERR_BACKOFF,
