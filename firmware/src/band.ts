@@ -146,7 +146,7 @@ function discovery(): void {
     radio.advertise(discPacket, DISCOVERY_INTERVAL_MS, true);
     timers.after(endBurst, DISCOVERY_BURST_MS);
   }
-  // Randomised period (Pixl.js, short of bundle room, uses a fixed one: its bursts are still address-rotated).
+  // Randomised period: bursts every 4-6 s.
   timers.after(discovery, DISCOVERY_PERIOD_MS + (p.rand32() % (DISCOVERY_JITTER_MS + 1)));
 }
 

@@ -128,9 +128,10 @@ describe.each(BOARDS)("%s band on the simulator", (board) => {
         expect(t).toBeLessThanOrEqual(world.unixNow());
       }
     }
-    // The neighbour band and the phone next to it were logged (Pixl.js does not log Bluezone ids).
+    // The neighbour band and both phones next to it (Exposure Notification and Bluezone) were logged.
     expect(owners.has(b.band.name)).toBe(true);
-    expect([...owners].some((o) => o.startsWith("phone") || o.includes("en"))).toBe(true);
+    expect([...owners].some((o) => o.startsWith("en-phone"))).toBe(true);
+    expect([...owners].some((o) => o.startsWith("bluezone-phone"))).toBe(true);
     const ack = await kiosk.command(OP_ACK, u32Payload(next), OP_ACK_OK);
     expect(readU32LE(ack[ack.length - 1].payload, 0)).toBe(next);
     expect((await kiosk.status()).syncCursor).toBe(next);

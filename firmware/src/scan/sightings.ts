@@ -20,7 +20,6 @@ export function sightDevice(d: ScanDevice): void {
     // Bands advertise from random static addresses (two top bits 11: "c0".."ff"), phones from private ones.
     if (b.length === 20) table.sight((d.id || "") >= "c" ? KIND_EN | FROM_STATIC : KIND_EN, b, 0, rssi, b[17]);
   } else if (d.manufacturer === BLUEZONE_COMPANY_ID && m) {
-    // Bluezone ids are logged on every board but Pixl.js (no native SHA-256: its bundle budget has no room).
     const b = new Uint8Array(m);
     if (b.length >= 12) table.sight(KIND_BLUEZONE, b, 0, rssi, 0);
   }
