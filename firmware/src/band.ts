@@ -242,8 +242,9 @@ function wipe(flags: number): void {
 }
 
 /**
- * Boot: read the provisioning record, recover state and log, start rotating, scanning and discovery. The board's constants (a BandConfig's fields, in its order) come as arguments rather than an
- * object: the bundle would otherwise carry every property name twice.
+ * Boot: read the provisioning record, recover state and log, start rotating, scanning and discovery. The board's
+ * constants (a BandConfig's fields, in its order) come as arguments rather than an object: the bundle would
+ * otherwise carry every property name twice.
  */
 export function start(
   crypto: CryptoPrims,

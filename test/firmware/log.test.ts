@@ -53,6 +53,11 @@ function fresh(flash: FakeFlash, budget = 20480): Log {
 }
 
 describe("encounter log", () => {
+  it("fills a log file with whole units: LOG_FILE_UNITS (tuning.ts) is LOG_FILE_BYTES / RECORD_SIZE", () => {
+    expect(LOG_FILE_UNITS * RECORD_SIZE).toBe(LOG_FILE_BYTES);
+    expect(Number.isInteger(LOG_FILE_UNITS)).toBe(true);
+  });
+
   it("writes a segment header then records, and reads them back in order after a reboot", () => {
     const flash = new FakeFlash();
     let log = fresh(flash);

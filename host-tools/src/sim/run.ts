@@ -414,7 +414,7 @@ export function runSimulation(opts: SimulationOptions): SimulationResult {
 }
 
 /** Median gap between scan starts longer than 10 s (restarts after an address change are shorter). */
-function scanPeriod(starts: number[]): number | null {
+export function scanPeriod(starts: number[]): number | null {
   const gaps: number[] = [];
   for (let i = 1; i < starts.length; i++) if (starts[i] - starts[i - 1] > 10) gaps.push(starts[i] - starts[i - 1]);
   if (!gaps.length) return null;
