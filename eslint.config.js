@@ -20,6 +20,24 @@ module.exports = tseslint.config(
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
   {
+    // Runs inside the Espruino interpreter (host-tools/src/espruino-real): Espruino's globals, its own dialect.
+    files: ["host-tools/src/espruino-real/board-shim.js"],
+    languageOptions: {
+      sourceType: "script",
+      globals: {
+        print: "readonly",
+        NRF: "readonly",
+        E: "readonly",
+        getTime: "readonly",
+        load: "readonly",
+        setTimeout: "readonly",
+        __T_CFG: "readonly",
+        __aesEcb: "readonly",
+      },
+    },
+    rules: { "no-var": "off", "no-redeclare": "off" },
+  },
+  {
     rules: {
       "@typescript-eslint/no-unused-vars": ["warn", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },

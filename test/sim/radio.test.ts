@@ -95,8 +95,8 @@ describe("advertising rules", () => {
   test.each([
     ["a 32-byte raw packet", "NRF.setAdvertising(new Uint8Array(32), {connectable:false});", /DATA_SIZE/],
     [
-      "non-connectable below 100 ms",
-      "NRF.setAdvertising([2,1,6], {connectable:false, interval: 50});",
+      "a connectable advert that is not scannable (a directed advert without a peer)",
+      "NRF.setAdvertising([2,1,6], {connectable:true, scannable:false});",
       /INVALID_PARAM/,
     ],
     ["a random address without the top bits set", 'NRF.setAddress("01:22:33:44:55:66 random");', /INVALID_BLE_ADDR/],
@@ -106,6 +106,17 @@ describe("advertising rules", () => {
     world.run(1);
     expect(band.faults).toHaveLength(1);
     expect(band.faults[0].message).toMatch(message);
+  });
+
+  test("a non-connectable interval under 100 ms is clamped to 100 ms, not refused", () => {
+    const world = new World({ seed: 1 });
+    const band = world.addBand({
+      board: "puckjs",
+      bundleSource: "NRF.setAdvertising([2,1,6], {connectable:false, interval: 50});",
+    });
+    world.run(1);
+    expect(band.faults).toEqual([]);
+    expect(band.nrf.advert()?.intervalMs).toBe(100);
   });
 
   test("an advert is only heard by a scanner: a band's EN packet reaches a phone-free neighbour's scan", () => {

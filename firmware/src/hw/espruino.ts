@@ -100,11 +100,13 @@ export const radio: Radio = {
     NRF.setAddress(a);
   },
   advertise(packet, interval, connectable) {
-    // A raw packet goes out as it is: the name and manufacturer options apply to object adverts only.
+    // A raw packet goes out as it is: the name and manufacturer options apply to object adverts only. A connectable
+    // advert must be scannable: connectable without scannable asks the SoftDevice for a directed advert, which it
+    // refuses without a peer address (and which carries no payload). Exposure Notification adverts are neither.
     NRF.setAdvertising(packet, {
       interval: interval,
       connectable: connectable,
-      scannable: false,
+      scannable: connectable,
       whenConnected: !connectable,
     });
   },

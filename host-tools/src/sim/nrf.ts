@@ -11,8 +11,10 @@ import type { Advertiser, AdvertState, RxPacket, Scanner } from "./world";
  *
  * - setAdvertising(data, options): an object gives service data/UUIDs (with flags and, unless showName:false, the
  *   name), an array or ArrayBuffer/typed array is sent raw, an array of packets is sent in turn. Interval clamped to
- *   20 ms - 10.24 s; non-connectable adverts below 100 ms are refused (BLE spec, shared/ESPRUINO.md); packets over 31
- *   bytes are refused (DATA_SIZE). While connected only non-connectable advertising with `whenConnected` continues.
+ *   20 ms - 10.24 s; non-connectable adverts below 100 ms are clamped to 100 ms (shared/ESPRUINO.md); a connectable
+ *   advert that is not scannable asks for a directed advert, which the SoftDevice refuses (INVALID_PARAM); packets
+ *   over 31 bytes are refused (DATA_SIZE). While connected only non-connectable advertising with `whenConnected`
+ *   continues.
  * - setAddress: validated ("random" needs the top two bits set), then the stack restarts when nothing is connected
  *   (queued otherwise). A restart re-applies advertising and services and restarts scanning with *default*
  *   parameters: the scan callback and its filters survive (they are bound into the callback), interval/window/
@@ -763,8 +765,11 @@ export class NrfStack implements Advertiser {
       if (options.scannable !== undefined) o.scannable = !!options.scannable;
       if (options.whenConnected !== undefined) o.whenConnected = !!options.whenConnected;
     }
-    if (!o.connectable && o.intervalMs < 100)
-      throw this.device.error("Got BLE error 0x7 INVALID_PARAM (non-connectable advertising below 100 ms)");
+    // A connectable advert that is not scannable is a directed advert (ADV_DIRECT_IND, targets/nrf5x/bluetooth.c),
+    // which the SoftDevice refuses without a peer address. Non-connectable intervals under 100 ms are clamped.
+    if (o.connectable && !o.scannable)
+      throw this.device.error("Got BLE error 0x7 INVALID_PARAM (connectable advertising must be scannable)");
+    if (!o.connectable && o.intervalMs < 100) o.intervalMs = 100;
     const packets = data === undefined && !options ? undefined : this.buildAdvert(data, options);
     if (packets) for (const p of packets) if (p.length > 31) throw this.device.error("Got BLE error 0xc DATA_SIZE");
     this.device.accrue();

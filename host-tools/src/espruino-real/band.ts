@@ -1,0 +1,247 @@
+import * as esbuild from "esbuild";
+import * as fs from "fs";
+import * as path from "path";
+import { ESPRUINO_UNSUPPORTED_SYNTAX } from "../build/esbuild-options";
+import { ROOT } from "../build/paths";
+import { RealInterpreter } from "./interpreter";
+
+/**
+ * One band on the real Espruino interpreter: the board's production bundle, exactly as flashed, booted from
+ * Storage (`.bootcde`) with its provisioning record, on virtual time. The board shim (board-shim.js, stored as
+ * `.boot0`, run before the bundle at every boot) stands in for the nRF52 Bluetooth stack and the crypto the
+ * emulator build lacks; its own JsVars are measured at boot and subtracted from every figure.
+ */
+
+export interface RealBandOptions {
+  board: string;
+  /** Bundle file; default dist/<board>/tracelet.js. */
+  bundlePath?: string;
+  /** Storage files written before the first boot (e.g. the provisioning record). */
+  files?: Record<string, Uint8Array>;
+  /** Unix seconds at power-on. */
+  startUnix: number;
+  /** Four 32-bit words: E.hwRand's sfc32 state (the simulator's Rng stream). */
+  seed: [number, number, number, number];
+  batteryPercent?: number;
+  batteryVolts?: number;
+  /** A flash image to boot from instead of writing the bundle (after a power cut). */
+  flash?: Uint8Array;
+}
+
+export interface AdvertEvent {
+  t: number;
+  data: Uint8Array | undefined;
+  intervalMs: number;
+  connectable: boolean;
+  address: string;
+}
+
+let aesSource: string | undefined;
+/** The firmware's own pure AES-128 (protocol/aes128.ts), built for the interpreter as the shim's AES-ECB. */
+function aesForShim(): string {
+  if (aesSource === undefined) {
+    const r = esbuild.buildSync({
+      stdin: {
+        contents: 'import { aes128Ecb } from "./firmware/src/protocol/aes128"; __aesEcb = aes128Ecb;',
+        resolveDir: ROOT,
+        loader: "ts",
+      },
+      bundle: true,
+      write: false,
+      format: "cjs",
+      target: "es2020",
+      supported: ESPRUINO_UNSUPPORTED_SYNTAX,
+      minify: true,
+    });
+    aesSource = "var __aesEcb;(function(){" + r.outputFiles[0].text + "})();";
+  }
+  return aesSource;
+}
+
+function shimSource(cfg: object): string {
+  const shim = fs.readFileSync(path.join(__dirname, "board-shim.js"), "utf8");
+  return "var __T_CFG=" + JSON.stringify(cfg) + ";" + aesForShim() + "\n" + shim;
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString("hex");
+}
+
+export class RealBand {
+  readonly adverts: AdvertEvent[] = [];
+  readonly addresses: { t: number; address: string }[] = [];
+  readonly notifications: Uint8Array[] = [];
+  readonly lines: string[] = [];
+  /** JsVars of the interpreter with the shim loaded and no bundle, measured at the last boot. */
+  shimBase = 0;
+  /** JsVars of an empty program (no shim, no bundle) on this interpreter. */
+  emptyBase = 0;
+  scanning = false;
+  connected = false;
+  boots = 0;
+  private onNotify: ((frame: Uint8Array) => void) | undefined;
+
+  private constructor(
+    readonly board: string,
+    readonly interp: RealInterpreter,
+  ) {}
+
+  static async boot(opts: RealBandOptions): Promise<RealBand> {
+    const ref: { band?: RealBand } = {};
+    const interp = await RealInterpreter.start({
+      startMs: opts.startUnix * 1000,
+      flash: opts.flash,
+      onLine: (l) => ref.band?.line(l),
+    });
+    const band = new RealBand(opts.board, interp);
+    ref.band = band;
+    // The empty program: measured before anything is stored (same interpreter, same build).
+    band.emptyBase = interp.usage();
+    if (!opts.flash) {
+      const bundle = fs.readFileSync(opts.bundlePath ?? path.join(ROOT, "dist", opts.board, "tracelet.js"));
+      interp.writeFile(".bootcde", bundle);
+      for (const [name, data] of Object.entries(opts.files ?? {})) interp.writeFile(name, data);
+    }
+    const cfg = {
+      seed: opts.seed.map((x) => x | 0),
+      bootMs: opts.startUnix * 1000,
+      percent: opts.batteryPercent ?? 100,
+      volts: opts.batteryVolts ?? 3.0,
+    };
+    interp.writeFile(".boot0", Buffer.from(shimSource(cfg), "latin1"));
+    band.load();
+    return band;
+  }
+
+  /** Restarts the interpreter's JavaScript from flash (.boot0, then .bootcde), as a reset does. */
+  load(): void {
+    this.interp.exec("load()");
+    this.interp.settle();
+  }
+
+  private line(l: string): void {
+    const t = this.interp.now / 1000;
+    if (!l.startsWith("\u0001")) {
+      this.lines.push(l);
+      return;
+    }
+    const tag = l[1];
+    const rest = l.slice(3);
+    switch (tag) {
+      case "O":
+        this.shimBase = Number(rest);
+        this.boots++;
+        this.scanning = false;
+        this.connected = false;
+        break;
+      case "A": {
+        const [data, iv, conn, address] = rest.split(" ");
+        this.adverts.push({
+          t,
+          data: data === "-" ? undefined : Uint8Array.from(Buffer.from(data, "hex")),
+          intervalMs: Number(iv),
+          connectable: conn === "1",
+          address: address ?? "",
+        });
+        break;
+      }
+      case "D":
+        this.addresses.push({ t, address: rest });
+        break;
+      case "S":
+        this.scanning = rest === "1";
+        break;
+      case "N": {
+        const frame = Uint8Array.from(Buffer.from(rest, "hex"));
+        this.notifications.push(frame);
+        this.onNotify?.(frame);
+        break;
+      }
+      case "X":
+        this.connected = false;
+        break;
+      default:
+        this.lines.push(l);
+    }
+  }
+
+  /** Interpreter errors seen so far (uncaught exceptions, out of memory, ...). */
+  get errors(): string[] {
+    return this.interp.errors;
+  }
+
+  /** JsVars the band's program uses now: the interpreter's usage less the shim's own variables. */
+  usage(): number {
+    return this.interp.usage() - this.shimVars();
+  }
+
+  /** The highest usage the shim sampled (inside callbacks and native calls), less the shim's own variables. */
+  peak(): number {
+    return this.interp.eval<number>("__T.peak") - this.shimVars();
+  }
+
+  resetPeak(): void {
+    this.interp.exec("__T.peak=0");
+  }
+
+  shimVars(): number {
+    return this.shimBase - this.emptyBase;
+  }
+
+  get now(): number {
+    return this.interp.now / 1000;
+  }
+
+  runUntil(unix: number): void {
+    this.interp.runUntil(unix * 1000);
+  }
+
+  advance(seconds: number): void {
+    this.interp.runUntil(this.interp.now + seconds * 1000);
+  }
+
+  /** One advert as the stack would deliver it to the scan callback (dropped unless a scan is on). */
+  scanReport(data: Uint8Array, rssi: number, address: string): void {
+    this.interp.exec(`__T.S("${hex(data)}",${rssi | 0},"${address}")`);
+  }
+
+  /** A central connects; notifications the band sends reach `onNotify`. */
+  connect(peer: string, onNotify: (frame: Uint8Array) => void): void {
+    this.onNotify = onNotify;
+    this.connected = true;
+    this.interp.exec(`__T.C("${peer}")`);
+  }
+
+  /** A write to the sync control characteristic. */
+  write(data: Uint8Array): void {
+    this.interp.exec(`__T.W("${hex(data)}")`);
+  }
+
+  disconnect(): void {
+    this.interp.exec("__T.D()");
+    this.onNotify = undefined;
+    this.connected = false;
+  }
+
+  /** Makes the next `times` calls of an Espruino function throw (names as in board-shim.js __T.f). */
+  injectFault(name: string, times: number): void {
+    this.interp.exec(`__T.fail[${JSON.stringify(name)}]=${times | 0}`);
+  }
+
+  readFile(name: string): Uint8Array | undefined {
+    return this.interp.readFile(name);
+  }
+
+  /** Storage files the band wrote (its own `tl.*` files), name -> bytes. */
+  bandFiles(): Record<string, Uint8Array> {
+    const out: Record<string, Uint8Array> = {};
+    for (const n of this.interp
+      .list()
+      .filter((x) => x.startsWith("tl."))
+      .sort()) {
+      const b = this.interp.readFile(n);
+      if (b) out[n] = b;
+    }
+    return out;
+  }
+}

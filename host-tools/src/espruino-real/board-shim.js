@@ -1,0 +1,284 @@
+// Tracelet board shim: runs inside the real Espruino interpreter as .boot0, before the band's .bootcde.
+// Espruino JavaScript (no destructuring, spread, Map/Set or hoisting). It stands in for what the Bangle.js 2
+// emulator build lacks: the nRF52 Bluetooth stack (NRF: adverts, scans, GATT, address), AES-ECB in
+// require("crypto"), E.hwRand's stream, the battery, E.reboot and the watchdog. It behaves as Espruino's
+// targets/nrf5x/bluetooth.c and jswrap_bluetooth.c do (shared/ESPRUINO.md):
+// - a connectable advert must be scannable (connectable && !scannable asks the SoftDevice for a directed advert
+//   with no peer address, which it refuses); raw packets over 31 bytes are refused; non-connectable intervals
+//   under 100 ms are clamped to 100 ms;
+// - setScan while scanning keeps the settings of the scan already running; setAddress restarts the stack and
+//   resets scan settings to the defaults (the callback stays);
+// - while connected, only a non-connectable advert with whenConnected keeps going out.
+// The host drives it through __T (scan reports, connections, writes) and reads "\x01" lines it prints.
+// __T_CFG (seed words, boot time, battery) is prepended by the host.
+var __T = {
+  c: __T_CFG,
+  adv: undefined,
+  advOpts: undefined,
+  cb: undefined,
+  scanOpts: undefined,
+  onWrite: undefined,
+  conn: false,
+  addr: "",
+  peak: 0,
+  fail: {},
+  faults: 0,
+  wdt: 0,
+  kick: 0,
+};
+__T.r = __T.c.seed.slice();
+// A reboot at another time than the host's power-on draws another stream, as a real hardware RNG would.
+if (Math.floor(getTime() * 1000) !== __T.c.bootMs) __T.r[3] = __T.r[3] ^ Math.floor(getTime() * 1000);
+__T.m = function () {
+  var u = process.memory(false).usage;
+  if (u > __T.peak) __T.peak = u;
+};
+__T.out = function (tag, s) {
+  print("\x01" + tag + " " + s);
+};
+__T.hex = function (a) {
+  var s = "";
+  for (var i = 0; i < a.length; i++) s += (a[i] < 16 ? "0" : "") + a[i].toString(16);
+  return s;
+};
+__T.bytes = function (h) {
+  var b = new Uint8Array(h.length >> 1);
+  for (var i = 0; i < b.length; i++) b[i] = parseInt(h.substr(i * 2, 2), 16);
+  return b;
+};
+// Injected faults: __T.fail[name] = n makes the next n calls of that Espruino function throw.
+__T.f = function (name) {
+  var n = __T.fail[name];
+  if (n) {
+    __T.fail[name] = n - 1;
+    throw new Error("injected fault: " + name);
+  }
+};
+__T.emit = function () {
+  var o = __T.advOpts || {};
+  __T.out("A", (__T.adv ? __T.hex(__T.adv) : "-") + " " + o.interval + " " + (o.connectable ? 1 : 0) + " " + __T.addr);
+};
+NRF.setAdvertising = function (data, opts) {
+  __T.f("setAdvertising");
+  __T.m();
+  opts = opts || {};
+  var conn = opts.connectable === undefined ? true : !!opts.connectable;
+  var scan = opts.scannable === undefined ? true : !!opts.scannable;
+  if (conn && !scan) throw new Error("Got BLE error 0x7 INVALID_PARAM");
+  var b = new Uint8Array(data);
+  if (b.length > 31) throw new Error("Got BLE error 0xc DATA_SIZE");
+  var iv = opts.interval || 375;
+  if (!conn && iv < 100) iv = 100;
+  __T.adv = b;
+  __T.advOpts = { interval: iv, connectable: conn, whenConnected: !!opts.whenConnected };
+  if (!__T.conn || (!conn && opts.whenConnected)) __T.emit();
+};
+NRF.setAddress = function (a) {
+  __T.f("setAddress");
+  // Espruino's own regular expressions are minimal: check the form by hand.
+  var p = String(a).split(" ");
+  var o = p[0].split(":");
+  var ok = o.length === 6 && (p.length === 1 || p[1] === "random" || p[1] === "public");
+  for (var i = 0; ok && i < 6; i++) ok = o[i].length === 2 && !isNaN(parseInt(o[i], 16));
+  if (!ok) throw new Error("Expecting a mac address of the form aa:bb:cc:dd:ee:ff");
+  if (p[1] === "random" && (parseInt(o[0], 16) & 0xc0) !== 0xc0)
+    throw new Error("Got BLE error 0x3002 INVALID_BLE_ADDR");
+  __T.addr = a;
+  // The stack restarts: scan settings go back to the defaults; the advert resumes as it was.
+  if (__T.scanOpts) __T.scanOpts = { filters: __T.scanOpts.filters };
+  __T.out("D", a);
+  if (!__T.conn) __T.emit();
+};
+NRF.setScan = function (cb, opts) {
+  __T.f("setScan");
+  if (!cb) {
+    __T.cb = undefined;
+    __T.scanOpts = undefined;
+    __T.out("S", "0");
+    return;
+  }
+  if (!__T.cb) __T.scanOpts = opts || {};
+  __T.cb = cb;
+  __T.out("S", "1");
+};
+NRF.findDevices = function () {
+  throw new Error("findDevices is not modelled");
+};
+NRF.setServices = function (s, o) {
+  __T.m();
+  var keys = Object.keys(s);
+  for (var i = 0; i < keys.length; i++) {
+    var ch = s[keys[i]];
+    var ck = Object.keys(ch);
+    for (var j = 0; j < ck.length; j++) if (ch[ck[j]].onWrite) __T.onWrite = ch[ck[j]].onWrite;
+  }
+  __T.out("G", (o && o.uart ? "uart" : "nouart") + " " + keys.join(","));
+};
+NRF.updateServices = function (u) {
+  __T.f("updateServices");
+  __T.m();
+  var keys = Object.keys(u);
+  for (var i = 0; i < keys.length; i++) {
+    var ch = u[keys[i]];
+    var ck = Object.keys(ch);
+    for (var j = 0; j < ck.length; j++)
+      if (ch[ck[j]].notify && ch[ck[j]].value !== undefined) {
+        if (!__T.conn) throw new Error("Not connected");
+        __T.out("N", __T.hex(new Uint8Array(ch[ck[j]].value)));
+      }
+  }
+};
+NRF.disconnect = function () {
+  if (__T.conn) setTimeout(__T.D, 0);
+};
+NRF.getBattery = function () {
+  __T.f("getBattery");
+  return __T.c.volts;
+};
+NRF.setConnectionInterval = function () {};
+E.getBattery = function () {
+  __T.f("getBattery");
+  return __T.c.percent;
+};
+E.hwRand = function () {
+  __T.f("hwRand");
+  // sfc32, the simulator's stream (host-tools/src/sim/rng.ts), seeded by the host.
+  var r = __T.r;
+  var t = (((r[0] + r[1]) | 0) + r[3]) | 0;
+  r[3] = (r[3] + 1) | 0;
+  r[0] = r[1] ^ (r[1] >>> 9);
+  r[1] = (r[2] + (r[2] << 3)) | 0;
+  r[2] = (r[2] << 21) | (r[2] >>> 11);
+  r[2] = (r[2] + t) | 0;
+  return t;
+};
+E.reboot = function () {
+  __T.out("B", "reboot");
+  load();
+};
+E.enableWatchdog = function (s) {
+  __T.wdt = s;
+  __T.kick = getTime();
+};
+E.kickWatchdog = function () {
+  __T.kick = getTime();
+};
+__T.rq = require;
+__T.St = (function () {
+  var S = __T.rq("Storage");
+  return {
+    read: function (n, o, l) {
+      __T.f("Storage.read");
+      __T.m();
+      return S.read(n, o, l);
+    },
+    readArrayBuffer: function (n) {
+      __T.f("Storage.read");
+      return S.readArrayBuffer(n);
+    },
+    write: function (n, d, o, s) {
+      __T.f("Storage.write");
+      __T.m();
+      return S.write(n, d, o, s);
+    },
+    erase: function (n) {
+      __T.f("Storage.erase");
+      return S.erase(n);
+    },
+    compact: function () {
+      __T.f("Storage.compact");
+      return S.compact();
+    },
+    list: function (r) {
+      return S.list(r);
+    },
+    getFree: function () {
+      return S.getFree();
+    },
+  };
+})();
+__T.Cr = {
+  SHA256: function (d) {
+    __T.f("crypto");
+    __T.m();
+    return __T.rq("crypto").SHA256(d);
+  },
+  AES: {
+    encrypt: function (block, key, opts) {
+      __T.f("crypto");
+      __T.m();
+      if (!opts || opts.mode !== "ECB") throw new Error("only ECB is modelled");
+      return __aesEcb(new Uint8Array(key), new Uint8Array(block)).buffer;
+    },
+  },
+};
+var require = function (n) {
+  if (n === "Storage") return __T.St;
+  if (n === "crypto") return __T.Cr;
+  return __T.rq(n);
+};
+// Host entry points. A scan report as the stack delivers it: a BluetoothDevice built from the raw advert.
+__T.S = function (hex, rssi, id) {
+  if (!__T.cb) return;
+  var data = __T.bytes(hex);
+  var dev = { id: id, rssi: rssi, data: data.buffer };
+  var i = 0;
+  while (i + 1 < data.length) {
+    var len = data[i];
+    if (!len || i + 1 + len > data.length) break;
+    var type = data[i + 1];
+    if (type === 0x16 && len >= 3) {
+      if (!dev.serviceData) dev.serviceData = {};
+      var u = data[i + 3].toString(16) + (data[i + 2] < 16 ? "0" : "") + data[i + 2].toString(16);
+      dev.serviceData[u] = data.slice(i + 4, i + 1 + len).buffer;
+    } else if (type === 0x03 || type === 0x02) {
+      dev.services = [];
+      for (var k = i + 2; k + 1 < i + 1 + len; k += 2) dev.services.push((data[k + 1] * 256 + data[k]).toString(16));
+    } else if (type === 0xff && len >= 3) {
+      dev.manufacturer = data[i + 2] + data[i + 3] * 256;
+      dev.manufacturerData = data.slice(i + 4, i + 1 + len).buffer;
+    }
+    i += len + 1;
+  }
+  var f = __T.scanOpts && __T.scanOpts.filters;
+  if (f) {
+    var pass = false;
+    for (var j = 0; j < f.length && !pass; j++) {
+      if (f[j].serviceData)
+        pass =
+          !!dev.serviceData &&
+          Object.keys(f[j].serviceData).every(function (x) {
+            return dev.serviceData[x] !== undefined;
+          });
+      if (f[j].manufacturerData)
+        pass =
+          dev.manufacturer !== undefined &&
+          Object.keys(f[j].manufacturerData).every(function (x) {
+            return +x === dev.manufacturer;
+          });
+    }
+    if (!pass) return;
+  }
+  __T.m();
+  __T.cb(dev);
+  __T.m();
+};
+__T.C = function (peer) {
+  __T.conn = true;
+  NRF.emit("connect", peer);
+};
+__T.W = function (hex) {
+  if (!__T.conn || !__T.onWrite) return;
+  __T.m();
+  __T.onWrite({ data: __T.bytes(hex).buffer });
+  __T.m();
+};
+__T.D = function () {
+  if (!__T.conn) return;
+  __T.conn = false;
+  NRF.emit("disconnect", 19);
+  __T.out("X", "disconnected");
+  if (__T.adv) __T.emit();
+};
+__T.base = process.memory(false).usage;
+__T.out("O", __T.base);
