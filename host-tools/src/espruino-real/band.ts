@@ -80,6 +80,7 @@ export class RealBand {
   connected = false;
   boots = 0;
   private onNotify: ((frame: Uint8Array) => void) | undefined;
+  private addressIndex = new Map<string, number>();
 
   private constructor(
     readonly board: string,
@@ -202,7 +203,32 @@ export class RealBand {
 
   /** One advert as the stack would deliver it to the scan callback (dropped unless a scan is on). */
   scanReport(data: Uint8Array, rssi: number, address: string): void {
-    this.interp.exec(`__T.S("${hex(data)}",${rssi | 0},"${address}")`);
+    this.scanReports([{ data, rssi, address }]);
+  }
+
+  /**
+   * Adverts delivered in turn, each to its own callback call as the stack's events would be, up to four per console
+   * line (the line being run sits in the interpreter's memory too: a few JsVars, counted in the peaks).
+   */
+  scanReports(reports: { data: Uint8Array; rssi: number; address: string }[]): void {
+    let line = "";
+    let n = 0;
+    for (const r of reports) {
+      // Addresses go over once.
+      let i = this.addressIndex.get(r.address);
+      if (i === undefined) {
+        i = this.addressIndex.size;
+        this.addressIndex.set(r.address, i);
+        this.interp.exec(`__T.a[${i}]="${r.address}"`);
+      }
+      line += `__T.S(atob("${Buffer.from(r.data).toString("base64")}"),${r.rssi | 0},${i});`;
+      if (++n === 4) {
+        this.interp.exec(line);
+        line = "";
+        n = 0;
+      }
+    }
+    if (line) this.interp.exec(line);
   }
 
   /** A central connects; notifications the band sends reach `onNotify`. */

@@ -218,10 +218,17 @@ var require = function (n) {
   return __T.rq(n);
 };
 // Host entry points. A scan report as the stack delivers it: a BluetoothDevice built from the raw advert.
-__T.S = function (hex, rssi, id) {
+__T.a = [];
+// A copy of bytes a..b as an ArrayBuffer (Espruino's TypedArray.slice returns a plain Array).
+__T.cut = function (d, a, b) {
+  var v = new Uint8Array(b - a);
+  v.set(d.subarray(a, b));
+  return v.buffer;
+};
+__T.S = function (raw, rssi, ai) {
   if (!__T.cb) return;
-  var data = __T.bytes(hex);
-  var dev = { id: id, rssi: rssi, data: data.buffer };
+  var data = E.toUint8Array(raw);
+  var dev = { id: __T.a[ai], rssi: rssi, data: data.buffer };
   var i = 0;
   while (i + 1 < data.length) {
     var len = data[i];
@@ -230,13 +237,13 @@ __T.S = function (hex, rssi, id) {
     if (type === 0x16 && len >= 3) {
       if (!dev.serviceData) dev.serviceData = {};
       var u = data[i + 3].toString(16) + (data[i + 2] < 16 ? "0" : "") + data[i + 2].toString(16);
-      dev.serviceData[u] = data.slice(i + 4, i + 1 + len).buffer;
+      dev.serviceData[u] = __T.cut(data, i + 4, i + 1 + len);
     } else if (type === 0x03 || type === 0x02) {
       dev.services = [];
       for (var k = i + 2; k + 1 < i + 1 + len; k += 2) dev.services.push((data[k + 1] * 256 + data[k]).toString(16));
     } else if (type === 0xff && len >= 3) {
       dev.manufacturer = data[i + 2] + data[i + 3] * 256;
-      dev.manufacturerData = data.slice(i + 4, i + 1 + len).buffer;
+      dev.manufacturerData = __T.cut(data, i + 4, i + 1 + len);
     }
     i += len + 1;
   }
@@ -259,9 +266,9 @@ __T.S = function (hex, rssi, id) {
     }
     if (!pass) return;
   }
+  // One sample with the device object built, before the callback runs (a sample costs as much as the callback).
   __T.m();
   __T.cb(dev);
-  __T.m();
 };
 __T.C = function (peer) {
   __T.conn = true;

@@ -226,22 +226,27 @@ export class RealInterpreter {
     for (let i = 0; i < 10000; i++) {
       const next = this.M._jsIdle();
       this.drain();
-      if (next > 0) return next;
+      if (next >= 0) return next;
       if (next < -1) return NO_TIMER;
     }
     throw new Error("the interpreter never went idle (10,000 idle loops at one instant)");
   }
 
-  /** Advances virtual time to `t` (ms since the epoch), firing every timer at its due time. */
-  runUntil(t: number): void {
+  /**
+   * Advances virtual time to `t` (ms since the epoch), firing every timer at its due time; stops early, after the
+   * work of one instant, once `stop()` says so.
+   */
+  runUntil(t: number, stop?: () => boolean): void {
     for (;;) {
       const next = this.settle();
+      if (stop && stop()) return;
       if (next === NO_TIMER || this.now + next > t) {
         this.now = Math.max(this.now, t);
         this.settle();
         return;
       }
-      this.now += next;
+      // A timer due in under a millisecond reads as 0: time must move for it to fire.
+      this.now += Math.max(1, next);
     }
   }
 
@@ -251,8 +256,8 @@ export class RealInterpreter {
     const line = "\x10" + code + "\n";
     for (let i = 0; i < line.length; i++) {
       this.M._jshPushIOCharEvent(CONSOLE, line.charCodeAt(i));
-      // The input FIFO is small: let the interpreter take characters every few dozen.
-      if (i % 32 === 31) this.M._jsIdle();
+      // Let the interpreter take input every 256 characters (its input queue holds at least 500).
+      if (i % 256 === 255) this.M._jsIdle();
     }
     this.settle();
   }

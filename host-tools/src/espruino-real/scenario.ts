@@ -1,0 +1,325 @@
+import { readU32LE } from "../../../firmware/src/protocol/bytes";
+import { pureCrypto } from "../../../firmware/src/protocol/crypto";
+import { encodeProvisioning, Provisioning } from "../../../firmware/src/protocol/provisioning";
+import {
+  BandStatus,
+  decodeDataPayload,
+  decodeDiscoveryAdvert,
+  decodeStatus,
+  encodeReadCommand,
+  KioskEvent,
+  KioskSession,
+  matchDiscovery,
+  OP_ACK,
+  OP_ACK_OK,
+  OP_DATA,
+  OP_READ,
+  OP_READ_END,
+  OP_SET_TIME,
+  OP_STATUS,
+  OP_STATUS_REPLY,
+  OP_TIME_OK,
+  u32Payload,
+} from "../../../firmware/src/protocol/sync";
+import { Rng } from "../sim/rng";
+import { RealBand } from "./band";
+
+/**
+ * A band's life on the real interpreter: the production bundle with a provisioning record, beacons around it (other
+ * bands and phones sending Exposure Notification adverts, rotating their ids), a kiosk sync at a set period through
+ * the project's own kiosk-side protocol code, and power cuts at random flash bytes. Reports what a developer needs to
+ * trust the band: interpreter errors, JsVars peaks, adverts, scan windows, what each sync read.
+ */
+
+export interface RealLifeOptions {
+  board: string;
+  hours: number;
+  /** Exposure Notification beacons in range during scans. */
+  beacons?: number;
+  seed?: number;
+  /** Hours between kiosk syncs (0: none). */
+  syncEveryHours?: number;
+  /** Power cuts at random flash bytes over the run. */
+  powerCuts?: number;
+  startUnix?: number;
+  bundlePath?: string;
+  /** Called after each boot, e.g. to inject faults. */
+  onBoot?: (band: RealBand) => void;
+}
+
+export interface RealSync {
+  t: number;
+  found: boolean;
+  authenticated: boolean;
+  units: number;
+  acked: number;
+  status?: BandStatus;
+  error?: string;
+}
+
+export interface RealLifeResult {
+  board: string;
+  hours: number;
+  errors: string[];
+  /** Peak JsVars of the band's program (shim subtracted), 14-byte vars of the emulator build. */
+  peakVars: number;
+  shimVars: number;
+  boots: number;
+  adverts: number;
+  discoveryAdverts: number;
+  addresses: number;
+  scanWindows: number;
+  reports: number;
+  syncs: RealSync[];
+  powerCuts: number;
+  logBytes: number;
+  wallSeconds: number;
+}
+
+/** A provisioning record from a seed (fresh keys, clock set by the flasher). */
+export function testProvisioning(rng: Rng, startUnix: number, extra: Partial<Provisioning> = {}): Provisioning {
+  return {
+    bandId: rng.bytes(8),
+    bandSecret: rng.bytes(16),
+    syncKey: rng.bytes(16),
+    mode: "private",
+    retentionDays: 21,
+    txCalibrationDbm: 127,
+    flags: 1,
+    scanPeriodS: 0,
+    scanWindowMs: 0,
+    rssiFloorDbm: 0,
+    lowBatteryPercent: 0,
+    provisionedAt: startUnix,
+    ...extra,
+  };
+}
+
+/** E.hwRand's sfc32 state for a band, from a seed. */
+export function hwRandSeed(rng: Rng): [number, number, number, number] {
+  return [rng.u32(), rng.u32(), rng.u32(), rng.u32()];
+}
+
+interface Beacon {
+  address: string;
+  rssi: number;
+  packet: Uint8Array;
+  rotateAt: number;
+}
+
+function enPacket(rng: Rng): Uint8Array {
+  // flags, 16-bit service UUID list (FD6F), service data FD6F: RPI (16) + AEM (4).
+  const p = new Uint8Array([2, 1, 0x1a, 3, 3, 0x6f, 0xfd, 23, 0x16, 0x6f, 0xfd, ...rng.bytes(20)]);
+  return p;
+}
+
+function beaconAddress(rng: Rng, bandLike: boolean): string {
+  const b = rng.bytes(6);
+  // Bands use random static addresses (top bits 11), phones resolvable private ones (top bits 01).
+  b[0] = bandLike ? b[0] | 0xc0 : (b[0] & 0x3f) | 0x40;
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(":") + " random";
+}
+
+/** Runs one kiosk sync against the band: find by discovery advert, authenticate, status, set time, read, ack. */
+export function kioskSync(
+  band: RealBand,
+  syncKey: Uint8Array,
+  rng: Rng,
+  worldUnix: () => number,
+  cursor: { value: number },
+): RealSync {
+  const t = band.now;
+  const result: RealSync = { t, found: false, authenticated: false, units: 0, acked: 0 };
+  // Find: a connectable advert whose discovery token matches the key (bands send a burst every few seconds).
+  const from = band.adverts.length;
+  const deadline = band.now + 120;
+  let found = false;
+  while (!found && band.now < deadline) {
+    band.advance(1);
+    for (let i = from; i < band.adverts.length && !found; i++) {
+      const a = band.adverts[i];
+      if (!a.connectable || !a.data) continue;
+      const d = decodeDiscoveryAdvert(a.data);
+      if (d.ok && matchDiscovery(pureCrypto, [syncKey], d.value) === 0) found = true;
+    }
+  }
+  if (!found) {
+    result.error = "no discovery advert matched the sync key within 120 s";
+    return result;
+  }
+  result.found = true;
+  const session = new KioskSession(pureCrypto, syncKey, rng.bytes(16));
+  const events: KioskEvent[] = [];
+  band.connect("kiosk", (f) => {
+    const e = session.receive(f);
+    events.push(e);
+    if (e.type === "write") band.write(e.data);
+  });
+  const waitFor = (pred: (e: KioskEvent) => boolean, seconds = 10): KioskEvent | undefined => {
+    const end = band.now + seconds;
+    for (;;) {
+      const e = events.find(pred);
+      if (e || band.now >= end || !band.connected) return e;
+      band.advance(0.05);
+    }
+  };
+  const command = (op: number, payload: Uint8Array, reply: number) => {
+    events.length = 0;
+    band.write(session.command(op, payload));
+    waitFor((e) => (e.type === "frame" && e.op === reply) || e.type === "error");
+    return events.filter((e): e is Extract<KioskEvent, { type: "frame" }> => e.type === "frame");
+  };
+  try {
+    band.write(session.begin());
+    waitFor((e) => e.type === "authenticated" || e.type === "error" || e.type === "invalid");
+    if (!session.authenticated) {
+      result.error = "authentication failed: " + JSON.stringify(events.map((e) => e.type));
+      return result;
+    }
+    result.authenticated = true;
+    const statusOf = () => {
+      const f = command(OP_STATUS, new Uint8Array(0), OP_STATUS_REPLY).find((x) => x.op === OP_STATUS_REPLY);
+      const s = f && decodeStatus(f.payload);
+      return s && s.ok ? s.value : undefined;
+    };
+    let status = statusOf();
+    if (!status) throw new Error("no STATUS reply");
+    command(OP_SET_TIME, u32Payload(Math.floor(worldUnix())), OP_TIME_OK);
+    status = statusOf() ?? status;
+    result.status = status;
+    let c = Math.max(cursor.value, status.logStart);
+    for (let page = 0; page < 400 && c < status.logEnd; page++) {
+      const frames = command(OP_READ, encodeReadCommand(c, 32), OP_READ_END);
+      for (const f of frames)
+        if (f.op === OP_DATA) {
+          const d = decodeDataPayload(f.payload);
+          if (d.ok) result.units += d.value.units.length;
+        }
+      const end = frames.find((x) => x.op === OP_READ_END);
+      if (!end) break;
+      const next = readU32LE(end.payload, 0);
+      if (next === c) break;
+      c = next;
+    }
+    const ack = command(OP_ACK, u32Payload(c), OP_ACK_OK).find((x) => x.op === OP_ACK_OK);
+    if (ack) {
+      result.acked = readU32LE(ack.payload, 0);
+      cursor.value = result.acked;
+    }
+  } catch (e) {
+    result.error = (e as Error).message;
+  } finally {
+    band.disconnect();
+  }
+  return result;
+}
+
+export async function runRealLife(opts: RealLifeOptions): Promise<RealLifeResult> {
+  const wall = Date.now();
+  const rng = new Rng(`real-life:${opts.board}:${opts.seed ?? 1}`);
+  const startUnix = opts.startUnix ?? Date.UTC(2026, 0, 5) / 1000;
+  const prov = testProvisioning(rng.fork("prov"), startUnix);
+  let band = await RealBand.boot({
+    board: opts.board,
+    bundlePath: opts.bundlePath,
+    files: { "tl.prov": encodeProvisioning(prov) },
+    startUnix,
+    seed: hwRandSeed(rng.fork("hwRand")),
+  });
+  opts.onBoot?.(band);
+  // World time = band clock + offset (a power cut restarts the band's clock at zero).
+  let offset = 0;
+  const worldNow = () => band.now + offset;
+  const end = startUnix + opts.hours * 3600;
+  const radio = rng.fork("radio");
+  const beacons: Beacon[] = [];
+  for (let i = 0; i < (opts.beacons ?? 50); i++)
+    beacons.push({
+      address: beaconAddress(radio, i % 2 === 0),
+      rssi: -55 - radio.int(0, 40),
+      packet: enPacket(radio),
+      rotateAt: startUnix + radio.int(0, 900),
+    });
+  const cutTimes: number[] = [];
+  for (let i = 0; i < (opts.powerCuts ?? 0); i++)
+    cutTimes.push(startUnix + radio.uniform(0.1, 0.9) * (end - startUnix));
+  cutTimes.sort((a, b) => a - b);
+  const syncPeriod = (opts.syncEveryHours ?? 24) * 3600;
+  let nextSync = syncPeriod > 0 ? startUnix + Math.min(syncPeriod, opts.hours * 1800) : Infinity;
+  const cursor = { value: 0 };
+  const result: RealLifeResult = {
+    board: opts.board,
+    hours: opts.hours,
+    errors: [],
+    peakVars: 0,
+    shimVars: band.shimVars(),
+    boots: 0,
+    adverts: 0,
+    discoveryAdverts: 0,
+    addresses: 0,
+    scanWindows: 0,
+    reports: 0,
+    syncs: [],
+    powerCuts: 0,
+    logBytes: 0,
+    wallSeconds: 0,
+  };
+  const collect = (b: RealBand) => {
+    result.errors.push(...b.errors);
+    result.peakVars = Math.max(result.peakVars, b.peak());
+    result.boots += b.boots;
+    result.adverts += b.adverts.length;
+    result.discoveryAdverts += b.adverts.filter((a) => a.connectable && a.data).length;
+    result.addresses += b.addresses.length;
+  };
+  let wasScanning = false;
+  while (worldNow() < end) {
+    // A power cut armed for the next flash write after its time.
+    if (cutTimes.length && worldNow() >= cutTimes[0]) {
+      cutTimes.shift();
+      band.interp.cutPowerAfterFlashBytes(radio.int(0, 64));
+    }
+    const image = band.interp.cutImage();
+    if (image) {
+      collect(band);
+      result.powerCuts++;
+      const off = 5;
+      const at = worldNow() + off;
+      band = await RealBand.boot({ board: opts.board, flash: image, startUnix: 0, seed: hwRandSeed(radio) });
+      offset = at - band.now;
+      opts.onBoot?.(band);
+      cursor.value = 0;
+      continue;
+    }
+    if (worldNow() >= nextSync) {
+      result.syncs.push(kioskSync(band, prov.syncKey, rng.fork(`kiosk:${nextSync}`), worldNow, cursor));
+      nextSync += syncPeriod;
+      continue;
+    }
+    if (band.scanning) {
+      if (!wasScanning) result.scanWindows++;
+      wasScanning = true;
+      band.advance(0.25);
+      const now = worldNow();
+      const batch: { data: Uint8Array; rssi: number; address: string }[] = [];
+      for (const b of beacons) {
+        if (now >= b.rotateAt) {
+          b.packet = enPacket(radio);
+          b.rotateAt = now + 600 + radio.int(0, 600);
+        }
+        // Each beacon advertises every ~250 ms; a report is lost now and then (collisions, fading).
+        if (radio.chance(0.85)) batch.push({ data: b.packet, rssi: b.rssi + radio.int(-4, 4), address: b.address });
+      }
+      band.scanReports(batch);
+      result.reports += batch.length;
+    } else {
+      wasScanning = false;
+      const until = Math.min(end, nextSync, cutTimes.length ? cutTimes[0] : Infinity);
+      band.interp.runUntil((until - offset) * 1000, () => band.scanning || band.interp.cutImage() !== undefined);
+    }
+  }
+  collect(band);
+  for (const b of Object.values(band.bandFiles())) result.logBytes += b.length;
+  result.wallSeconds = (Date.now() - wall) / 1000;
+  return result;
+}
