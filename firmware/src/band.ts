@@ -1,3 +1,4 @@
+import { duties, faults } from "./faults";
 import { Platform, Radio, Timers } from "./hw/types";
 import { rotateIdentity } from "./identity/rotation";
 import * as keys from "./keys/tek-store";
@@ -50,6 +51,7 @@ import {
   DISCOVERY_JITTER_MS,
   DISCOVERY_PERIOD_MS,
   EXPIRE_EVERY_S,
+  ROTATE_RETRY_MS,
   FIRMWARE_VERSION,
 } from "./tuning";
 
@@ -93,6 +95,9 @@ let scanning = false;
 let rotateDue = false;
 let rotateTimer: unknown;
 let lastExpire = 0;
+/** Uptime at the end of the last scan window (or at boot): the watchdog is kicked only while windows keep ending. */
+let lastScan = 0;
+let lowBat = false;
 
 /** Log time: Unix seconds with a valid clock, else seconds of uptime (monotonic segments). */
 function logTime(): number {
@@ -119,8 +124,11 @@ function advertise(): void {
 
 function rotate(): void {
   timers.cancel(rotateTimer);
-  rotateTimer = undefined;
+  // A retry is set first: a fault below (crypto, the radio) costs one rotation, not every later one.
+  rotateTimer = timers.after(rotate, ROTATE_RETRY_MS);
   if (connected) {
+    timers.cancel(rotateTimer);
+    rotateTimer = undefined;
     // The address cannot change under a connection: rotate as soon as the central leaves.
     rotateDue = true;
     return;
@@ -129,25 +137,30 @@ function rotate(): void {
   const id = rotateIdentity(c, keys.keysFor, prov ? state.now() : -1, tx, syncKey, p.rand32);
   enPacket = id.en;
   discPacket = id.disc;
+  timers.cancel(rotateTimer);
+  rotateTimer = timers.after(rotate, id.nextMs);
   radio.setAddress(id.address);
   advertise();
   // setAddress restarts the stack and resets scan parameters: re-apply an open scan window.
   if (scanning) radio.scan(sightDevice);
-  rotateTimer = timers.after(rotate, id.nextMs);
 }
 
 function endBurst(): void {
   if (!connected) advertise();
 }
 
-/** A short connectable burst of the discovery advert, so that a kiosk can find and connect to the band. */
+/**
+ * A short connectable burst of the discovery advert, so that a kiosk can find and connect to the band. It also kicks
+ * the watchdog, but only while the other duties run: scan windows end on time and a rotation is pending.
+ */
 function discovery(): void {
-  if (!connected && discPacket) {
-    radio.advertise(discPacket, DISCOVERY_INTERVAL_MS, true);
-    timers.after(endBurst, DISCOVERY_BURST_MS);
-  }
-  // Randomised period: bursts every 4-6 s.
+  // Randomised period: bursts every 4-6 s (set first, like every duty's next run).
   timers.after(discovery, DISCOVERY_PERIOD_MS + (p.rand32() % (DISCOVERY_JITTER_MS + 1)));
+  if (!prov || (p.uptime() - lastScan < (3 * period) / 1000 && (rotateTimer || rotateDue || connected))) p.kick();
+  if (!connected && discPacket) {
+    timers.after(endBurst, DISCOVERY_BURST_MS);
+    radio.advertise(discPacket, DISCOVERY_INTERVAL_MS, true);
+  }
 }
 
 /**
@@ -169,25 +182,28 @@ function flush(): void {
 }
 
 function scanStart(): void {
-  table.begin(logTime());
-  scanning = true;
-  radio.scan(sightDevice);
   timers.after(scanEnd, window);
+  scanning = true;
+  table.begin(logTime());
+  radio.scan(sightDevice);
 }
 
 function scanEnd(): void {
-  radio.scan(undefined);
+  // The next window first (+-10% jitter so that bands that met once do not keep scanning in lockstep); the
+  // battery is read last, for the window after it.
+  const pd = lowBat ? period * 2 : period;
+  timers.after(scanStart, pd * 0.9 + (p.rand32() % floor(pd * 0.2 + 1)));
+  lastScan = p.uptime();
   scanning = false;
   table.endScan(emit);
+  radio.scan(undefined);
   const n = state.now();
   if (n >= 0 && n - lastExpire >= EXPIRE_EVERY_S) {
     // Retention: whole log files past the retention period go, at most once an hour.
     lastExpire = n;
     log.expire(n - retention * DAY_S);
   }
-  const pd = batteryLow() ? period * 2 : period;
-  // +-10% jitter so that bands that met once do not keep scanning in lockstep.
-  timers.after(scanStart, pd * 0.9 + (p.rand32() % floor(pd * 0.2 + 1)));
+  lowBat = batteryLow();
 }
 
 function status(): Uint8Array {
@@ -196,7 +212,7 @@ function status(): Uint8Array {
   const flags =
     (n >= 0 ? STATUS_FLAG_TIME_VALID : 0) |
     ((prov as Uint8Array)[PROV_MODE] === MODE_ESCROW ? STATUS_FLAG_ESCROW : 0) |
-    (batteryLow() ? STATUS_FLAG_LOW_BATTERY : 0) |
+    (lowBat ? STATUS_FLAG_LOW_BATTERY : 0) |
     (st[2] ? STATUS_FLAG_LOG_DROPPED_UNSYNCED : 0);
   return encodeStatusFields([
     FIRMWARE_VERSION,
@@ -212,8 +228,9 @@ function status(): Uint8Array {
     log.cursorEnd(),
     state.syncCursor(),
     log.oldestTime(),
-    0,
+    faults[0],
     st[0], // at most logBudgetBytes / 12 units: below 65536 on every board
+    faults[1],
   ]);
 }
 
@@ -278,6 +295,12 @@ export function start(
   enPacket = discPacket = rotateTimer = undefined;
   connected = scanning = rotateDue = false;
   lastExpire = 0;
+  lastScan = p.uptime();
+  // Duties in fault-code order (faults.ts; docs/protocol.md STATUS): 1 scan start ... 8 sync watch.
+  // (Espruino refuses `length = 0` on a const array: "Assignment to a constant".)
+  duties.splice(0, duties.length);
+  duties.push(scanStart, scanEnd, rotate, discovery, endBurst, sightDevice);
+  lowBat = false;
   table.init(tableRows);
   log.init(p.flash, logBudgetBytes);
   sync.init(c, syncKey, { status: status, setTime: setTime, flush: flush, wipe: wipe }, r, t, p, mtu);

@@ -1,11 +1,15 @@
 import * as band from "./band";
 import { boardCrypto, guard, platform, radio, setupServices, timers } from "./hw/espruino";
 import { maxFrameBytes } from "./sync/sync-service";
+import { WATCHDOG_S } from "./tuning";
 
 /**
  * Band entry point: board constants come from the build (boards/<id>.json, injected by esbuild `define`),
  * deployment settings from the provisioning record, with defaults in tuning.ts (docs/protocol.md section 4).
  */
+// The watchdog restarts a band whose duties stop (a hang, or a duty that no longer runs): band.ts kicks it only
+// while they all run. Not kicked automatically from idle.
+E.enableWatchdog(WATCHDOG_S, false);
 NRF.on("connect", guard(band.onConnect));
 NRF.on("disconnect", guard(band.onDisconnect));
 

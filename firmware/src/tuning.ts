@@ -36,6 +36,10 @@ export const EXPIRE_EVERY_S = 3600;
 // identity/rotation.ts
 export const ROTATE_MIN_MS = 10 * 60 * 1000;
 export const ROTATE_SPAN_MS = 10 * 60 * 1000;
+/** Hardware watchdog timeout (s): discovery kicks it every 4-6 s while every duty runs. */
+export const WATCHDOG_S = 60;
+/** A rotation that faulted is tried again after a minute (the old identity stays on air meanwhile). */
+export const ROTATE_RETRY_MS = 60 * 1000;
 
 // log/encounter-log.ts
 /** One flash page less Storage's 32-byte file header, rounded down to whole 12-byte units (338). */

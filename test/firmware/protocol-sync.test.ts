@@ -144,7 +144,8 @@ describe("payload codecs", () => {
       logEnd: 1290,
       syncCursor: 700,
       oldestTime: 1699000000,
-      batteryMv: 2950,
+      faults: 3,
+      lastFaultDuty: 2,
       records: 1000,
     };
     const d = decodeStatus(encodeStatus(s));

@@ -39,7 +39,7 @@ function rig(flash = new FakeFlash(), seed = 1) {
   const env = { uptime: 0, rand: seededRand(seed) };
   const boot = (p: Provisioning) => {
     state.boot(
-      { uptime: () => env.uptime, rand32: () => env.rand(), flash },
+      { uptime: () => env.uptime, rand32: () => env.rand(), flash, kick: () => undefined },
       c,
       p.mode === "escrow" ? p.bandSecret : undefined,
       p.retentionDays,

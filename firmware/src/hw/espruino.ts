@@ -1,3 +1,4 @@
+import { fault } from "../faults";
 import { aes128Ecb } from "../protocol/aes128";
 import { CryptoPrims } from "../protocol/crypto";
 import { sha256 } from "../protocol/sha256";
@@ -9,13 +10,13 @@ import { Flash, Platform, Radio, Timers } from "./types";
  * setTimeout). Every callback it hands to the interpreter is guarded: nothing thrown below reaches the event loop.
  */
 
-/** Wraps a callback so that no exception escapes it (dev builds print it). */
+/** Wraps a callback so that no exception escapes it: a fault is counted with its duty (faults.ts); dev builds print it. */
 export function guard<A>(fn: (a: A) => void): (a: A) => void {
   return (a: A) => {
     try {
       fn(a);
     } catch (e) {
-      // Dev builds print faults.
+      fault(fn);
       if (__DEV__) console.log(e);
     }
   };
@@ -59,6 +60,7 @@ export const platform: Platform = {
     return E.hwRand() >>> 0;
   },
   flash: flash,
+  kick: E.kickWatchdog,
 };
 
 /** Native SHA-256 / AES-ECB where the board has them (constants from its profile), pure JS otherwise. */

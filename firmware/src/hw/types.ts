@@ -22,6 +22,8 @@ export interface Platform {
   /** 32 bits from the hardware random number generator. */
   rand32(): number;
   flash: Flash;
+  /** Kicks the hardware watchdog (enabled at boot, never kicked automatically: tuning.ts WATCHDOG_S). */
+  kick(): void;
 }
 
 /** The radio and board surface the band drives (hw/espruino.ts: NRF.*, E.getBattery). */

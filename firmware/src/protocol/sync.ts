@@ -316,13 +316,29 @@ export interface BandStatus {
   syncCursor: number;
   /** Base time of the oldest segment (Unix seconds; 0 if that segment has no valid time). */
   oldestTime: number;
-  batteryMv: number;
+  /** Faults the band caught since power-on (exceptions in a duty, counted, never silent; saturates at 65535). */
+  faults: number;
   /** Records currently stored (approximate after torn writes). */
   records: number;
+  /** The duty of the last fault: FAULT_DUTIES index (0: none yet, or a callback that is not a duty). */
+  lastFaultDuty: number;
 }
 
+/** Fault codes of the band's duties (firmware/src/faults.ts; the order band.ts and sync-service.ts register). */
+export const FAULT_DUTIES = [
+  "other",
+  "scan start",
+  "scan end",
+  "rotation",
+  "discovery",
+  "discovery end",
+  "scan report",
+  "sync pump",
+  "sync watch",
+];
+
 /** Byte sizes of the status fields, in BandStatus order (offsets are their running sums). */
-const STATUS_SIZES = [1, 1, 1, 1, 4, 4, 1, 1, 2, 4, 4, 4, 4, 2, 2];
+const STATUS_SIZES = [1, 1, 1, 1, 4, 4, 1, 1, 2, 4, 4, 4, 4, 2, 2, 1];
 
 export function encodeStatus(s: BandStatus): Uint8Array {
   return encodeStatusFields([
@@ -339,8 +355,9 @@ export function encodeStatus(s: BandStatus): Uint8Array {
     s.logEnd,
     s.syncCursor,
     s.oldestTime,
-    s.batteryMv,
+    s.faults,
     s.records,
+    s.lastFaultDuty,
   ]);
 }
 
@@ -371,8 +388,9 @@ export function decodeStatus(b: Uint8Array): Decoded<BandStatus> {
     logEnd: readU32LE(b, 20),
     syncCursor: readU32LE(b, 24),
     oldestTime: readU32LE(b, 28),
-    batteryMv: readU16LE(b, 32),
+    faults: readU16LE(b, 32),
     records: readU16LE(b, 34),
+    lastFaultDuty: b[36],
   });
 }
 

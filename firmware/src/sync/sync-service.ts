@@ -1,3 +1,4 @@
+import { duties } from "../faults";
 import * as log from "../log/encounter-log";
 import { LogChunk } from "../log/encounter-log";
 import * as state from "../state/band-state";
@@ -104,6 +105,7 @@ export function init(
   timers = t;
   p = platform;
   upc = unitsPerChunk(mtu);
+  duties.push(pumpNow, watch);
   fails = until = 0;
   connected = pumping = false;
   reset();
@@ -125,17 +127,20 @@ function reset(): void {
 function pump(delayMs: number): void {
   if (pumping) return;
   pumping = true;
-  timers.after(() => {
-    pumping = false;
-    for (let k = 0; connected && q.length && k < BURST; k++) {
-      if (!radio.notify(q.shift() as Uint8Array)) {
-        q = [];
-        radio.disconnect();
-      }
-      active = p.uptime();
+  timers.after(pumpNow, delayMs);
+}
+
+function pumpNow(): void {
+  pumping = false;
+  // The next burst first: a fault while notifying costs a frame (the kiosk reads again), never the queue.
+  if (connected && q.length > BURST) pump(PACE_MS);
+  for (let k = 0; connected && q.length && k < BURST; k++) {
+    if (!radio.notify(q.shift() as Uint8Array)) {
+      q = [];
+      radio.disconnect();
     }
-    if (connected && q.length) pump(PACE_MS);
-  }, delayMs);
+    active = p.uptime();
+  }
 }
 
 function send(f: Uint8Array): void {
@@ -250,8 +255,9 @@ function command(op: number, p: Uint8Array): void {
  * is disconnected (a silent peer would otherwise hold the band's only connection and its energy).
  */
 function watch(): void {
-  if (connected && (!ks || p.uptime() - active > WATCH_S)) radio.disconnect();
-  else if (connected) watcher = timers.after(watch, WATCH_MS);
+  if (!connected) return;
+  watcher = timers.after(watch, WATCH_MS);
+  if (!ks || p.uptime() - active > WATCH_S) radio.disconnect();
 }
 
 export function connect(): void {

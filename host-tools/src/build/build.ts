@@ -7,6 +7,7 @@ import { BoardProfile } from "../boards/profile";
 import { BuildConstants, buildConstants, esbuildDefine } from "./defines";
 import { espruinoEsbuildOptions } from "./esbuild-options";
 import { GateViolation, checkEspruinoDialect, formatViolation } from "./gate";
+import { pretokenise } from "./pretokenise";
 import { DIST_DIR, FIRMWARE_ENTRY, ROOT } from "./paths";
 import { typecheckFirmware } from "./typecheck";
 
@@ -37,6 +38,7 @@ export interface BuildResult {
   /** Absolute path of the bundle (dist/<board>/tracelet.js). */
   file: string;
   mapFile: string;
+  /** Flashed (pretokenised) bytes. */
   bytes: number;
   budgetBytes: number;
   /** bytes as a percentage of the board's bundleBudgetBytes, one decimal. */
@@ -152,10 +154,13 @@ async function buildLoadedBoard(board: BoardProfile, opts: BuildOptions): Promis
   if (!opts.quiet) for (const w of bundle.warnings) log(`${board.id}: esbuild warning: ${w}`);
 
   const violations = checkEspruinoDialect(bundle.code, { sourceMap: bundle.map, sourceMapFile: mapFile, root: ROOT });
-  const budgetPercent = Math.round((bundle.bytes / board.bundleBudgetBytes) * 1000) / 10;
+  // What is flashed: the gated bundle, pretokenised (pretokenise.ts); its size is what the budget counts.
+  const flashed = pretokenise(bundle.code);
+  const bytes = flashed.length;
+  const budgetPercent = Math.round((bytes / board.bundleBudgetBytes) * 1000) / 10;
   const rejectedFile = path.join(outDir, "tracelet.rejected.js");
 
-  const overBudget = bundle.bytes > board.bundleBudgetBytes;
+  const overBudget = bytes > board.bundleBudgetBytes;
   const gateFails = violations.length > 0 && opts.gate !== "report";
   fs.mkdirSync(outDir, { recursive: true });
   if (gateFails || overBudget) {
@@ -168,14 +173,16 @@ async function buildLoadedBoard(board: BoardProfile, opts: BuildOptions): Promis
     const reasons: string[] = [];
     if (gateFails) reasons.push(`${violations.length} Espruino dialect violation${violations.length === 1 ? "" : "s"}`);
     if (overBudget) {
-      const budget = `bundle is ${bundle.bytes} bytes, ${budgetPercent}% of its ${board.bundleBudgetBytes}-byte budget`;
+      const budget = `bundle is ${bytes} bytes, ${budgetPercent}% of its ${board.bundleBudgetBytes}-byte budget`;
       reasons.push(budget);
       details.push(`${board.id}: ${budget} (boards/${board.id}.json bundleBudgetBytes)`);
     }
     throw new BuildError(`${board.id}: ${reasons.join(", ")}`, details, violations);
   }
 
-  writeAtomic(file, bundle.code);
+  writeAtomic(file, Buffer.from(flashed));
+  // The plain bundle the source map describes (detokenise(tracelet.js) gives it back byte for byte).
+  writeAtomic(path.join(outDir, "tracelet.plain.js"), bundle.code);
   writeAtomic(mapFile, bundle.map);
   removeIfExists(rejectedFile);
   removeIfExists(rejectedFile + ".map");
@@ -183,9 +190,10 @@ async function buildLoadedBoard(board: BoardProfile, opts: BuildOptions): Promis
     board: board.id,
     dev: opts.dev === true,
     firmwareVersion: bundle.constants.__FIRMWARE_VERSION__,
-    bytes: bundle.bytes,
+    bytes,
+    plainBytes: bundle.bytes,
     budgetBytes: board.bundleBudgetBytes,
-    sha256: createHash("sha256").update(bundle.code).digest("hex"),
+    sha256: createHash("sha256").update(flashed).digest("hex"),
     constants: bundle.constants,
   };
   writeAtomic(path.join(outDir, "build.json"), JSON.stringify(manifest, null, 2) + "\n");
@@ -194,7 +202,7 @@ async function buildLoadedBoard(board: BoardProfile, opts: BuildOptions): Promis
     dev: opts.dev === true,
     file,
     mapFile,
-    bytes: bundle.bytes,
+    bytes,
     budgetBytes: board.bundleBudgetBytes,
     budgetPercent,
     violations,
@@ -224,7 +232,7 @@ function esbuildMessage(m: esbuild.Message): string {
 }
 
 /** Write then rename, so a test or simulator reading dist/ concurrently never sees half a file. */
-function writeAtomic(file: string, data: string): void {
+function writeAtomic(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, data);
   fs.renameSync(tmp, file);

@@ -63,6 +63,13 @@ function shimSource(cfg: object): string {
   return "var __T_CFG=" + JSON.stringify(cfg) + ";" + aesForShim() + "\n" + shim;
 }
 
+let emptyVars: number | undefined;
+/** JsVars of an empty program on this interpreter build (no shim, no bundle), measured once. */
+async function emptyProgramVars(): Promise<number> {
+  if (emptyVars === undefined) emptyVars = (await RealInterpreter.start({})).usage();
+  return emptyVars;
+}
+
 function hex(b: Uint8Array): string {
   return Buffer.from(b).toString("hex");
 }
@@ -79,38 +86,88 @@ export class RealBand {
   scanning = false;
   connected = false;
   boots = 0;
+  /** Resets by the hardware watchdog (not kicked within its timeout), and their interpreter times (s). */
+  watchdogResets = 0;
+  readonly watchdogResetTimes: number[] = [];
+  /** Injected faults that fired (board-shim.js __T.f): name and interpreter time (s). */
+  readonly injectedLog: { name: string; t: number }[] = [];
+  /** Interpreter time (ms) of the next watchdog check, and the boot it was computed in. */
+  private wdtCheckAt = 0;
+  private wdtBoot = -1;
   private onNotify: ((frame: Uint8Array) => void) | undefined;
   private addressIndex = new Map<string, number>();
 
   private constructor(
     readonly board: string,
     readonly interp: RealInterpreter,
-  ) {}
+  ) {
+    // Every path that moves virtual time (advance, runUntil, a scenario driving interp.runUntil itself) goes through
+    // the watchdog check.
+    const run = interp.runUntil.bind(interp);
+    interp.runUntil = (t: number, stop?: () => boolean) => this.watched(run, t, stop);
+  }
+
+  /**
+   * The hardware watchdog on the host side. The shim's E.enableWatchdog(s, false) sets __T.wdt = s and
+   * E.kickWatchdog sets __T.kick = getTime(); an automatic watchdog (isAuto true or undefined) is kicked by
+   * Espruino's idle loop (jsinteractive.c), which the emulator always reaches between host calls, so it never fires
+   * (__T.wdt = 0). Without a kick within __T.wdt seconds the chip resets: load() from flash, clock and Storage kept,
+   * counted in watchdogResets. Cheap: time runs in segments up to the earliest moment the watchdog could fire, one
+   * eval per segment (about one a minute while the band kicks it), never more than one per virtual second.
+   */
+  private watched(run: (t: number, stop?: () => boolean) => void, t: number, stop?: () => boolean): void {
+    for (;;) {
+      if (this.boots !== this.wdtBoot || this.interp.now >= this.wdtCheckAt) this.checkWatchdog();
+      run(Math.min(t, this.wdtCheckAt), stop);
+      if (this.interp.now >= t || (stop && stop())) return;
+    }
+  }
+
+  private checkWatchdog(): void {
+    this.wdtBoot = this.boots;
+    const [wdt, since] = this.interp.eval<[number, number]>(
+      'typeof __T==="undefined"?[0,0]:[__T.wdt,getTime()-__T.kick]',
+    );
+    const left = wdt > 0 ? wdt - since : 60;
+    if (wdt > 0 && left <= 0.001) {
+      this.watchdogResets++;
+      this.watchdogResetTimes.push(this.now);
+      this.load();
+      this.wdtBoot = this.boots;
+      // The boot code enables the watchdog again: look at it a second later.
+      this.wdtCheckAt = this.interp.now + 1000;
+      return;
+    }
+    this.wdtCheckAt = this.interp.now + Math.max(1000, left * 1000);
+  }
 
   static async boot(opts: RealBandOptions): Promise<RealBand> {
     const ref: { band?: RealBand } = {};
+    // Lines printed before the band object exists (a power-on from a flash image boots during start()).
+    const early: string[] = [];
     const interp = await RealInterpreter.start({
       startMs: opts.startUnix * 1000,
       flash: opts.flash,
-      onLine: (l) => ref.band?.line(l),
+      onLine: (l) => (ref.band ? ref.band.line(l) : early.push(l)),
     });
     const band = new RealBand(opts.board, interp);
     ref.band = band;
-    // The empty program: measured before anything is stored (same interpreter, same build).
-    band.emptyBase = interp.usage();
+    for (const l of early) band.line(l);
+    band.emptyBase = await emptyProgramVars();
     if (!opts.flash) {
       const bundle = fs.readFileSync(opts.bundlePath ?? path.join(ROOT, "dist", opts.board, "tracelet.js"));
       interp.writeFile(".bootcde", bundle);
       for (const [name, data] of Object.entries(opts.files ?? {})) interp.writeFile(name, data);
+      const cfg = {
+        seed: opts.seed.map((x) => x | 0),
+        bootMs: opts.startUnix * 1000,
+        percent: opts.batteryPercent ?? 100,
+        volts: opts.batteryVolts ?? 3.0,
+      };
+      interp.writeFile(".boot0", Buffer.from(shimSource(cfg), "latin1"));
+      // Power on with the band's files in place.
+      band.load();
     }
-    const cfg = {
-      seed: opts.seed.map((x) => x | 0),
-      bootMs: opts.startUnix * 1000,
-      percent: opts.batteryPercent ?? 100,
-      volts: opts.batteryVolts ?? 3.0,
-    };
-    interp.writeFile(".boot0", Buffer.from(shimSource(cfg), "latin1"));
-    band.load();
     return band;
   }
 
@@ -160,6 +217,9 @@ export class RealBand {
       }
       case "X":
         this.connected = false;
+        break;
+      case "F":
+        this.injectedLog.push({ name: rest, t });
         break;
       default:
         this.lines.push(l);
@@ -251,7 +311,8 @@ export class RealBand {
 
   /** Makes the next `times` calls of an Espruino function throw (names as in board-shim.js __T.f). */
   injectFault(name: string, times: number): void {
-    this.interp.exec(`__T.fail[${JSON.stringify(name)}]=${times | 0}`);
+    // Infinity: until cleared (injectFault(name, 0)).
+    this.interp.exec(`__T.fail[${JSON.stringify(name)}]=${times === Infinity ? 1e9 : times | 0}`);
   }
 
   readFile(name: string): Uint8Array | undefined {

@@ -51,6 +51,7 @@ __T.f = function (name) {
   var n = __T.fail[name];
   if (n) {
     __T.fail[name] = n - 1;
+    __T.out("F", name);
     throw new Error("injected fault: " + name);
   }
 };
@@ -156,8 +157,11 @@ E.reboot = function () {
   __T.out("B", "reboot");
   load();
 };
-E.enableWatchdog = function (s) {
-  __T.wdt = s;
+// jswrap_espruino.c: a timeout below 0 (or NaN) is 1 s; isAuto undefined or true is kicked by the idle loop, which
+// the emulator always reaches (wdt 0: never fires). The host (band.ts) resets the band when a manual one runs out.
+E.enableWatchdog = function (s, isAuto) {
+  if (!(s >= 0)) s = 1;
+  __T.wdt = isAuto === undefined || isAuto ? 0 : s;
   __T.kick = getTime();
 };
 E.kickWatchdog = function () {

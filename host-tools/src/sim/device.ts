@@ -7,6 +7,7 @@ import { JsVarEstimator, SCOPE_HOOK } from "./jsvars";
 import { NrfStack } from "./nrf";
 import { Position, RadioNode } from "./radio";
 import { createRealm, Realm } from "./realm";
+import { detokenise } from "../build/pretokenise";
 import { Rng } from "./rng";
 import { SimEvent } from "./scheduler";
 import { EspruinoStorage, StorageError } from "./storage";
@@ -109,6 +110,11 @@ export class EspruinoDevice implements RadioNode {
   fifoDrops = 0;
   /** LEDs written with digitalWrite. */
   readonly pins: Record<string, number> = {};
+  /** Resets the hardware watchdog caused (E.enableWatchdog not kicked in time), and their world times. */
+  watchdogResets = 0;
+  readonly watchdogResetTimes: number[] = [];
+  /** Injected faults that fired (see injectFault): name and world time. */
+  readonly injectedLog: { name: string; t: number }[] = [];
 
   on = false;
   private realm: Realm | undefined;
@@ -138,6 +144,13 @@ export class EspruinoDevice implements RadioNode {
   private nextWatch = 1;
   private pendingEmits: SimEvent[] = [];
   private afterCallback: "soft-reset" | "load" | undefined;
+  private injected = new Map<string, number>();
+  /**
+   * The nRF52 hardware watchdog once E.enableWatchdog ran: timeout (s), automatic kicking, last kick (world time)
+   * and the pending expiry check. It is hardware: it outlives load()/E.reboot's soft reset; a power loss and its own
+   * reset stop it (the boot code enables it again).
+   */
+  private wdt: { timeout: number; auto: boolean; kicked: number; ev: SimEvent | undefined } | undefined;
   /** Called with every console line (print, console.log, uncaught errors). */
   readonly consoleListeners: ((line: string) => void)[] = [];
 
@@ -249,7 +262,73 @@ export class EspruinoDevice implements RadioNode {
     this.flash.armCut(bytes);
   }
 
+  /**
+   * Fault injection: the next `times` calls (Infinity: until clearFaults) of an Espruino function throw an Error, as
+   * a transient failure of the call would. Names: "getBattery" (E.getBattery and NRF.getBattery), "Storage.read"
+   * (read, readArrayBuffer, readJSON), "Storage.write", "Storage.erase", "Storage.compact", "setAdvertising",
+   * "setAddress", "setScan", "hwRand", "crypto" (require("crypto") and Bangle.js 2's global AES), "updateServices".
+   */
+  injectFault(name: string, times = 1): void {
+    if (times > 0) this.injected.set(name, times);
+    else this.injected.delete(name);
+  }
+
+  clearFaults(): void {
+    this.injected.clear();
+  }
+
+  private failPoint(name: string): void {
+    const n = this.injected.get(name);
+    if (!n) return;
+    if (n === 1) this.injected.delete(name);
+    else this.injected.set(name, n - 1);
+    this.injectedLog.push({ name, t: this.world.now });
+    throw this.error(`Injected fault: ${name}`);
+  }
+
+  /**
+   * E.enableWatchdog(timeout, isAuto), as jswrap_espruino.c and the nRF5x port do it: a timeout below 0 or NaN
+   * becomes 1 s; isAuto undefined or true sets JSIS_WATCHDOG_AUTO, and the idle loop (jsinteractive.c) kicks the
+   * watchdog on every pass while jshSleep (targets/nrf5x/jshardware.c) wakes up before the reload value runs out, so
+   * an automatic watchdog only fires when JavaScript never returns to idle: a hang, which simulated JavaScript
+   * cannot do (a V8 loop would hang the test), so it never fires here. isAuto false: E.kickWatchdog must be called
+   * within `timeout` seconds, or the chip resets (RAM lost, Storage and the clock kept: reset()).
+   */
+  private enableWatchdog(timeout: unknown, isAuto: unknown): void {
+    let s = Number(timeout);
+    if (!(s >= 0)) s = 1;
+    const auto = isAuto === undefined || !!isAuto;
+    if (this.wdt && this.wdt.ev) this.wdt.ev.cancelled = true;
+    this.wdt = { timeout: s, auto, kicked: this.localNow(), ev: undefined };
+    if (!auto) this.armWatchdog();
+  }
+
+  private kickWatchdog(): void {
+    if (this.wdt) this.wdt.kicked = this.localNow();
+  }
+
+  /** One expiry check per timeout; a kick meanwhile moves the next check (no event per kick). */
+  private armWatchdog(): void {
+    const w = this.wdt;
+    if (!w) return;
+    // The watchdog counts the 32 kHz clock the RTC uses: the device's drift applies.
+    w.ev = this.world.scheduler.at(w.kicked + w.timeout / this.rate, () => {
+      if (this.wdt !== w || !this.on) return;
+      if (this.world.now + 1e-9 < w.kicked + w.timeout / this.rate) {
+        this.armWatchdog();
+        return;
+      }
+      this.wdt = undefined;
+      this.watchdogResets++;
+      this.watchdogResetTimes.push(this.world.now);
+      this.log("Watchdog reset");
+      this.reset();
+    });
+  }
+
   private powerDown(): void {
+    if (this.wdt && this.wdt.ev) this.wdt.ev.cancelled = true;
+    this.wdt = undefined;
     this.accrue();
     this.shutdownRam();
     this.on = false;
@@ -300,7 +379,8 @@ export class EspruinoDevice implements RadioNode {
   }
 
   private runScript(source: string, filename: string): void {
-    const script = this.world.compile(source, `${this.name}/${filename}`);
+    // Espruino's lexer reads every byte from 0x80 up as a token (pretokenised code, as the build flashes it).
+    const script = this.world.compile(detokenise(source), `${this.name}/${filename}`);
     this.invoke("boot", () => script.runInContext((this.realm as Realm).context));
   }
 
@@ -638,9 +718,10 @@ export class EspruinoDevice implements RadioNode {
   }
 
   /** Host function callable from the VM: power-dead devices raise PowerCut, Storage errors become VM Errors. */
-  fn<A extends unknown[], R>(f: (...a: A) => R): (...a: A) => R {
+  fn<A extends unknown[], R>(f: (...a: A) => R, inject?: string): (...a: A) => R {
     return (...a: A) => {
       if (this.dying || !this.on) throw new PowerCut();
+      if (inject !== undefined && this.injected.size) this.failPoint(inject);
       try {
         return f(...a);
       } catch (e) {
@@ -757,9 +838,9 @@ export class EspruinoDevice implements RadioNode {
 
     // ---- E
     const E = obj({
-      hwRand: this.fn(() => this.hw.u32() | 0),
+      hwRand: this.fn(() => this.hw.u32() | 0, "hwRand"),
       getTemperature: this.fn(() => Math.round((21 + this.hw.gauss() * 0.25) * 4) / 4),
-      getBattery: this.fn(() => Math.max(0, Math.min(100, Math.round(this.batteryFraction() * 100)))),
+      getBattery: this.fn(() => Math.max(0, Math.min(100, Math.round(this.batteryFraction() * 100))), "getBattery"),
       getAnalogVRef: this.fn(() => this.batteryVolts()),
       reboot: this.fn(() => {
         this.dying = "reboot";
@@ -780,8 +861,8 @@ export class EspruinoDevice implements RadioNode {
       toArrayBuffer: this.fn((s: unknown) => this.buffer(toBytes(s))),
       toString: this.fn((...a: unknown[]) => bytesToBinaryString(toBytes(a.length === 1 ? a[0] : a))),
       CRC32: this.fn((d: unknown) => crc32(toBytes(d))),
-      kickWatchdog: this.fn(() => undefined),
-      enableWatchdog: this.fn(() => undefined),
+      kickWatchdog: this.fn(() => this.kickWatchdog()),
+      enableWatchdog: this.fn((s: unknown, isAuto?: unknown) => this.enableWatchdog(s, isAuto)),
       setPassword: this.fn(() => undefined),
       lockConsole: this.fn(() => undefined),
       setTimeZone: this.fn(() => undefined),
@@ -814,8 +895,8 @@ export class EspruinoDevice implements RadioNode {
     // ---- modules
     const storage = this.storageModule(obj);
     const crypto = hasCryptoModule(this.board) ? createCryptoModule(this.board, this.cryptoHost()) : undefined;
-    if (crypto) est.markBuiltin(crypto);
-    if (this.board.crypto.aesCcm) define("AES", createGlobalAes(this.cryptoHost()));
+    if (crypto) est.markBuiltin(this.injectable(crypto, "crypto"));
+    if (this.board.crypto.aesCcm) define("AES", this.injectable(createGlobalAes(this.cryptoHost()), "crypto"));
     define(
       "require",
       this.fn((name: unknown) => {
@@ -929,6 +1010,16 @@ export class EspruinoDevice implements RadioNode {
     this.call("timer", t.fn, undefined, t.args);
   }
 
+  /** Makes every function of a native module (and its sub-objects) a fault injection point. */
+  private injectable(o: Record<string, unknown>, name: string): Record<string, unknown> {
+    for (const k of Object.keys(o)) {
+      const v = o[k];
+      if (typeof v === "function") o[k] = this.fn(v as (...a: unknown[]) => unknown, name);
+      else if (v && typeof v === "object") this.injectable(v as Record<string, unknown>, name);
+    }
+    return o;
+  }
+
   private cryptoHost(): CryptoHost {
     return {
       buffer: (b) => this.buffer(b),
@@ -960,13 +1051,14 @@ export class EspruinoDevice implements RadioNode {
       return s;
     };
     return obj({
-      read: this.fn((n: unknown, offset?: number, length?: number) =>
-        asString(S.read(name(n), offset || 0, length || 0)),
+      read: this.fn(
+        (n: unknown, offset?: number, length?: number) => asString(S.read(name(n), offset || 0, length || 0)),
+        "Storage.read",
       ),
       readArrayBuffer: this.fn((n: unknown) => {
         const b = S.read(name(n));
         return b ? this.buffer(b) : undefined;
-      }),
+      }, "Storage.read"),
       readJSON: this.fn((n: unknown, noExceptions?: boolean) => {
         const s = asString(S.read(name(n)));
         if (s === undefined) return undefined;
@@ -976,7 +1068,7 @@ export class EspruinoDevice implements RadioNode {
           if (noExceptions) return undefined;
           throw e;
         }
-      }),
+      }, "Storage.read"),
       write: this.fn((n: unknown, d: unknown, offset?: number, size?: number) => {
         const isObj =
           d !== null &&
@@ -985,11 +1077,14 @@ export class EspruinoDevice implements RadioNode {
           !ArrayBuffer.isView(d) &&
           Object.prototype.toString.call(d) !== "[object ArrayBuffer]";
         return S.write(name(n), data(d), isObj ? 0 : Number(offset) || 0, isObj ? 0 : Number(size) || 0);
-      }),
-      writeJSON: this.fn((n: unknown, d: unknown) => S.write(name(n), toBytes(JSON.stringify(d)), 0, 0)),
+      }, "Storage.write"),
+      writeJSON: this.fn(
+        (n: unknown, d: unknown) => S.write(name(n), toBytes(JSON.stringify(d)), 0, 0),
+        "Storage.write",
+      ),
       erase: this.fn((n: unknown) => {
         S.erase(name(n));
-      }),
+      }, "Storage.erase"),
       eraseAll: this.fn(() => S.eraseAll()),
       list: this.fn((re?: unknown) =>
         this.newArray(
@@ -1007,7 +1102,7 @@ export class EspruinoDevice implements RadioNode {
       }),
       compact: this.fn(() => {
         S.compact();
-      }),
+      }, "Storage.compact"),
       open: this.fn(() => {
         throw this.error("StorageFile (Storage.open) is not modelled by the Tracelet simulator");
       }),

@@ -131,7 +131,12 @@ export class NodeBandRig {
       const c = this.cfg;
       this.provisioned = band.start(
         pureCrypto,
-        { uptime: () => this.t - this.counterOrigin, rand32: () => this.rand(), flash: this.flash },
+        {
+          uptime: () => this.t - this.counterOrigin,
+          rand32: () => this.rand(),
+          flash: this.flash,
+          kick: () => undefined,
+        },
         radio,
         timers,
         c.boardCode,
