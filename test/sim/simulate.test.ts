@@ -81,6 +81,15 @@ describe("runSimulation", () => {
     expect(r.detection.reason).toMatch(/no encounter log/);
   });
 
+  test("nobody met: the reason says so instead of blaming the firmware", () => {
+    // A bundle that never writes a log: with nobody to meet, that is not its fault.
+    const bundle = path.join(FIXTURES, "advertiser.js");
+    const r = runSimulation({ scenario: "clinic-queue", bands: 5, hours: 2, bundle });
+    expect(r.groundTruth).toMatchObject({ closeContactPairs: 0, shortExposures: 0 });
+    expect(r.detection.available).toBe(false);
+    expect(r.detection.reason).toMatch(/no band came within 4 m of another band or a phone/);
+  });
+
   test("fault injection: power cuts and clock jumps happen, hostile beacons are placed, nothing crashes", () => {
     const r = runSimulation({
       scenario: "care-home",
@@ -135,7 +144,7 @@ describe("tracelet simulate", () => {
   test.each([
     [["--scenario", "nowhere"], 2, /unknown scenario/],
     [["--scenario", "care-home", "--board", "nosuch"], 4, /unknown board/],
-    [["--scenario", "care-home", "--hostile", "ghost"], 2, /unknown mode/],
+    [["--scenario", "care-home", "--hostile", "ghost"], 2, /--hostile: unknown value "ghost"/],
     [["--scenario", "care-home", "--bands", "0"], 2, /--bands/],
   ])("refuses %j with exit %i", (args, code, message) => {
     const r = runCli(["simulate", ...args, "--bundle", MINI_BAND]);

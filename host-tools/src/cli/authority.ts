@@ -12,6 +12,7 @@ import {
 import { startServer } from "../authority/server";
 import { SqliteStore } from "../authority/store/sqlite";
 import { CliError, ExitCode } from "./exit-codes";
+import { requireInputFile } from "./files";
 import { parseNumberOption } from "./options";
 import { emit, log } from "./output";
 
@@ -52,6 +53,9 @@ async function serve(opts: ServeOptions): Promise<void> {
   if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {
     throw new CliError(ExitCode.USAGE, "--tls-cert and --tls-key go together");
   }
+  if (opts.config) requireInputFile("--config", opts.config);
+  if (opts.tlsCert) requireInputFile("--tls-cert", opts.tlsCert);
+  if (opts.tlsKey) requireInputFile("--tls-key", opts.tlsKey);
   let config: AuthorityConfig;
   try {
     config = opts.config ? loadConfigFile(opts.config) : parseConfig({});

@@ -31,7 +31,7 @@ export function fileError(what: string, file: string, cause: unknown): CliError 
 export function prepareOutputFile(file: string, what: string): string {
   const abs = path.resolve(file);
   try {
-    fs.mkdirSync(path.dirname(abs), { recursive: true });
+    makeFolder(path.dirname(abs));
   } catch (e) {
     throw fileError(`create the folder for the ${what}`, path.dirname(abs), e);
   }
@@ -48,13 +48,23 @@ export function prepareOutputFile(file: string, what: string): string {
   return abs;
 }
 
+/** An input file named by an option must exist and be readable: a FILE error naming the option and path if not. */
+export function requireInputFile(option: string, file: string): void {
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch (e) {
+    throw new CliError(ExitCode.FILE, `${option}: cannot read ${file}: ${fileErrorCause(e)}`);
+  }
+  if (fs.statSync(file).isDirectory()) throw new CliError(ExitCode.FILE, `${option}: ${file} is a folder, not a file`);
+}
+
 /** Makes sure `dir` is (or can become) a folder before work that writes into it starts. */
 export function prepareOutputFolder(dir: string, what: string): void {
   if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
     throw new CliError(ExitCode.FILE, `cannot create the ${what} ${dir}: a file of that name is in the way`);
   }
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    makeFolder(dir);
   } catch (e) {
     throw fileError(`create the ${what}`, dir, e);
   }
@@ -68,9 +78,25 @@ export function prepareOutputFolder(dir: string, what: string): void {
 /** Writes an output file, turning a failure into a FILE error that names the path and the cause. */
 export function writeOutputFile(file: string, data: string, what: string): void {
   try {
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    makeFolder(path.dirname(path.resolve(file)));
     fs.writeFileSync(file, data);
   } catch (e) {
     throw fileError(`write the ${what}`, file, e);
   }
+}
+
+/**
+ * `mkdir -p`, one level at a time: Node's recursive mkdirSync never returns for a path under /proc (it retries
+ * ENOENT forever), so a bad --report path would hang instead of failing.
+ */
+export function makeFolder(dir: string): void {
+  const missing: string[] = [];
+  let d = path.resolve(dir);
+  while (!fs.existsSync(d)) {
+    missing.unshift(d);
+    const parent = path.dirname(d);
+    if (parent === d) break;
+    d = parent;
+  }
+  for (const m of missing) fs.mkdirSync(m);
 }

@@ -11,7 +11,14 @@ import { renderReport } from "../sim/report";
 import { runSimulation, SimulationResult } from "../sim/run";
 import { BUILTIN_SCENARIOS, loadScenarioFile, Scenario } from "../sim/scenario";
 import { CliError, ExitCode } from "./exit-codes";
-import { fileError, isFileSystemError, prepareOutputFile, prepareOutputFolder, writeOutputFile } from "./files";
+import {
+  fileError,
+  isFileSystemError,
+  prepareOutputFile,
+  prepareOutputFolder,
+  requireInputFile,
+  writeOutputFile,
+} from "./files";
 import { parseChoiceOption, parseNumberOption, plural } from "./options";
 import { emit, log } from "./output";
 import { BANDS_RANGE, checkSimulationSize, HOURS_RANGE, SEED_RANGE } from "./sim-limits";
@@ -103,9 +110,7 @@ async function simulate(opts: SimulateCliOptions): Promise<void> {
   const runBands = scenario.bands ?? bands;
   const runHours = hoursOption ?? scenario.hours ?? 24;
   checkSimulationSize(runBands, runHours, opts.force);
-  if (opts.bundle && !fs.existsSync(opts.bundle)) {
-    throw new CliError(ExitCode.FILE, `--bundle: no such file ${opts.bundle}`);
-  }
+  if (opts.bundle) requireInputFile("--bundle", opts.bundle);
   const report = opts.report === undefined ? undefined : prepareOutputFile(opts.report, "report");
 
   const bundles = new Map<string, string>();
@@ -177,7 +182,7 @@ function checkScenario(nameOrFile: string): { bands?: number; hours?: number } {
   if (BUILTIN_SCENARIOS[nameOrFile]) return {};
   const builtIn = Object.keys(BUILTIN_SCENARIOS).join(", ");
   if (!fs.existsSync(nameOrFile)) {
-    if (/[\\/]|\.json$/i.test(nameOrFile)) throw new CliError(ExitCode.FILE, `--scenario: no such file ${nameOrFile}`);
+    if (/[\\/]|\.json$/i.test(nameOrFile)) requireInputFile("--scenario", nameOrFile);
     throw new CliError(
       ExitCode.USAGE,
       `--scenario: unknown scenario "${nameOrFile}" (built-in: ${builtIn}, or a .json file)`,
