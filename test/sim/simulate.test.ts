@@ -112,6 +112,19 @@ describe("runSimulation", () => {
     expect(html.match(/<svg/g)).toHaveLength(3);
     expect(html).not.toMatch(/(src|href)=["']https?:/);
     expect(html).toContain("Detection matrix");
+    // Narrow windows: every plot shrinks with the page, and the legend names every cell colour, white included.
+    expect(html).toMatch(/svg\{[^}]*max-width:100%;height:auto/);
+    expect(html).toMatch(/background:#fff"><\/i>no contact/);
+  });
+
+  test("the matrix leaves room for its longest column label beyond the last column", () => {
+    const r = runSimulation({ scenario: "care-home", bands: 4, hours: 6, bundle: MINI_BAND });
+    const longest = Math.max(...r.matrix.peers.map((p) => p.length));
+    const svg = renderReport(r).split("<h2>Detection matrix</h2>")[1].split("<h2>")[0];
+    const width = Number(/<svg width="([\d.]+)"/.exec(svg)?.[1]);
+    const lastColumnEnd = Math.max(...[...svg.matchAll(/<rect x="([\d.]+)"/g)].map((m) => Number(m[1]) + 14));
+    // Labels are 9 px text rotated 60 degrees: about half their length reaches right of their column.
+    expect(width - lastColumnEnd).toBeGreaterThanOrEqual(longest * 5 * 0.5);
   });
 });
 
