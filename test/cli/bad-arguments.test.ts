@@ -71,6 +71,7 @@ const CASES: [string[], number, RegExp][] = [
   [[...S, "--bundle", path.join(dir, "none.js")], FILE, /--bundle: cannot read .*none\.js/],
   [[...S, "--report", "/proc/tracelet/r.html"], FILE, /cannot .*\/proc\/tracelet/],
   [[...S, "--report", dir], FILE, /it is a folder/],
+  [[...S, "--report", path.join(notJson, "r.html")], FILE, /not-json\.json is a file, not a folder \(ENOTDIR\)/],
   // demo
   [["demo", "--bands", "1"], USAGE, /--bands: must be a whole number from 2 to 100000, got "1"/],
   [["demo", "--bands", "one"], USAGE, /--bands/],

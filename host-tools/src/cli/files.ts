@@ -98,5 +98,8 @@ export function makeFolder(dir: string): void {
     if (parent === d) break;
     d = parent;
   }
+  if (!fs.statSync(d).isDirectory()) {
+    throw Object.assign(new Error(`${d} is a file, not a folder`), { code: "ENOTDIR", path: d });
+  }
   for (const m of missing) fs.mkdirSync(m);
 }
