@@ -57,7 +57,7 @@ export function registerBench(program: Command): void {
       const missed = missedTargets(figures);
       if (!missed.length) return;
       if (!opts.check) {
-        log(`bench: ${plural(missed.length, "target")} missed (--check makes that a failure)`);
+        log(`bench: ${plural(missed.length, "target")} missed (--check makes that a failure): ${missed.join("; ")}`);
         return;
       }
       throw new CliError(

@@ -47,7 +47,7 @@ async function demo(opts: DemoOptions): Promise<void> {
   const bands = parseNumberOption("bands", opts.bands, { ...BANDS_RANGE, min: 2 });
   const hours = parseNumberOption("hours", opts.hours, HOURS_RANGE);
   const seed = parseNumberOption("seed", opts.seed, SEED_RANGE);
-  checkSimulationSize(bands, hours, opts.force);
+  checkSimulationSize("demo", bands, hours, opts.force);
   // Outputs are checked before the build and the run: a bad path must not cost the whole demo.
   prepareOutputFolder(DIST_DIR, "firmware output folder");
   const report = prepareOutputFile(opts.report ?? DEFAULT_REPORT, "report");

@@ -2,6 +2,7 @@ import * as os from "os";
 import * as v8 from "v8";
 import { CliError, ExitCode } from "./exit-codes";
 import { plural } from "./options";
+import { log } from "./output";
 
 /** What a simulated run may ask for on the command line (beyond that, nothing is meaningful). */
 export const BANDS_RANGE = { min: 1, max: 100000, integer: true };
@@ -13,12 +14,13 @@ export const MAX_ESTIMATED_SECONDS = 600;
 
 /**
  * Wall time and memory of a simulated run, from measurements of the care-home scenario with the Puck.js bundle on
- * one core (time grows with band-hours and, as everyone hears everyone, with the square of the bands; each band is
- * a V8 context of about 3.5 MB). Rough by design: it only has to tell a minute from a day.
+ * this project's shared 2-core machine (20 bands x 24 h: 5 s; 50 bands x 24 h: 58 s under load; 3 bands x 480 h:
+ * 8.5 s). Time grows with band-hours and, as everyone hears everyone, with the square of the bands; each band is a
+ * V8 context of about 3.5 MB. Rough by design, erring long: it only has to tell a minute from a day.
  */
 export function estimateSimulation(bands: number, hours: number): { seconds: number; megabytes: number } {
   return {
-    seconds: hours * (0.006 * bands + 0.00021 * bands * bands),
+    seconds: hours * (0.006 * bands + 0.0006 * bands * bands),
     megabytes: 160 + 3.5 * bands + 0.03 * bands * hours,
   };
 }
@@ -28,13 +30,19 @@ export function memoryLimitMegabytes(): number {
   return Math.min(v8.getHeapStatistics().heap_size_limit, 0.8 * os.freemem()) / 1e6;
 }
 
-/** Throws a USAGE error naming the estimate and the limit when the run is too large, unless `force`. */
-export function checkSimulationSize(bands: number, hours: number, force: boolean | undefined): void {
+/**
+ * Throws a USAGE error naming the estimate and the limit when the run is too large, unless `force`; says what to
+ * expect (stderr, as `verb`) when a run will take more than half a minute.
+ */
+export function checkSimulationSize(verb: string, bands: number, hours: number, force: boolean | undefined): void {
   const e = estimateSimulation(bands, hours);
   const memLimit = memoryLimitMegabytes();
   const tooSlow = e.seconds > MAX_ESTIMATED_SECONDS;
   const tooBig = e.megabytes > memLimit;
-  if (force || (!tooSlow && !tooBig)) return;
+  if (force || (!tooSlow && !tooBig)) {
+    if (e.seconds > 30) log(`${verb}: estimated about ${duration(e.seconds)} and ${size(e.megabytes)} of memory`);
+    return;
+  }
   const limits = [
     tooSlow ? `over the ${duration(MAX_ESTIMATED_SECONDS)} limit` : "",
     tooBig ? `over the ${size(memLimit)} available` : "",

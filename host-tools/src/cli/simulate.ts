@@ -109,7 +109,7 @@ async function simulate(opts: SimulateCliOptions): Promise<void> {
   const scenario = checkScenario(opts.scenario);
   const runBands = scenario.bands ?? bands;
   const runHours = hoursOption ?? scenario.hours ?? 24;
-  checkSimulationSize(runBands, runHours, opts.force);
+  checkSimulationSize("simulate", runBands, runHours, opts.force);
   if (opts.bundle) requireInputFile("--bundle", opts.bundle);
   const report = opts.report === undefined ? undefined : prepareOutputFile(opts.report, "report");
 

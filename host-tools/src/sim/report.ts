@@ -17,13 +17,13 @@ export function renderReport(r: SimulationResult): string {
     [
       "People",
       Object.entries(r.scenario.people)
-        .map(([k, v]) => `${v} ${k}`)
+        .map(([k, v]) => count(v, k))
         .join(", "),
     ],
     ["Run", `${r.run.wallSeconds} s wall time, ${r.run.speedup}x real time`],
     [
       "Close contacts (truth)",
-      `${r.groundTruth.closeContactPairs} pairs >= 15 min within 2 m; ${r.groundTruth.bandCloseContacts} seen from a band's side with a peer that advertises; ${r.groundTruth.shortExposures} shorter exposures (5-15 min)`,
+      `${count(r.groundTruth.closeContactPairs, "pair")} >= 15 min within 2 m; ${r.groundTruth.bandCloseContacts} seen from a band's side with a peer that advertises; ${count(r.groundTruth.shortExposures, "shorter exposure")} (5-15 min)`,
     ],
     [
       "Detection",
@@ -78,6 +78,11 @@ const MATRIX_CHAR_PX = 5.5;
 /** An SVG drawn at W x H that shrinks with the page (CSS max-width) instead of running off a narrow window. */
 function svgOpen(W: number, H: number): string {
   return `<svg width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" xmlns="http://www.w3.org/2000/svg">`;
+}
+
+/** "1 band", "12 bands". */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 function esc(s: string): string {
