@@ -49,6 +49,8 @@ const HOSTILE: readonly HostileMode[] = ["random-service-data", "malformed", "ov
  * [--board <id>] [--json] [--report out.html]`: runs the flashed bundle (dist/<board>/tracelet.js, built first if
  * missing) on virtual bands in a scenario and reports detection quality against ground truth, flash, energy,
  * faults and memory. Fault injection: --power-cuts, --clock-jumps, --flash-full, --hostile. Progress on stderr.
+ * Every option and file is checked before anything is built or run; a run estimated over 10 minutes or the memory
+ * available is refused unless --force (sim-limits.ts).
  */
 export function registerSimulate(program: Command): void {
   program
