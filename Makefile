@@ -22,9 +22,9 @@ test: $(NODE_STAMP)
 firmware: $(NODE_STAMP)
 	$(TRACELET) build --all
 
-## bench: benchmarks, JSON on stdout and in bench/results.json
+## bench: benchmarks as a table (figure, target, measured, pass, how measured); JSON in bench/results.json
 bench: $(NODE_STAMP)
-	@$(TRACELET) bench --json
+	@$(TRACELET) bench
 
 typecheck: $(NODE_STAMP)
 	npm run typecheck

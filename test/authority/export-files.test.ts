@@ -13,11 +13,9 @@ import {
   verifyExportSignature,
   zipExport,
 } from "../../host-tools/src/authority/export/export-file";
-import { SHARED } from "../helpers/paths";
+import { GAEN_EXPORTS as DIR } from "../helpers/paths";
 
-const DIR = path.join(SHARED, "vectors", "gaen-exports");
-
-/** Google's real export files (shared/vectors/gaen-exports), parsed with Tracelet's parser. */
+/** Google's real export files (test/fixtures/vectors/gaen-exports), parsed with Tracelet's parser. */
 describe("parsing Google's export files", () => {
   test.each([
     ["internals-sample-diagnosis-keys.zip", 140, "310", "v1", 1593633600, 1593633900],

@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { BENCH_SECTIONS } from "../../host-tools/src/bench/registry";
+import { benchFigures, missedTargets, renderFigureTable } from "../../host-tools/src/bench/figures";
 import { UnknownSectionError, failedSections, runBench } from "../../host-tools/src/bench/run";
 import { protocolCryptoSection } from "../../host-tools/src/bench/sections/protocol-crypto";
 import { BenchSection } from "../../host-tools/src/bench/types";
@@ -63,6 +64,40 @@ describe("bench", () => {
     expect(failedSections(report)).toEqual({ missed: ["slow"], errors: ["broken"] });
   });
 
+  test("the table has a row per figure, names every missed target with its board, and falls back to pass", async () => {
+    const perBoard: BenchSection = {
+      ...fake("firmware", { boards: [{ board: "puckjs", bytes: 17000 }], pass: false }),
+      figures: (r) =>
+        (r as { boards: { board: string; bytes: number }[] }).boards.map((b) => ({
+          board: b.board,
+          figure: "bundle bytes",
+          target: "<= 16384",
+          measured: String(b.bytes),
+          pass: b.bytes <= 16384,
+          method: "size of the bundle",
+        })),
+    };
+    const sections = [perBoard, fake("plain", { pass: true }), fake("untargeted", { n: 1 })];
+    const report = await runBench({ sections, write: false });
+    const rows = benchFigures(report, undefined, sections);
+    expect(rows.map((r) => [r.section, r.board, r.figure, r.pass])).toEqual([
+      ["firmware", "puckjs", "bundle bytes", false],
+      ["plain", undefined, "section targets", true],
+      ["untargeted", undefined, "section targets", null],
+    ]);
+    expect(missedTargets(rows)).toEqual(["firmware puckjs: bundle bytes (target <= 16384, measured 17000)"]);
+    const table = renderFigureTable(rows).split("\n");
+    expect(table[0]).toMatch(/^section +board +figure +target +measured +result +how measured$/);
+    expect(table[2]).toMatch(/^firmware +puckjs +bundle bytes +<= 16384 +17000 +MISSED +size of the bundle$/);
+  });
+
+  test("protocol-crypto's figures have a target, a measured value and a method", async () => {
+    const report = await runBench({ sections: [protocolCryptoSection], quick: true, write: false });
+    for (const row of benchFigures(report, undefined, [protocolCryptoSection])) {
+      expect(row.target.length && row.measured.length && row.method.length).toBeTruthy();
+    }
+  });
+
   test("an unknown section is refused", async () => {
     await expect(runBench({ only: ["nope"], write: false })).rejects.toThrow(UnknownSectionError);
   });
@@ -73,6 +108,6 @@ describe("bench", () => {
     expect(JSON.parse(list.stdout).map((s: { name: string }) => s.name)).toEqual(BENCH_SECTIONS.map((s) => s.name));
     const bad = runCli(["bench", "--only", "nope"]);
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/unknown bench section "nope"/);
+    expect(bad.stderr).toMatch(/--only: unknown bench section "nope"/);
   });
 });

@@ -45,7 +45,7 @@ describe("tracelet crypto rpi", () => {
     [["--tek", v.tek, "--interval", "1", "--metadata", "4000"], "--metadata"],
   ])("fails with a one-line reason for %j", (args, reason) => {
     const r = runCli(["crypto", "rpi", ...args, "--json"]);
-    expect(r.status).toBe(3);
+    expect(r.status).toBe(2);
     expect(r.stdout).toBe("");
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toContain(reason);

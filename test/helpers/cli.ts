@@ -11,10 +11,10 @@ export interface CliResult {
 /** Runs the real `tracelet` entry point as a user would (node host-tools/bin/tracelet.js ...). */
 export function runCli(
   args: string[],
-  opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
 ): CliResult {
   const r = spawnSync(process.execPath, [path.join(ROOT, "host-tools", "bin", "tracelet.js"), ...args], {
-    cwd: ROOT,
+    cwd: opts.cwd ?? ROOT,
     encoding: "utf8",
     input: opts.input,
     env: { ...process.env, ...opts.env },

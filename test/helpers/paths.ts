@@ -1,6 +1,9 @@
 import * as path from "path";
 
-/** Project root and the shared/ folder beside it (CI clones the project next to a copy of shared/). */
+/** Project root; test data ships in test/fixtures/ (test/fixtures/README.md names each file's source and licence). */
 export const ROOT = path.resolve(__dirname, "..", "..");
+export const FIXTURES = path.join(ROOT, "test", "fixtures");
+export const VECTORS = path.join(FIXTURES, "vectors", "gaen-v1.2.json");
+export const GAEN_EXPORTS = path.join(FIXTURES, "vectors", "gaen-exports");
+/** The shared/ folder beside the project: only the real Espruino interpreter is looked for there. */
 export const SHARED = path.resolve(ROOT, "..", "shared");
-export const VECTORS = path.join(SHARED, "vectors", "gaen-v1.2.json");

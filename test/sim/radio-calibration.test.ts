@@ -1,16 +1,12 @@
-import * as fs from "fs";
-import { compareWithDublin, defaultDublinDir, loadDublinRows } from "../../host-tools/src/sim/calibration";
+import { compareWithDublin, loadDublinRows } from "../../host-tools/src/sim/calibration";
 
 /**
- * The radio model against the Dublin tram measurements (shared/datasets/dublin-tram-gaen): per-scan attenuation
+ * The radio model against the Dublin tram measurements (test/fixtures/datasets/dublin-tram-gaen): per-scan attenuation
  * between handset pairs at 0.5-5 m. The "dublin-tram" environment must reproduce the distribution per distance
  * band; the "indoor" environment (used by the built-in scenarios) keeps the same calibrated spread with a steeper
  * distance dependence.
  */
-const haveData = fs.existsSync(defaultDublinDir());
-const maybe = haveData ? describe : describe.skip;
-
-maybe("radio calibration against the Dublin tram data", () => {
+describe("radio calibration against the Dublin tram data", () => {
   test("the dataset is what its README says: 72 pairs at 0.5-5.15 m, about 15 minutes each", () => {
     const rows = loadDublinRows();
     expect(rows).toHaveLength(72);

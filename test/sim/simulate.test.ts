@@ -81,6 +81,15 @@ describe("runSimulation", () => {
     expect(r.detection.reason).toMatch(/no encounter log/);
   });
 
+  test("nobody met: the reason says so instead of blaming the firmware", () => {
+    // A bundle that never writes a log: with nobody to meet, that is not its fault.
+    const bundle = path.join(FIXTURES, "advertiser.js");
+    const r = runSimulation({ scenario: "clinic-queue", bands: 5, hours: 2, bundle });
+    expect(r.groundTruth).toMatchObject({ closeContactPairs: 0, shortExposures: 0 });
+    expect(r.detection.available).toBe(false);
+    expect(r.detection.reason).toMatch(/no band came within 4 m of another band or a phone/);
+  });
+
   test("fault injection: power cuts and clock jumps happen, hostile beacons are placed, nothing crashes", () => {
     const r = runSimulation({
       scenario: "care-home",
@@ -103,6 +112,19 @@ describe("runSimulation", () => {
     expect(html.match(/<svg/g)).toHaveLength(3);
     expect(html).not.toMatch(/(src|href)=["']https?:/);
     expect(html).toContain("Detection matrix");
+    // Narrow windows: every plot shrinks with the page, and the legend names every cell colour, white included.
+    expect(html).toMatch(/svg\{[^}]*max-width:100%;height:auto/);
+    expect(html).toMatch(/background:#fff"><\/i>no contact/);
+  });
+
+  test("the matrix leaves room for its longest column label beyond the last column", () => {
+    const r = runSimulation({ scenario: "care-home", bands: 4, hours: 6, bundle: MINI_BAND });
+    const longest = Math.max(...r.matrix.peers.map((p) => p.length));
+    const svg = renderReport(r).split("<h2>Detection matrix</h2>")[1].split("<h2>")[0];
+    const width = Number(/<svg width="([\d.]+)"/.exec(svg)?.[1]);
+    const lastColumnEnd = Math.max(...[...svg.matchAll(/<rect x="([\d.]+)"/g)].map((m) => Number(m[1]) + 14));
+    // Labels are 9 px text rotated 60 degrees: about half their length reaches right of their column.
+    expect(width - lastColumnEnd).toBeGreaterThanOrEqual(longest * 5 * 0.5);
   });
 });
 
@@ -135,7 +157,7 @@ describe("tracelet simulate", () => {
   test.each([
     [["--scenario", "nowhere"], 2, /unknown scenario/],
     [["--scenario", "care-home", "--board", "nosuch"], 4, /unknown board/],
-    [["--scenario", "care-home", "--hostile", "ghost"], 2, /unknown mode/],
+    [["--scenario", "care-home", "--hostile", "ghost"], 2, /--hostile: unknown value "ghost"/],
     [["--scenario", "care-home", "--bands", "0"], 2, /--bands/],
   ])("refuses %j with exit %i", (args, code, message) => {
     const r = runCli(["simulate", ...args, "--bundle", MINI_BAND]);

@@ -2,10 +2,18 @@ import { Command } from "commander";
 import * as path from "path";
 import { AuthorityApp } from "../authority/app";
 import { AuthorityConfig, loadConfigFile, parseConfig } from "../authority/config";
-import { AuthoritySecrets, generateSecretsFile, loadOrCreateSecrets, secretsFromFile } from "../authority/secrets";
+import {
+  AuthoritySecrets,
+  generateSecretsFile,
+  loadOrCreateSecrets,
+  SecretsFile,
+  secretsFromFile,
+} from "../authority/secrets";
 import { startServer } from "../authority/server";
 import { SqliteStore } from "../authority/store/sqlite";
 import { CliError, ExitCode } from "./exit-codes";
+import { requireInputFile } from "./files";
+import { parseNumberOption } from "./options";
 import { emit, log } from "./output";
 
 interface ServeOptions {
@@ -41,12 +49,13 @@ export function registerAuthority(program: Command): void {
 }
 
 async function serve(opts: ServeOptions): Promise<void> {
-  if (!/^\d{1,5}$/.test(opts.port) || Number(opts.port) > 65535) {
-    throw new CliError(ExitCode.USAGE, `--port: must be a number from 0 to 65535, got "${opts.port}"`);
-  }
+  const port = parseNumberOption("port", opts.port, { min: 0, max: 65535, integer: true });
   if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {
     throw new CliError(ExitCode.USAGE, "--tls-cert and --tls-key go together");
   }
+  if (opts.config) requireInputFile("--config", opts.config);
+  if (opts.tlsCert) requireInputFile("--tls-cert", opts.tlsCert);
+  if (opts.tlsKey) requireInputFile("--tls-key", opts.tlsKey);
   let config: AuthorityConfig;
   try {
     config = opts.config ? loadConfigFile(opts.config) : parseConfig({});
@@ -57,14 +66,15 @@ async function serve(opts: ServeOptions): Promise<void> {
   const secretsFile = config.secretsFile ?? (memory ? undefined : path.resolve(opts.db) + ".secrets.json");
   let secrets: AuthoritySecrets;
   let created = false;
+  let throwAway: SecretsFile | undefined;
   try {
     if (secretsFile) {
       const r = loadOrCreateSecrets(secretsFile, config);
       secrets = r.secrets;
       created = r.created;
     } else {
-      secrets = secretsFromFile(generateSecretsFile(), config);
-      log("authority: in-memory database: using throw-away secrets");
+      throwAway = generateSecretsFile();
+      secrets = secretsFromFile(throwAway, config);
     }
   } catch (e) {
     throw new CliError(ExitCode.BAD_INPUT, (e as Error).message);
@@ -86,7 +96,7 @@ async function serve(opts: ServeOptions): Promise<void> {
   const app = new AuthorityApp({ config, secrets, store });
   let running;
   try {
-    running = await startServer(app, { host: opts.host, port: Number(opts.port), tls });
+    running = await startServer(app, { host: opts.host, port, tls });
   } catch (e) {
     await store.close();
     throw new CliError(ExitCode.NETWORK, `cannot listen on ${opts.host}:${opts.port}: ${(e as Error).message}`);
@@ -100,6 +110,12 @@ async function serve(opts: ServeOptions): Promise<void> {
     secretsFile: secretsFile ?? null,
     tls: Boolean(tls),
   };
+  if (throwAway) {
+    // Nothing is written for an in-memory run, so its keys are shown once here or the admin, kiosk and flasher
+    // endpoints could not be used at all. Stderr only: stdout stays the listening address.
+    log("authority: in-memory database: throw-away secrets, gone when the server stops; API keys (X-API-Key header):");
+    for (const k of throwAway.apiKeys) log(`authority:   ${k.role.padEnd(7)} ${k.key}`);
+  }
   emit(opts, info, () => `authority listening on ${info.url} (deployment ${info.deployment}, db ${info.db})`);
   await new Promise<void>((resolve) => {
     const stop = () => {

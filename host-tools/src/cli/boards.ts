@@ -1,9 +1,9 @@
 import { Command } from "commander";
-import * as fs from "fs";
 import * as path from "path";
 import { BOARDS_DIR, BoardError, boardJsonSchema, loadAllBoards, loadBoard } from "../boards/load";
 import { BoardProfile } from "../boards/profile";
 import { CliError, ExitCode } from "./exit-codes";
+import { writeOutputFile } from "./files";
 import { emit } from "./output";
 
 interface BoardsOptions {
@@ -24,7 +24,7 @@ export function registerBoards(program: Command): void {
       try {
         if (opts.writeSchema) {
           const file = path.join(BOARDS_DIR, "schema.json");
-          fs.writeFileSync(file, JSON.stringify(boardJsonSchema(), null, 2) + "\n");
+          writeOutputFile(file, JSON.stringify(boardJsonSchema(), null, 2) + "\n", "board schema");
           emit(opts, { schema: file }, () => `wrote ${file}`);
           return;
         }

@@ -2,8 +2,9 @@ import { Command } from "commander";
 import * as path from "path";
 import { BoardError } from "../boards/load";
 import { BuildError, BuildResult, buildAllBoards, buildBoard } from "../build/build";
-import { ROOT } from "../build/paths";
+import { DIST_DIR, ROOT } from "../build/paths";
 import { CliError, ExitCode } from "./exit-codes";
+import { prepareOutputFolder } from "./files";
 import { emit, log } from "./output";
 
 interface BuildCliOptions {
@@ -31,8 +32,9 @@ export function registerBuild(program: Command): void {
     .option("--json", "machine-readable output on stdout")
     .action(async (opts: BuildCliOptions) => {
       if (Boolean(opts.all) === (opts.board !== undefined)) {
-        throw new CliError(ExitCode.USAGE, "build: give exactly one of --board <id> or --all");
+        throw new CliError(ExitCode.USAGE, "give exactly one of --board <id> or --all");
       }
+      prepareOutputFolder(DIST_DIR, "firmware output folder");
       const options = { dev: opts.dev === true, quiet: false, typecheck: opts.typecheck !== false };
       try {
         if (opts.all) {

@@ -3,6 +3,7 @@ import { fromHex, toHex } from "../../../firmware/src/protocol/bytes";
 import { pureCrypto } from "../../../firmware/src/protocol/crypto";
 import { computeAem, computeRpi, deriveAemk, deriveRpik, enMetadata } from "../../../firmware/src/protocol/gaen";
 import { CliError, ExitCode } from "./exit-codes";
+import { parseNumberOption } from "./options";
 import { emit } from "./output";
 
 interface RpiOptions {
@@ -32,20 +33,15 @@ export function registerCrypto(program: Command): void {
 
 export function computeRpiCommand(opts: RpiOptions): { rpi: string; aem: string } {
   const tek = fromHex(opts.tek, 16);
-  if (!tek.ok) throw new CliError(ExitCode.BAD_INPUT, `--tek: ${tek.error}`);
-  if (!/^\d+$/.test(opts.interval) || Number(opts.interval) > 0xffffffff) {
-    throw new CliError(
-      ExitCode.BAD_INPUT,
-      `--interval: must be a whole number from 0 to 4294967295, got "${opts.interval}"`,
-    );
-  }
+  if (!tek.ok) throw new CliError(ExitCode.USAGE, `--tek: ${tek.error}`);
+  const interval = parseNumberOption("interval", opts.interval, { min: 0, max: 0xffffffff, integer: true });
   let metadata = enMetadata(0);
   if (opts.metadata !== undefined) {
     const m = fromHex(opts.metadata, 4);
-    if (!m.ok) throw new CliError(ExitCode.BAD_INPUT, `--metadata: ${m.error}`);
+    if (!m.ok) throw new CliError(ExitCode.USAGE, `--metadata: ${m.error}`);
     metadata = m.value;
   }
-  const rpi = computeRpi(pureCrypto, deriveRpik(pureCrypto, tek.value), Number(opts.interval));
+  const rpi = computeRpi(pureCrypto, deriveRpik(pureCrypto, tek.value), interval);
   const aem = computeAem(pureCrypto, deriveAemk(pureCrypto, tek.value), rpi, metadata);
   return { rpi: toHex(rpi), aem: toHex(aem) };
 }

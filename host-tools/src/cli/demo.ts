@@ -1,20 +1,27 @@
 import { Command } from "commander";
-import * as fs from "fs";
 import * as path from "path";
 import { BuildError, buildAllBoards } from "../build/build";
+import { DIST_DIR, ROOT } from "../build/paths";
 import { renderReport } from "../sim/report";
 import { runSimulation } from "../sim/run";
 import { CliError, ExitCode } from "./exit-codes";
+import { prepareOutputFile, prepareOutputFolder, writeOutputFile } from "./files";
+import { parseNumberOption, plural } from "./options";
 import { emit, log } from "./output";
+import { BANDS_RANGE, checkSimulationSize, HOURS_RANGE, SEED_RANGE } from "./sim-limits";
 import { human, progressBar } from "./simulate";
 
 interface DemoOptions {
   bands: string;
   hours: string;
   seed: string;
-  report: string;
+  report?: string;
+  force?: boolean;
   json?: boolean;
 }
+
+/** The demo's report lives in the project, wherever the demo is run from. */
+const DEFAULT_REPORT = path.join(ROOT, "reports", "demo.html");
 
 /**
  * `tracelet demo`: the main job on simulated bands (no hardware here): builds every board's firmware through the
@@ -28,53 +35,57 @@ export function registerDemo(program: Command): void {
     .option("--bands <n>", "residents wearing bands", "12")
     .option("--hours <h>", "simulated hours", "24")
     .option("--seed <s>", "random seed", "1")
-    .option("--report <file>", "HTML report", "reports/demo.html")
+    .option("--report <file>", "HTML report (default: reports/demo.html in the project)")
+    .option("--force", "run even when the estimated time or memory is over the limit")
     .option("--json", "machine-readable output on stdout")
     .action(async (opts: DemoOptions) => {
-      const bands = Number(opts.bands);
-      const hours = Number(opts.hours);
-      const seed = Number(opts.seed);
-      if (!Number.isInteger(bands) || bands < 2)
-        throw new CliError(ExitCode.USAGE, `--bands: expected a whole number >= 2, got "${opts.bands}"`);
-      if (!(hours > 0)) throw new CliError(ExitCode.USAGE, `--hours: expected a positive number, got "${opts.hours}"`);
-      if (!Number.isFinite(seed)) throw new CliError(ExitCode.USAGE, `--seed: expected a number, got "${opts.seed}"`);
-
-      log("demo: building firmware for every board through the Espruino dialect gate");
-      let built;
-      try {
-        built = await buildAllBoards({ dev: false, quiet: true });
-      } catch (e) {
-        if (e instanceof BuildError) throw new CliError(ExitCode.BUILD, e.message);
-        throw e;
-      }
-      for (const b of built) log(`demo: ${b.board.padEnd(10)} ${b.bytes} bytes (${b.budgetPercent}% of budget)`);
-
-      log(`demo: ${bands} residents with Puck.js bands, staff with phones, ${hours} simulated hours`);
-      const progress = progressBar(process.stderr);
-      const result = runSimulation({
-        scenario: "care-home",
-        bands,
-        hours,
-        seed,
-        board: "puckjs",
-        onProgress: progress.update,
-      });
-      progress.done();
-      fs.mkdirSync(path.dirname(path.resolve(opts.report)), { recursive: true });
-      fs.writeFileSync(opts.report, renderReport(result));
-      log(`demo: report written to ${opts.report}`);
-      const { trace: _trace, matrix: _matrix, ...summary } = result;
-      emit(
-        opts,
-        {
-          firmware: built.map((b) => ({ board: b.board, bytes: b.bytes })),
-          simulation: summary,
-          report: opts.report,
-        },
-        () => human(result),
-      );
-      if (result.faults.count > 0) {
-        throw new CliError(ExitCode.TARGET_MISSED, `${result.faults.count} device fault(s) during the demo`);
-      }
+      await demo(opts);
     });
+}
+
+async function demo(opts: DemoOptions): Promise<void> {
+  const bands = parseNumberOption("bands", opts.bands, { ...BANDS_RANGE, min: 2 });
+  const hours = parseNumberOption("hours", opts.hours, HOURS_RANGE);
+  const seed = parseNumberOption("seed", opts.seed, SEED_RANGE);
+  checkSimulationSize("demo", bands, hours, opts.force);
+  // Outputs are checked before the build and the run: a bad path must not cost the whole demo.
+  prepareOutputFolder(DIST_DIR, "firmware output folder");
+  const report = prepareOutputFile(opts.report ?? DEFAULT_REPORT, "report");
+
+  log("demo: building firmware for every board through the Espruino dialect gate");
+  let built;
+  try {
+    built = await buildAllBoards({ dev: false, quiet: true });
+  } catch (e) {
+    if (e instanceof BuildError) throw new CliError(ExitCode.BUILD, e.message);
+    throw e;
+  }
+  for (const b of built) log(`demo: ${b.board.padEnd(10)} ${b.bytes} bytes (${b.budgetPercent}% of budget)`);
+
+  log(`demo: ${plural(bands, "resident")} with Puck.js bands, staff with phones, ${plural(hours, "simulated hour")}`);
+  const progress = progressBar(process.stderr);
+  const result = runSimulation({
+    scenario: "care-home",
+    bands,
+    hours,
+    seed,
+    board: "puckjs",
+    onProgress: progress.update,
+  });
+  progress.done();
+  writeOutputFile(report, renderReport(result), "report");
+  log(`demo: report written to ${report}`);
+  const { trace: _trace, matrix: _matrix, ...summary } = result;
+  emit(
+    opts,
+    {
+      firmware: built.map((b) => ({ board: b.board, bytes: b.bytes })),
+      simulation: summary,
+      report,
+    },
+    () => human(result),
+  );
+  if (result.faults.count > 0) {
+    throw new CliError(ExitCode.TARGET_MISSED, `${plural(result.faults.count, "device fault")} during the demo`);
+  }
 }

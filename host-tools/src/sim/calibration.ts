@@ -5,7 +5,7 @@ import { Rng } from "./rng";
 
 /**
  * The radio model against real measurements: the Dublin tram dataset (Leith & Farrell 2020,
- * shared/datasets/dublin-tram-gaen/). Each row is one pair of handsets at one distance, with the minutes their
+ * test/fixtures/datasets/dublin-tram-gaen/). Each row is one pair of handsets at one distance, with the minutes their
  * per-scan GAEN attenuation spent in 2 dB buckets from 48 dB (wider buckets above 80 dB). We put a simulated pair
  * at each row's distance (random orientations, as people sit or stand on a tram), take one 4-second scan a minute
  * (as GAEN phones do; attenuation = tx power - mean RSSI of the scan's packets) for as many minutes as the row
@@ -27,8 +27,9 @@ export const DISTANCE_BANDS: [number, number][] = [
   [4, 6],
 ];
 
+/** The measurements ship with the repository (test/fixtures/README.md names their source). */
 export function defaultDublinDir(): string {
-  return path.resolve(__dirname, "..", "..", "..", "..", "shared", "datasets", "dublin-tram-gaen");
+  return path.resolve(__dirname, "..", "..", "..", "test", "fixtures", "datasets", "dublin-tram-gaen");
 }
 
 function numbers(file: string): number[][] {

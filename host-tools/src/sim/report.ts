@@ -17,13 +17,13 @@ export function renderReport(r: SimulationResult): string {
     [
       "People",
       Object.entries(r.scenario.people)
-        .map(([k, v]) => `${v} ${k}`)
+        .map(([k, v]) => count(v, k))
         .join(", "),
     ],
     ["Run", `${r.run.wallSeconds} s wall time, ${r.run.speedup}x real time`],
     [
       "Close contacts (truth)",
-      `${r.groundTruth.closeContactPairs} pairs >= 15 min within 2 m; ${r.groundTruth.bandCloseContacts} seen from a band's side with a peer that advertises; ${r.groundTruth.shortExposures} shorter exposures (5-15 min)`,
+      `${count(r.groundTruth.closeContactPairs, "pair")} >= 15 min within 2 m; ${r.groundTruth.bandCloseContacts} seen from a band's side with a peer that advertises; ${count(r.groundTruth.shortExposures, "shorter exposure")} (5-15 min)`,
     ],
     [
       "Detection",
@@ -53,8 +53,10 @@ export function renderReport(r: SimulationResult): string {
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
 table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f4f4f4}h2{margin-top:2em}svg{background:#fff;border:1px solid #ddd}.legend span{display:inline-block;margin-right:1em}
-.sw{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:middle}
+th{background:#f4f4f4}h2{margin-top:2em}svg{background:#fff;border:1px solid #ddd;max-width:100%;height:auto}
+.legend span{display:inline-block;margin-right:1em}
+.sw{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:middle;box-sizing:border-box}
+.sw.empty{border:1px solid #bbb}
 </style></head><body>
 <h1>Tracelet simulation: ${esc(r.scenario.name)}</h1>
 <table>${summary}</table>
@@ -68,6 +70,19 @@ ${matrixPlot(r)}
 ${energyPlot(r)}
 </body></html>
 `;
+}
+
+/** Width of a character of the matrix labels (9 px sans-serif), rounded up so that no label is cut. */
+const MATRIX_CHAR_PX = 5.5;
+
+/** An SVG drawn at W x H that shrinks with the page (CSS max-width) instead of running off a narrow window. */
+function svgOpen(W: number, H: number): string {
+  return `<svg width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" xmlns="http://www.w3.org/2000/svg">`;
+}
+
+/** "1 band", "12 bands". */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 function esc(s: string): string {
@@ -104,7 +119,7 @@ function pairPlot(r: SimulationResult): string {
   }
   const two = yd(2);
   return `<p>${esc(tr.pair[0])} (band) and ${esc(tr.pair[1])}: distance (blue, left axis, 0-${dMax.toFixed(0)} m, 2 m dashed) and RSSI of each packet the band received from it (red, right axis, ${rMax} to ${rMin} dBm).</p>
-<svg width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" xmlns="http://www.w3.org/2000/svg">
+${svgOpen(W, H)}
 ${hours.join("")}
 <line x1="${L}" x2="${W - R}" y1="${two}" y2="${two}" stroke="#1f77b4" stroke-dasharray="4 3" opacity="0.6"/>
 <path d="${dist}" fill="none" stroke="#1f77b4" stroke-width="1.2"/>
@@ -118,9 +133,11 @@ function matrixPlot(r: SimulationResult): string {
   const m = r.matrix;
   if (!m.bands.length || !m.peers.length) return "<p>No data.</p>";
   const cell = 14;
-  const L = 120;
-  const T = 120;
-  const W = L + m.peers.length * cell + 10;
+  // Column labels are rotated 60 degrees up and to the right: room above and beyond the last column for the longest.
+  const labelPx = Math.max(...m.peers.map((p) => p.length)) * MATRIX_CHAR_PX;
+  const L = 10 + Math.ceil(Math.max(...m.bands.map((b) => b.length)) * MATRIX_CHAR_PX);
+  const T = 10 + Math.ceil(labelPx * Math.sin(Math.PI / 3));
+  const W = L + m.peers.length * cell + 10 + Math.ceil(labelPx * Math.cos(Math.PI / 3));
   const H = T + m.bands.length * cell + 10;
   const rects: string[] = [];
   m.cells.forEach((row, i) =>
@@ -151,8 +168,8 @@ function matrixPlot(r: SimulationResult): string {
         `<text x="${L + j * cell + 9}" y="${T - 4}" font-size="9" transform="rotate(-60 ${L + j * cell + 9} ${T - 4})">${esc(p)}</text>`,
     )
     .join("");
-  return `<p class="legend"><span><i class="sw" style="background:#2ca02c"></i>close contact detected</span><span><i class="sw" style="background:#d62728"></i>missed</span><span><i class="sw" style="background:#ff7f0e"></i>false alarm</span><span><i class="sw" style="background:#e8e8e8"></i>some contact, below 15 min</span> (rows: bands; columns: people they met most; hover for minutes)</p>
-<svg width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" xmlns="http://www.w3.org/2000/svg">${rowLabels}${colLabels}${rects.join("")}</svg>`;
+  return `<p class="legend"><span><i class="sw" style="background:#2ca02c"></i>close contact detected</span><span><i class="sw" style="background:#d62728"></i>missed</span><span><i class="sw" style="background:#ff7f0e"></i>false alarm</span><span><i class="sw" style="background:#e8e8e8"></i>some contact, below 15 min</span><span><i class="sw empty" style="background:#fff"></i>no contact</span> (rows: bands; columns: people they met most; hover for minutes)</p>
+${svgOpen(W, H)}${rowLabels}${colLabels}${rects.join("")}</svg>`;
 }
 
 function energyPlot(r: SimulationResult): string {
@@ -160,14 +177,16 @@ function energyPlot(r: SimulationResult): string {
   const W = 700;
   const bar = 28;
   const L = 110;
+  // Room after the longest bar for its "81.9 uA, 111.9 days" label.
+  const labelW = 10 + Math.max(...r.boards.map((b) => `${b.averageUa} uA, ${b.batteryDays} days`.length)) * 7.5;
   const max = Math.max(1, ...r.boards.map((b) => b.averageUa));
-  const H = 40 + r.boards.length * (bar + 12);
+  const H = 20 + r.boards.length * (bar + 12);
   const bars = r.boards
     .map((b, i) => {
       let x = L;
       const y = 10 + i * (bar + 12);
       const segs = ENERGY_CATEGORIES.map((c, k) => {
-        const w = (b.breakdownUa[c] / max) * (W - L - 80);
+        const w = (b.breakdownUa[c] / max) * (W - L - labelW);
         const s = `<rect x="${x.toFixed(1)}" y="${y}" width="${Math.max(0, w).toFixed(1)}" height="${bar}" fill="${colors[k]}"><title>${c}: ${b.breakdownUa[c]} uA</title></rect>`;
         x += w;
         return s;
@@ -178,5 +197,5 @@ function energyPlot(r: SimulationResult): string {
   const legend = ENERGY_CATEGORIES.map(
     (c, k) => `<span><i class="sw" style="background:${colors[k]}"></i>${c}</span>`,
   ).join("");
-  return `<p class="legend">${legend}</p><svg width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" xmlns="http://www.w3.org/2000/svg">${bars}</svg>`;
+  return `<p class="legend">${legend}</p>${svgOpen(W, H)}${bars}</svg>`;
 }

@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import { encodeProvisioning } from "../../../firmware/src/protocol/provisioning";
 import { loadBoard } from "../boards/load";
+import { bundlePath } from "../build/paths";
 import { BoardProfile } from "../boards/profile";
 import { readBandLog } from "./band-log";
 import { hex } from "./bytes";
@@ -105,7 +106,7 @@ export interface SimulationResult {
 export function bundlePathFor(board: BoardProfile, opt: SimulationOptions["bundle"]): string {
   if (typeof opt === "function") return opt(board);
   if (typeof opt === "string") return opt;
-  return `dist/${board.id}/tracelet.js`;
+  return bundlePath(board.id);
 }
 
 export function runSimulation(opts: SimulationOptions): SimulationResult {
@@ -309,6 +310,10 @@ export function runSimulation(opts: SimulationOptions): SimulationResult {
     if (!e || e.minutes2m < CLOSE_MINUTES) fp++;
   }
   const available = firmwareLogs > 0;
+  // A band that met nobody has nothing to log: that is not the firmware's fault.
+  const bandsMetSomeone = truth.pairs.some(
+    (e) => (devices.has(e.a) && advertising.has(e.b)) || (devices.has(e.b) && advertising.has(e.a)),
+  );
   const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 1000 : null);
 
   // ---- per board
@@ -385,7 +390,9 @@ export function runSimulation(opts: SimulationOptions): SimulationResult {
       available,
       reason: available
         ? null
-        : "no encounter log files (tl.l*) in any band's Storage: the firmware under test does not log yet",
+        : bandsMetSomeone
+          ? "no encounter log files (tl.l*) in any band's Storage: the firmware under test does not log yet"
+          : "no band came within 4 m of another band or a phone (ground truth), so there was nothing to log",
       attenuationThresholdDb: opts.attenuationDb ?? 70,
       recall: available ? ratio(tp, tp + fn) : null,
       precision: available ? ratio(tp, tp + fp) : null,

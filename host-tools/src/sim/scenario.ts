@@ -385,7 +385,13 @@ export const ScenarioFileSchema = z
 
 /** A scenario file: {name, hours?, environment?, rooms?, hotspot?, people: [{id, carries, board?, track: [{t,x,y,room?,heading?}]}]}. */
 export function loadScenarioFile(file: string): Scenario {
-  const raw = JSON.parse(fs.readFileSync(file, "utf8"));
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    if (e instanceof SyntaxError) throw new Error(`invalid scenario ${file}: not JSON: ${e.message}`);
+    throw e;
+  }
   const parsed = ScenarioFileSchema.safeParse(raw);
   if (!parsed.success) {
     const first = parsed.error.issues[0];

@@ -193,6 +193,26 @@ export const authorityF1Section: BenchSection = {
   name: "authority-f1",
   description: "F1 resolution: 21-day log of 5,000 sightings vs 100,000 escrow bands (target <= 30 s, one core)",
   run: (opts) => runF1Bench(opts.quick ? { bands: 5000, checkTarget: false } : {}),
+  figures: (result) => {
+    const r = result as F1BenchResult;
+    const method = `${r.sightings} sightings over ${r.days} days vs ${r.bands} registered bands, wall clock, SQLite`;
+    return [
+      {
+        figure: "seconds for 100,000 bands",
+        target: r.targetChecked ? `<= ${r.targetSeconds}` : "- (--quick)",
+        measured: String(r.projectedSecondsFor100kBands),
+        pass: r.targetChecked ? r.projectedSecondsFor100kBands <= r.targetSeconds : null,
+        method: r.bands === 100_000 ? method : `${method}, scaled linearly to 100,000`,
+      },
+      {
+        figure: "contacts found",
+        target: `${r.expectedContacts}, no false ones`,
+        measured: `${r.foundContacts}, ${r.falseContacts} false`,
+        pass: r.foundContacts === r.expectedContacts && r.falseContacts === 0,
+        method,
+      },
+    ];
+  },
 };
 
 if (require.main === module) {

@@ -290,6 +290,27 @@ export const authorityLoadSection: BenchSection = {
   name: "authority-load",
   description: "authority under load: concurrent loopback clients publishing keys and uploading band logs",
   run: (opts) => runLoadBench(opts.quick ? { jobs: 200, clients: 16 } : {}),
+  figures: (result) => {
+    const r = result as LoadBenchResult;
+    const method = `${r.clients} concurrent loopback clients, ${r.jobs} jobs, \`tracelet authority serve\` with a WAL database`;
+    return [
+      { figure: "requests per second", target: "-", measured: String(r.requestsPerSecond), pass: null, method },
+      { figure: "publish p99 latency (ms)", target: "-", measured: String(r.publish.p99Ms), pass: null, method },
+      { figure: "band log p99 latency (ms)", target: "-", measured: String(r.bandLog.p99Ms), pass: null, method },
+      { figure: "failed requests", target: "0", measured: String(r.failures), pass: r.failures === 0, method },
+      {
+        figure: "accepted data stored exactly once",
+        target: "all",
+        measured: `${r.keysInDbOnce}/${r.keysExpected} keys, ${r.logsInDbOnce}/${r.acceptedLogs} logs`,
+        pass:
+          r.keysInDbOnce === r.keysExpected &&
+          r.totalExposureRowsInDb === r.keysExpected &&
+          r.logsInDbOnce === r.acceptedLogs &&
+          r.totalLogRowsInDb === r.acceptedLogs,
+        method: `${method}; database read back afterwards`,
+      },
+    ];
+  },
 };
 
 if (require.main === module) {

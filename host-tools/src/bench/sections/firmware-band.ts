@@ -17,7 +17,7 @@ import { bundleFirmware } from "../../build/build";
 import { bundlePath } from "../../build/paths";
 import { runSimulation } from "../../sim/run";
 import { World } from "../../sim/world";
-import { BenchSection } from "../types";
+import { BenchFigure, BenchSection } from "../types";
 
 /**
  * The band firmware's targets (issue "Band firmware"), per board, on the simulator running the built bundle:
@@ -122,7 +122,84 @@ async function secondsToSync(board: BoardProfile, file: string): Promise<number 
   }
 }
 
+type BandResult = {
+  board: string;
+  puckClass: boolean;
+  bundleBytes: number;
+  jsVarsPeak: number;
+  beaconsInRange: number;
+  careHome: {
+    bands: number;
+    hours: number;
+    recall: number | null;
+    averageUa: number;
+    faults: number;
+    bytesPerRecord: number | null;
+    projectedLogDays: number | null;
+  };
+  secondsToSync: number | null;
+  checks: Record<string, boolean>;
+};
+
+/** One row per check and board, with the value it was judged on. */
+function bandFigures(result: object): BenchFigure[] {
+  const rows: BenchFigure[] = [];
+  for (const r of (result as { boards: BandResult[] }).boards) {
+    const c = r.careHome;
+    const careHome = `care-home scenario, ${c.bands} bands x ${c.hours} h on the simulator, built bundle`;
+    const row = (figure: string, target: string, measured: unknown, check: string, method: string) =>
+      rows.push({ board: r.board, figure, target, measured: String(measured ?? "n/a"), pass: r.checks[check], method });
+    const puckOnly = (t: string) => (r.board === "puckjs" ? t : "-");
+    row(
+      "bundle bytes",
+      r.puckClass ? `<= ${PUCK_CLASS_BUNDLE_BYTES}` : "-",
+      r.bundleBytes,
+      "bundle",
+      "size of dist/<board>/tracelet.js (Puck.js-class boards: 40 KB Storage)",
+    );
+    row(
+      "JsVars peak",
+      puckOnly(`<= ${JSVARS_TARGET}`),
+      r.jsVarsPeak,
+      "jsVars",
+      `one band, ${r.beaconsInRange} phones in range for 1 h, simulator memory estimate`,
+    );
+    row("recall of 15-min contacts", `>= ${RECALL_TARGET}`, c.recall, "recall", careHome);
+    row(
+      "average current (uA)",
+      puckOnly(`<= ${PUCK_UA_TARGET}`),
+      c.averageUa,
+      "current",
+      `${careHome}, board's current table`,
+    );
+    row("device faults", "0", c.faults, "faults", careHome);
+    row(
+      "seconds to find + authenticate",
+      `<= ${SYNC_SECONDS_TARGET}`,
+      r.secondsToSync,
+      "sync",
+      "a simulated kiosk 0.6 m away, from scan start to session",
+    );
+    row(
+      "log bytes per record",
+      `<= ${RECORD_BYTES_TARGET}`,
+      c.bytesPerRecord,
+      "bytesPerRecord",
+      `${careHome}: units written / records decoded`,
+    );
+    row(
+      "days the log budget holds",
+      `>= ${RETENTION_DAYS_TARGET}`,
+      c.projectedLogDays,
+      "retention",
+      `${careHome}: log budget / bytes per day`,
+    );
+  }
+  return rows;
+}
+
 export const firmwareBandSection: BenchSection = {
+  figures: bandFigures,
   name: "firmware",
   description:
     "band firmware per board on the simulator: bundle bytes, JsVars with 50 beacons, care-home recall/current/log " +
@@ -155,6 +232,7 @@ export const firmwareBandSection: BenchSection = {
       };
       results.push({
         board: board.id,
+        puckClass,
         bundle: b.source,
         bundleBytes: b.bytes,
         jsVarsPeak: mem.peak,

@@ -1,6 +1,6 @@
 import { loadAllBoards } from "../../boards/load";
 import { bundleFirmware } from "../../build/build";
-import { BenchSection } from "../types";
+import { BenchFigure, BenchSection } from "../types";
 
 /** Per board: production and dev bundle bytes against the board's bundle budget (built in memory, not written). */
 export const firmwareBundlesSection: BenchSection = {
@@ -22,4 +22,17 @@ export const firmwareBundlesSection: BenchSection = {
     );
     return { boards, pass: boards.every((b) => b.withinBudget) };
   },
+  figures: (result) =>
+    (
+      result as {
+        boards: { board: string; bytes: number; devBytes: number; budgetBytes: number; withinBudget: boolean }[];
+      }
+    ).boards.map((b): BenchFigure => ({
+      board: b.board,
+      figure: "bundle bytes",
+      target: `<= ${b.budgetBytes}`,
+      measured: String(b.bytes),
+      pass: b.withinBudget,
+      method: `production bundle built in memory by esbuild (--dev: ${b.devBytes} bytes)`,
+    })),
 };

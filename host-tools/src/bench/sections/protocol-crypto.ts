@@ -115,4 +115,13 @@ export const protocolCryptoSection: BenchSection = {
       ),
     };
   },
+  // Ratios, not targets: Node on a laptop is not the band's Cortex-M4.
+  figures: (result) =>
+    Object.entries(result as Record<string, ReturnType<typeof compare>>).map(([name, c]) => ({
+      figure: `pure / native time, ${name}`,
+      target: "-",
+      measured: `${c.pureOverNative}x (${c.pureMicros} us)`,
+      pass: null,
+      method: `${c.what}; best of rounds`,
+    })),
 };

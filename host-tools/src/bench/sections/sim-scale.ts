@@ -46,4 +46,24 @@ export const simScaleSection: BenchSection = {
       pass: opts.quick ? true : r.run.wallSeconds <= TARGET_SECONDS,
     };
   },
+  figures: (result) => {
+    const r = result as {
+      bands: number;
+      simulatedHours: number;
+      wallSeconds: number;
+      speedUp: number;
+      targetSeconds: number | null;
+    };
+    const method = `care-home, ${r.bands} Puck.js bands x ${r.simulatedHours} h, built bundle, wall clock`;
+    return [
+      {
+        figure: "wall seconds",
+        target: r.targetSeconds === null ? "- (--quick)" : `<= ${r.targetSeconds}`,
+        measured: String(r.wallSeconds),
+        pass: r.targetSeconds === null ? null : r.wallSeconds <= r.targetSeconds,
+        method,
+      },
+      { figure: "speed-up over real time", target: "-", measured: `${r.speedUp}x`, pass: null, method },
+    ];
+  },
 };
