@@ -64,6 +64,7 @@ const FIRES: [GateRuleId, string][] = [
   ["loop-closure", "for (const x of xs) later(() => x);"],
   ["loop-closure", "for (const k in o) handlers[k] = function () { return k; };"],
   ["loop-closure", "for (let i = 0; i < 3; i++) [1].map(function () { return function () { return i; }; });"],
+  ["const-length", "const list = [1, 2]; list.length = 0;"],
 ];
 
 /** Valid code the gate must accept: the supported dialect, and look-alikes of each rule. */
@@ -97,6 +98,10 @@ const CLEAN: [string, string][] = [
     "for (let i = 0; i < 3; i++) fns.push(function () { return 1; });",
   ],
   ["Espruino built-in modules", 'var S = require("Storage"); S.write("a", "b");'],
+  [
+    "length of a let or var array, or read from a const",
+    "let a = [1]; a.length = 0; var b = []; b.length = 0; const c = []; print(c.length);",
+  ],
 ];
 
 describe("Espruino dialect gate", () => {

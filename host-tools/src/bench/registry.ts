@@ -1,6 +1,7 @@
 import { authorityF1Section } from "./sections/authority-f1";
 import { authorityLoadSection } from "./sections/authority-load";
 import { firmwareBandSection } from "./sections/firmware-band";
+import { espruinoRealSection } from "./sections/espruino-real";
 import { firmwareBundlesSection } from "./sections/firmware-bundles";
 import { protocolCryptoSection } from "./sections/protocol-crypto";
 import { simScaleSection } from "./sections/sim-scale";
@@ -17,4 +18,5 @@ export const BENCH_SECTIONS: BenchSection[] = [
   authorityF1Section,
   simScaleSection,
   firmwareBandSection,
+  espruinoRealSection,
 ];

@@ -37,6 +37,7 @@ export const GATE_RULES = {
   "missing-builtin": "built-ins Espruino lacks (Map, Set, Symbol, Array.from, Math.imul, ...)",
   "use-before-declaration": "a function used before its declaration is reached (no hoisting)",
   "loop-closure": "a closure capturing a for-loop let/const (one binding for all iterations)",
+  "const-length": "assigning .length of a const array (Espruino throws 'Assignment to a constant')",
 } as const;
 
 export type GateRuleId = keyof typeof GATE_RULES;
@@ -250,9 +251,17 @@ function checkSyntaxAndBuiltins(
       case "BinaryExpression":
         if (n.operator === "**") report("exponent", n, "the ** operator is not supported: use Math.pow");
         break;
-      case "AssignmentExpression":
+      case "AssignmentExpression": {
         if (n.operator === "**=") report("exponent", n, "the **= operator is not supported: use Math.pow");
+        // Found by the real interpreter: `c.length = 0` on a const binding throws there (V8 allows it).
+        const l = n.left;
+        if (l.type === "MemberExpression" && memberName(l) === "length" && l.object.type === "Identifier") {
+          const b = analysis.referenceOf.get(l.object)?.binding;
+          if (b && b.kind === "const")
+            report("const-length", n, "assigning .length of a const throws on Espruino: use splice(0, x.length)");
+        }
         break;
+      }
       case "FunctionDeclaration":
       case "FunctionExpression":
       case "ArrowFunctionExpression":

@@ -13,6 +13,7 @@ import {
 } from "../../../../firmware/src/protocol/sync";
 import { loadAllBoards } from "../../boards/load";
 import { BoardProfile } from "../../boards/profile";
+import { pretokenise } from "../../build/pretokenise";
 import { bundleFirmware } from "../../build/build";
 import { bundlePath } from "../../build/paths";
 import { runSimulation } from "../../sim/run";
@@ -41,8 +42,9 @@ async function bundleFile(board: BoardProfile): Promise<{ file: string; source: 
   if (fs.existsSync(file)) return { file, source: `dist/${board.id}/tracelet.js`, bytes: fs.statSync(file).size };
   const b = await bundleFirmware(board);
   const tmp = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tracelet-bench-")), "tracelet.js");
-  fs.writeFileSync(tmp, b.code);
-  return { file: tmp, source: "in-memory build (dist missing)", bytes: b.bytes };
+  const flashed = pretokenise(b.code);
+  fs.writeFileSync(tmp, flashed);
+  return { file: tmp, source: "in-memory build (dist missing)", bytes: flashed.length };
 }
 
 function provisioned(world: World, board: BoardProfile, file: string, n: number, x: number, y: number) {
