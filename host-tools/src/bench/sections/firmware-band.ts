@@ -135,7 +135,7 @@ export const firmwareBandSection: BenchSection = {
   name: "firmware",
   description:
     "band firmware per board on the simulator: bundle bytes, JsVars with 50 beacons, care-home recall/current/log " +
-    "(20 bands x 72 h), seconds for a kiosk to find and authenticate a band",
+    "(20 bands x 72 h; recall under every calibrated radio preset), seconds for a kiosk to find and authenticate a band",
   run: async (opts) => {
     const bands = opts.quick ? 10 : 20;
     const hours = opts.quick ? 24 : 72;
