@@ -62,7 +62,7 @@ test("the bound tells presets apart: the assumed indoor preset and the tram pres
   expect(compareWithEpfl(off, 1, rows).meanKs).toBeGreaterThan(KS_MEAN_BOUND);
 });
 
-test("body loss per body matches the body-position data: 7.6-8.9 dB both on body, at most ~5 dB one in hand", () => {
+test("body loss per body matches the body-position data: 7.6-8.9 dB both on body, <= 4.8 dB one in hand", () => {
   type Row = { dM: number; mean: number };
   const sets = (
     JSON.parse(fs.readFileSync(path.join(defaultRadioFixturesDir(), "body-position.json"), "utf8")) as {
@@ -75,14 +75,16 @@ test("body loss per body matches the body-position data: 7.6-8.9 dB both on body
     const d = sets[k].filter((r) => r.dM >= 0.4 && r.dM <= 3 && hh.has(r.dM));
     return d.reduce((s, r) => s + (hh.get(r.dM) as number) - r.mean, 0) / d.length;
   };
+  // Both phones in the same place on the body; one in hand and one on the body (pocket-backpack, which shows no
+  // loss at all, is left out: the data disagree there).
   const bothOnBody = [below("PP") / 2, below("BB") / 2];
-  const oneOnBody = ["HP", "HB", "PB"].map(below);
+  const oneInHand = ["HP", "HB"].map(below);
   expect(Math.min(...bothOnBody)).toBeGreaterThan(7);
   expect(Math.max(...bothOnBody)).toBeLessThan(9.5);
   const body = ENVIRONMENTS["epfl-indoor"].bodyLossDb;
   expect(body).toBeGreaterThanOrEqual(Math.floor(Math.min(...bothOnBody)));
   expect(body).toBeLessThanOrEqual(Math.ceil(Math.max(...bothOnBody)));
   const light = ENVIRONMENTS["epfl-indoor-light-body"].bodyLossDb;
-  expect(light).toBeLessThanOrEqual(Math.max(...oneOnBody));
+  expect(light).toBeLessThanOrEqual(Math.max(...oneInHand));
   expect(light).toBeGreaterThan(0);
 });

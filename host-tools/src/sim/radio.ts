@@ -29,8 +29,9 @@ import { Rng } from "./rng";
  *   Spachos & Plataniotis 2021: two people facing each other, both phones on the body - pocket or backpack - vs both
  *   in hand) put 7-9 dB on each body in the path, so 8 dB it is, as for the tram.
  * - `epfl-indoor-light-body`: the equally good fit with 4 dB per body (intercept 59 dB, pair shadowing 5.5 dB),
- *   the body-position sets with one phone in hand and one on the body (0-5 dB against both in hand). A band on
- *   the wrist sits between the two cases; the firmware's logging floors must hold recall under both.
+ *   as the body-position sets with one phone in hand and one on the body show (hand-pocket 4.8 dB below both in
+ *   hand, hand-backpack none; pocket-backpack shows none either, the data are not consistent there). A band on the
+ *   wrist sits between the two cases; the firmware's logging floors must hold recall under both.
  * Walls (12 dB) are not fitted: the EPFL atrium has none.
  */
 export interface RadioEnvironment {
