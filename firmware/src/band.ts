@@ -167,8 +167,8 @@ function discovery(): void {
  * A finished encounter goes to the log if its mean RSSI reached the floor of its advertiser's class: neighbours
  * through a wall or across a hall cost 12 bytes each per rotation of a small flash budget and are not contacts.
  * Phones transmit ~12 dB weaker than bands (GAEN calibrations around -20 dBm against -4..-8 for the boards), so
- * their floor is lower; bands (random static addresses) get the floor BAND_FLOOR_ABOVE_PHONE_DB higher, where
- * their attenuation passes the exposure threshold (docs/protocol.md section 4). (A radio never hears its own
+ * their floor is lower; bands (random static addresses) get the floor BAND_FLOOR_ABOVE_PHONE_DB higher, a few dB
+ * inside the exposure threshold (docs/protocol.md section 4 says how it was chosen). (A radio never hears its own
  * adverts; a replay of the band's own RPI is logged like any sighting, and matching drops a band's own keys.)
  */
 const emit: EmitFn = (kind, ids, off, first, last, rssiMean, aem) => {

@@ -20,7 +20,7 @@
  *   47 flags            bit 0: provisioning time (bytes 56-59) vouches for the clock set over USB
  *   48 scan period      uint16 seconds between scan windows (0 = firmware default)
  *   50 scan window      uint16 milliseconds (0 = firmware default)
- *   52 rssi floor       int8 dBm: phone encounters weaker than this are not logged, bands 8 dB higher (0 = default)
+ *   52 rssi floor       int8 dBm: phone encounters weaker than this are not logged, bands 14 dB higher (0 = default)
  *   53 low battery      percent below which the scan period doubles (0 = firmware default)
  *   54 reserved         2 B, zero
  *   56 provisioned at   uint32 Unix seconds (informational; see flags bit 0)

@@ -67,7 +67,10 @@ export function registerSimulate(program: Command): void {
     .option("--seed <s>", "random seed: the same seed gives the same run", "1")
     .option("--board <id>", "board of the bands (boards/<id>.json)", "puckjs")
     .option("--bundle <file>", "firmware bundle to run instead of dist/<board>/tracelet.js")
-    .option("--radio <environment>", "radio environment: indoor, dublin-tram, open-air (default: the scenario's)")
+    .option(
+      "--radio <environment>",
+      `radio environment: ${Object.keys(ENVIRONMENTS).join(", ")} (default: the scenario's; care-home: epfl-indoor)`,
+    )
     .option("--attenuation <dB>", "attenuation threshold for a near sighting in the detection metric", "70")
     .option(
       "--power-cuts <perDay>",

@@ -229,7 +229,7 @@ export function careHome(bands: number, hours: number, seed: number | string): S
     name: "care-home",
     description: `${bands} residents with bands in single rooms, tables of four for three meals, lounge groups; ${perShift} staff per shift with phones`,
     hours,
-    environment: "indoor",
+    environment: "epfl-indoor",
     rooms,
     people,
     hotspot: { x: hallX + 12, y: hallY + 7, room: "dining" },
