@@ -3,7 +3,7 @@ import { bytesToBinaryString, toBytes } from "./bytes";
 import { createCryptoModule, createGlobalAes, CryptoHost, hasCryptoModule } from "./crypto-module";
 import { EnergyMeter, EnergyReport } from "./energy";
 import { NorFlash, PowerCut } from "./flash";
-import { JsVarEstimator, SCOPE_HOOK } from "./jsvars";
+import { BASELINE_VARS, JsVarEstimator, SCOPE_HOOK } from "./jsvars";
 import { NrfStack } from "./nrf";
 import { Position, RadioNode } from "./radio";
 import { createRealm, Realm } from "./realm";
@@ -119,7 +119,7 @@ export class EspruinoDevice implements RadioNode {
   on = false;
   private realm: Realm | undefined;
   private dying: DyingKind | undefined;
-  private estimator = new JsVarEstimator();
+  private estimator: JsVarEstimator;
   private scopes: (() => unknown)[] = [];
   private timers = new Map<number, Timer>();
   private nextTimerId = 1;
@@ -180,6 +180,8 @@ export class EspruinoDevice implements RadioNode {
     this.batteryStartUc = (capUc * (opts.batteryPercent ?? 100)) / 100;
     if (opts.console === true) this.consoleEcho = (l) => process.stderr.write(`[${this.name}] ${l}\n`);
     else if (typeof opts.console === "function") this.consoleEcho = opts.console;
+    // 13-byte variables on the 2,630-2,950-variable boards, 14 on the larger ones (Espruino's block size).
+    this.estimator = new JsVarEstimator(board.jsVars > 5000 ? 14 : 13);
     this.nrf = new NrfStack(this, rng.fork("radio"));
     this.clockBase = opts.clock ?? 0;
     this.clockRef = world.now;
@@ -447,6 +449,9 @@ export class EspruinoDevice implements RadioNode {
       return;
     }
     if (typeof fn !== "function") return;
+    // The callback's arguments (a scan report's device object, a write's data) are in memory while it runs: with
+    // per-callback sampling the peak counts them too, as the real interpreter's does.
+    if (args.length && (this.opts.memoryCheck ?? "callback") === "callback") this.measureMemory(args);
     this.invoke(kind, () => (fn as (...a: unknown[]) => unknown).apply(thisArg, args));
   }
 
@@ -558,9 +563,9 @@ export class EspruinoDevice implements RadioNode {
   }
 
   /** JsVars in use now (see jsvars.ts for the approximation). */
-  measureMemory(): number {
+  measureMemory(extraRoots: unknown[] = []): number {
     if (!this.realm) return 0;
-    const roots: unknown[] = [this.realm.global];
+    const roots: unknown[] = [this.realm.global, ...extraRoots];
     for (const s of this.scopes) {
       try {
         roots.push(s());
@@ -850,7 +855,9 @@ export class EspruinoDevice implements RadioNode {
         this.nrf.consoleOnBluetooth = dev === "Bluetooth" || dev === undefined;
       }),
       getConsole: this.fn(() => (this.nrf.consoleOnBluetooth ? "Bluetooth" : "USB")),
-      getSizeOf: this.fn((v: unknown) => new JsVarEstimator().measure([v]) - 40),
+      getSizeOf: this.fn(
+        (v: unknown) => new JsVarEstimator(this.board.jsVars > 5000 ? 14 : 13).measure([v]) - BASELINE_VARS,
+      ),
       getErrorFlags: this.fn(() => this.newArray(this.fifoDrops ? ["RX_FIFO_FULL"] : [])),
       toUint8Array: this.fn((...a: unknown[]) => {
         const b = toBytes(a.length === 1 ? a[0] : a);

@@ -613,7 +613,10 @@ export class NrfStack implements Advertiser {
     const d = this.device;
     const fn = d.fn.bind(d) as EspruinoDevice["fn"];
     return obj({
-      setAdvertising: fn((data: unknown, options?: Record<string, unknown>) => this.setAdvertising(data, options)),
+      setAdvertising: fn(
+        (data: unknown, options?: Record<string, unknown>) => this.setAdvertising(data, options),
+        "setAdvertising",
+      ),
       getAdvertisingData: fn((data: unknown, options?: Record<string, unknown>) =>
         d.buffer(this.buildAdvert(data, options)[0]),
       ),
@@ -630,12 +633,12 @@ export class NrfStack implements Advertiser {
           throw d.error("requestDevice expecting an array of filters", "TypeError");
         }
         this.startScan(cb, o);
-      }),
+      }, "setScan"),
       findDevices: fn((cb: unknown, options?: unknown) => this.findDevices(cb, options)),
-      setAddress: fn((addr: unknown) => this.setAddress(addr)),
+      setAddress: fn((addr: unknown) => this.setAddress(addr), "setAddress"),
       getAddress: fn(() => this.factoryAddress),
       setServices: fn((data: unknown, options?: Record<string, unknown>) => this.setServices(data, options)),
-      updateServices: fn((data: unknown) => this.updateServices(data)),
+      updateServices: fn((data: unknown) => this.updateServices(data), "updateServices"),
       setSecurity: fn((s: unknown) => {
         this.security = s;
         this.roots.security = s;
@@ -667,7 +670,7 @@ export class NrfStack implements Advertiser {
       setLowPowerConnection: fn((low: unknown) => {
         this.connectionIntervalS = low ? 0.5 : undefined;
       }),
-      getBattery: fn(() => Math.round(d.batteryVolts() * 1000) / 1000),
+      getBattery: fn(() => Math.round(d.batteryVolts() * 1000) / 1000, "getBattery"),
       setRSSIHandler: fn(() => undefined),
       connect: fn(() => {
         throw d.error("NRF.connect (central mode) is not modelled by the Tracelet simulator");
@@ -776,8 +779,15 @@ export class NrfStack implements Advertiser {
     this.advOpts = o;
     this.advPackets = packets;
     this.roots.advertising = data;
+    if (o.connectable) {
+      this.connectableAdverts.push(this.device.world.now);
+      if (this.connectableAdverts.length > 2000) this.connectableAdverts.shift();
+    }
     this.advChanged();
   }
+
+  /** World times a connectable advert was set (the last 2000), to measure the firmware's discovery bursts. */
+  readonly connectableAdverts: number[] = [];
 
   private findDevices(cb: unknown, options: unknown): void {
     const d = this.device;
