@@ -2,6 +2,7 @@ import { authorityF1Section } from "./sections/authority-f1";
 import { authorityLoadSection } from "./sections/authority-load";
 import { firmwareBandSection } from "./sections/firmware-band";
 import { espruinoRealSection } from "./sections/espruino-real";
+import { faultSweepSection } from "./sections/fault-sweep";
 import { firmwareBundlesSection } from "./sections/firmware-bundles";
 import { protocolCryptoSection } from "./sections/protocol-crypto";
 import { simScaleSection } from "./sections/sim-scale";
@@ -19,4 +20,5 @@ export const BENCH_SECTIONS: BenchSection[] = [
   simScaleSection,
   firmwareBandSection,
   espruinoRealSection,
+  faultSweepSection,
 ];
