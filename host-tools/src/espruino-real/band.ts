@@ -63,6 +63,19 @@ function shimSource(cfg: object): string {
   return "var __T_CFG=" + JSON.stringify(cfg) + ";" + aesForShim() + "\n" + shim;
 }
 
+/**
+ * Erases .bootcde in a Storage image (header: u32 size, 28-byte name; erasing zeroes the name's first 4 bytes) and
+ * returns its contents.
+ */
+function takeBootCode(image: Uint8Array): Uint8Array | undefined {
+  const at = Buffer.from(image.buffer, image.byteOffset, image.length).indexOf(Buffer.from(".bootcde\0", "latin1"));
+  if (at < 4) return undefined;
+  const size = image[at - 4] | (image[at - 3] << 8) | (image[at - 2] << 16) | (image[at - 1] << 24);
+  const code = image.slice(at + 28, at + 28 + size);
+  image.fill(0, at, at + 4);
+  return code;
+}
+
 let emptyVars: number | undefined;
 /** JsVars of an empty program on this interpreter build (no shim, no bundle), measured once. */
 async function emptyProgramVars(): Promise<number> {
@@ -95,7 +108,6 @@ export class RealBand {
   private wdtCheckAt = 0;
   private wdtBoot = -1;
   private onNotify: ((frame: Uint8Array) => void) | undefined;
-  private addressIndex = new Map<string, number>();
 
   private constructor(
     readonly board: string,
@@ -143,13 +155,23 @@ export class RealBand {
 
   static async boot(opts: RealBandOptions): Promise<RealBand> {
     const ref: { band?: RealBand } = {};
-    // Lines printed before the band object exists (a power-on from a flash image boots during start()).
+    // Lines printed before the band object exists.
     const early: string[] = [];
+    // This build runs .bootcde at power-on without .boot0 (measured): the board shim would be missing. So the image
+    // boots with its .bootcde erased (in a copy, as Storage.erase does it: the name's first word zeroed), then the
+    // same bytes are stored again and load() runs .boot0 and .bootcde, as a band's power-on does.
+    const image = opts.flash?.slice();
+    const bootCode = image ? takeBootCode(image) : undefined;
     const interp = await RealInterpreter.start({
       startMs: opts.startUnix * 1000,
-      flash: opts.flash,
+      flash: image,
       onLine: (l) => (ref.band ? ref.band.line(l) : early.push(l)),
     });
+    if (bootCode) {
+      interp.writeFile(".bootcde", bootCode);
+      interp.exec("load()");
+      interp.settle();
+    }
     const band = new RealBand(opts.board, interp);
     ref.band = band;
     for (const l of early) band.line(l);
@@ -203,9 +225,13 @@ export class RealBand {
         });
         break;
       }
-      case "D":
+      case "D": {
         this.addresses.push({ t, address: rest });
+        // The stack restarts and resumes the advert it had, from the new address.
+        const last = this.adverts[this.adverts.length - 1];
+        if (last && !this.connected) this.adverts.push({ ...last, t, address: rest.split(" ")[0] });
         break;
+      }
       case "S":
         this.scanning = rest === "1";
         break;
@@ -215,9 +241,13 @@ export class RealBand {
         this.onNotify?.(frame);
         break;
       }
-      case "X":
+      case "X": {
         this.connected = false;
+        // Advertising resumes once the central has gone.
+        const last = this.adverts[this.adverts.length - 1];
+        if (last) this.adverts.push({ ...last, t });
         break;
+      }
       case "F":
         this.injectedLog.push({ name: rest, t });
         break;
@@ -231,14 +261,17 @@ export class RealBand {
     return this.interp.errors;
   }
 
-  /** JsVars the band's program uses now: the interpreter's usage less the shim's own variables. */
-  usage(): number {
-    return this.interp.usage() - this.shimVars();
+  /**
+   * JsVars the band's program uses now: the interpreter's usage less what it used with only the board shim loaded
+   * (the empty interpreter after start-up plus the shim), i.e. the program's own variables.
+   */
+  programVars(): number {
+    return this.interp.usage() - this.shimBase;
   }
 
-  /** The highest usage the shim sampled (inside callbacks and native calls), less the shim's own variables. */
-  peak(): number {
-    return this.interp.eval<number>("__T.peak") - this.shimVars();
+  /** The highest usage the shim sampled (inside callbacks and native calls), as program variables. */
+  peakProgramVars(): number {
+    return this.interp.eval<number>("__T.peak") - this.shimBase;
   }
 
   resetPeak(): void {
@@ -267,22 +300,16 @@ export class RealBand {
   }
 
   /**
-   * Adverts delivered in turn, each to its own callback call as the stack's events would be, up to four per console
-   * line (the line being run sits in the interpreter's memory too: a few JsVars, counted in the peaks).
+   * Adverts delivered in turn, each to its own callback call as the stack's events would be, two per console line
+   * (the line being run sits in the interpreter's memory too: a few JsVars, counted in the peaks). Nothing stays in
+   * the interpreter between reports.
    */
   scanReports(reports: { data: Uint8Array; rssi: number; address: string }[]): void {
     let line = "";
     let n = 0;
     for (const r of reports) {
-      // Addresses go over once.
-      let i = this.addressIndex.get(r.address);
-      if (i === undefined) {
-        i = this.addressIndex.size;
-        this.addressIndex.set(r.address, i);
-        this.interp.exec(`__T.a[${i}]="${r.address}"`);
-      }
-      line += `__T.S(atob("${Buffer.from(r.data).toString("base64")}"),${r.rssi | 0},${i});`;
-      if (++n === 4) {
+      line += `__T.S(atob("${Buffer.from(r.data).toString("base64")}"),${r.rssi | 0},"${r.address}");`;
+      if (++n === 2) {
         this.interp.exec(line);
         line = "";
         n = 0;

@@ -13,8 +13,6 @@
 // __T_CFG (seed words, boot time, battery) is prepended by the host.
 var __T = {
   c: __T_CFG,
-  adv: undefined,
-  advOpts: undefined,
   cb: undefined,
   scanOpts: undefined,
   onWrite: undefined,
@@ -55,9 +53,9 @@ __T.f = function (name) {
     throw new Error("injected fault: " + name);
   }
 };
-__T.emit = function () {
-  var o = __T.advOpts || {};
-  __T.out("A", (__T.adv ? __T.hex(__T.adv) : "-") + " " + o.interval + " " + (o.connectable ? 1 : 0) + " " + __T.addr);
+// The stack keeps the advert in its own memory: the shim prints it and keeps nothing (the host re-emits it).
+__T.emit = function (b, iv, conn) {
+  __T.out("A", (b ? __T.hex(b) : "-") + " " + iv + " " + (conn ? 1 : 0) + " " + __T.addr);
 };
 NRF.setAdvertising = function (data, opts) {
   __T.f("setAdvertising");
@@ -70,9 +68,7 @@ NRF.setAdvertising = function (data, opts) {
   if (b.length > 31) throw new Error("Got BLE error 0xc DATA_SIZE");
   var iv = opts.interval || 375;
   if (!conn && iv < 100) iv = 100;
-  __T.adv = b;
-  __T.advOpts = { interval: iv, connectable: conn, whenConnected: !!opts.whenConnected };
-  if (!__T.conn || (!conn && opts.whenConnected)) __T.emit();
+  if (!__T.conn || (!conn && opts.whenConnected)) __T.emit(b, iv, conn);
 };
 NRF.setAddress = function (a) {
   __T.f("setAddress");
@@ -88,7 +84,6 @@ NRF.setAddress = function (a) {
   // The stack restarts: scan settings go back to the defaults; the advert resumes as it was.
   if (__T.scanOpts) __T.scanOpts = { filters: __T.scanOpts.filters };
   __T.out("D", a);
-  if (!__T.conn) __T.emit();
 };
 NRF.setScan = function (cb, opts) {
   __T.f("setScan");
@@ -222,17 +217,16 @@ var require = function (n) {
   return __T.rq(n);
 };
 // Host entry points. A scan report as the stack delivers it: a BluetoothDevice built from the raw advert.
-__T.a = [];
 // A copy of bytes a..b as an ArrayBuffer (Espruino's TypedArray.slice returns a plain Array).
 __T.cut = function (d, a, b) {
   var v = new Uint8Array(b - a);
   v.set(d.subarray(a, b));
   return v.buffer;
 };
-__T.S = function (raw, rssi, ai) {
+__T.S = function (raw, rssi, id) {
   if (!__T.cb) return;
   var data = E.toUint8Array(raw);
-  var dev = { id: __T.a[ai], rssi: rssi, data: data.buffer };
+  var dev = { id: id, rssi: rssi, data: data.buffer };
   var i = 0;
   while (i + 1 < data.length) {
     var len = data[i];
@@ -289,7 +283,6 @@ __T.D = function () {
   __T.conn = false;
   NRF.emit("disconnect", 19);
   __T.out("X", "disconnected");
-  if (__T.adv) __T.emit();
 };
 __T.base = process.memory(false).usage;
 __T.out("O", __T.base);

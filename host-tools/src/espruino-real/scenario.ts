@@ -61,8 +61,12 @@ export interface RealLifeResult {
   board: string;
   hours: number;
   errors: string[];
-  /** Peak JsVars of the band's program (shim subtracted), 14-byte vars of the emulator build. */
-  peakVars: number;
+  /** Peak JsVars of the band's program (the emulator's empty interpreter and the shim subtracted), 14-byte vars. */
+  peakProgramVars: number;
+  /** JsVars in use after the last sync, same basis. */
+  programVars: number;
+  /** JsVars of the emulator's empty interpreter after start-up (the Bangle.js 2 firmware's own). */
+  emptyVars: number;
   shimVars: number;
   boots: number;
   adverts: number;
@@ -251,7 +255,9 @@ export async function runRealLife(opts: RealLifeOptions): Promise<RealLifeResult
     board: opts.board,
     hours: opts.hours,
     errors: [],
-    peakVars: 0,
+    peakProgramVars: 0,
+    programVars: 0,
+    emptyVars: band.emptyBase,
     shimVars: band.shimVars(),
     boots: 0,
     adverts: 0,
@@ -266,7 +272,7 @@ export async function runRealLife(opts: RealLifeOptions): Promise<RealLifeResult
   };
   const collect = (b: RealBand) => {
     result.errors.push(...b.errors);
-    result.peakVars = Math.max(result.peakVars, b.peak());
+    result.peakProgramVars = Math.max(result.peakProgramVars, b.peakProgramVars());
     result.boots += b.boots;
     result.adverts += b.adverts.length;
     result.discoveryAdverts += b.adverts.filter((a) => a.connectable && a.data).length;
@@ -293,6 +299,7 @@ export async function runRealLife(opts: RealLifeOptions): Promise<RealLifeResult
     }
     if (worldNow() >= nextSync) {
       result.syncs.push(kioskSync(band, prov.syncKey, rng.fork(`kiosk:${nextSync}`), worldNow, cursor));
+      result.programVars = band.programVars();
       nextSync += syncPeriod;
       continue;
     }

@@ -3,7 +3,7 @@ import { bytesToBinaryString, toBytes } from "./bytes";
 import { createCryptoModule, createGlobalAes, CryptoHost, hasCryptoModule } from "./crypto-module";
 import { EnergyMeter, EnergyReport } from "./energy";
 import { NorFlash, PowerCut } from "./flash";
-import { BASELINE_VARS, JsVarEstimator, SCOPE_HOOK } from "./jsvars";
+import { JsVarEstimator, SCOPE_HOOK } from "./jsvars";
 import { NrfStack } from "./nrf";
 import { Position, RadioNode } from "./radio";
 import { createRealm, Realm } from "./realm";
@@ -855,9 +855,7 @@ export class EspruinoDevice implements RadioNode {
         this.nrf.consoleOnBluetooth = dev === "Bluetooth" || dev === undefined;
       }),
       getConsole: this.fn(() => (this.nrf.consoleOnBluetooth ? "Bluetooth" : "USB")),
-      getSizeOf: this.fn(
-        (v: unknown) => new JsVarEstimator(this.board.jsVars > 5000 ? 14 : 13).measure([v]) - BASELINE_VARS,
-      ),
+      getSizeOf: this.fn((v: unknown) => this.estimator.measure([v]) - this.estimator.baseline),
       getErrorFlags: this.fn(() => this.newArray(this.fifoDrops ? ["RX_FIFO_FULL"] : [])),
       toUint8Array: this.fn((...a: unknown[]) => {
         const b = toBytes(a.length === 1 ? a[0] : a);

@@ -24,9 +24,47 @@ import * as acorn from "acorn";
  * The result is an estimate (typically within ~20% on the fixtures); it is reported as the peak over the samples
  * taken after callbacks.
  */
-export const BASELINE_VARS = 40;
+/**
+ * JsVars of an empty program: ~150 on the 13-byte-variable nRF52 builds (shared/ESPRUINO.md, measured on a Linux
+ * build with that layout); 284 on Bangle.js 2 (the real interpreter in shared/espruino/ is its firmware:
+ * process.memory().usage once start-up is done).
+ */
+export function emptyProgramVars(varBytes: number): number {
+  return varBytes >= 14 ? 284 : 150;
+}
+
+/**
+ * How Espruino packs data into variables, measured in the real interpreter (14-byte variables) with
+ * process.memory() around single allocations; 13-byte variables hold one byte less per variable.
+ */
+export interface VarPacking {
+  /** Characters in a string's first variable (a value, not a property name). */
+  stringFirst: number;
+  /** Characters in each further variable of a string or a property name. */
+  stringExt: number;
+  /** Characters a property name variable holds itself. */
+  nameFirst: number;
+  /** Bytes per variable of a flat string (the storage of an ArrayBuffer). */
+  flat: number;
+}
+
+export function varPacking(varBytes: number): VarPacking {
+  return varBytes >= 14
+    ? { stringFirst: 9, stringExt: 10, nameFirst: 4, flat: 14 }
+    : { stringFirst: 8, stringExt: 9, nameFirst: 4, flat: 13 };
+}
 
 export class JsVarEstimator {
+  private readonly pack: VarPacking;
+  /** Variables of the empty program, counted in every measure(). */
+  readonly baseline: number;
+  constructor(varBytes = 13) {
+    this.pack = varPacking(varBytes);
+    this.baseline = emptyProgramVars(varBytes);
+    // Objects the simulator itself creates (in Node's realm) have Node's prototypes: those are not the program's.
+    for (const p of [Object.prototype, Array.prototype, Function.prototype]) this.markBuiltin(p);
+  }
+
   /** Objects (and their prototypes) that belong to the interpreter, not to the program. */
   readonly builtins = new WeakSet<object>();
   /** Values of strings handed out as memory-mapped flash (Storage.read). */
@@ -44,17 +82,22 @@ export class JsVarEstimator {
     if (this.mappedOrder.length > 64) this.mapped.delete(this.mappedOrder.shift() as string);
   }
 
+  private stringVars(len: number): number {
+    const P = this.pack;
+    return len <= P.stringFirst ? 1 : 1 + Math.ceil((len - P.stringFirst) / P.stringExt);
+  }
+
   /** Variables used by everything reachable from `roots` (plus the baseline). */
   measure(roots: unknown[]): number {
     const seen = new Set<object>();
     const stack: object[] = [];
-    let total = BASELINE_VARS;
+    let total = this.baseline;
     const value = (v: unknown): number => {
       switch (typeof v) {
         case "number":
           return (v | 0) === v ? 0 : 1;
         case "string":
-          return this.mapped.has(v) ? 1 : v.length <= 12 ? 1 : Math.ceil(v.length / 12);
+          return this.mapped.has(v) ? 1 : this.stringVars(v.length);
         case "object":
         case "function":
           if (v === null) return 0;
@@ -67,7 +110,9 @@ export class JsVarEstimator {
           return 0;
       }
     };
-    const key = (k: string): number => 1 + (k.length > 8 ? Math.ceil((k.length - 8) / 12) : 0);
+    const P = this.pack;
+    const key = (k: string): number =>
+      1 + (k.length > P.nameFirst ? Math.ceil((k.length - P.nameFirst) / P.stringExt) : 0);
     for (const r of roots) {
       // Roots are walked even when they are built-ins (the global object, E): what the program stored in them counts.
       if (r !== null && (typeof r === "object" || typeof r === "function") && this.builtins.has(r as object)) {
@@ -82,7 +127,9 @@ export class JsVarEstimator {
       total += 1;
       const tag = Object.prototype.toString.call(o);
       if (tag === "[object ArrayBuffer]") {
-        total += Math.ceil((o as ArrayBuffer).byteLength / 16);
+        // Its bytes live in a flat string: a header variable, then whole variables of bytes (short ones: a string).
+        const n = (o as ArrayBuffer).byteLength;
+        total += n <= P.stringFirst ? 1 : 1 + Math.ceil(n / P.flat);
         continue;
       }
       if (ArrayBuffer.isView(o)) {
@@ -90,8 +137,11 @@ export class JsVarEstimator {
         continue;
       }
       if (typeof o === "function") {
-        // Function objects: only the prototype and enumerable own properties (never touch arguments/caller).
-        total += 2;
+        // A function stored in flash: the function, its code name and code, its scope link, and a variable per
+        // parameter (measured: 3 + parameters at the root, one more inside the bundle's wrapper function, where
+        // the band's functions live).
+        // Only the prototype and enumerable own properties are walked (never arguments/caller).
+        total += 4 + (o as (...a: unknown[]) => unknown).length;
         const p = Object.getOwnPropertyDescriptor(o, "prototype");
         if (p && p.value && typeof p.value === "object" && Object.getOwnPropertyNames(p.value).length > 1)
           value(p.value);
