@@ -10,7 +10,8 @@ import { ROOT } from "../helpers/paths";
  * export specification (test/fixtures/gaen/export.proto) parsed by protobufjs, and node:crypto for the ECDSA
  * P-256 / SHA-256 signature (DER), as a phone or openssl would check it. Nothing from Tracelet's export code.
  */
-const root = protobuf.parse(fs.readFileSync(path.join(ROOT, "test", "fixtures", "gaen", "export.proto"), "utf8")).root;
+const proto = fs.readFileSync(path.join(ROOT, "test", "fixtures", "gaen", "export.proto"), "utf8");
+const root = protobuf.parse(proto, { keepCase: true }).root;
 const ExportMsg = root.lookupType("TemporaryExposureKeyExport");
 const SignatureListMsg = root.lookupType("TEKSignatureList");
 const HEADER = Buffer.from("EK Export v1    ", "ascii");
