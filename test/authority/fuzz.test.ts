@@ -175,17 +175,19 @@ function cases(adminKey: string, kioskKey: string): Case[] {
     fc.jsonValue({ maxDepth: 4 }).map((v) => Buffer.from(JSON.stringify(v) ?? "null")),
     fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)),
     fc.string({ maxLength: 200 }).map((s) => Buffer.from(s)),
-    fc.constantFrom(
-      "[".repeat(5000) + "]".repeat(5000),
-      '{"__proto__":{"polluted":1},"constructor":{"prototype":{"x":1}}}',
-      '{"temporaryExposureKeys":[{"key":"AAAAAAAAAAAAAAAAAAAAAA==","rollingStartNumber":1e400,"rollingPeriod":144}]}',
-      '{"temporaryExposureKeys":' + JSON.stringify(new Array(30).fill({ key: "x" })) + "}",
-      '{"code":"' + "9".repeat(5000) + '"}',
-      '{"bandId":"0011223344556677","board":"../../etc/passwd"}',
-      '{"status":"done"}',
-      "\u0000\u0001\u0002",
-      "",
-    ).map((s) => Buffer.from(s)),
+    fc
+      .constantFrom(
+        "[".repeat(5000) + "]".repeat(5000),
+        '{"__proto__":{"polluted":1},"constructor":{"prototype":{"x":1}}}',
+        '{"temporaryExposureKeys":[{"key":"AAAAAAAAAAAAAAAAAAAAAA==","rollingStartNumber":1e400,"rollingPeriod":144}]}',
+        '{"temporaryExposureKeys":' + JSON.stringify(new Array(30).fill({ key: "x" })) + "}",
+        '{"code":"' + "9".repeat(5000) + '"}',
+        '{"bandId":"0011223344556677","board":"../../etc/passwd"}',
+        '{"status":"done"}',
+        "\u0000\u0001\u0002",
+        "",
+      )
+      .map((s) => Buffer.from(s)),
   );
   const bodyCases = fc
     .tuple(fc.constantFrom(...POSTS), jsonBody, fc.constantFrom(adminKey, kioskKey))
@@ -198,18 +200,16 @@ function cases(adminKey: string, kioskKey: string): Case[] {
       ],
       body,
     }));
-  const logCases = fc.uint8Array({ maxLength: 600 }).map(
-    (a): Case => ({
-      method: "POST",
-      target: "/v1/band-logs",
-      headers: [
-        ["Content-Type", "application/octet-stream"],
-        ["Authorization", "Bearer " + Buffer.from(a.slice(0, 30)).toString("base64url") + ".e30.AAAA"],
-        ["X-Tracelet-Hmac-Key", Buffer.from(a.slice(0, 32)).toString("base64")],
-      ],
-      body: Buffer.from(a),
-    }),
-  );
+  const logCases = fc.uint8Array({ maxLength: 600 }).map((a): Case => ({
+    method: "POST",
+    target: "/v1/band-logs",
+    headers: [
+      ["Content-Type", "application/octet-stream"],
+      ["Authorization", "Bearer " + Buffer.from(a.slice(0, 30)).toString("base64url") + ".e30.AAAA"],
+      ["X-Tracelet-Hmac-Key", Buffer.from(a.slice(0, 32)).toString("base64")],
+    ],
+    body: Buffer.from(a),
+  }));
   return [
     ...fc.sample(targetCases, { seed: SEED, numRuns: 3500 }),
     ...fc.sample(headerCases, { seed: SEED + 1, numRuns: 2500 }),

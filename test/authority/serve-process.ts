@@ -1,7 +1,6 @@
-import { ChildProcess, spawn } from "child_process";
+import { ChildProcess } from "child_process";
 import * as fs from "fs";
-import * as path from "path";
-import { ROOT } from "../helpers/paths";
+import { listening, spawnServe } from "../../host-tools/src/bench/sections/authority-load";
 
 /** A real `tracelet authority serve` process on loopback, for tests that crash, kill or fuzz it. */
 export interface ServeProcess {
@@ -20,51 +19,21 @@ export interface ServeProcess {
 export async function serveProcess(db: string, config: Record<string, unknown>): Promise<ServeProcess> {
   const configFile = db + ".config.json";
   fs.writeFileSync(configFile, JSON.stringify(config));
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(ROOT, "host-tools", "bin", "tracelet.js"),
-      "authority",
-      "serve",
-      "--db",
-      db,
-      "--port",
-      "0",
-      "--config",
-      configFile,
-      "--json",
-    ],
-    { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let stdout = "";
+  const child = spawnServe(db, configFile, "pipe");
   let stderr = "";
-  child.stdout!.on("data", (c) => (stdout += c));
   child.stderr!.on("data", (c) => (stderr = (stderr + c).slice(-20000)));
   const exited = new Promise<number | string | null>((resolve) =>
     child.on("exit", (code, signal) => resolve(code ?? signal)),
   );
-  const info = await new Promise<{ url: string; port: number; secretsFile: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("no listening line; stderr: " + stderr)), 30000);
-    child.stdout!.on("data", () => {
-      try {
-        const v = JSON.parse(stdout);
-        clearTimeout(timer);
-        resolve(v);
-      } catch {
-        // not complete yet
-      }
-    });
-    child.on("exit", () => {
-      clearTimeout(timer);
-      reject(new Error("exited early: " + stderr));
-    });
-  });
+  const info = (await listening(child).catch((e: Error) => {
+    throw new Error(`${e.message}; stderr: ${stderr}`);
+  })) as { url: string; port?: number; secretsFile: string };
   const secrets = JSON.parse(fs.readFileSync(info.secretsFile, "utf8")) as { apiKeys: { role: string; key: string }[] };
   const key = (role: string) => secrets.apiKeys.find((k) => k.role === role)!.key;
   return {
     child,
     url: info.url,
-    port: info.port,
+    port: Number(new URL(info.url).port),
     secretsFile: info.secretsFile,
     adminKey: key("admin"),
     kioskKey: key("kiosk"),

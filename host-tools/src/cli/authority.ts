@@ -103,7 +103,8 @@ async function serve(opts: ServeOptions): Promise<void> {
   emit(opts, info, () => `authority listening on ${info.url} (deployment ${info.deployment}, db ${info.db})`);
   // Last line of defence: a stray error (a bug in some callback) is logged, not allowed to end the server.
   // Requests never get here; the HTTP layer answers their errors with 500.
-  const stray = (e: unknown) => log(`authority: unexpected error (still serving): ${(e as Error)?.message ?? String(e)}`);
+  const stray = (e: unknown) =>
+    log(`authority: unexpected error (still serving): ${(e as Error)?.message ?? String(e)}`);
   process.on("uncaughtException", stray);
   process.on("unhandledRejection", stray);
   await new Promise<void>((resolve) => {

@@ -186,7 +186,8 @@ export function buildHttp(
         .split(";")[0]
         .trim()
         .toLowerCase();
-      const allowed = def.body.types ?? (def.body.kind === "json" ? ["application/json"] : ["application/octet-stream"]);
+      const allowed =
+        def.body.types ?? (def.body.kind === "json" ? ["application/json"] : ["application/octet-stream"]);
       if (!allowed.includes(type)) {
         throw new HttpError(415, "unsupported_media_type", `Content-Type must be ${allowed.join(" or ")}`);
       }
@@ -309,13 +310,7 @@ function sendError(
   return send(reply, r);
 }
 
-function errorReply(
-  e: unknown,
-  log: (line: string) => void,
-  path: string,
-  original: unknown,
-  max?: number,
-): Reply {
+function errorReply(e: unknown, log: (line: string) => void, path: string, original: unknown, max?: number): Reply {
   if (e instanceof HttpError) {
     const { headers, ...extra } = e.extra as { headers?: Record<string, string> };
     return { status: e.status, json: { error: e.message, code: e.code, ...extra }, headers };
@@ -331,12 +326,7 @@ function errorReply(
         undefined,
       );
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
-      return errorReply(
-        new HttpError(415, "unsupported_media_type", "unsupported Content-Type"),
-        log,
-        path,
-        undefined,
-      );
+      return errorReply(new HttpError(415, "unsupported_media_type", "unsupported Content-Type"), log, path, undefined);
   }
   const status = fe?.statusCode;
   if (typeof status === "number" && status >= 400 && status < 500) {
