@@ -189,6 +189,36 @@ describe("HTTP edges", () => {
   });
 });
 
+describe("connection cap", () => {
+  test("connections past limits.maxConnections are closed at once; a freed slot is used again", async () => {
+    const t = await startTestAuthority({ limits: { maxConnections: 2 } });
+    const port = Number(new URL(t.url).port);
+    const open = () =>
+      new Promise<net.Socket>((resolve) => {
+        const s = net.connect(port, "127.0.0.1", () => resolve(s));
+        s.on("error", () => undefined);
+      });
+    const ask = (s: net.Socket) =>
+      new Promise<string>((resolve) => {
+        let got = "";
+        s.on("data", (d) => (got += d));
+        s.on("close", () => resolve(got.split("\r\n")[0]));
+        s.write("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      });
+    try {
+      const held = [await open(), await open()];
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await ask(await open())).toBe("");
+      held[0].destroy();
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await ask(await open())).toMatch(/^HTTP\/1\.1 200/);
+      held[1].destroy();
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe("database files", () => {
   test("created 0600, WAL included; an existing 0644 database is narrowed", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tracelet-authority-mode-"));
