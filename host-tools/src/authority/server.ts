@@ -64,11 +64,16 @@ export async function startServer(app: AuthorityApp, o: ListenOptions): Promise<
     server,
     close: async () => {
       clearInterval(timer);
-      const cut = setTimeout(() => server.closeAllConnections(), o.drainMs ?? 10_000);
+      const drainMs = o.drainMs ?? 10_000;
+      const cut = setTimeout(() => server.closeAllConnections(), drainMs);
       // fastify.close() stops listening, closes idle keep-alive connections and waits for requests in flight.
       await fastify.close();
       clearTimeout(cut);
-      await work;
+      // Let a background run (an export being built) finish before the database closes, within the same bound;
+      // what it has not committed by then is redone at the next start (every step is one transaction).
+      let waited: NodeJS.Timeout | undefined;
+      await Promise.race([work, new Promise((r) => (waited = setTimeout(r, drainMs)))]);
+      clearTimeout(waited);
     },
   };
 }
