@@ -1,4 +1,4 @@
-import { randomBytes } from "crypto";
+import { generateKeyPairSync, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
@@ -6,7 +6,9 @@ import * as path from "path";
 import { clientIp, Lockout, proxyMatcher, RateLimiter } from "../../host-tools/src/authority/http/rate-limit";
 import { malformedTarget, originForm } from "../../host-tools/src/authority/http/target";
 import { SqliteStore } from "../../host-tools/src/authority/store/sqlite";
-import { call, certify, makeKeys, publishBody, startTestAuthority } from "./helpers";
+import { SHARED } from "../helpers/paths";
+import { call, certify, DAY0, makeKeys, publishBody, startTestAuthority } from "./helpers";
+import { readExportZip } from "./independent-export";
 
 /** Issue 16: the HTTP layer's edges, rate limits behind proxies, lockouts, file modes, background errors. */
 describe("request targets", () => {
@@ -183,6 +185,45 @@ describe("HTTP edges", () => {
       expect(h.json.ok).toBe(true);
       expect(h.json.background).toMatchObject({ ok: false, failures: 1, lastError: "disk full" });
       expect(t.logs.join("\n")).toContain("background work failed: disk full");
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("real GAEN shapes", () => {
+  test("the keys of Google's example export (not day-aligned, adjacent) publish once moved to recent days", async () => {
+    // Read with the independent decoder: it also has to understand Google's own file.
+    const pem = generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey.export({
+      type: "spki",
+      format: "pem",
+    }) as string;
+    const file = path.join(SHARED, "vectors", "gaen-exports", "server-example-2-records.zip");
+    const google = await readExportZip(fs.readFileSync(file), pem);
+    expect(google.signatureValid).toBe(false); // not Google's key
+    expect(google.keys.map((k) => k.rollingStart % 144).filter((o) => o !== 0)).toHaveLength(2);
+    const latest = Math.max(...google.keys.map((k) => k.rollingStart));
+    const shift = (DAY0 - 1) * 144 - Math.floor(latest / 144) * 144;
+    const keys = google.keys.map((k) => {
+      const bytes = randomBytes(16);
+      return {
+        bytes,
+        key: bytes.toString("base64"),
+        rollingStartNumber: k.rollingStart + shift,
+        rollingPeriod: k.rollingPeriod,
+        transmissionRisk: k.transmissionRisk,
+      };
+    });
+    const t = await startTestAuthority({ rateLimits: { enabled: false } });
+    try {
+      const c = await certify(t, keys);
+      const r = await call(t, "POST", "/v1/publish", { json: publishBody(keys, c.certificate, c.hmacKey) });
+      expect(r.status).toBe(200);
+      expect(r.json.insertedExposures).toBe(2);
+      const stored = await t.store.getExposures(keys.map((k) => k.bytes));
+      expect(stored.map((e) => [e.rollingStart, e.rollingPeriod]).sort()).toEqual(
+        keys.map((k) => [k.rollingStartNumber, k.rollingPeriod]).sort(),
+      );
     } finally {
       await t.close();
     }
