@@ -6,6 +6,7 @@ import {
   call,
   certify,
   DAY0,
+  T0,
   logBytes,
   makeKeys,
   publishBody,
@@ -127,42 +128,51 @@ describe("authority hostile input", () => {
       if (path) expect(r.json.error).toContain(path);
     });
 
-    test("semantic key checks: alignment, future keys, duplicates", async () => {
+    test("publish rules of the reference server: same-day keys, unaligned starts, overlaps, future keys", async () => {
       const today = DAY0 * 144;
-      const cases: [string, { key: string; rollingStartNumber: number; rollingPeriod: number }[], string][] = [
-        [
-          "unaligned",
-          [{ key: randomBytes(16).toString("base64"), rollingStartNumber: today - 100, rollingPeriod: 144 }],
-          "aligned",
-        ],
-        [
-          "future",
-          [{ key: randomBytes(16).toString("base64"), rollingStartNumber: today + 144, rollingPeriod: 144 }],
-          "future",
-        ],
-        [
-          "same day twice",
-          [
-            { key: randomBytes(16).toString("base64"), rollingStartNumber: today - 144, rollingPeriod: 144 },
-            { key: randomBytes(16).toString("base64"), rollingStartNumber: today - 144, rollingPeriod: 144 },
-          ],
-          "same day",
-        ],
+      const key = (rollingStartNumber: number, rollingPeriod = 144) => ({
+        key: randomBytes(16).toString("base64"),
+        rollingStartNumber,
+        rollingPeriod,
+        bytes: Buffer.alloc(0),
+      });
+      const twice = key(today - 144);
+      const refused: [string, ReturnType<typeof key>[], string][] = [
+        ["only a future key", [key(today + 144)], "future"],
+        ["four keys with one rolling start", [0, 1, 2, 3].map(() => key(today - 144, 100)), "same day"],
+        ["overlapping keys", [key(today - 288), key(today - 200)], "overlap"],
+        ["the same key twice", [twice, twice], "twice"],
       ];
-      for (const [, keys, msg] of cases) {
-        // A correctly certified request, so the semantic check (not the MAC) is what refuses it.
+      for (const [, keys, msg] of refused) {
+        // A correctly certified request, so the rule (not the MAC) is what refuses it.
         const c = await certify(t, keys);
-        const r = await call(t, "POST", "/v1/publish", {
-          json: publishBody(
-            keys.map((k) => ({ ...k, bytes: Buffer.alloc(0) })),
-            c.certificate,
-            c.hmacKey,
-          ),
-        });
+        const r = await call(t, "POST", "/v1/publish", { json: publishBody(keys, c.certificate, c.hmacKey) });
         expect(r.status).toBe(400);
+        expect(r.json.code).toBe("bad_request");
         expect(r.json.error).toContain(msg);
       }
       expect((await t.store.counts()).exposures).toBe(0);
+      // What phones send: today's key ended early plus its successor (same rolling start), a key whose start
+      // is not midnight (Google's example export has two), and one key in the future, which alone is dropped.
+      const sameDay = [key(today, 30), key(today, 144)];
+      const unaligned = key(today - 244, 100);
+      const future = key(today + 144);
+      const keys = [...sameDay, unaligned, key(today - 388), future];
+      const c = await certify(t, keys);
+      const r = await call(t, "POST", "/v1/publish", { json: publishBody(keys, c.certificate, c.hmacKey) });
+      expect(r.status).toBe(200);
+      expect(r.json.insertedExposures).toBe(4);
+      expect(r.json.warnings.join(" ")).toContain("future");
+      expect((await t.store.counts()).exposures).toBe(4);
+      const stored = await t.store.getExposures(keys.map((k) => Buffer.from(k.key, "base64")));
+      expect(stored.map((e) => e.rollingStart).sort()).toEqual([today - 388, today - 244, today, today].sort());
+      // Embargo: a key is exported 2 h after its validity ended, never earlier.
+      const live = stored.find((e) => e.rollingStart === today && e.rollingPeriod === 144)!;
+      expect(live.releaseAt).toBe((today + 144) * 600 + 7200);
+      const ended = stored.find((e) => e.rollingStart === today && e.rollingPeriod === 30)!;
+      expect(ended.releaseAt).toBe(T0 / 1000); // ended at 05:00, so 07:00 < now (12:00)
+      const old = stored.find((e) => e.rollingStart === today - 388)!;
+      expect(old.releaseAt).toBe(T0 / 1000);
     });
   });
 
@@ -255,7 +265,7 @@ describe("authority hostile input", () => {
     const v = await validPublish();
     const claims = JSON.parse(Buffer.from(v.certificate.split(".")[1], "base64url").toString());
     const foreign = generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey;
-    const forged = signJwt(claims, foreign, "v1");
+    const forged = await signJwt(claims, foreign, "v1");
     const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
     const none = b64({ alg: "none", typ: "JWT" }) + "." + b64(claims) + ".";
     const hs = b64({ alg: "HS256", typ: "JWT" }) + "." + b64(claims) + "." + randomBytes(32).toString("base64url");

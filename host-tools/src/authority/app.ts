@@ -1,12 +1,16 @@
-import { BandLogService, BAND_LOG_TYPES } from "./band-logs";
+import { BandLogAuth, BandLogService, BAND_LOG_TYPES } from "./band-logs";
 import { BandRegistry, RegisterBandRequest } from "./bands";
 import { AuthorityConfig } from "./config";
 import { ContactList, ContactQuery, ContactStatusRequest } from "./contacts";
 import { deriveServerSubkeys } from "./crypto/server-keys";
 import { ExportBatcher } from "./export/batches";
 import { F1Resolver } from "./f1/service";
+import * as http from "http";
+import { FastifyInstance } from "fastify";
+import { z } from "zod";
 import { HttpError, parseWith } from "./http/errors";
-import { RequestContext, RouteDef, Router } from "./http/router";
+import { Lockout, LOOPBACK_PROXIES, proxyMatcher } from "./http/rate-limit";
+import { buildHttp, lockoutKeys, PreBodyContext, RequestContext, RouteDef, RouterOptions } from "./http/router";
 import { PublishRequest, PublishService } from "./publish";
 import { AuthoritySecrets } from "./secrets";
 import { AuthorityStore } from "./store/store";
@@ -38,7 +42,15 @@ export class AuthorityApp {
   readonly contacts: ContactList;
   readonly exports: ExportBatcher;
   readonly f1: F1Resolver;
-  readonly router: Router;
+  /** Background work (exports, purge, F1): last run and last failure, shown by /healthz. */
+  readonly backgroundStatus = {
+    lastRunAt: null as number | null,
+    lastError: null as string | null,
+    lastErrorAt: null as number | null,
+    failures: 0,
+  };
+  private readonly routerOptions: RouterOptions;
+  private readonly lockout: Lockout | null;
   private readonly nowMs: () => number;
   private readonly log: (line: string) => void;
   private readonly background: boolean;
@@ -74,7 +86,15 @@ export class AuthorityApp {
       log: this.log,
     });
     const rl = o.config.rateLimits;
-    this.router = new Router(this.routes(), {
+    this.lockout = rl.enabled
+      ? new Lockout(this.nowMs, rl.lockoutFailures, rl.lockoutWindowMinutes * 60, rl.lockoutMinutes * 60)
+      : null;
+    const proxies = o.config.trustProxy
+      ? o.config.trustedProxies.length
+        ? o.config.trustedProxies
+        : LOOPBACK_PROXIES
+      : [];
+    this.routerOptions = {
       apiKeys: o.secrets.apiKeys,
       rateLimits: {
         enabled: rl.enabled,
@@ -85,9 +105,12 @@ export class AuthorityApp {
         admin: rl.adminPerMinute,
         public: rl.publicPerMinute,
       },
-      trustProxy: o.config.trustProxy,
+      trustedProxies: proxyMatcher(proxies),
+      lockout: this.lockout,
       nowMs: this.nowMs,
       log: this.log,
+      defaultBodyLimit: o.config.limits.jsonBytes,
+      maxConnections: o.config.limits.maxConnections,
       onAuthFailure: (ip, path) => {
         void this.store.audit({
           at: nowS(),
@@ -98,7 +121,28 @@ export class AuthorityApp {
           detail: null,
         });
       },
-    });
+    };
+  }
+
+  /** The HTTP layer (fastify) on a server made by `serverFactory` (plain HTTP or HTTPS). */
+  createHttp(serverFactory: (handler: http.RequestListener) => http.Server): FastifyInstance {
+    return buildHttp(this.routes(), this.routerOptions, serverFactory);
+  }
+
+  /**
+   * runPendingWork for the timer: a failure is logged (message only) and kept for /healthz, never thrown,
+   * and the next run tries again.
+   */
+  async runBackgroundWork(): Promise<void> {
+    try {
+      await this.runPendingWork();
+      this.backgroundStatus.lastRunAt = Math.floor(this.nowMs() / 1000);
+    } catch (e) {
+      this.backgroundStatus.failures++;
+      this.backgroundStatus.lastError = (e as Error)?.message ?? String(e);
+      this.backgroundStatus.lastErrorAt = Math.floor(this.nowMs() / 1000);
+      this.log(`authority: background work failed: ${this.backgroundStatus.lastError}`);
+    }
   }
 
   /**
@@ -145,6 +189,27 @@ export class AuthorityApp {
     return counts;
   }
 
+  /**
+   * Runs a code or token check; a failed guess is audited (reason, caller, address; never the guess) and
+   * counted towards the lockout of the caller's address and API key.
+   */
+  private async failedGuess<T>(ctx: RequestContext, action: string, check: () => Promise<T>): Promise<T> {
+    try {
+      return await check();
+    } catch (e) {
+      if (e instanceof HttpError && GUESS_FAILURES.has(e.code)) {
+        await this.audit(ctx, action, null, { reason: e.code });
+        const locked = this.lockout?.fail(lockoutKeys(ctx.ip, ctx.actor)) ?? [];
+        for (const key of locked) {
+          await this.audit(ctx, "auth.locked_out", key.startsWith("key|") ? key.slice(4) : "address", {
+            after: this.config.rateLimits.lockoutFailures,
+          });
+        }
+      }
+      throw e;
+    }
+  }
+
   private audit(
     ctx: RequestContext,
     action: string,
@@ -175,7 +240,16 @@ export class AuthorityApp {
         method: "GET",
         path: "/healthz",
         rate: "public",
-        handler: async () => ({ status: 200, json: { ok: true, deployment: c.deployment, region: c.region } }),
+        handler: async () => ({
+          status: 200,
+          // Background failures are listed once there are any (the server still answers, so ok stays true).
+          json: {
+            ok: true,
+            deployment: c.deployment,
+            region: c.region,
+            ...(this.backgroundStatus.failures > 0 ? { background: { ok: false, ...this.backgroundStatus } } : {}),
+          },
+        }),
       },
       // ---- verification (google/exposure-notifications-verification-server API)
       {
@@ -183,9 +257,9 @@ export class AuthorityApp {
         path: "/api/issue",
         roles: ["admin"],
         rate: "admin",
-        body: json,
+        body: { ...json, schema: IssueRequest },
         handler: async (ctx) => {
-          const r = await this.verification.issueCode(ctx.actor!, parseWith(IssueRequest, ctx.json), ctx.now);
+          const r = await this.verification.issueCode(ctx.actor!, ctx.json as z.infer<typeof IssueRequest>, ctx.now);
           await this.audit(ctx, "code.issued", r.uuid, { testType: r.testType });
           return { status: 200, json: r };
         },
@@ -195,15 +269,13 @@ export class AuthorityApp {
         path: "/api/verify",
         roles: ["kiosk", "admin"],
         rate: "verify",
-        body: json,
+        body: { ...json, schema: VerifyRequest },
+        errorCodeField: true,
         handler: async (ctx) => {
-          try {
-            const r = await this.verification.verifyCode(parseWith(VerifyRequest, ctx.json), ctx.now);
-            await this.audit(ctx, "code.verified", null, { testType: r.testtype });
-            return { status: 200, json: r };
-          } catch (e) {
-            throw withErrorCode(e);
-          }
+          const body = ctx.json as z.infer<typeof VerifyRequest>;
+          const r = await this.failedGuess(ctx, "code.failed", () => this.verification.verifyCode(body, ctx.now));
+          await this.audit(ctx, "code.verified", null, { testType: r.testtype });
+          return { status: 200, json: r };
         },
       },
       {
@@ -211,15 +283,15 @@ export class AuthorityApp {
         path: "/api/certificate",
         roles: ["kiosk", "admin"],
         rate: "certificate",
-        body: json,
+        body: { ...json, schema: CertificateRequest },
+        errorCodeField: true,
         handler: async (ctx) => {
-          try {
-            const r = await this.verification.issueCertificate(parseWith(CertificateRequest, ctx.json), ctx.now);
-            await this.audit(ctx, "certificate.issued", r.jti, null);
-            return { status: 200, json: { certificate: r.certificate, expiresAt: r.expiresAt } };
-          } catch (e) {
-            throw withErrorCode(e);
-          }
+          const body = ctx.json as z.infer<typeof CertificateRequest>;
+          const r = await this.failedGuess(ctx, "token.failed", () =>
+            this.verification.issueCertificate(body, ctx.now),
+          );
+          await this.audit(ctx, "certificate.issued", r.jti, null);
+          return { status: 200, json: { certificate: r.certificate, expiresAt: r.expiresAt } };
         },
       },
       {
@@ -261,9 +333,9 @@ export class AuthorityApp {
         method: "POST",
         path: "/v1/publish",
         rate: "publish",
-        body: { kind: "json", max: c.limits.publishBytes },
+        body: { kind: "json", max: c.limits.publishBytes, schema: PublishRequest },
         handler: async (ctx) => {
-          const r = await this.publisher.publish(parseWith(PublishRequest, ctx.json), ctx.now);
+          const r = await this.publisher.publish(ctx.json as z.infer<typeof PublishRequest>, ctx.now);
           await this.audit(
             ctx,
             "keys.published",
@@ -280,8 +352,9 @@ export class AuthorityApp {
         path: "/v1/band-logs",
         rate: "bandLog",
         body: { kind: "binary", max: c.limits.bandLogBytes, types: BAND_LOG_TYPES },
+        authorize: (ctx: PreBodyContext) => this.bandLogs.authorize(ctx.headers, ctx.now),
         handler: async (ctx) => {
-          const r = await this.bandLogs.upload(ctx.req, ctx.body, ctx.now);
+          const r = await this.bandLogs.upload(ctx.auth as BandLogAuth, ctx.body, ctx.now);
           await this.audit(
             ctx,
             r.duplicate ? "bandlog.duplicate" : "bandlog.stored",
@@ -338,9 +411,9 @@ export class AuthorityApp {
         path: "/api/bands",
         roles: ["admin", "flasher"],
         rate: "admin",
-        body: json,
+        body: { ...json, schema: RegisterBandRequest },
         handler: async (ctx) => {
-          const r = await this.bands.register(ctx.actor!, parseWith(RegisterBandRequest, ctx.json), ctx.now);
+          const r = await this.bands.register(ctx.actor!, ctx.json as z.infer<typeof RegisterBandRequest>, ctx.now);
           if (r.status !== "unchanged") {
             await this.audit(ctx, "band." + r.status, r.band.bandId, { board: r.band.board, escrow: r.band.escrow });
           }
@@ -376,8 +449,7 @@ export class AuthorityApp {
         roles: ["admin"],
         rate: "admin",
         handler: async (ctx) => {
-          const limit = Math.min(500, Math.max(1, Number(ctx.query.get("limit") ?? 100) || 100));
-          const offset = Math.max(0, Number(ctx.query.get("offset") ?? 0) || 0);
+          const { limit, offset } = parseWith(LogPage, Object.fromEntries(ctx.query));
           const logs = await this.store.listBandLogs(limit, offset);
           return { status: 200, json: { logs: logs.map(logView) } };
         },
@@ -418,7 +490,7 @@ export class AuthorityApp {
           const q = parseWith(ContactQuery, Object.fromEntries(ctx.query.entries()));
           const rows = await this.contacts.list(q);
           await this.audit(ctx, "contacts.listed", null, { rows: rows.length });
-          const accept = String(ctx.req.headers["accept"] ?? "");
+          const accept = String(ctx.headers["accept"] ?? "");
           if (q.format === "csv" || (q.format === undefined && accept.includes("text/csv"))) {
             return {
               status: 200,
@@ -458,12 +530,8 @@ export class AuthorityApp {
         roles: ["admin"],
         rate: "admin",
         handler: async (ctx) => {
-          const limit = Math.min(1000, Math.max(1, Number(ctx.query.get("limit") ?? 100) || 100));
-          const before = ctx.query.get("before");
-          const entries = await this.store.listAudit(
-            limit,
-            before && /^\d+$/.test(before) ? Number(before) : undefined,
-          );
+          const { limit, before } = parseWith(AuditPage, Object.fromEntries(ctx.query));
+          const entries = await this.store.listAudit(limit, before);
           return { status: 200, json: { entries } };
         },
       },
@@ -471,11 +539,26 @@ export class AuthorityApp {
   }
 }
 
-/** The verification API names its error field errorCode (reference clients read that). */
-function withErrorCode(e: unknown): unknown {
-  if (e instanceof HttpError) return new HttpError(e.status, e.code, e.message, { ...e.extra, errorCode: e.code });
-  return e;
-}
+/** Query integers: digits only (no fractions, exponents or signs), so `?limit=1.5` is a 400, not a 500. */
+const QueryInt = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,15}$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const LogPage = z.object({
+  limit: QueryInt(1, 500).default(100),
+  offset: QueryInt(0, 10_000_000).default(0),
+});
+
+const AuditPage = z.object({
+  limit: QueryInt(1, 1000).default(100),
+  before: QueryInt(0, Number.MAX_SAFE_INTEGER).optional(),
+});
+
+/** Verification failures that are guesses (unknown, used or expired code or token). */
+const GUESS_FAILURES = new Set(["code_invalid", "code_expired", "token_invalid", "token_expired"]);
 
 function logView(l: import("./store/store").BandLogRow) {
   return {

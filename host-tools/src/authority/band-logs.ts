@@ -1,5 +1,5 @@
 import { createHash } from "crypto";
-import { IncomingMessage } from "http";
+import { IncomingHttpHeaders } from "http";
 import { toHex } from "../../../firmware/src/protocol/bytes";
 import { decodeLogExport } from "../../../firmware/src/protocol/record";
 import { AuthorityConfig } from "./config";
@@ -7,7 +7,7 @@ import { decodeBase64Strict } from "./crypto/base64";
 import { logmacMatches } from "./crypto/tekmac";
 import { HttpError } from "./http/errors";
 import { AuthorityStore } from "./store/store";
-import { VerificationService } from "./verification";
+import { CertificateClaims, VerificationService } from "./verification";
 
 /**
  * POST /v1/band-logs: the encounter log of a positive band, in the TLX export format (protocol/record.ts).
@@ -30,6 +30,12 @@ export interface BandLogResult {
   jti: string;
 }
 
+export interface BandLogAuth {
+  cert: CertificateClaims;
+  hmacKey: Buffer;
+  logmac: Buffer;
+}
+
 export const BAND_LOG_TYPES = ["application/octet-stream", "application/x-tracelet-log"];
 
 export class BandLogService {
@@ -39,8 +45,12 @@ export class BandLogService {
     private readonly verification: VerificationService,
   ) {}
 
-  async upload(req: IncomingMessage, body: Buffer, now: number): Promise<BandLogResult> {
-    const auth = req.headers["authorization"];
+  /**
+   * Everything that can be checked before the body is read: the certificate and the hmac key header. An
+   * unauthenticated upload is refused without reading its (up to 8 MiB) body.
+   */
+  async authorize(headers: IncomingHttpHeaders, now: number): Promise<BandLogAuth> {
+    const auth = headers["authorization"];
     const m = typeof auth === "string" ? /^Bearer ([A-Za-z0-9._-]+)$/.exec(auth) : null;
     if (!m)
       throw new HttpError(
@@ -48,7 +58,7 @@ export class BandLogService {
         "unauthorized",
         "send the verification certificate as Authorization: Bearer <certificate>",
       );
-    const cert = this.verification.verifyCertificate(m[1], now);
+    const cert = await this.verification.verifyCertificate(m[1], now);
     if (!cert.logmac) {
       throw new HttpError(
         403,
@@ -59,7 +69,7 @@ export class BandLogService {
     if (cert.reportType === "negative") {
       throw new HttpError(403, "forbidden", "a certificate for a negative test does not authorise a band log");
     }
-    const keyHeader = req.headers["x-tracelet-hmac-key"];
+    const keyHeader = headers["x-tracelet-hmac-key"];
     const hmacKey = typeof keyHeader === "string" ? decodeBase64Strict(keyHeader) : undefined;
     if (!hmacKey || hmacKey.length < 16 || hmacKey.length > 128) {
       throw new HttpError(
@@ -68,7 +78,12 @@ export class BandLogService {
         "X-Tracelet-Hmac-Key must be the base64 hmacKey of the certificate request",
       );
     }
-    if (!logmacMatches(body, hmacKey, cert.logmac)) {
+    return { cert, hmacKey, logmac: cert.logmac };
+  }
+
+  async upload(auth: BandLogAuth, body: Buffer, now: number): Promise<BandLogResult> {
+    const { cert, hmacKey } = auth;
+    if (!logmacMatches(body, hmacKey, auth.logmac)) {
       throw new HttpError(403, "logmac_mismatch", "the certificate's logmac does not match this log and hmac key");
     }
     const decoded = decodeLogExport(body);

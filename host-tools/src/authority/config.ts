@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
+import { validProxyEntry } from "./http/rate-limit";
 
 /**
  * Authority configuration: a JSON file (`--config`), every field optional. Secrets (server key, signing keys,
@@ -38,8 +39,17 @@ export const AuthorityConfigSchema = z
     secretsFile: z.string().optional(),
     /** Extra API keys on top of those in the secrets file. */
     apiKeys: z.array(ApiKeyConfig).max(1000).default([]),
-    /** Use the first X-Forwarded-For hop as the client address (only behind a trusted TLS-terminating proxy). */
+    /**
+     * Behind a proxy: take the client address from X-Forwarded-For, read from the right, skipping the proxies
+     * in `trustedProxies` (loopback when that list is empty). Only requests arriving from a trusted proxy
+     * have their X-Forwarded-For read at all.
+     */
     trustProxy: z.boolean().default(false),
+    /** Addresses or CIDR ranges of your own proxies (e.g. "10.0.0.0/8", "::1"). */
+    trustedProxies: z
+      .array(z.string().max(64).refine(validProxyEntry, "must be an IP address or CIDR range"))
+      .max(100)
+      .default([]),
     tls: z.object({ certFile: z.string(), keyFile: z.string() }).optional(),
     verification: z
       .object({
@@ -84,6 +94,14 @@ export const AuthorityConfigSchema = z
           .max(7 * 24 * 60)
           .default(60),
         maxKeysPerFile: z.number().int().min(1).max(100000).default(10000),
+        /**
+         * A window with keys is padded with random decoy keys to at least this many plus a random 0..paddingRange,
+         * so a file's size does not reveal how many people published (defaults from
+         * google/exposure-notifications-server: EXPORT_FILE_MIN_RECORDS=1000, EXPORT_FILE_PADDING_RANGE=100).
+         * 0 turns padding off.
+         */
+        minRecords: z.number().int().min(0).max(100000).default(1000),
+        paddingRange: z.number().int().min(0).max(10000).default(100),
         /** Export files older than this are no longer listed in index.txt. */
         retentionDays: z.number().int().min(1).max(60).default(14),
         /** SignatureInfo fields (what phone apps are configured with). */
@@ -111,6 +129,8 @@ export const AuthorityConfigSchema = z
           .min(1024)
           .max(64 << 20)
           .default(8 << 20),
+        /** Concurrent connections; further connections are closed at once. */
+        maxConnections: z.number().int().min(1).max(100000).default(1024),
       })
       .prefault({}),
     /** Requests per minute per client address and route class; `enabled: false` only for benchmarks. */
@@ -123,6 +143,11 @@ export const AuthorityConfigSchema = z
         bandLogPerMinute: z.number().int().min(1).default(30),
         adminPerMinute: z.number().int().min(1).default(600),
         publicPerMinute: z.number().int().min(1).default(1200),
+        /** Failed code or token guesses (per client address and per API key) that trigger a lockout. */
+        lockoutFailures: z.number().int().min(1).max(1000).default(10),
+        /** Window in which those failures are counted, and how long the lockout lasts. */
+        lockoutWindowMinutes: z.number().int().min(1).max(1440).default(15),
+        lockoutMinutes: z.number().int().min(1).max(1440).default(15),
       })
       .prefault({}),
     /** How long data is kept; purged by the background work (hourly). */

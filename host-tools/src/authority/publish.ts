@@ -53,6 +53,94 @@ export interface PublishResult {
   reportType: string;
 }
 
+/**
+ * Publish rules (google/exposure-notifications-server, internal/publish/model: MAX_SAME_START_INTERVAL_KEYS
+ * defaults to 3; rolling starts need not be aligned to UTC midnight; a key that is in the future or too old
+ * is dropped on its own, the rest of the upload is kept).
+ */
+export const MAX_SAME_START_KEYS = 3;
+/**
+ * Embargo after the end of a key's validity before it is exported: the matching tolerance of the GAEN
+ * protocol (a receiver accepts an RPI up to 2 h away from its own clock), so a published key can no longer
+ * be replayed as a live advert (PROTOCOLS.md).
+ */
+export const EMBARGO_S = 2 * 3600;
+
+type ExposureKey = z.infer<typeof ExposureKeySchema>;
+
+/** When a key may be exported: at least EMBARGO_S after its validity ended, and never before it arrived. */
+export function releaseAt(k: { rollingStartNumber: number; rollingPeriod: number }, now: number): number {
+  return Math.max(now, (k.rollingStartNumber + k.rollingPeriod) * 600 + EMBARGO_S);
+}
+
+/**
+ * Applies the publish rules to the keys of one upload. A key starting in the future or whose validity ended
+ * more than `maxKeyAgeDays` ago is dropped with a warning. What remains must not overlap: keys sharing a
+ * rolling start (a phone that ended today's key early and started another) are allowed up to
+ * MAX_SAME_START_KEYS; any other overlap, or the same key twice, refuses the upload, as does an upload
+ * left without keys.
+ */
+export function checkKeys(
+  keys: readonly ExposureKey[],
+  nowEnin: number,
+  maxKeyAgeDays: number,
+  warnings: string[],
+): ExposureKey[] {
+  const oldest = nowEnin - maxKeyAgeDays * 144;
+  const seenKeys = new Set<string>();
+  const valid: ExposureKey[] = [];
+  const dropped: string[] = [];
+  for (const [i, k] of keys.entries()) {
+    const hex = (decodeBase64Strict(k.key) as Buffer).toString("hex");
+    if (seenKeys.has(hex)) throw new HttpError(400, "bad_request", `temporaryExposureKeys.${i}.key appears twice`);
+    seenKeys.add(hex);
+    if (k.rollingStartNumber > nowEnin) {
+      dropped.push(`key ${i}: rollingStartNumber ${k.rollingStartNumber} is in the future and was dropped`);
+    } else if (k.rollingStartNumber + k.rollingPeriod <= oldest) {
+      dropped.push(
+        `key ${i}: a key of interval ${k.rollingStartNumber} is older than ${maxKeyAgeDays} days and was dropped`,
+      );
+    } else {
+      valid.push(k);
+    }
+  }
+  warnings.push(...dropped);
+  if (valid.length === 0) {
+    throw new HttpError(400, "bad_request", `no key can be published: ${dropped.join("; ")}`, { warnings });
+  }
+  const sorted = [...valid].sort(
+    (a, b) => a.rollingStartNumber - b.rollingStartNumber || a.rollingPeriod - b.rollingPeriod,
+  );
+  let start = sorted[0].rollingStartNumber;
+  let end = start + sorted[0].rollingPeriod;
+  let sameStart = 0;
+  for (const k of sorted) {
+    if (k.rollingStartNumber === start) {
+      sameStart++;
+      if (sameStart > MAX_SAME_START_KEYS) {
+        throw new HttpError(
+          400,
+          "bad_request",
+          `more than ${MAX_SAME_START_KEYS} keys start at interval ${start} (same day)`,
+        );
+      }
+      end = k.rollingStartNumber + k.rollingPeriod;
+      continue;
+    }
+    if (k.rollingStartNumber < end) {
+      throw new HttpError(
+        400,
+        "bad_request",
+        `keys overlap: a key starting at interval ${k.rollingStartNumber} begins before the key starting at ${start} ends (${end})`,
+      );
+    }
+    start = k.rollingStartNumber;
+    end = start + k.rollingPeriod;
+    sameStart = 1;
+  }
+  return valid;
+}
+
 const REVISION_AAD = Buffer.from("tracelet-revision-token-v1");
 const MAX_ONSET_AGE_DAYS = 28;
 
@@ -68,7 +156,7 @@ export class PublishService {
     if (body.healthAuthorityID !== this.config.healthAuthorityId) {
       throw new HttpError(401, "unknown_health_authority_id", "unknown healthAuthorityID");
     }
-    const cert = this.verification.verifyCertificate(body.verificationPayload, now);
+    const cert = await this.verification.verifyCertificate(body.verificationPayload, now);
     const hmacKey = decodeBase64Strict(body.hmacKey) as Buffer;
     if (!tekmacMatches(body.temporaryExposureKeys, hmacKey, cert.tekmac)) {
       throw new HttpError(
@@ -79,43 +167,14 @@ export class PublishService {
     }
     const warnings: string[] = [];
     const nowEnin = Math.floor(now / 600);
-    const today = Math.floor(nowEnin / 144) * 144;
-    const oldest = nowEnin - this.config.publish.maxKeyAgeDays * 144;
-    const seenKeys = new Set<string>();
-    const seenDays = new Set<number>();
-    for (const [i, k] of body.temporaryExposureKeys.entries()) {
-      const where = `temporaryExposureKeys.${i}`;
-      if (k.rollingStartNumber % 144 !== 0) {
-        throw new HttpError(
-          400,
-          "bad_request",
-          `${where}.rollingStartNumber must be aligned to a UTC day (a multiple of 144)`,
-        );
-      }
-      if (k.rollingStartNumber > today) {
-        throw new HttpError(400, "bad_request", `${where}.rollingStartNumber is in the future`);
-      }
-      const hex = (decodeBase64Strict(k.key) as Buffer).toString("hex");
-      if (seenKeys.has(hex)) throw new HttpError(400, "bad_request", `${where}.key appears twice`);
-      seenKeys.add(hex);
-      if (seenDays.has(k.rollingStartNumber)) {
-        throw new HttpError(400, "bad_request", `${where}: two keys cover the same day`);
-      }
-      seenDays.add(k.rollingStartNumber);
-    }
+    const valid = checkKeys(body.temporaryExposureKeys, nowEnin, this.config.publish.maxKeyAgeDays, warnings);
     let onset = cert.symptomOnsetInterval ?? body.symptomOnsetInterval;
     if (onset !== undefined && (onset > nowEnin + 144 || onset < nowEnin - MAX_ONSET_AGE_DAYS * 144)) {
       warnings.push("symptomOnsetInterval is implausible and was ignored");
       onset = undefined;
     }
     const incoming: ExposureRow[] = [];
-    for (const k of body.temporaryExposureKeys) {
-      if (k.rollingStartNumber + k.rollingPeriod < oldest) {
-        warnings.push(
-          `a key of interval ${k.rollingStartNumber} is older than ${this.config.publish.maxKeyAgeDays} days and was dropped`,
-        );
-        continue;
-      }
+    for (const k of valid) {
       incoming.push({
         keyData: decodeBase64Strict(k.key) as Buffer,
         rollingStart: k.rollingStartNumber,
@@ -126,15 +185,12 @@ export class PublishService {
         traveler: body.traveler ?? false,
         healthAuthority: body.healthAuthorityID,
         createdAt: now,
-        // A key is exported only after its validity ended (replay protection, PROTOCOLS.md).
-        releaseAt: Math.max(now, (k.rollingStartNumber + k.rollingPeriod) * 600),
+        releaseAt: releaseAt(k, now),
         revisedAt: null,
         revisedReportType: null,
         revisedDaysSinceOnset: null,
       });
     }
-    if (incoming.length === 0)
-      throw new HttpError(400, "bad_request", "no key is recent enough to publish", { warnings });
     const revisable = body.revisionToken !== undefined ? this.openRevisionToken(body.revisionToken) : null;
     const outcome = await this.store.publish({ jti: cert.jti, now, incoming, revisable });
     if (!outcome.ok) {

@@ -13,6 +13,8 @@ export interface ListenOptions {
   host: string;
   port: number;
   tls?: { certFile: string; keyFile: string };
+  /** How long close() waits for in-flight requests before cutting connections (default 10 s). */
+  drainMs?: number;
 }
 
 export interface RunningAuthority {
@@ -20,11 +22,12 @@ export interface RunningAuthority {
   host: string;
   port: number;
   server: http.Server;
+  /** Stops accepting, answers the requests in flight (up to drainMs), then closes every connection. */
   close(): Promise<void>;
 }
 
 export async function startServer(app: AuthorityApp, o: ListenOptions): Promise<RunningAuthority> {
-  let server: http.Server;
+  let factory: (handler: http.RequestListener) => http.Server;
   if (o.tls) {
     let cert: Buffer;
     let key: Buffer;
@@ -34,28 +37,25 @@ export async function startServer(app: AuthorityApp, o: ListenOptions): Promise<
     } catch (e) {
       throw new Error(`cannot read TLS certificate or key: ${(e as Error).message}`);
     }
-    server = https.createServer({ cert, key, minVersion: "TLSv1.2" }, app.router.handle);
+    factory = (handler) => https.createServer({ cert, key, minVersion: "TLSv1.2" }, handler);
   } else {
-    server = http.createServer(app.router.handle);
+    factory = (handler) => http.createServer(handler);
   }
-  // Bounded time per request and for headers: slow clients cannot hold connections open.
-  server.requestTimeout = 60_000;
-  server.headersTimeout = 20_000;
-  server.keepAliveTimeout = 5_000;
-  server.maxHeadersCount = 100;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(o.port, o.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  const fastify = app.createHttp(factory);
+  try {
+    await fastify.listen({ port: o.port, host: o.host, listenTextResolver: () => "" });
+  } catch (e) {
+    await fastify.close().catch(() => undefined);
+    throw e;
+  }
+  const server = fastify.server;
   const addr = server.address() as AddressInfo;
   const hostForUrl = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   await app.store.requeueInterrupted();
-  const work = () => void app.runPendingWork().catch(() => undefined);
-  work();
-  const timer = setInterval(work, 60_000);
+  let work: Promise<void> = app.runBackgroundWork();
+  const timer = setInterval(() => {
+    work = app.runBackgroundWork();
+  }, 60_000);
   timer.unref();
   return {
     url: `${o.tls ? "https" : "http"}://${hostForUrl}:${addr.port}`,
@@ -64,10 +64,16 @@ export async function startServer(app: AuthorityApp, o: ListenOptions): Promise<
     server,
     close: async () => {
       clearInterval(timer);
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      const drainMs = o.drainMs ?? 10_000;
+      const cut = setTimeout(() => server.closeAllConnections(), drainMs);
+      // fastify.close() stops listening, closes idle keep-alive connections and waits for requests in flight.
+      await fastify.close();
+      clearTimeout(cut);
+      // Let a background run (an export being built) finish before the database closes, within the same bound;
+      // what it has not committed by then is redone at the next start (every step is one transaction).
+      let waited: NodeJS.Timeout | undefined;
+      await Promise.race([work, new Promise((r) => (waited = setTimeout(r, drainMs)))]);
+      clearTimeout(waited);
     },
   };
 }

@@ -160,17 +160,17 @@ export class VerificationService {
     if (code.testDate) claims.testDateInterval = (dayOfIsoDate(code.testDate) as number) * 144;
     if (body.logmac) claims.logmac = body.logmac;
     return {
-      certificate: signJwt(claims, this.signingKey, v.keyId),
+      certificate: await signJwt(claims, this.signingKey, v.keyId),
       expiresAt: isoTime(claims.exp as number),
       jti: claims.jti as string,
     };
   }
 
   /** Checks a certificate presented at publish or band-log upload; throws 401 with the reason. */
-  verifyCertificate(token: string, now: number): CertificateClaims {
+  async verifyCertificate(token: string, now: number): Promise<CertificateClaims> {
     const bad = (why: string) =>
       new HttpError(401, "health_authority_verification_certificate_invalid", `verification certificate ${why}`);
-    const r = verifyJwt(token, this.trustedKeys);
+    const r = await verifyJwt(token, this.trustedKeys);
     if (!r.ok) throw bad(`rejected: ${r.error}`);
     const c = r.claims;
     const v = this.config.verification;

@@ -117,6 +117,12 @@ async function serve(opts: ServeOptions): Promise<void> {
     for (const k of throwAway.apiKeys) log(`authority:   ${k.role.padEnd(7)} ${k.key}`);
   }
   emit(opts, info, () => `authority listening on ${info.url} (deployment ${info.deployment}, db ${info.db})`);
+  // Last line of defence: a stray error (a bug in some callback) is logged, not allowed to end the server.
+  // Requests never get here; the HTTP layer answers their errors with 500.
+  const stray = (e: unknown) =>
+    log(`authority: unexpected error (still serving): ${(e as Error)?.message ?? String(e)}`);
+  process.on("uncaughtException", stray);
+  process.on("unhandledRejection", stray);
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off("SIGINT", stop);
@@ -125,7 +131,11 @@ async function serve(opts: ServeOptions): Promise<void> {
       void running
         .close()
         .then(() => store.close())
-        .then(resolve);
+        .then(() => {
+          process.off("uncaughtException", stray);
+          process.off("unhandledRejection", stray);
+          resolve();
+        });
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);

@@ -1,10 +1,11 @@
-import { KeyObject, sign, verify } from "crypto";
-import { base64url, decodeBase64Strict } from "./base64";
+import { KeyObject } from "crypto";
+import { compactVerify, CompactSign } from "jose";
 
 /**
- * ES256 JSON Web Tokens, by hand: base64url(header).base64url(claims).base64url(r || s) with an ECDSA P-256
- * SHA-256 signature in IEEE P1363 form (64 bytes), as RFC 7518 requires. Only ES256 is ever accepted: the
- * algorithm in the header is checked, never trusted ("none" and HMAC tokens are refused).
+ * ES256 JSON Web Tokens on `jose`: base64url(header).base64url(claims).base64url(r || s) with an ECDSA P-256
+ * SHA-256 signature in the 64-byte form RFC 7518 requires. Only ES256 is ever accepted (`algorithms`
+ * allow-list: "none" and HMAC tokens are refused before any key is used). Claims are checked by the caller
+ * (verification.ts), which answers each failure with its own message.
  */
 export const MAX_JWT_LENGTH = 4096;
 
@@ -14,49 +15,49 @@ export interface JwtHeader {
   kid?: string;
 }
 
-export function signJwt(claims: Record<string, unknown>, key: KeyObject, kid: string): string {
-  const header: JwtHeader = { alg: "ES256", typ: "JWT", kid };
-  const data =
-    base64url(Buffer.from(JSON.stringify(header), "utf8")) + "." + base64url(Buffer.from(JSON.stringify(claims)));
-  const sig = sign("sha256", Buffer.from(data, "ascii"), { key, dsaEncoding: "ieee-p1363" });
-  return data + "." + base64url(sig);
+const encoder = new TextEncoder();
+
+export function signJwt(claims: Record<string, unknown>, key: KeyObject, kid: string): Promise<string> {
+  const header = { alg: "ES256", typ: "JWT", kid };
+  return new CompactSign(encoder.encode(JSON.stringify(claims))).setProtectedHeader(header).sign(key);
 }
 
 export type JwtResult = { ok: true; header: JwtHeader; claims: Record<string, unknown> } | { ok: false; error: string };
 
 /** Verifies the signature against the public key named by `kid` and returns header and claims. */
-export function verifyJwt(token: string, keys: ReadonlyMap<string, KeyObject>): JwtResult {
+export async function verifyJwt(token: string, keys: ReadonlyMap<string, KeyObject>): Promise<JwtResult> {
   if (typeof token !== "string" || token.length > MAX_JWT_LENGTH) return { ok: false, error: "malformed token" };
-  const parts = token.split(".");
-  if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]+$/.test(p))) {
+  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) return { ok: false, error: "malformed token" };
+  let unknownKey = false;
+  try {
+    const r = await compactVerify(
+      token,
+      (header) => {
+        const kid = typeof header.kid === "string" ? header.kid : undefined;
+        const key = kid !== undefined ? keys.get(kid) : keys.size === 1 ? keys.values().next().value : undefined;
+        if (!key) {
+          unknownKey = true;
+          throw new Error("unknown signing key");
+        }
+        return key;
+      },
+      { algorithms: ["ES256"] },
+    );
+    const claims = parseClaims(r.payload);
+    if (!claims) return { ok: false, error: "malformed claims" };
+    return { ok: true, header: r.protectedHeader as JwtHeader, claims };
+  } catch (e) {
+    if (unknownKey) return { ok: false, error: "unknown signing key" };
+    const code = (e as { code?: string }).code;
+    if (code === "ERR_JOSE_ALG_NOT_ALLOWED") return { ok: false, error: "unsupported token algorithm (ES256 only)" };
+    if (code === "ERR_JWS_SIGNATURE_VERIFICATION_FAILED") return { ok: false, error: "bad signature" };
     return { ok: false, error: "malformed token" };
   }
-  const header = parseJsonPart(parts[0]);
-  if (!header || header.alg !== "ES256") return { ok: false, error: "unsupported token algorithm (ES256 only)" };
-  const kid = typeof header.kid === "string" ? header.kid : undefined;
-  let key: KeyObject | undefined;
-  if (kid !== undefined) key = keys.get(kid);
-  else if (keys.size === 1) key = keys.values().next().value;
-  if (!key) return { ok: false, error: "unknown signing key" };
-  const sig = decodeBase64Strict(parts[2]);
-  if (!sig || sig.length !== 64) return { ok: false, error: "bad signature encoding" };
-  const valid = verify(
-    "sha256",
-    Buffer.from(parts[0] + "." + parts[1], "ascii"),
-    { key, dsaEncoding: "ieee-p1363" },
-    sig,
-  );
-  if (!valid) return { ok: false, error: "bad signature" };
-  const claims = parseJsonPart(parts[1]);
-  if (!claims) return { ok: false, error: "malformed claims" };
-  return { ok: true, header: header as unknown as JwtHeader, claims };
 }
 
-function parseJsonPart(part: string): Record<string, unknown> | undefined {
-  const bytes = decodeBase64Strict(part);
-  if (!bytes) return undefined;
+function parseClaims(payload: Uint8Array): Record<string, unknown> | undefined {
   try {
-    const v: unknown = JSON.parse(bytes.toString("utf8"));
+    const v: unknown = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));
     return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   } catch {
     return undefined;

@@ -1,3 +1,4 @@
+import { randomBytes, randomInt } from "crypto";
 import { AuthorityConfig } from "../config";
 import { AuthoritySecrets } from "../secrets";
 import { AuthorityStore, ExportFileRow, ExposureRow, TestType } from "../store/store";
@@ -86,6 +87,10 @@ export class ExportBatcher {
     return files.length;
   }
 
+  private padding(real: ExportKey[]): ExportKey[] {
+    return paddingKeys(real, this.config.exports.minRecords, this.config.exports.paddingRange);
+  }
+
   private async windowFiles(
     start: number,
     end: number,
@@ -97,6 +102,8 @@ export class ExportBatcher {
       ...keys.map((k) => ({ revised: false, key: exportKey(k, k.revisedAt !== null && k.revisedAt < end) })),
       ...revised.map((k) => ({ revised: true, key: exportKey(k, true) })),
     ];
+    entries.push(...this.padding(entries.map((e) => e.key)).map((key) => ({ revised: false, key })));
+    entries.sort((a, b) => Buffer.compare(a.key.key_data, b.key.key_data));
     const max = this.config.exports.maxKeysPerFile;
     const batchSize = Math.max(1, Math.ceil(entries.length / max));
     const info = {
@@ -139,6 +146,23 @@ export class ExportBatcher {
     }
     return out;
   }
+}
+
+/**
+ * Decoy keys so a file's size does not reveal how many keys (people) it carries: a window with fewer than
+ * `exports.minRecords` entries gets random keys up to that many plus a random 0..`paddingRange`. Each decoy copies
+ * the metadata (rolling start and period, report type, transmission risk, days since onset) of a random real
+ * entry and has random key bytes, so it matches nobody and looks like the real ones.
+ */
+export function paddingKeys(real: readonly ExportKey[], minRecords: number, paddingRange: number): ExportKey[] {
+  if (minRecords === 0 || real.length === 0 || real.length >= minRecords) return [];
+  const target = minRecords + randomInt(0, paddingRange + 1);
+  const out: ExportKey[] = [];
+  while (real.length + out.length < target) {
+    const template = real[randomInt(real.length)];
+    out.push({ ...template, key_data: randomBytes(16) });
+  }
+  return out;
 }
 
 function exportKey(k: ExposureRow, useRevision: boolean): ExportKey {

@@ -20,7 +20,12 @@ export class HttpError extends Error {
 export function parseWith<T>(schema: z.ZodType<T>, value: unknown): T {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  const issues = r.error.issues.slice(0, 10).map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
+  throw zodHttpError(r.error);
+}
+
+/** A zod failure as the 400 answer: the first issue as the message, up to 10 issues listed. */
+export function zodHttpError(error: z.ZodError): HttpError {
+  const issues = error.issues.slice(0, 10).map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
   const first = issues[0];
-  throw new HttpError(400, "bad_request", first.path ? `${first.path}: ${first.message}` : first.message, { issues });
+  return new HttpError(400, "bad_request", first.path ? `${first.path}: ${first.message}` : first.message, { issues });
 }

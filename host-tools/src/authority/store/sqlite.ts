@@ -1,3 +1,4 @@
+import * as fs from "fs";
 import Database from "better-sqlite3";
 import { planPublish } from "../publish-plan";
 import { MIGRATIONS } from "./migrations";
@@ -39,6 +40,7 @@ export class SqliteStore implements AuthorityStore {
   private readonly stmts = new Map<string, Database.Statement>();
 
   constructor(file: string) {
+    if (file !== ":memory:") createPrivate(file);
     this.db = new Database(file);
     if (file !== ":memory:") this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
@@ -644,4 +646,20 @@ function bandLogRow(r: Row): BandLogRow {
     resolvedAt: r.resolved_at as number | null,
     resolutionSummary: r.resolution_summary as string | null,
   };
+}
+
+/**
+ * The database holds positive bands' logs: it is created readable by its owner only (0600), and an existing
+ * database, WAL or shared-memory file readable by others is narrowed to 0600. SQLite gives the WAL and -shm
+ * files it creates the mode of the database file.
+ */
+function createPrivate(file: string): void {
+  fs.closeSync(fs.openSync(file, "a", 0o600));
+  for (const f of [file, file + "-wal", file + "-shm"]) {
+    try {
+      if ((fs.statSync(f).mode & 0o077) !== 0) fs.chmodSync(f, 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+  }
 }

@@ -71,22 +71,7 @@ export async function runLoadBench(o: LoadBenchOptions = {}): Promise<LoadBenchR
   const db = path.join(dir, "authority.db");
   const config = path.join(dir, "config.json");
   fs.writeFileSync(config, JSON.stringify({ deployment: "private", rateLimits: { enabled: false } }));
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(ROOT, "host-tools", "bin", "tracelet.js"),
-      "authority",
-      "serve",
-      "--db",
-      db,
-      "--port",
-      "0",
-      "--config",
-      config,
-      "--json",
-    ],
-    { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] },
-  );
+  const child = spawnServe(db, config, "ignore");
   try {
     const { url, secretsFile } = await listening(child);
     const secrets = JSON.parse(fs.readFileSync(secretsFile, "utf8")) as { apiKeys: { role: string; key: string }[] };
@@ -257,7 +242,15 @@ async function post(url: string, p: string, body: unknown, key: string): Promise
   return j;
 }
 
-function listening(child: ChildProcess): Promise<{ url: string; secretsFile: string }> {
+/** `tracelet authority serve --port 0 --json` on `db` with a config file, as its own process. */
+export function spawnServe(db: string, configFile: string, stderr: "ignore" | "pipe"): ChildProcess {
+  const cli = path.join(ROOT, "host-tools", "bin", "tracelet.js");
+  const args = [cli, "authority", "serve", "--db", db, "--port", "0", "--config", configFile, "--json"];
+  return spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", stderr] });
+}
+
+/** Resolves with the `--json` line of a spawned serve process once it listens. */
+export function listening(child: ChildProcess): Promise<{ url: string; secretsFile: string }> {
   return new Promise((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => reject(new Error("authority did not start")), 60000);
