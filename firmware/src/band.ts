@@ -154,8 +154,9 @@ function endBurst(): void {
  * the watchdog, but only while the other duties run: scan windows end on time and a rotation is pending.
  */
 function discovery(): void {
-  // Randomised period: bursts every 4-6 s (set first, like every duty's next run).
-  timers.after(discovery, DISCOVERY_PERIOD_MS + (p.rand32() % (DISCOVERY_JITTER_MS + 1)));
+  // Randomised period: bursts every 4-6 s (set first, like every duty's next run; Math.random, seeded from the
+  // hardware RNG, so that a failing hardware RNG cannot stop the duty).
+  timers.after(discovery, DISCOVERY_PERIOD_MS + Math.random() * DISCOVERY_JITTER_MS);
   if (!prov || (p.uptime() - lastScan < (3 * period) / 1000 && (rotateTimer || rotateDue || connected))) p.kick();
   if (!connected && discPacket) {
     timers.after(endBurst, DISCOVERY_BURST_MS);
@@ -183,17 +184,18 @@ function flush(): void {
 
 function scanStart(): void {
   timers.after(scanEnd, window);
-  scanning = true;
   table.begin(logTime());
   radio.scan(sightDevice);
+  scanning = true;
 }
 
 function scanEnd(): void {
   // The next window first (+-10% jitter so that bands that met once do not keep scanning in lockstep); the
   // battery is read last, for the window after it.
   const pd = lowBat ? period * 2 : period;
-  timers.after(scanStart, pd * 0.9 + (p.rand32() % floor(pd * 0.2 + 1)));
-  lastScan = p.uptime();
+  timers.after(scanStart, pd * (0.9 + Math.random() * 0.2));
+  // Only a window that really scanned feeds the watchdog: a scan that fails every time ends in a reset.
+  if (scanning) lastScan = p.uptime();
   scanning = false;
   table.endScan(emit);
   radio.scan(undefined);
@@ -315,7 +317,7 @@ export function start(
     log.recover();
     log.setSyncCursor(state.syncCursor());
     newSegment();
-    timers.after(scanStart, 2000 + (p.rand32() % 5000));
+    timers.after(scanStart, 2000 + Math.random() * 5000);
   }
   rotate();
   discovery();

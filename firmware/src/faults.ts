@@ -11,7 +11,14 @@ export const duties: unknown[] = [];
 /** [faults since power-on (saturating at 65535), code of the last fault's duty]. */
 export const faults = new Uint16Array(2);
 
-export function fault(fn: unknown): void {
+/** The callback the guard is running: a fault found below it without an exception (a lost write) is its duty's. */
+let current: unknown;
+
+export function running(fn: unknown): void {
+  current = fn;
+}
+
+export function fault(fn?: unknown): void {
   if (faults[0] < 65535) faults[0]++;
-  faults[1] = duties.indexOf(fn) + 1;
+  faults[1] = duties.indexOf(fn === undefined ? current : fn) + 1;
 }

@@ -9,11 +9,11 @@ realInterpreterTests()("production bundle on the real interpreter", () => {
   test.each(BOARDS)(
     "%s: no interpreter error; found by its discovery advert, authenticated and synced; scans and logs",
     async (board) => {
-      const r = await runRealLife({ board, hours: 8, beacons: 50, syncEveryHours: 3, powerCuts: 1, seed: 7 });
+      const r = await runRealLife({ board, hours: 6, beacons: 50, syncEveryHours: 2.5, powerCuts: 1, seed: 7 });
       expect(r.errors).toEqual([]);
       // Scan windows every ~4 min (+-10 %), Exposure Notification adverts rotating with the address.
-      expect(r.scanWindows).toBeGreaterThan(8 * 12);
-      expect(r.addresses).toBeGreaterThan(8 * 2);
+      expect(r.scanWindows).toBeGreaterThan(6 * 12);
+      expect(r.addresses).toBeGreaterThan(6 * 2);
       expect(r.discoveryAdverts).toBeGreaterThan(0);
       expect(r.syncs.length).toBeGreaterThanOrEqual(2);
       for (const s of r.syncs) {

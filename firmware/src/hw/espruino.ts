@@ -1,4 +1,4 @@
-import { fault } from "../faults";
+import { fault, running } from "../faults";
 import { aes128Ecb } from "../protocol/aes128";
 import { CryptoPrims } from "../protocol/crypto";
 import { sha256 } from "../protocol/sha256";
@@ -13,6 +13,7 @@ import { Flash, Platform, Radio, Timers } from "./types";
 /** Wraps a callback so that no exception escapes it: a fault is counted with its duty (faults.ts); dev builds print it. */
 export function guard<A>(fn: (a: A) => void): (a: A) => void {
   return (a: A) => {
+    running(fn);
     try {
       fn(a);
     } catch (e) {
@@ -34,19 +35,21 @@ export const flash: Flash = {
   },
   write(name, data, offset, size) {
     // Storage throws "Unable to find or create file" when full; erased files' space comes back with compact().
+    // A write that still fails, or a compaction that throws, is a fault of the duty that wrote (faults.ts).
     for (let tries = 0; tries < 2; tries++) {
       try {
         if (S.write(name, data, offset, size)) return true;
       } catch {
-        // full
+        // full (or a transient failure): compact and try once more
       }
       if (!size) break;
       try {
         S.compact();
       } catch {
-        // compaction needs free stack: give up
+        break;
       }
     }
+    fault();
     return false;
   },
   erase(name) {
