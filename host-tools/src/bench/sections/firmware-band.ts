@@ -35,7 +35,8 @@ import { BenchFigure, BenchSection } from "../types";
  * `--quick`: 10 bands for 24 h, 20 beacons, one kiosk run.
  */
 const PUCK_CLASS_BUNDLE_BYTES = 16384;
-const JSVARS_TARGET = 1300;
+/** 65 % of Puck.js's 2,630 variables (issue target; the simulator counts by the real interpreter's rules). */
+const JSVARS_TARGET = 1710;
 const RECALL_TARGET = 0.95;
 const PUCK_UA_TARGET = 90;
 const SYNC_SECONDS_TARGET = 10;
