@@ -44,6 +44,32 @@ export interface Provisioning {
   provisionedAt: number;
 }
 
+/**
+ * A private-deployment record with every setting at the firmware default (0, or the board's tx calibration) and
+ * the clock set by the flasher (flags bit 0): what tests, the simulator and the bench provision bands with.
+ */
+export function defaultProvisioning(
+  bandId: Uint8Array,
+  bandSecret: Uint8Array,
+  syncKey: Uint8Array,
+  provisionedAt: number,
+): Provisioning {
+  return {
+    bandId,
+    bandSecret,
+    syncKey,
+    mode: "private",
+    retentionDays: 21,
+    txCalibrationDbm: 127,
+    flags: 1,
+    scanPeriodS: 0,
+    scanWindowMs: 0,
+    rssiFloorDbm: 0,
+    lowBatteryPercent: 0,
+    provisionedAt,
+  };
+}
+
 export function encodeProvisioning(p: Provisioning): Uint8Array {
   const b = newBytes(PROVISIONING_BYTES);
   b[0] = 0x54;

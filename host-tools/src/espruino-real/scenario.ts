@@ -1,6 +1,6 @@
 import { readU32LE } from "../../../firmware/src/protocol/bytes";
 import { pureCrypto } from "../../../firmware/src/protocol/crypto";
-import { encodeProvisioning, Provisioning } from "../../../firmware/src/protocol/provisioning";
+import { encodeProvisioning, Provisioning, defaultProvisioning } from "../../../firmware/src/protocol/provisioning";
 import {
   BandStatus,
   decodeDataPayload,
@@ -82,21 +82,7 @@ export interface RealLifeResult {
 
 /** A provisioning record from a seed (fresh keys, clock set by the flasher). */
 export function testProvisioning(rng: Rng, startUnix: number, extra: Partial<Provisioning> = {}): Provisioning {
-  return {
-    bandId: rng.bytes(8),
-    bandSecret: rng.bytes(16),
-    syncKey: rng.bytes(16),
-    mode: "private",
-    retentionDays: 21,
-    txCalibrationDbm: 127,
-    flags: 1,
-    scanPeriodS: 0,
-    scanWindowMs: 0,
-    rssiFloorDbm: 0,
-    lowBatteryPercent: 0,
-    provisionedAt: startUnix,
-    ...extra,
-  };
+  return { ...defaultProvisioning(rng.bytes(8), rng.bytes(16), rng.bytes(16), startUnix), ...extra };
 }
 
 /** E.hwRand's sfc32 state for a band, from a seed. */

@@ -1,5 +1,5 @@
 import * as fs from "fs";
-import { encodeProvisioning } from "../../../firmware/src/protocol/provisioning";
+import { encodeProvisioning, defaultProvisioning } from "../../../firmware/src/protocol/provisioning";
 import { loadBoard } from "../boards/load";
 import { bundlePath } from "../build/paths";
 import { BoardProfile } from "../boards/profile";
@@ -143,20 +143,9 @@ export function runSimulation(opts: SimulationOptions): SimulationResult {
     if (p.carries === "band") {
       const board = p.board ? loadBoard(p.board) : defaultBoard;
       boardOf.set(p.id, board);
-      const prov = encodeProvisioning({
-        bandId: rngProv.bytes(8),
-        bandSecret: rngProv.bytes(16),
-        syncKey: rngProv.bytes(16),
-        mode: "private",
-        retentionDays: 21,
-        txCalibrationDbm: 127,
-        flags: 1,
-        scanPeriodS: 0,
-        scanWindowMs: 0,
-        rssiFloorDbm: 0,
-        lowBatteryPercent: 0,
-        provisionedAt: world.startUnix,
-      });
+      const prov = encodeProvisioning(
+        defaultProvisioning(rngProv.bytes(8), rngProv.bytes(16), rngProv.bytes(16), world.startUnix),
+      );
       const files: Record<string, Uint8Array | string> = { "tl.prov": prov };
       const d = world.addBand({
         board,

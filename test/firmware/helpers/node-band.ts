@@ -3,7 +3,12 @@ import * as band from "../../../firmware/src/band";
 import { BandConfig } from "../../../firmware/src/band";
 import { Radio, ScanDevice, Timers } from "../../../firmware/src/hw/types";
 import { pureCrypto } from "../../../firmware/src/protocol/crypto";
-import { encodeProvisioning, Provisioning, PROVISIONING_FILE } from "../../../firmware/src/protocol/provisioning";
+import {
+  defaultProvisioning,
+  encodeProvisioning,
+  Provisioning,
+  PROVISIONING_FILE,
+} from "../../../firmware/src/protocol/provisioning";
 import { FakeFlash, seededRand } from "./fake-flash";
 
 /**
@@ -23,18 +28,12 @@ export const PUCK_CONFIG: BandConfig = {
 
 export function testProvisioning(extra: Partial<Provisioning> = {}): Provisioning {
   return {
-    bandId: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]),
-    bandSecret: new Uint8Array(16).fill(0x22),
-    syncKey: new Uint8Array(16).fill(0x33),
-    mode: "private",
-    retentionDays: 21,
-    txCalibrationDbm: 127,
-    flags: 1,
-    scanPeriodS: 0,
-    scanWindowMs: 0,
-    rssiFloorDbm: 0,
-    lowBatteryPercent: 0,
-    provisionedAt: T0,
+    ...defaultProvisioning(
+      new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]),
+      new Uint8Array(16).fill(0x22),
+      new Uint8Array(16).fill(0x33),
+      T0,
+    ),
     ...extra,
   };
 }

@@ -1,7 +1,7 @@
 import * as path from "path";
 import { readU32LE } from "../../../firmware/src/protocol/bytes";
 import { pureCrypto as c } from "../../../firmware/src/protocol/crypto";
-import { encodeProvisioning, Provisioning } from "../../../firmware/src/protocol/provisioning";
+import { defaultProvisioning, encodeProvisioning, Provisioning } from "../../../firmware/src/protocol/provisioning";
 import {
   decodeDataPayload,
   decodeDiscoveryAdvert,
@@ -40,21 +40,7 @@ export function provisioning(world: World, extra: Partial<Provisioning> = {}): P
   const k = (provisioned.get(world) ?? 0) + 1;
   provisioned.set(world, k);
   const fill = (n: number, v: number) => new Uint8Array(n).map((_, i) => (v * 31 + i * 7) & 255);
-  return {
-    bandId: fill(8, k),
-    bandSecret: fill(16, k + 100),
-    syncKey: fill(16, k + 200),
-    mode: "private",
-    retentionDays: 21,
-    txCalibrationDbm: 127,
-    flags: 1,
-    scanPeriodS: 0,
-    scanWindowMs: 0,
-    rssiFloorDbm: 0,
-    lowBatteryPercent: 0,
-    provisionedAt: world.startUnix,
-    ...extra,
-  };
+  return { ...defaultProvisioning(fill(8, k), fill(16, k + 100), fill(16, k + 200), world.startUnix), ...extra };
 }
 
 /** Adds a provisioned band running the real bundle, its clock set by the "flasher". */

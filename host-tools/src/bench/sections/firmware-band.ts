@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { pureCrypto } from "../../../../firmware/src/protocol/crypto";
-import { encodeProvisioning } from "../../../../firmware/src/protocol/provisioning";
+import { defaultProvisioning, encodeProvisioning } from "../../../../firmware/src/protocol/provisioning";
 import {
   decodeDiscoveryAdvert,
   KioskSession,
@@ -59,20 +59,14 @@ async function bundleFile(board: BoardProfile): Promise<{ file: string; source: 
 
 function provisioned(world: World, board: BoardProfile, file: string, n: number, x: number, y: number) {
   const key = new Uint8Array(16).map((_, i) => (n * 41 + i * 3) & 255);
-  const prov = encodeProvisioning({
-    bandId: key.subarray(0, 8),
-    bandSecret: key.map((v) => v ^ 0x5a),
-    syncKey: key,
-    mode: "private",
-    retentionDays: 21,
-    txCalibrationDbm: 127,
-    flags: 1,
-    scanPeriodS: 0,
-    scanWindowMs: 0,
-    rssiFloorDbm: 0,
-    lowBatteryPercent: 0,
-    provisionedAt: world.startUnix,
-  });
+  const prov = encodeProvisioning(
+    defaultProvisioning(
+      key.subarray(0, 8),
+      key.map((v) => v ^ 0x5a),
+      key,
+      world.startUnix,
+    ),
+  );
   const band = world.addBand({
     board,
     bundlePath: file,
