@@ -137,10 +137,11 @@ function rotate(): void {
   const id = rotateIdentity(c, keys.keysFor, prov ? state.now() : -1, tx, syncKey, p.rand32);
   enPacket = id.en;
   discPacket = id.disc;
-  timers.cancel(rotateTimer);
-  rotateTimer = timers.after(rotate, id.nextMs);
   radio.setAddress(id.address);
   advertise();
+  // On air: the next rotation replaces the retry (a fault above keeps the retry: a minute, not a whole period).
+  timers.cancel(rotateTimer);
+  rotateTimer = timers.after(rotate, id.nextMs);
   // setAddress restarts the stack and resets scan parameters: re-apply an open scan window.
   if (scanning) radio.scan(sightDevice);
 }

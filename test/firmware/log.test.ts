@@ -80,6 +80,30 @@ describe("encounter log", () => {
     expect(again.segments[1].header.seq).toBeGreaterThan(again.segments[0].header.seq);
   });
 
+  it("a write the flash refuses without writing leaves no blank unit: the next record takes it, recovery sees all", () => {
+    const flash = new FakeFlash();
+    let log = fresh(flash);
+    log.startSegment(T0, false, 1);
+    for (let i = 0; i < 3; i++) add(log, i, T0 + i * 60);
+    // Storage refuses the next write (an exception the hardware layer caught): nothing reaches the flash.
+    const write = flash.write.bind(flash);
+    flash.write = () => {
+      flash.write = write;
+      return false;
+    };
+    add(log, 3, T0 + 180);
+    for (let i = 4; i < 8; i++) add(log, i, T0 + i * 60);
+    log = fresh(flash);
+    const starts = assembleLog(readAll(log)).segments[0].records.map((r) => r.startMinute);
+    // Record 3 is lost (counted as a fault by the hardware layer); every later one is there after a reboot.
+    expect(starts).toEqual([0, 1, 2, 4, 5, 6, 7]);
+    // No blank unit before the written ones (the header and 7 records fill units 0-7).
+    const file = [...flash.files.values()][0];
+    const firstBytes = Array.from({ length: 8 }, (_, u) => file[u * RECORD_SIZE]);
+    expect(firstBytes).not.toContain(0xff);
+    expect(file[8 * RECORD_SIZE]).toBe(0xff);
+  });
+
   it("stays within its budget when full: drops whole oldest files, never throws, keeps the newest records", () => {
     const flash = new FakeFlash();
     const log = fresh(flash, 20480);

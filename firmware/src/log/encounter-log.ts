@@ -114,9 +114,9 @@ function openFile(): boolean {
 }
 
 function put(u: Uint8Array): void {
-  // A refused write still consumes the unit: its bytes may be partly written (a torn unit readers skip).
-  flash.write(fileName(cur), u, end[cur] * RECORD_SIZE);
-  end[cur]++;
+  // A refused write consumes the unit only if it left bytes behind (a torn unit readers skip): a unit it left blank
+  // takes the next write, so no blank unit ever sits before written ones (recovery's search relies on that).
+  if (flash.write(fileName(cur), u, end[cur] * RECORD_SIZE) || !unwritten(cur, end[cur])) end[cur]++;
 }
 
 /** The file holding `cursor` or the first unit after it: [slot, unit], or undefined at the end. */
