@@ -50,7 +50,8 @@ export interface DeviceOptions {
   powerOn?: boolean;
   /** Seconds the device stays off after a power cut before power returns (default 1). */
   offAfterCutSeconds?: number;
-  /** Scan-packet FIFO: packets queued while JavaScript is busy beyond this are dropped (default 64). */
+  /** Scan-packet FIFO: packets queued while JavaScript is busy beyond this are dropped (default 22: the stack's 1 KB event
+   * buffer, shared/ESPRUINO.md). */
   fifoSize?: number;
 }
 
@@ -470,7 +471,7 @@ export class EspruinoDevice implements RadioNode {
       }
       if (this.busyUntil > this.world.now + 1e-9) {
         if (packet && !queued) {
-          if (this.queuedPackets >= (this.opts.fifoSize ?? 64)) {
+          if (this.queuedPackets >= (this.opts.fifoSize ?? 22)) {
             this.fifoDrops++;
             return;
           }
