@@ -91,6 +91,24 @@ describe("scanning", () => {
   });
 });
 
+describe("scanning rules", () => {
+  test("setScan while a scan runs keeps its interval and window; a new scan after stopping takes its own", () => {
+    const world = new World({ seed: 1 });
+    const band = world.addBand({
+      board: "puckjs",
+      bundleSource: `NRF.setScan(function(){}, {interval: 100, window: 10});
+        setTimeout(function(){ NRF.setScan(function(){}, {interval: 100, window: 100}); }, 1000);
+        setTimeout(function(){ NRF.setScan(); NRF.setScan(function(){}, {interval: 100, window: 50}); }, 2000);`,
+    });
+    const scan = () => (band.nrf as unknown as { scan?: { windowMs: number } }).scan?.windowMs;
+    world.run(1.5);
+    expect(scan()).toBe(10);
+    world.run(2.5);
+    expect(scan()).toBe(50);
+    expect(band.faults).toEqual([]);
+  });
+});
+
 describe("advertising rules", () => {
   test.each([
     ["a 32-byte raw packet", "NRF.setAdvertising(new Uint8Array(32), {connectable:false});", /DATA_SIZE/],

@@ -19,7 +19,9 @@ import type { Advertiser, AdvertState, RxPacket, Scanner } from "./world";
  *   (queued otherwise). A restart re-applies advertising and services and restarts scanning with *default*
  *   parameters: the scan callback and its filters survive (they are bound into the callback), interval/window/
  *   active do not (jswrap_ble_reconfigure_softdevice calls jsble_set_scanning(true, NULL)).
- * - setScan(cb, {filters, active, interval, window}): one BluetoothDevice object per packet, built as
+ * - setScan(cb, {filters, active, interval, window}): while a scan runs, a new call replaces the callback and
+ *   filters but keeps the running interval/window/active (jsble_set_scanning starts a scan only when none runs).
+ *   One BluetoothDevice object per packet, built as
  *   jswrap_ble_setScan_cb does (id, rssi, data, then name/shortName/manufacturer/manufacturerData in packet order,
  *   then services and serviceData only when non-empty; 16-bit UUIDs as lowercase "%04x"; values ArrayBuffers),
  *   filtered by jswrap_ble_filter_device. Default interval = window = 100 ms (continuous).
@@ -448,21 +450,30 @@ export class NrfStack implements Advertiser {
     if (old) this.device.world.stopScan(old.scanner);
     this.scan = undefined;
     if (typeof cb !== "function") return;
-    const intervalMs = Number(options?.interval) > 0 ? Number(options?.interval) : DEFAULT_SCAN_MS;
-    const windowMs = Math.min(intervalMs, Number(options?.window) > 0 ? Number(options?.window) : intervalMs);
+    // Scanning already: the stack keeps its running scan's interval, window and active flag (jsble_set_scanning
+    // starts a scan only when none runs); the new callback and its filters take over.
+    const intervalMs = old
+      ? old.intervalMs
+      : Number(options?.interval) > 0
+        ? Number(options?.interval)
+        : DEFAULT_SCAN_MS;
+    const windowMs = old
+      ? old.windowMs
+      : Math.min(intervalMs, Number(options?.window) > 0 ? Number(options?.window) : intervalMs);
+    const active = old ? old.active : !!options?.active;
     const filters = options?.filters as unknown[] | undefined;
     const session: ScanSession = {
       cb,
       filters,
       intervalMs,
       windowMs,
-      active: !!options?.active,
+      active,
       scanner: undefined as unknown as Scanner,
     };
     const scanner: Scanner = {
       node: this.device,
       duty: windowMs / intervalMs,
-      active: !!options?.active,
+      active,
       enqueue: (t, run) => {
         this.device.schedule(t, run, true);
       },
