@@ -43,7 +43,7 @@ interface BoardResult {
 
 export const espruinoRealSection: BenchSection = {
   name: "espruino-real",
-  description: `production bundles in the real Espruino interpreter: ${DAYS} virtual days, 50 beacons, a sync a day, power cuts`,
+  description: `production bundles in the real Espruino interpreter: ${DAYS} virtual day${DAYS === 1 ? "" : "s"}, 50 beacons, a sync a day, power cuts`,
   run: async (opts) => {
     const missing = emulatorMissing();
     if (missing) return { skipped: missing, boards: [], pass: false };
@@ -91,7 +91,7 @@ export const espruinoRealSection: BenchSection = {
         target: "0",
         measured: String(b.errors.length),
         pass: b.errors.length === 0,
-        method: `real interpreter, ${b.hours} h, ${b.powerCuts} power cuts, ${b.syncsOk}/${b.syncs} syncs acked`,
+        method: `real interpreter, ${b.hours} h, ${b.powerCuts} power cut${b.powerCuts === 1 ? "" : "s"}, ${b.syncsOk}/${b.syncs} syncs acked`,
       },
       {
         board: b.board,
