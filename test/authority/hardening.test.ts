@@ -6,7 +6,7 @@ import * as path from "path";
 import { clientIp, Lockout, proxyMatcher, RateLimiter } from "../../host-tools/src/authority/http/rate-limit";
 import { malformedTarget, originForm } from "../../host-tools/src/authority/http/target";
 import { SqliteStore } from "../../host-tools/src/authority/store/sqlite";
-import { SHARED } from "../helpers/paths";
+import { GAEN_EXPORTS } from "../helpers/paths";
 import { call, certify, DAY0, makeKeys, publishBody, startTestAuthority } from "./helpers";
 import { readExportZip } from "./independent-export";
 
@@ -198,7 +198,7 @@ describe("real GAEN shapes", () => {
       type: "spki",
       format: "pem",
     }) as string;
-    const file = path.join(SHARED, "vectors", "gaen-exports", "server-example-2-records.zip");
+    const file = path.join(GAEN_EXPORTS, "server-example-2-records.zip");
     const google = await readExportZip(fs.readFileSync(file), pem);
     expect(google.signatureValid).toBe(false); // not Google's key
     expect(google.keys.map((k) => k.rollingStart % 144).filter((o) => o !== 0)).toHaveLength(2);

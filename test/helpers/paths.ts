@@ -5,5 +5,3 @@ export const ROOT = path.resolve(__dirname, "..", "..");
 export const FIXTURES = path.join(ROOT, "test", "fixtures");
 export const VECTORS = path.join(FIXTURES, "vectors", "gaen-v1.2.json");
 export const GAEN_EXPORTS = path.join(FIXTURES, "vectors", "gaen-exports");
-/** The shared/ folder beside the project: only the real Espruino interpreter is looked for there. */
-export const SHARED = path.resolve(ROOT, "..", "shared");
