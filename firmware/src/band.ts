@@ -207,6 +207,7 @@ function scanEnd(): void {
     log.expire(n - retention * DAY_S);
   }
   lowBat = batteryLow();
+  state.saveFaults();
 }
 
 function status(): Uint8Array {
@@ -234,6 +235,7 @@ function status(): Uint8Array {
     faults[0],
     st[0], // at most logBudgetBytes / 12 units: below 65536 on every board
     faults[1],
+    faults[2] > 255 ? 255 : faults[2],
   ]);
 }
 

@@ -8,8 +8,11 @@
  * life; the watchdog (band.ts) restarts a band whose duties stop all the same.
  */
 export const duties: unknown[] = [];
-/** [faults since power-on (saturating at 65535), code of the last fault's duty]. */
-export const faults = new Uint16Array(2);
+/**
+ * [faults (saturating at 65535), code of the last fault's duty, resets (watchdog or E.reboot; saturating)], since
+ * provisioning: state/band-state.ts keeps them in the journal across resets and power losses.
+ */
+export const faults = new Uint16Array(3);
 
 /** The callback the guard is running: a fault found below it without an exception (a lost write) is its duty's. */
 let current: unknown;

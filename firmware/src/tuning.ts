@@ -86,6 +86,8 @@ export const J_HEADER = 1;
 export const J_TEK = 2;
 /** The band state entry: power-on epoch, clock and sync cursor (state/band-state.ts). */
 export const J_STATE = 3;
+/** Journal entry: a = faults, b = last fault's duty, data u16 = resets (firmware/src/faults.ts). */
+export const J_FAULTS = 4;
 
 // sync/sync-service.ts
 /** Band frames are encrypted on boards whose bundle budget has room for the code (the Puck.js class has not). */

@@ -252,6 +252,8 @@ realInterpreterTests()("faults on the real interpreter", () => {
       expect(s.error).toBeUndefined();
       // The clock went through the reset: the band's time is valid without the kiosk setting it.
       expect((s.status?.flags ?? 0) & STATUS_FLAG_TIME_VALID).toBeTruthy();
+      // The band reports the reset (kept in its journal).
+      expect(s.status?.resets).toBe(1);
       expect(life.band.errors).toEqual([]);
     }, 300_000);
 

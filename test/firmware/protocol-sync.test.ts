@@ -146,6 +146,7 @@ describe("payload codecs", () => {
       oldestTime: 1699000000,
       faults: 3,
       lastFaultDuty: 2,
+      resets: 1,
       records: 1000,
     };
     const d = decodeStatus(encodeStatus(s));

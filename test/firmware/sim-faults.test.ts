@@ -110,13 +110,18 @@ function setup(board: string, seed: number): Case {
 }
 
 /** A kiosk sync: the status frame (scanning for the band stops the watch scanner; it restarts after). */
-async function statusBySync(c: Case): Promise<{ faults: number; duty: string; timeValid: boolean }> {
+async function statusBySync(c: Case): Promise<{ faults: number; duty: string; timeValid: boolean; resets: number }> {
   c.kiosk.central.stopScan();
   const f = await c.kiosk.find(60);
   expect(await c.kiosk.open(f.address, f.index)).toBe(true);
   const s = await c.kiosk.status();
   await c.kiosk.close();
-  return { faults: s.faults, duty: FAULT_DUTIES[s.lastFaultDuty], timeValid: !!(s.flags & STATUS_FLAG_TIME_VALID) };
+  return {
+    faults: s.faults,
+    duty: FAULT_DUTIES[s.lastFaultDuty],
+    timeValid: !!(s.flags & STATUS_FLAG_TIME_VALID),
+    resets: s.resets,
+  };
 }
 
 /** Log units written so far (headers and records) in the band's log files. */
@@ -247,6 +252,8 @@ describe.each(BOARDS)("%s: the watchdog on the simulator", (board) => {
     expect(Math.abs(c.band.deviceTime() - (c.world.startUnix + c.world.now))).toBeLessThan(5);
     const s = await statusBySync(c);
     expect(s.timeValid).toBe(true);
+    // The band reports the reset (kept in its journal).
+    expect(s.resets).toBe(1);
   });
 
   it("NRF.setScan failing for good: the scan duty stops, a watchdog reset follows; it runs again once setScan works", async () => {
@@ -267,5 +274,10 @@ describe.each(BOARDS)("%s: the watchdog on the simulator", (board) => {
     expect(longestGap(c.band.nrf.scanStarts, t1, c.world.now)).toBeLessThanOrEqual(SCAN_BOUND);
     expect(c.band.faults).toEqual([]);
     expect(Math.abs(c.band.deviceTime() - (c.world.startUnix + c.world.now))).toBeLessThan(5);
+    // The failed scans before each reset and the resets themselves were kept across the resets.
+    const s = await statusBySync(c);
+    expect(s.resets).toBe(resets.length);
+    expect(s.faults).toBeGreaterThan(resets.length);
+    expect(["scan start", "scan end"]).toContain(s.duty);
   });
 });

@@ -6,6 +6,7 @@ import { escrowTek } from "../../firmware/src/protocol/escrow";
 import { Provisioning } from "../../firmware/src/protocol/provisioning";
 import * as keys from "../../firmware/src/keys/tek-store";
 import { readU32LE } from "../../firmware/src/protocol/bytes";
+import { faults } from "../../firmware/src/faults";
 import * as state from "../../firmware/src/state/band-state";
 import * as journal from "../../firmware/src/state/journal";
 import { encodeSlot } from "../../firmware/src/state/journal";
@@ -134,6 +135,35 @@ describe("band state across resets and power loss", () => {
     s = r.boot(prov("private"));
     expect(s.now()).toBe(-1);
     expect(s.powerOnEpoch()).toBe(epoch + 1);
+  });
+
+  it("keeps fault counters across resets and power losses, counts resets, and forgets them at a wipe", () => {
+    const r = rig();
+    r.env.uptime = 1;
+    let s = r.boot(prov("private"));
+    expect(Array.from(faults)).toEqual([0, 0, 0]);
+    faults[0] = 7;
+    faults[1] = 3;
+    s.saveFaults();
+    faults[0] = 9; // not kept yet: a reset now loses these two
+    r.env.uptime = 5000;
+    s = r.boot(prov("private")); // reset
+    expect(Array.from(faults)).toEqual([7, 3, 1]);
+    r.env.uptime = 0.5;
+    s = r.boot(prov("private")); // power loss: kept, not a reset
+    expect(Array.from(faults)).toEqual([7, 3, 1]);
+    // Many saves without a change write nothing; the journal's rewrites keep the entry.
+    for (let i = 0; i < 200; i++) {
+      faults[0]++;
+      s.saveFaults();
+    }
+    r.env.uptime = 600;
+    s = r.boot(prov("private"));
+    expect(Array.from(faults)).toEqual([207, 3, 2]);
+    s.wipe();
+    r.env.uptime = 700;
+    r.boot(prov("private"));
+    expect(Array.from(faults)).toEqual([0, 0, 0]);
   });
 
   it("trusts a flasher-set clock only within an hour of provisioning", () => {

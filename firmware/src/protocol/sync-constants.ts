@@ -62,7 +62,7 @@ export const STATUS_FLAG_TIME_VALID = 1;
 export const STATUS_FLAG_ESCROW = 2;
 export const STATUS_FLAG_LOW_BATTERY = 4;
 export const STATUS_FLAG_LOG_DROPPED_UNSYNCED = 8;
-export const STATUS_BYTES = 37;
+export const STATUS_BYTES = 38;
 export const TEK_PAYLOAD_BYTES = 22;
 /**
  * The log is a stream of 12-byte units (segment headers and records) addressed by a cursor:

@@ -316,12 +316,14 @@ export interface BandStatus {
   syncCursor: number;
   /** Base time of the oldest segment (Unix seconds; 0 if that segment has no valid time). */
   oldestTime: number;
-  /** Faults the band caught since power-on (exceptions in a duty, counted, never silent; saturates at 65535). */
+  /** Faults the band caught since provisioning (kept in its journal across resets; saturates at 65535). */
   faults: number;
   /** Records currently stored (approximate after torn writes). */
   records: number;
   /** The duty of the last fault: FAULT_DUTIES index (0: none yet, or a callback that is not a duty). */
   lastFaultDuty: number;
+  /** Resets since provisioning (watchdog or E.reboot: the band restarted with its clock; saturates at 255). */
+  resets: number;
 }
 
 /** Fault codes of the band's duties (firmware/src/faults.ts; the order band.ts and sync-service.ts register). */
@@ -338,7 +340,7 @@ export const FAULT_DUTIES = [
 ];
 
 /** Byte sizes of the status fields, in BandStatus order (offsets are their running sums). */
-const STATUS_SIZES = [1, 1, 1, 1, 4, 4, 1, 1, 2, 4, 4, 4, 4, 2, 2, 1];
+const STATUS_SIZES = [1, 1, 1, 1, 4, 4, 1, 1, 2, 4, 4, 4, 4, 2, 2, 1, 1];
 
 export function encodeStatus(s: BandStatus): Uint8Array {
   return encodeStatusFields([
@@ -358,6 +360,7 @@ export function encodeStatus(s: BandStatus): Uint8Array {
     s.faults,
     s.records,
     s.lastFaultDuty,
+    s.resets,
   ]);
 }
 
@@ -391,6 +394,7 @@ export function decodeStatus(b: Uint8Array): Decoded<BandStatus> {
     faults: readU16LE(b, 32),
     records: readU16LE(b, 34),
     lastFaultDuty: b[36],
+    resets: b[37],
   });
 }
 

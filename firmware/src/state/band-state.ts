@@ -4,7 +4,8 @@ import { FLASHER_CLOCK_WINDOW_S } from "../protocol/provisioning";
 import { Platform } from "../hw/types";
 import * as keys from "../keys/tek-store";
 import { driftAfterSet, unixAt } from "../time/clock";
-import { J_STATE, RESET_MIN_GAP_S } from "../tuning";
+import { faults } from "../faults";
+import { J_FAULTS, J_STATE, RESET_MIN_GAP_S } from "../tuning";
 import * as journal from "./journal";
 import { encodeSlot } from "./journal";
 
@@ -26,8 +27,9 @@ let base = 0;
 let at = 0;
 let drift = 0;
 let clockEpoch = 0;
-/** The latest state entry and TEK entries are what a journal rewrite keeps. */
+/** The latest state and fault entries and the TEK entries are what a journal rewrite keeps. */
 let last: Uint8Array | undefined;
+let lastFaults: Uint8Array | undefined;
 
 /** Unix seconds now, or -1 without valid time. */
 export function now(): number {
@@ -45,6 +47,7 @@ function persist(slot: Uint8Array): void {
   if (journal.append(slot)) return;
   const live = keys.slots(today(), retention);
   if (last && last !== slot) live.push(last);
+  if (lastFaults && lastFaults !== slot) live.push(lastFaults);
   live.push(slot);
   journal.rewrite(live);
 }
@@ -58,6 +61,20 @@ function save(): void {
   d[14] = clockEpoch;
   last = encodeSlot(J_STATE, cursor, epoch & 255, d);
   persist(last);
+}
+
+/**
+ * Keeps the fault counters (faults.ts) in the journal when they changed since they were last kept: band.ts calls
+ * it once per scan window, so a fault storm costs at most one entry per window, and a reset loses at most the
+ * faults of the window it interrupted.
+ */
+export function saveFaults(): void {
+  const f = lastFaults;
+  if (f && readU32LE(f, 2) === faults[0] && f[1] === (faults[1] & 255) && readU16LE(f, 6) === faults[2]) return;
+  const d = newBytes(16);
+  writeU16LE(d, 0, faults[2]);
+  lastFaults = encodeSlot(J_FAULTS, faults[0], faults[1], d);
+  persist(lastFaults);
 }
 
 /** An authenticated clock set; returns the error before the set (band - true, seconds) or null. */
@@ -88,11 +105,16 @@ export function boot(
 ): void {
   p = platform;
   retention = retentionDays;
-  last = undefined;
+  last = lastFaults = undefined;
   keys.init(c, escrowSecret, persist, p.rand32);
   journal.load(p.flash, (type, _a, _b, s) => {
     if (type === J_STATE) last = s;
+    if (type === J_FAULTS) lastFaults = s;
   });
+  const f = lastFaults;
+  faults[0] = f ? readU32LE(f, 2) : 0;
+  faults[1] = f ? f[1] : 0;
+  faults[2] = f ? readU16LE(f, 6) : 0;
   const t = p.uptime();
   const s = last;
   epoch = 1;
@@ -100,6 +122,8 @@ export function boot(
   if (s) {
     // A reset keeps the uptime counter running; a power loss restarts it.
     epoch = t >= readU32LE(s, 6) + RESET_MIN_GAP_S ? s[1] : s[1] + 1;
+    // A reset (watchdog, E.reboot) keeps the uptime counter running: count it.
+    if (epoch === s[1] && faults[2] < 65535) faults[2]++;
     cursor = readU32LE(s, 2);
     base = readU32LE(s, 10);
     at = readU32LE(s, 14);
@@ -111,6 +135,7 @@ export function boot(
   // The flasher may have set the clock over USB just before the first boot.
   if (!valid && flasherClockAt && t >= flasherClockAt && t <= flasherClockAt + FLASHER_CLOCK_WINDOW_S) setTime(bootAt);
   else save();
+  saveFaults();
 }
 
 /** Moves the sync cursor forward (never back). */
@@ -142,5 +167,5 @@ export function wipe(): void {
   journal.clear();
   valid = false;
   cursor = 0;
-  last = undefined;
+  last = lastFaults = undefined;
 }
