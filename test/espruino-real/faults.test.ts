@@ -1,4 +1,3 @@
-import { encodeProvisioning } from "../../firmware/src/protocol/provisioning";
 import { RECORD_SIZE } from "../../firmware/src/protocol/record-constants";
 import { FAULT_DUTIES, STATUS_FLAG_TIME_VALID } from "../../firmware/src/protocol/sync";
 import {
@@ -10,7 +9,7 @@ import {
 } from "../../firmware/src/tuning";
 import { loadBoard } from "../../host-tools/src/boards/load";
 import { RealBand } from "../../host-tools/src/espruino-real/band";
-import { hwRandSeed, kioskSync, RealSync, testProvisioning } from "../../host-tools/src/espruino-real/scenario";
+import { bootTestBand, kioskSync, longestGap, RealSync } from "../../host-tools/src/espruino-real/scenario";
 import { Rng } from "../../host-tools/src/sim/rng";
 import { BOARDS, realInterpreterTests } from "./helpers";
 
@@ -44,13 +43,7 @@ class Life {
 
   static async start(board: string, seed: number): Promise<Life> {
     const rng = new Rng(`real-faults:${board}:${seed}`);
-    const prov = testProvisioning(rng.fork("prov"), START);
-    const band = await RealBand.boot({
-      board,
-      files: { "tl.prov": encodeProvisioning(prov) },
-      startUnix: START,
-      seed: hwRandSeed(rng.fork("hwRand")),
-    });
+    const { band, prov } = await bootTestBand(board, rng, START);
     return new Life(band, prov.syncKey, rng.fork("radio"));
   }
 
@@ -122,17 +115,6 @@ class Life {
           if (f.subarray(p, p + RECORD_SIZE).some((b) => b !== 0xff)) n++;
     return n;
   }
-}
-
-function longestGap(times: number[], from: number, end: number): number {
-  let last = from;
-  let gap = 0;
-  for (const t of times) {
-    if (t < from || t > end) continue;
-    gap = Math.max(gap, t - last);
-    last = t;
-  }
-  return Math.max(gap, end - last);
 }
 
 /** Gaps per duty from `from` to now; asserts each within one period and that logging went on. */

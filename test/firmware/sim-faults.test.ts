@@ -1,3 +1,4 @@
+import { FAULT_CALLS, longestGap } from "../../host-tools/src/espruino-real/scenario";
 import { FAULT_DUTIES, STATUS_FLAG_TIME_VALID } from "../../firmware/src/protocol/sync";
 import {
   DEFAULT_SCAN_PERIOD_S,
@@ -20,18 +21,7 @@ import { addBand, SimKiosk } from "./helpers/sim-kiosk";
 const BOARDS = ["puckjs", "mdbt42q", "pixljs", "banglejs2"];
 
 /** Calls the firmware makes while it runs on its own (updateServices only under a sync: its own test below). */
-const CALLS = [
-  "getBattery",
-  "Storage.read",
-  "Storage.write",
-  "Storage.erase",
-  "Storage.compact",
-  "setAdvertising",
-  "setAddress",
-  "setScan",
-  "hwRand",
-  "crypto",
-];
+const CALLS = FAULT_CALLS;
 
 /** The duties whose code makes each call (band.ts; sync/sync-service.ts): a fault must be charged to one of them. */
 const DUTIES_OF: Record<string, string[]> = {
@@ -69,18 +59,6 @@ function watch(world: World, band: EspruinoDevice, kiosk: SimKiosk): Watch {
     if (!w.addresses.length || w.addresses[w.addresses.length - 1].address !== a) w.addresses.push({ t, address: a });
   };
   return w;
-}
-
-/** Longest wait for an event from `from` to `end`: to the first event, between events, and after the last. */
-function longestGap(times: number[], from: number, end: number): number {
-  let last = from;
-  let gap = 0;
-  for (const t of times) {
-    if (t < from || t > end) continue;
-    gap = Math.max(gap, t - last);
-    last = t;
-  }
-  return Math.max(gap, end - last);
 }
 
 /** Phones that come and go every 10 minutes: each visit is a new encounter, so logging shows as new records. */

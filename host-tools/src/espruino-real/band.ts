@@ -274,10 +274,6 @@ export class RealBand {
     return this.interp.eval<number>("__T.peak") - this.shimBase;
   }
 
-  resetPeak(): void {
-    this.interp.exec("__T.peak=0");
-  }
-
   shimVars(): number {
     return this.shimBase - this.emptyBase;
   }

@@ -85,6 +85,27 @@ export function testProvisioning(rng: Rng, startUnix: number, extra: Partial<Pro
   return { ...defaultProvisioning(rng.bytes(8), rng.bytes(16), rng.bytes(16), startUnix), ...extra };
 }
 
+/**
+ * A freshly provisioned band on the real interpreter: keys from `rng`'s "prov" stream, E.hwRand from its "hwRand"
+ * stream, the clock set at `startUnix` as the flasher does.
+ */
+export async function bootTestBand(
+  board: string,
+  rng: Rng,
+  startUnix: number,
+  bundlePath?: string,
+): Promise<{ band: RealBand; prov: Provisioning }> {
+  const prov = testProvisioning(rng.fork("prov"), startUnix);
+  const band = await RealBand.boot({
+    board,
+    bundlePath,
+    files: { "tl.prov": encodeProvisioning(prov) },
+    startUnix,
+    seed: hwRandSeed(rng.fork("hwRand")),
+  });
+  return { band, prov };
+}
+
 /** E.hwRand's sfc32 state for a band, from a seed. */
 export function hwRandSeed(rng: Rng): [number, number, number, number] {
   return [rng.u32(), rng.u32(), rng.u32(), rng.u32()];
@@ -208,14 +229,9 @@ export async function runRealLife(opts: RealLifeOptions): Promise<RealLifeResult
   const wall = Date.now();
   const rng = new Rng(`real-life:${opts.board}:${opts.seed ?? 1}`);
   const startUnix = opts.startUnix ?? Date.UTC(2026, 0, 5) / 1000;
-  const prov = testProvisioning(rng.fork("prov"), startUnix);
-  let band = await RealBand.boot({
-    board: opts.board,
-    bundlePath: opts.bundlePath,
-    files: { "tl.prov": encodeProvisioning(prov) },
-    startUnix,
-    seed: hwRandSeed(rng.fork("hwRand")),
-  });
+  const first = await bootTestBand(opts.board, rng, startUnix, opts.bundlePath);
+  const prov = first.prov;
+  let band = first.band;
   opts.onBoot?.(band);
   // World time = band clock + offset (a power cut restarts the band's clock at zero).
   let offset = 0;
@@ -315,4 +331,33 @@ export async function runRealLife(opts: RealLifeOptions): Promise<RealLifeResult
   for (const b of Object.values(band.bandFiles())) result.logBytes += b.length;
   result.wallSeconds = (Date.now() - wall) / 1000;
   return result;
+}
+
+/**
+ * The Espruino calls the firmware makes on its own (not under a sync) that fault injection can fail: the names
+ * both harnesses take (RealBand.injectFault, the simulator's EspruinoDevice.injectFault).
+ */
+export const FAULT_CALLS = [
+  "getBattery",
+  "Storage.read",
+  "Storage.write",
+  "Storage.erase",
+  "Storage.compact",
+  "setAdvertising",
+  "setAddress",
+  "setScan",
+  "hwRand",
+  "crypto",
+];
+
+/** Longest wait for an event from `from` to `end`: to the first event, between events, and after the last. */
+export function longestGap(times: number[], from: number, end: number): number {
+  let last = from;
+  let gap = 0;
+  for (const t of times) {
+    if (t < from || t > end) continue;
+    gap = Math.max(gap, t - last);
+    last = t;
+  }
+  return Math.max(gap, end - last);
 }

@@ -1,4 +1,3 @@
-import { encodeProvisioning } from "../../../../firmware/src/protocol/provisioning";
 import {
   DEFAULT_SCAN_PERIOD_S,
   DEFAULT_SCAN_WINDOW_MS,
@@ -8,9 +7,8 @@ import {
   ROTATE_SPAN_MS,
 } from "../../../../firmware/src/tuning";
 import { loadAllBoards } from "../../boards/load";
-import { RealBand } from "../../espruino-real/band";
 import { emulatorMissing } from "../../espruino-real/interpreter";
-import { hwRandSeed, kioskSync, testProvisioning } from "../../espruino-real/scenario";
+import { bootTestBand, FAULT_CALLS, kioskSync } from "../../espruino-real/scenario";
 import { Rng } from "../../sim/rng";
 import { BenchFigure, BenchSection } from "../types";
 
@@ -28,18 +26,6 @@ const QUICK_INJECTIONS = 60;
 const INTERVAL_S = 120;
 const SYNC_EVERY_S = 3600;
 const START = Date.UTC(2026, 0, 5) / 1000;
-const CALLS = [
-  "getBattery",
-  "Storage.read",
-  "Storage.write",
-  "Storage.erase",
-  "Storage.compact",
-  "setAdvertising",
-  "setAddress",
-  "setScan",
-  "hwRand",
-  "crypto",
-];
 /** One faulted run may be lost: the bound is two runs (with jitter), plus slack. */
 const BOUND = {
   scan: 2 * DEFAULT_SCAN_PERIOD_S * 1.1 + DEFAULT_SCAN_WINDOW_MS / 1000 + 1,
@@ -71,16 +57,10 @@ interface BoardSweep {
 export async function sweep(board: string, injections: number, native: boolean): Promise<BoardSweep> {
   const wall = Date.now();
   const rng = new Rng(`fault-sweep:${board}`);
-  const prov = testProvisioning(rng.fork("prov"), START);
-  const band = await RealBand.boot({
-    board,
-    files: { "tl.prov": encodeProvisioning(prov) },
-    startUnix: START,
-    seed: hwRandSeed(rng.fork("hwRand")),
-  });
+  const { band, prov } = await bootTestBand(board, rng, START);
   const radio = rng.fork("radio");
   const pick = rng.fork("pick");
-  const calls = CALLS.filter((c) => c !== "crypto" || native);
+  const calls = FAULT_CALLS.filter((c) => c !== "crypto" || native);
   const packet = () => new Uint8Array([2, 1, 0x1a, 3, 3, 0x6f, 0xfd, 23, 0x16, 0x6f, 0xfd, ...radio.bytes(20)]);
   const beacons = Array.from({ length: 8 }, () => {
     const a = radio.bytes(6);
