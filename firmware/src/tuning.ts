@@ -90,14 +90,21 @@ export const J_STATE = 3;
 export const J_FAULTS = 4;
 
 // sync/sync-service.ts
-/** Band frames are encrypted on boards whose bundle budget has room for the code (the Puck.js class has not). */
-export const ENCRYPT_ABOVE_BUDGET_BYTES = 32768;
 /** Units one READ sends at most (its frames are queued at once: about 100 JsVars on MTU 53). */
 export const MAX_READ_UNITS = 32;
-/** A connected peer must authenticate within this long, and an idle session ends after as long. */
+/** An idle session ends after this long (checked every WATCH_MS). */
 export const WATCH_S = 15;
 export const WATCH_MS = WATCH_S * 1000;
-export const MAX_BACKOFF_S = 256;
+/** A connected peer must have authenticated this long after connecting, or the band ends the link. */
+export const AUTH_WINDOW_MS = 5000;
+/** AUTH_PROVE must follow its CHALLENGE within this long (a cheap bound on slow relays). */
+export const PROVE_S = 2;
+/** Challenges one connection may ask for: a kiosk retries once; a guesser has to reconnect for each. */
+export const MAX_CHALLENGES = 2;
+/** A command that arrives while more frames than this are still queued ends the link (a flooding peer). */
+export const MAX_QUEUE = 40;
+/** After its last error reply to a peer it drops, the band ends the link this much later (the reply goes out). */
+export const DROP_MS = 300;
 /** Notifications per pump and the pause between pumps: ~2.5 kB/s on MTU 53 without flooding the stack. */
 export const BURST = 4;
 export const PACE_MS = 20;

@@ -86,7 +86,9 @@ describe("mutual authentication", () => {
     const kp = kioskProof(c, k, nb, nk);
     const bp = bandProof(c, k, nb, nk);
     expect(toHex(kp)).not.toBe(toHex(bp));
-    expect(toHex(sessionKey(c, k, nb, nk))).not.toBe(toHex(sessionKey(c, k, nk, nb)));
+    expect(toHex(sessionKey(c, k, nb, nk, 1))).not.toBe(toHex(sessionKey(c, k, nk, nb, 1)));
+    // The AUTH_OK flags are part of the key: flipping them on air leaves the two sides with different keys.
+    expect(toHex(sessionKey(c, k, nb, nk, 1))).not.toBe(toHex(sessionKey(c, k, nb, nk, 0)));
     expect(kp.length).toBe(16);
   });
 });

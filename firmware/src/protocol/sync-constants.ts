@@ -21,7 +21,11 @@ export const OP_WIPE = 0x15;
 /** Unauthenticated band -> kiosk. */
 export const OP_CHALLENGE = 0x81;
 export const OP_AUTH_OK = 0x82;
-/** AUTH_OK flags: the band encrypts its frames' payloads in this session (boards that can afford the code). */
+/**
+ * AUTH_OK flags: the band encrypts its frames' payloads in this session. Every protocol-2 band sets it, the flags
+ * byte is bound into the session key (a flipped flag leaves the two sides with different keys), and the kiosk
+ * refuses a session without it.
+ */
 export const AUTH_FLAG_ENCRYPTED = 1;
 export const OP_ERROR = 0xe0;
 /** Authenticated band -> kiosk replies: command op | 0x80 ... */
@@ -35,7 +39,8 @@ export const OP_WIPE_OK = 0x95;
 export const OP_DATA = 0xa1;
 export const OP_TEK = 0xa4;
 export const ERR_AUTH_REQUIRED = 1;
-export const ERR_BACKOFF = 2;
+/** A wrong or late proof, or too many challenges on one connection: the band ends the link. */
+export const ERR_AUTH_FAILED = 2;
 export const ERR_BAD_FRAME = 3;
 export const ERR_BAD_MAC = 4;
 export const ERR_UNPROVISIONED = 5;
@@ -57,7 +62,11 @@ export const DIR_BAND = 0x42; // 'B'
 /** Public status, readable by anyone: "TLS" | version | state. Says nothing but whether to authenticate. */
 export const PUBLIC_STATE_UNPROVISIONED = 0;
 export const PUBLIC_STATE_AUTH_REQUIRED = 1;
-export const PUBLIC_STATUS_VERSION = 1;
+/**
+ * The sync protocol version in the public status. 2: no back-off, per-connection limits, every band encrypts,
+ * flags bound into the session key, the page MAC in READ_END (docs/protocol.md section 7).
+ */
+export const PUBLIC_STATUS_VERSION = 2;
 export const STATUS_FLAG_TIME_VALID = 1;
 export const STATUS_FLAG_ESCROW = 2;
 export const STATUS_FLAG_LOW_BATTERY = 4;

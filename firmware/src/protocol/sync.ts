@@ -132,7 +132,7 @@ export function matchDiscovery(c: CryptoPrims, syncKeys: Uint8Array[], d: Discov
 
 export const ERROR_NAMES: { [code: number]: string } = {
   1: "authentication required",
-  2: "back-off after failed authentication",
+  2: "authentication failed (wrong or late proof, or too many challenges on one connection)",
   3: "malformed frame",
   4: "bad MAC",
   5: "band needs provisioning",
@@ -166,9 +166,21 @@ export function bandProof(c: CryptoPrims, syncKey: Uint8Array, nb: Uint8Array, n
   return authProofs(c, syncKey, nb, nk).subarray(PROOF_BYTES, 2 * PROOF_BYTES);
 }
 
-/** Session key: HMAC(K, "TL-SESSION" || Nb || Nk)[0..16]. */
-export function sessionKey(c: CryptoPrims, syncKey: Uint8Array, nb: Uint8Array, nk: Uint8Array): Uint8Array {
-  return authMac(c, syncKey, "TL-SESSION", nb, nk).subarray(0, 16);
+/**
+ * Session key: HMAC(K, "TL-SESSION" || Nb || Nk || flags)[0..16], flags being the AUTH_OK flags byte: a man in the
+ * middle who flips it leaves band and kiosk with different keys, and the first frame fails its MAC.
+ */
+export function sessionKey(
+  c: CryptoPrims,
+  syncKey: Uint8Array,
+  nb: Uint8Array,
+  nk: Uint8Array,
+  flags: number,
+): Uint8Array {
+  const b = newBytes(NONCE_BYTES + 1);
+  b.set(nk, 0);
+  b[NONCE_BYTES] = flags;
+  return authMac(c, syncKey, "TL-SESSION", nb, b).subarray(0, 16);
 }
 
 export function encodeAuthProve(nk: Uint8Array, proof: Uint8Array): Uint8Array {
@@ -511,6 +523,9 @@ export function recordTime(
 
 // ---------------------------------------------------------------------------------------------- kiosk session
 
+/** AUTH_OK must come back within this long of the kiosk's AUTH_PROVE (a cheap bound on slow relays). */
+export const AUTH_REPLY_MS = 2000;
+
 export type KioskEvent =
   /** Bytes the kiosk must write to the control characteristic next (the AUTH_PROVE answer to a challenge). */
   | { type: "write"; data: Uint8Array }
@@ -524,23 +539,32 @@ export type KioskEvent =
  * The kiosk's half of a session, without any BLE: feed it every notification from the response characteristic
  * and write what it returns to the control characteristic.
  *
- *   const s = new KioskSession(pureCrypto, syncKey, randomBytes(16));
+ *   const s = new KioskSession(pureCrypto, syncKey, (n) => randomBytes(n), Date.now);
  *   write(s.begin());
  *   on notify(f): const e = s.receive(f); if (e.type === "write") write(e.data); ...
  *   write(s.command(OP_STATUS, newBytes(0)));
+ *
+ * Each begin() draws a fresh kiosk nonce, so a recorded session cannot be replayed to it. It refuses a band that
+ * does not encrypt (every protocol-2 band does), an AUTH_OK later than AUTH_REPLY_MS after its proof (with `now`),
+ * and any band frame whose sequence number is not above the last one's; a decrypted payload is a copy, never the
+ * caller's notification buffer.
  */
 export class KioskSession {
   ks: Uint8Array | undefined;
   nb: Uint8Array | undefined;
-  /** The band encrypts its frames' payloads in this session (AUTH_OK flags). */
-  encrypted = false;
+  nk: Uint8Array | undefined;
   txSeq = 0;
   rxSeq = 0;
+  /** When the last AUTH_PROVE was handed out (the `now` clock's milliseconds). */
+  provedAt = 0;
 
   constructor(
     public c: CryptoPrims,
     public syncKey: Uint8Array,
-    public nk: Uint8Array,
+    /** Cryptographically random bytes (the kiosk nonce). */
+    public random: (n: number) => Uint8Array,
+    /** Milliseconds, for the handshake's time bound; without it the bound is not checked. */
+    public now?: () => number,
   ) {}
 
   get authenticated(): boolean {
@@ -549,13 +573,16 @@ export class KioskSession {
 
   begin(): Uint8Array {
     this.ks = this.nb = undefined;
+    this.nk = this.random(NONCE_BYTES);
+    if (!this.nk || this.nk.length !== NONCE_BYTES) throw new Error("random source must return 16 bytes");
     return new Uint8Array([OP_AUTH_BEGIN]);
   }
 
   /** Seals an authenticated command with the next sequence number. */
   command(op: number, payload: Uint8Array): Uint8Array {
     if (!this.ks) throw new Error("not authenticated");
-    this.txSeq = (this.txSeq + 1) & 0xffff;
+    if (this.txSeq >= 0xffff) throw new Error("session used up its sequence numbers: authenticate again");
+    this.txSeq++;
     return sealFrame(this.c, this.ks, DIR_KIOSK, op, this.txSeq, payload);
   }
 
@@ -573,28 +600,43 @@ export class KioskSession {
     }
     if (op === OP_CHALLENGE) {
       if (f.length !== 1 + NONCE_BYTES) return { type: "invalid", reason: "challenge must be 17 bytes" };
+      if (!this.nk) return { type: "invalid", reason: "challenge without AUTH_BEGIN" };
       this.nb = copyBytes(f, 1, NONCE_BYTES);
       this.ks = undefined;
+      this.provedAt = this.now ? this.now() : 0;
       return { type: "write", data: encodeAuthProve(this.nk, kioskProof(this.c, this.syncKey, this.nb, this.nk)) };
     }
     if (op === OP_AUTH_OK) {
-      if (!this.nb || f.length < 2 + PROOF_BYTES) return { type: "invalid", reason: "unexpected AUTH_OK" };
-      if (!bytesEqual(copyBytes(f, 1, PROOF_BYTES), bandProof(this.c, this.syncKey, this.nb, this.nk))) {
+      const nb = this.nb;
+      const nk = this.nk;
+      if (!nb || !nk || f.length < 2 + PROOF_BYTES) return { type: "invalid", reason: "unexpected AUTH_OK" };
+      // One AUTH_OK per challenge; a new session needs begin() and a fresh nonce.
+      this.nb = this.nk = undefined;
+      if (this.now && this.now() - this.provedAt > AUTH_REPLY_MS) {
+        return { type: "invalid", reason: "AUTH_OK came later than " + AUTH_REPLY_MS + " ms after the proof" };
+      }
+      if (!bytesEqual(copyBytes(f, 1, PROOF_BYTES), bandProof(this.c, this.syncKey, nb, nk))) {
         return { type: "invalid", reason: "band proof does not match: not the band this sync key belongs to" };
       }
-      this.ks = sessionKey(this.c, this.syncKey, this.nb, this.nk);
-      this.encrypted = (f[1 + PROOF_BYTES] & AUTH_FLAG_ENCRYPTED) !== 0;
-      this.nb = undefined;
+      const flags = f[1 + PROOF_BYTES];
+      if (!(flags & AUTH_FLAG_ENCRYPTED)) {
+        return { type: "invalid", reason: "band does not encrypt its frames (sync protocol 1): reflash it" };
+      }
+      this.ks = sessionKey(this.c, this.syncKey, nb, nk, flags);
       this.txSeq = this.rxSeq = 0;
       return { type: "authenticated" };
     }
     if (!this.ks) return { type: "invalid", reason: "frame before authentication" };
     const o = openFrame(this.c, this.ks, DIR_BAND, f);
     if (!o.ok) return { type: "invalid", reason: o.error };
-    if (this.encrypted) cryptPayload(this.c, this.ks, DIR_BAND, o.value.seq, o.value.payload);
-    const expected = (this.rxSeq + 1) & 0xffff;
-    const gap = o.value.seq !== expected;
-    this.rxSeq = o.value.seq;
-    return { type: "frame", op: o.value.op, seq: o.value.seq, payload: o.value.payload, gap: gap };
+    const seq = o.value.seq;
+    if (seq <= this.rxSeq) {
+      return { type: "invalid", reason: "replayed or reordered frame: seq " + seq + " after " + this.rxSeq };
+    }
+    const payload = copyBytes(o.value.payload, 0, o.value.payload.length);
+    cryptPayload(this.c, this.ks, DIR_BAND, seq, payload);
+    const gap = seq !== this.rxSeq + 1;
+    this.rxSeq = seq;
+    return { type: "frame", op: o.value.op, seq: seq, payload: payload, gap: gap };
   }
 }

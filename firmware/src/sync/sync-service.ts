@@ -14,7 +14,8 @@ import {
   DIR_KIOSK,
   encodeError,
   ERR_AUTH_REQUIRED,
-  ERR_BACKOFF,
+  ERR_AUTH_FAILED,
+  ERR_BUSY,
   ERR_BAD_ARGUMENT,
   ERR_BAD_MAC,
   ERR_UNPROVISIONED,
@@ -48,7 +49,18 @@ import {
   unitsPerChunk,
   WIPE_CONFIRM_U32,
 } from "../protocol/sync";
-import { BURST, MAX_BACKOFF_S, MAX_READ_UNITS, PACE_MS, WATCH_MS, WATCH_S } from "../tuning";
+import {
+  AUTH_WINDOW_MS,
+  BURST,
+  DROP_MS,
+  MAX_CHALLENGES,
+  MAX_QUEUE,
+  MAX_READ_UNITS,
+  PACE_MS,
+  PROVE_S,
+  WATCH_MS,
+  WATCH_S,
+} from "../tuning";
 
 /** What the sync service needs from the band besides its log and state modules. */
 export interface SyncBand {
@@ -62,8 +74,11 @@ export interface SyncBand {
 }
 
 /*
- * The band's sync GATT service logic (docs/protocol.md section 7): mutual authentication with back-off,
- * authenticated commands, paged DATA streaming from a cursor. A module-level singleton: `init` sets it up with
+ * The band's sync GATT service logic (docs/protocol.md section 7): mutual authentication, authenticated and
+ * encrypted commands, paged DATA streaming from a cursor. No state outlives a connection except the log and the
+ * band state: a stranger's failed attempts cost the next kiosk nothing. A peer that steps outside the protocol
+ * (anything but AUTH_BEGIN/AUTH_PROVE before authenticating, a wrong or late proof, a third challenge, a bad MAC,
+ * a command while the queue is full) gets one error reply and loses the link; its later writes are ignored. A module-level singleton: `init` sets it up with
  * the crypto, the sync key (undefined: unprovisioned), the band hooks and the radio link.
  */
 let c: CryptoPrims;
@@ -77,8 +92,11 @@ let nb: Uint8Array | undefined;
 let ks: Uint8Array | undefined;
 let rx = 0;
 let tx = 0;
-let fails = 0;
-let until = 0;
+/** Challenges on this connection, and the uptime of the last one (AUTH_PROVE must follow within PROVE_S). */
+let challenges = 0;
+let challengeAt = 0;
+/** The peer is being dropped: ignore its writes until the link ends. */
+let dropped = false;
 let connected = false;
 let active = 0;
 /** The watch timer: the next connection cancels it, so a stale one never cuts a later peer short. */
@@ -106,16 +124,15 @@ export function init(
   p = platform;
   upc = unitsPerChunk(mtu);
   duties.push(pumpNow, watch);
-  fails = until = 0;
   connected = pumping = false;
   reset();
 }
 
 function reset(): void {
   nb = ks = undefined;
-  rx = tx = 0;
+  rx = tx = challenges = 0;
   q = [];
-  flushed = false;
+  flushed = dropped = false;
 }
 
 /**
@@ -148,20 +165,23 @@ function send(f: Uint8Array): void {
   pump(0);
 }
 
-/**
- * Queues an authenticated band frame. Boards with room for the code (bundle budget above 32 KB) also encrypt
- * the payload; AUTH_OK tells the kiosk.
- */
+/** Queues an authenticated band frame, its payload encrypted (encrypt-then-MAC; the payload is encrypted in place). */
 function reply(op: number, payload: Uint8Array): void {
-  tx = (tx + 1) & 0xffff;
-  // A literal, not a named constant: esbuild folds it while parsing and drops cryptPayload on small boards
-  // (32 KB budgets and above: tuning.ts ENCRYPT_ABOVE_BUDGET_BYTES).
-  if (__BUNDLE_BUDGET_BYTES__ > 32768) cryptPayload(c, ks as Uint8Array, DIR_BAND, tx, payload);
+  tx++;
+  cryptPayload(c, ks as Uint8Array, DIR_BAND, tx, payload);
   send(sealFrame(c, ks as Uint8Array, DIR_BAND, op, tx, payload));
 }
 
-function error(code: number, arg: number): void {
+/**
+ * Ends the session: one error reply (so that a kiosk learns why), then the link, DROP_MS later; writes until then
+ * are ignored, so a flooding peer costs one queued frame.
+ */
+function drop(code: number, arg: number): void {
+  nb = ks = undefined;
+  dropped = true;
+  q = [];
   send(encodeError(code, arg));
+  timers.after(radio.disconnect, DROP_MS);
 }
 
 /**
@@ -187,8 +207,8 @@ function read(cursor: number, max: number): void {
 }
 
 function begin(): void {
-  const t = p.uptime();
-  if (t < until) return error(ERR_BACKOFF, Math.ceil(until - t));
+  if (++challenges > MAX_CHALLENGES) return drop(ERR_AUTH_FAILED, 0);
+  challengeAt = p.uptime();
   const f = newBytes(1 + NONCE_BYTES);
   f[0] = OP_CHALLENGE;
   for (let i = 1; i < f.length; i += 4) writeU32LE(f, i, p.rand32());
@@ -200,28 +220,19 @@ function begin(): void {
 function prove(k: Uint8Array, d: Uint8Array): void {
   const n = nb;
   nb = undefined; // one attempt per challenge
-  if (!n) return error(ERR_AUTH_REQUIRED, 0);
+  if (!n) return drop(ERR_AUTH_REQUIRED, 0);
   const nk = d.subarray(1, 1 + NONCE_BYTES);
   const proofs = authProofs(c, k, n, nk);
-  // A short or wrong proof is a failed attempt either way.
+  // A short, wrong or late proof fails alike (a late one: a slow relay, or a guesser taking its time).
   let diff = d.length ^ (1 + NONCE_BYTES + PROOF_BYTES);
   for (let i = 0; i < PROOF_BYTES; i++) diff |= proofs[i] ^ d[1 + NONCE_BYTES + i];
-  if (diff) {
-    // Back-off doubles with each failure.
-    const wait = fails > 8 ? MAX_BACKOFF_S : 1 << fails;
-    fails++;
-    until = p.uptime() + wait;
-    error(ERR_BACKOFF, wait);
-    timers.after(radio.disconnect, 300);
-    return;
-  }
-  fails = 0;
-  ks = sessionKey(c, k, n, nk);
+  if (diff || p.uptime() - challengeAt > PROVE_S) return drop(ERR_AUTH_FAILED, 0);
+  ks = sessionKey(c, k, n, nk, AUTH_FLAG_ENCRYPTED);
   rx = tx = 0;
   const f = newBytes(2 + PROOF_BYTES);
   f[0] = OP_AUTH_OK;
   f.set(proofs.subarray(PROOF_BYTES, 2 * PROOF_BYTES), 1);
-  f[1 + PROOF_BYTES] = __BUNDLE_BUDGET_BYTES__ > 32768 ? AUTH_FLAG_ENCRYPTED : 0;
+  f[1 + PROOF_BYTES] = AUTH_FLAG_ENCRYPTED;
   send(f);
 }
 
@@ -247,12 +258,12 @@ function command(op: number, p: Uint8Array): void {
   } else if (op === OP_WIPE && arg === WIPE_CONFIRM_U32 && p.length >= 5) {
     reply(OP_WIPE_OK, newBytes(0));
     band.wipe(p[4]);
-  } else error(ERR_BAD_ARGUMENT, op);
+  } else send(encodeError(ERR_BAD_ARGUMENT, op));
 }
 
 /**
- * Every WATCH_MS while connected: a peer that has not authenticated by then, or a session idle for as long,
- * is disconnected (a silent peer would otherwise hold the band's only connection and its energy).
+ * AUTH_WINDOW_MS after connecting, then every WATCH_MS: a peer that has not authenticated by then, or a session
+ * idle for WATCH_S, is disconnected (a silent peer would otherwise hold the band's only connection and its energy).
  */
 function watch(): void {
   if (!connected) return;
@@ -265,7 +276,7 @@ export function connect(): void {
   connected = true;
   active = p.uptime();
   timers.cancel(watcher);
-  watcher = timers.after(watch, WATCH_MS);
+  watcher = timers.after(watch, AUTH_WINDOW_MS);
 }
 
 export function disconnect(): void {
@@ -275,18 +286,18 @@ export function disconnect(): void {
 
 /** A write to the control characteristic. */
 export function write(d: Uint8Array): void {
+  if (dropped) return;
   active = p.uptime();
   const op = d[0];
-  if (!key) return error(ERR_UNPROVISIONED, 0);
+  if (!key) return drop(ERR_UNPROVISIONED, 0);
   if (op === OP_AUTH_BEGIN) return begin();
   if (op === OP_AUTH_PROVE) return prove(key, d);
-  if (!ks) return error(ERR_AUTH_REQUIRED, 0);
+  if (!ks) return drop(ERR_AUTH_REQUIRED, 0);
   const f = frameOpen(c, ks, DIR_KIOSK, d);
-  if (!f || f.seq <= rx) {
-    // Forged, corrupted or replayed: end the session.
-    ks = undefined;
-    return error(ERR_BAD_MAC, 0);
-  }
+  // Forged, corrupted or replayed (sequence numbers only grow; a session ends before they would wrap).
+  if (!f || f.seq <= rx) return drop(ERR_BAD_MAC, 0);
+  // Every queue is bounded: a peer that sends commands faster than the band can answer loses the link.
+  if (q.length > MAX_QUEUE) return drop(ERR_BUSY, q.length);
   rx = f.seq;
   command(f.op, f.payload);
 }

@@ -159,7 +159,7 @@ export function kioskSync(
     return result;
   }
   result.found = true;
-  const session = new KioskSession(pureCrypto, syncKey, rng.bytes(16));
+  const session = new KioskSession(pureCrypto, syncKey, (n) => rng.bytes(n), () => band.now * 1000);
   const events: KioskEvent[] = [];
   band.connect("kiosk", (f) => {
     const e = session.receive(f);

@@ -100,14 +100,18 @@ export class SimKiosk {
     return this.world.until(found, { timeoutS });
   }
 
+  private nonces = 0;
+
+  /** Kiosk nonces: a fresh one per session, the same sequence in every run of a seeded world. */
+  nonce(n: number): Uint8Array {
+    const k = ++this.nonces;
+    return new Uint8Array(n).map((_, i) => (k * 29 + i * 13 + 1) & 255);
+  }
+
   /** Connects, subscribes to responses and authenticates with registry key `index`. */
   async open(address: string, index: number): Promise<boolean> {
     this.link = await this.world.until(this.central.connect(address, { timeoutS: 10 }));
-    this.session = new KioskSession(
-      c,
-      this.registry[index],
-      new Uint8Array(16).map((_, i) => i * 13 + 1),
-    );
+    this.session = new KioskSession(c, this.registry[index], (n) => this.nonce(n), () => this.world.now * 1000);
     this.events = [];
     await this.world.until(this.link.subscribe(SYNC_SERVICE_UUID, SYNC_RESPONSE_UUID, (data) => this.onNotify(data)));
     await this.send(this.session.begin());

@@ -1,4 +1,5 @@
 import * as fs from "fs";
+import { randomBytes } from "crypto";
 import * as os from "os";
 import * as path from "path";
 import { pureCrypto } from "../../../../firmware/src/protocol/crypto";
@@ -110,7 +111,7 @@ async function secondsToSync(board: BoardProfile, file: string): Promise<number 
   try {
     const address = await world.until(found, { timeoutS: 60 });
     const link = await world.until(central.connect(address, { timeoutS: 30 }));
-    const session = new KioskSession(pureCrypto, key, new Uint8Array(16).fill(7));
+    const session = new KioskSession(pureCrypto, key, (n) => randomBytes(n), () => world.now * 1000);
     let done: () => void = () => undefined;
     const authed = new Promise<void>((resolve) => (done = resolve));
     await world.until(
