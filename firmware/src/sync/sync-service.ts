@@ -5,6 +5,7 @@ import * as state from "../state/band-state";
 import { Platform, Radio, Timers } from "../hw/types";
 import { newBytes, readU32LE, writeU32LE } from "../protocol/bytes";
 import { CryptoPrims } from "../protocol/crypto";
+import { LOG_MAC_BYTES, logKey, pageMac } from "../protocol/log-mac";
 import { RECORD_SIZE } from "../protocol/record-constants";
 import {
   AUTH_FLAG_ENCRYPTED,
@@ -87,6 +88,8 @@ let watcher: unknown;
 let q: Uint8Array[] = [];
 let pumping = false;
 let flushed = false;
+let lk: Uint8Array | undefined;
+let lid: Uint8Array | undefined;
 
 /** The radio's notify/disconnect and the timers' callbacks must already be guarded (hw/espruino.ts). */
 export function init(
@@ -165,25 +168,41 @@ function error(code: number, arg: number): void {
 }
 
 /**
- * Queues DATA frames with up to `max` units from `cursor`, then READ_END. A kiosk that lacks the segment header
- * governing `cursor` reads from the start of its file instead (cursor rounded down to 256: unit 0 is a header).
+ * Queues DATA frames with up to `max` units from `cursor`, then READ_END with the next cursor and the page MAC
+ * (protocol/log-mac.ts). A kiosk that lacks the segment header governing `cursor` reads from the start of its file
+ * instead (cursor rounded down to 256: unit 0 is a header). A page ends at the end of a log file, so its units
+ * have consecutive cursors.
  */
 function read(cursor: number, max: number): void {
   if (!flushed) band.flush();
   flushed = true;
   if (max > MAX_READ_UNITS) max = MAX_READ_UNITS;
+  const ps: Uint8Array[] = [];
   let r: LogChunk | undefined;
-  while (max > 0 && (r = log.read(cursor, max < upc ? max : upc))) {
+  let want = 0;
+  while (max > 0 && (r = log.read(cursor, (want = max < upc ? max : upc)))) {
     const n = r.bytes.length / RECORD_SIZE;
     const p = newBytes(4 + r.bytes.length);
     writeU32LE(p, 0, r.cursor);
     p.set(r.bytes, 4);
-    reply(OP_DATA, p);
+    ps.push(p);
     cursor = r.cursor + n;
     max -= n;
+    if (n < want) break;
   }
+  // The MAC is over the plaintext payloads: reply() encrypts them in place.
+  const e = newBytes(4 + LOG_MAC_BYTES);
+  writeU32LE(e, 0, cursor);
+  e.set(pageMac(c.sha256, lk as Uint8Array, lid as Uint8Array, ps, cursor), 4);
+  for (let i = 0; i < ps.length; i++) reply(OP_DATA, ps[i]);
   // The next cursor; the log continues while it is below the status's log end.
-  reply(OP_READ_END, u32Payload(cursor));
+  reply(OP_READ_END, e);
+}
+
+/** The log key (from the band secret, protocol/log-mac.ts) and band id that sign READ pages; set at boot. */
+export function setLogKey(bandSecret: Uint8Array, bandId: Uint8Array): void {
+  lk = logKey(c.sha256, bandSecret);
+  lid = bandId;
 }
 
 function begin(): void {
