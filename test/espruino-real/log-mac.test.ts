@@ -19,20 +19,23 @@ realInterpreterTests()("signed log pages in the real interpreter", () => {
       const { band, prov } = await bootTestBand(board, rng, START);
       const radio = rng.fork("radio");
       const packet = () => new Uint8Array([2, 1, 0x1a, 3, 3, 0x6f, 0xfd, 23, 0x16, 0x6f, 0xfd, ...radio.bytes(20)]);
-      const beacons = Array.from({ length: 6 }, (_, i) => ({
+      const beacons = Array.from({ length: 10 }, (_, i) => ({
         address: `4${i}:11:22:33:44:55 random`,
         packet: packet(),
+        at: START,
       }));
-      const end = START + 1800;
+      // An hour with ten beacons changing ids every 5 minutes: enough units for several pages.
+      const end = START + 3600;
       while (band.now < end) {
         if (band.scanning) {
+          for (const b of beacons) if (band.now - b.at >= 300) ((b.packet = packet()), (b.at = band.now));
           band.advance(0.25);
           band.scanReports(beacons.map((b) => ({ data: b.packet, rssi: -60, address: b.address })));
         } else band.interp.runUntil(end * 1000, () => band.scanning);
       }
       const sync = kioskSync(band, prov.syncKey, rng.fork("kiosk"), () => band.now, { value: 0 });
       expect(sync.error).toBeUndefined();
-      expect(sync.pages.length).toBeGreaterThan(0);
+      expect(sync.pages.length).toBeGreaterThan(1);
       const key = logKey(pureCrypto.sha256, prov.bandSecret);
       const x = { bandId: prov.bandId, pages: sync.pages };
       expect(firstBadPage(pureCrypto.sha256, key, x)).toBe(-1);
