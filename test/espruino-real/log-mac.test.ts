@@ -28,7 +28,11 @@ realInterpreterTests()("signed log pages in the real interpreter", () => {
       const end = START + 3600;
       while (band.now < end) {
         if (band.scanning) {
-          for (const b of beacons) if (band.now - b.at >= 300) ((b.packet = packet()), (b.at = band.now));
+          for (const b of beacons)
+            if (band.now - b.at >= 300) {
+              b.packet = packet();
+              b.at = band.now;
+            }
           band.advance(0.25);
           band.scanReports(beacons.map((b) => ({ data: b.packet, rssi: -60, address: b.address })));
         } else band.interp.runUntil(end * 1000, () => band.scanning);
