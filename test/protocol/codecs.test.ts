@@ -1,3 +1,4 @@
+import { createHmac } from "crypto";
 import fc from "fast-check";
 import {
   BLUEZONE_COMPANY_ID,
@@ -16,6 +17,8 @@ import {
   firstBadPage,
   logKey,
   logOfExport,
+  pageMac,
+  pageMessage,
   pageUnits,
   signedLogExport,
   signPages,
@@ -187,6 +190,17 @@ describe("encounter record codec", () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+  it("computes the page MAC as HMAC-SHA256 over TL-LOG | band id | body | next cursor", () => {
+    fc.assert(
+      fc.property(bytes(16), bytes(8), fc.uint8Array({ maxLength: 530 }), fc.nat(), (key, bandId, body, next) => {
+        const msg = pageMessage(bandId, body, next);
+        const expected = createHmac("sha256", key).update(msg).digest().subarray(0, 16);
+        expect(toHex(pageMac(pureCrypto.sha256, key, msg))).toBe(toHex(expected));
+        expect(toHex(msg.subarray(0, 14))).toBe(toHex(Buffer.concat([Buffer.from("TL-LOG"), bandId])));
+      }),
+      { numRuns: 50 },
     );
   });
   it("rejects truncated, padded and v2 exports, bad pages, and never throws on garbage", () => {

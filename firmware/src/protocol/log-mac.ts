@@ -1,5 +1,6 @@
 import {
   asciiBytes,
+  concatBytes,
   copyBytes,
   Decoded,
   fail,
@@ -33,7 +34,7 @@ import { assembleLog, LogUnit, OP_DATA, OP_READ_END } from "./sync";
  *   page MAC = HMAC-SHA256(logKey, "TL-LOG" || band id 8 || P1 || ... || Pn || next cursor u32 LE)[0..16]
  *
  * P1..Pn are the plaintext DATA payloads of one READ (cursor u32 LE | units), in the order sent.
- * The band uses logKey and pageMac only; the rest is for kiosks, tests and the authority.
+ * The band uses logKey, pagePrefix and pageMac only; the rest is for kiosks, tests and the authority.
  */
 export const LOG_MAC_BYTES = 16;
 /** Most units one page may hold (the band's MAX_READ_UNITS, tuning.ts). */
@@ -43,26 +44,23 @@ export function logKey(sha: Sha256Fn, bandSecret: Uint8Array): Uint8Array {
   return hmacSha256(sha, bandSecret, asciiBytes("TL-LOGKEY")).subarray(0, 16);
 }
 
-/** The page MAC over `payloads` (the DATA payloads of one READ, or the page body as one array) and `next`. */
-export function pageMac(
-  sha: Sha256Fn,
-  key: Uint8Array,
-  bandId: Uint8Array,
-  payloads: Uint8Array[],
-  next: number,
-): Uint8Array {
-  let n = 18;
-  for (let i = 0; i < payloads.length; i++) n += payloads[i].length;
-  const m = newBytes(n);
-  m.set(asciiBytes("TL-LOG"), 0);
-  m.set(bandId, 6);
-  n = 14;
-  for (let i = 0; i < payloads.length; i++) {
-    m.set(payloads[i], n);
-    n += payloads[i].length;
-  }
-  writeU32LE(m, n, next);
-  return hmacSha256(sha, key, m).subarray(0, 16);
+/** "TL-LOG" || band id: the start of every page MAC's message. */
+export function pagePrefix(bandId: Uint8Array): Uint8Array {
+  return concatBytes(asciiBytes("TL-LOG"), bandId);
+}
+
+/** The page MAC of a message "TL-LOG" || band id || P1..Pn || next cursor (the band builds it in place). */
+export function pageMac(sha: Sha256Fn, key: Uint8Array, message: Uint8Array): Uint8Array {
+  return hmacSha256(sha, key, message).subarray(0, 16);
+}
+
+/** The page MAC's message for a page body (P1..Pn concatenated) and its next cursor. */
+export function pageMessage(bandId: Uint8Array, body: Uint8Array, next: number): Uint8Array {
+  const m = newBytes(14 + body.length + 4);
+  m.set(pagePrefix(bandId), 0);
+  m.set(body, 14);
+  writeU32LE(m, 14 + body.length, next);
+  return m;
 }
 
 /** One READ's reply as the band sent it: DATA payloads concatenated, the next cursor and the page MAC. */
@@ -185,7 +183,7 @@ export function decodeLogExportV3(b: Uint8Array): Decoded<LogExportV3> {
 export function firstBadPage(sha: Sha256Fn, key: Uint8Array, x: LogExportV3): number {
   for (let i = 0; i < x.pages.length; i++) {
     const pg = x.pages[i];
-    const mac = pageMac(sha, key, x.bandId, [pg.body], pg.next);
+    const mac = pageMac(sha, key, pageMessage(x.bandId, pg.body, pg.next));
     let diff = pg.mac.length ^ LOG_MAC_BYTES;
     for (let j = 0; j < LOG_MAC_BYTES; j++) diff |= mac[j] ^ pg.mac[j];
     if (diff) return i;
@@ -290,7 +288,7 @@ export function signPages(
       body.set(parts[j], len);
       len += parts[j].length;
     }
-    pages.push({ body: body, next: next, mac: pageMac(sha, key, bandId, parts, next) });
+    pages.push({ body: body, next: next, mac: pageMac(sha, key, pageMessage(bandId, body, next)) });
   }
   return pages;
 }
