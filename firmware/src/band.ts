@@ -9,6 +9,7 @@ import {
   DEFAULT_RETENTION_DAYS,
   MODE_ESCROW,
   PROV_AT,
+  PROV_BAND_ID,
   PROV_BAND_SECRET,
   PROV_FLAG_CLOCK_SET_BY_FLASHER,
   PROV_FLAGS,
@@ -310,6 +311,10 @@ export function start(
   log.init(p.flash, logBudgetBytes);
   sync.init(c, syncKey, { status: status, setTime: setTime, flush: flush, wipe: wipe }, r, t, p, mtu);
   if (prov) {
+    sync.setLogKey(
+      prov.subarray(PROV_BAND_SECRET, PROV_BAND_SECRET + 16),
+      prov.subarray(PROV_BAND_ID, PROV_BAND_ID + 8),
+    );
     state.boot(
       p,
       c,

@@ -4,8 +4,8 @@ import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import Database from "better-sqlite3";
-import { encodeLogExport, KIND_EN, RECORD_ID_BYTES } from "../../firmware/src/protocol/record";
-import { certify, makeKeys, publishBody, TestAuthority, TestKey } from "./helpers";
+import { KIND_EN, RECORD_ID_BYTES } from "../../firmware/src/protocol/record";
+import { certify, logBytes, makeKeys, publishBody, registerBand, TestAuthority, TestKey } from "./helpers";
 import { readExportZip } from "./independent-export";
 import { serveProcess, ServeProcess } from "./serve-process";
 
@@ -168,24 +168,21 @@ describe("authority crash safety (kill -9)", () => {
     }
 
     // 4. SIGTERM while a band log is half uploaded: it is still answered (201), then the process exits 0.
-    const log = Buffer.from(
-      encodeLogExport({
-        bandId: randomBytes(8),
-        segments: [
-          {
-            header: { seq: 1, baseTime: Math.floor(Date.now() / 86400000 - 2) * 86400, monotonic: false, bootEpoch: 1 },
-            records: Array.from({ length: 50 }, (_, i) => ({
-              kind: KIND_EN,
-              id: randomBytes(RECORD_ID_BYTES),
-              startMinute: i * 5,
-              durationMinutes: 3,
-              rssiMean: -60,
-              aemTx: 0,
-            })),
-          },
-        ],
-      }),
-    );
+    const bandId = randomBytes(8);
+    await registerBand(srv as unknown as TestAuthority, bandId, false);
+    const log = logBytes(bandId, [
+      {
+        header: { seq: 1, baseTime: Math.floor(Date.now() / 86400000 - 2) * 86400, monotonic: false, bootEpoch: 1 },
+        records: Array.from({ length: 50 }, (_, i) => ({
+          kind: KIND_EN,
+          id: randomBytes(RECORD_ID_BYTES),
+          startMinute: i * 5,
+          durationMinutes: 3,
+          rssiMean: -60,
+          aemTx: 0,
+        })),
+      },
+    ]);
     const keys = makeKeys(2, Math.floor(Date.now() / 86400000));
     const c = await certify(srv as unknown as TestAuthority, keys, { log });
     const answer = new Promise<number>((resolve, reject) => {

@@ -66,7 +66,7 @@ describe("resolveLog", () => {
   const secrets = [randomBytes(16), randomBytes(16), randomBytes(16)];
   const bands = secrets.map((s, i) => ({ rowId: i + 1, bandId: "000000000000000" + i, secretSealed: s }));
 
-  async function run(records: ReturnType<typeof sightingOf>[], tolerance = 12) {
+  async function run(records: ReturnType<typeof sightingOf>[], tolerance = 2) {
     return resolveLog({
       f0BandId: "ffffffffffffffff",
       log: {
@@ -82,18 +82,29 @@ describe("resolveLog", () => {
     });
   }
 
+  // An RPI goes on air at most 25 min (RPI_MAX_ON_AIR_S) before its first sighting and not after it; the
+  // clock tolerance (2 intervals) widens that on both sides: intervals -5..+2 around the sighting's.
   test.each([
     ["same interval", 0, true],
-    ["12 intervals earlier (2 h)", -12, true],
-    ["12 intervals later", 12, true],
-    ["13 intervals earlier", -13, false],
-    ["13 intervals later", 13, false],
-  ])("tolerance: RPI %s", async (_n, offset, matches) => {
+    ["5 intervals earlier (25 min on air + 20 min of clocks)", -5, true],
+    ["2 intervals later", 2, true],
+    ["6 intervals earlier", -6, false],
+    ["3 intervals later", 3, false],
+    ["12 intervals earlier (the old +-2 h window)", -12, false],
+  ])("match window: RPI %s", async (_n, offset, matches) => {
     const seenAt = base + 12 * 3600;
     const enin = Math.floor(seenAt / 600) + offset;
     const r = await run([sightingOf(secrets[1], enin, { seenAt, base, duration: 0, rssiMean: -60, txPower: -8 })]);
     expect(r.matches.map((m) => m.f1BandId)).toEqual(matches ? [bands[1].bandId] : []);
     expect(r.stats.bandsScanned).toBe(3);
+  });
+
+  test("a record claiming one RPI for 63 minutes is capped to the 25 minutes an RPI can be on air", async () => {
+    const seenAt = base + 12 * 3600;
+    const enin = Math.floor(seenAt / 600);
+    const r = await run([sightingOf(secrets[1], enin, { seenAt, base, duration: 63, rssiMean: -40, txPower: -8 })]);
+    expect(r.stats.cappedSpans).toBe(1);
+    expect(r.matches.map((m) => [m.f1BandId, m.sighting.minutes])).toEqual([[bands[1].bandId, 25]]);
   });
 
   test("decrypts tx power from the AEM byte", async () => {
@@ -124,7 +135,7 @@ describe("resolveLog", () => {
     const r = await run([
       sightingOf(secrets[0], Math.floor(seenAt / 600), { seenAt, base, duration: 0, rssiMean: -60, txPower: -8 }),
     ]);
-    expect(r.stats.rpisComputed).toBe(3 * 25);
+    expect(r.stats.rpisComputed).toBe(3 * 8);
   });
 
   test("records outside the plausible window are skipped", async () => {

@@ -99,12 +99,12 @@ describe("authority end-to-end flow (escrow deployment)", () => {
   });
 
   test("the positive band's log is uploaded with the same certificate, once", async () => {
-    const r = await uploadLog(t, log, cert.certificate, cert.hmacKey);
+    const r = await uploadLog(t, log, cert.certificate, cert.hmacKey, keys);
     expect(r.status).toBe(201);
     expect(r.json).toMatchObject({ bandId: ids.F0, duplicate: false, resolution: "pending", segments: 2 });
     logId = r.json.logId;
     // Replaying the same upload is answered as a duplicate and stores nothing new.
-    const replay = await uploadLog(t, log, cert.certificate, cert.hmacKey);
+    const replay = await uploadLog(t, log, cert.certificate, cert.hmacKey, keys);
     expect(replay.status).toBe(200);
     expect(replay.json).toMatchObject({ logId, duplicate: true });
     expect((await t.store.counts()).bandLogs).toBe(1);
@@ -264,8 +264,8 @@ describe("authority end-to-end flow (escrow deployment)", () => {
         txPower: -6,
       }),
       sightingOf(secrets.A, Math.floor(tA2 / 600), { seenAt: tA2, base, duration: 10, rssiMean: -70, txPower: -6 }),
-      // B's advert of 23:10 the day before, seen at 00:05: 55 minutes and a day boundary away, inside +-2 h.
-      sightingOf(secrets.B, Math.floor(at(DAY0 - 2, 23, 10) / 600), {
+      // B's advert of 23:50 the day before, seen at 00:05: 15 minutes and a day boundary away.
+      sightingOf(secrets.B, Math.floor(at(DAY0 - 2, 23, 50) / 600), {
         seenAt: tB,
         base,
         duration: 5,
@@ -301,10 +301,14 @@ describe("authority end-to-end flow (escrow deployment)", () => {
     const monotonic = [
       sightingOf(secrets.A, Math.floor(tA / 600), { seenAt: 600, base: 0, duration: 10, rssiMean: -50, txPower: -6 }),
     ];
-    return logBytes(bandF0, [
-      { header: { seq: 7, baseTime: base, monotonic: false, bootEpoch: 1 }, records },
-      { header: { seq: 8, baseTime: 0, monotonic: true, bootEpoch: 2 }, records: monotonic },
-    ]);
+    return logBytes(
+      bandF0,
+      [
+        { header: { seq: 7, baseTime: base, monotonic: false, bootEpoch: 1 }, records },
+        { header: { seq: 8, baseTime: 0, monotonic: true, bootEpoch: 2 }, records: monotonic },
+      ],
+      secrets.F0,
+    );
   }
 });
 

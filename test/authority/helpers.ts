@@ -1,14 +1,9 @@
-import { createHmac, randomBytes } from "crypto";
+import { createHash, createHmac, randomBytes } from "crypto";
 import { pureCrypto } from "../../firmware/src/protocol/crypto";
 import { escrowTek } from "../../firmware/src/protocol/escrow";
 import { computeAem, computeRpi, deriveAemk, deriveRpik, enMetadata } from "../../firmware/src/protocol/gaen";
-import {
-  EncounterRecord,
-  encodeLogExport,
-  ExportSegment,
-  KIND_EN,
-  RECORD_ID_BYTES,
-} from "../../firmware/src/protocol/record";
+import { signedLogExport } from "../../firmware/src/protocol/log-mac";
+import { EncounterRecord, ExportSegment, KIND_EN, RECORD_ID_BYTES } from "../../firmware/src/protocol/record";
 import { AuthorityApp } from "../../host-tools/src/authority/app";
 import { parseConfig } from "../../host-tools/src/authority/config";
 import { computeLogmac, computeTekmac, MacKey } from "../../host-tools/src/authority/crypto/tekmac";
@@ -160,15 +155,52 @@ export function publishBody(
   };
 }
 
-export function uploadLog(t: { url: string }, log: Buffer, certificate: string, hmacKey: Buffer) {
-  return call(t, "POST", "/v1/band-logs", {
-    body: log,
-    headers: {
-      "content-type": "application/octet-stream",
-      authorization: "Bearer " + certificate,
-      "x-tracelet-hmac-key": hmacKey.toString("base64"),
-    },
-  });
+/**
+ * POST /v1/band-logs. `keys`: the certificate's keys, sent as X-Tracelet-Keys (escrow deployments need them to
+ * check that the certificate is the band's).
+ */
+export function uploadLog(t: { url: string }, log: Buffer, certificate: string, hmacKey: Buffer, keys?: MacKey[]) {
+  const headers: Record<string, string> = {
+    "content-type": "application/octet-stream",
+    authorization: "Bearer " + certificate,
+    "x-tracelet-hmac-key": hmacKey.toString("base64"),
+  };
+  if (keys) headers["x-tracelet-keys"] = keysHeader(keys);
+  return call(t, "POST", "/v1/band-logs", { body: log, headers });
+}
+
+/** X-Tracelet-Keys: base64 of the keys' JSON, as published. */
+export function keysHeader(keys: MacKey[]): string {
+  const plain = keys.map((k) => ({
+    key: k.key,
+    rollingStartNumber: k.rollingStartNumber,
+    rollingPeriod: k.rollingPeriod,
+    ...(k.transmissionRisk !== undefined ? { transmissionRisk: k.transmissionRisk } : {}),
+  }));
+  return Buffer.from(JSON.stringify(plain)).toString("base64");
+}
+
+/** The band secret tests give a band id (so any test can sign a log for any band id). */
+export function bandSecretOf(bandId: Uint8Array): Buffer {
+  return createHash("sha256").update("test-band-secret").update(bandId).digest().subarray(0, 16);
+}
+
+/** The escrow TEKs of a band (secret `bandSecretOf(bandId)` unless given) for the `days` days before `today`. */
+export function bandKeys(bandId: Uint8Array, days: number, today = DAY0, secret = bandSecretOf(bandId)): TestKey[] {
+  const out: TestKey[] = [];
+  for (let d = 1; d <= days; d++) {
+    const bytes = Buffer.from(escrowTek(pureCrypto, secret, today - d));
+    out.push({ bytes, key: bytes.toString("base64"), rollingStartNumber: (today - d) * 144, rollingPeriod: 144 });
+  }
+  return out;
+}
+
+/** Registers a band as the flasher would: with its escrow secret (bandSecretOf) unless `escrow` is false. */
+export async function registerBand(t: TestAuthority, bandId: Uint8Array, escrow = true, secret?: Uint8Array) {
+  const json: Record<string, string> = { bandId: Buffer.from(bandId).toString("hex"), board: "puckjs" };
+  if (escrow) json.escrowSecret = Buffer.from(secret ?? bandSecretOf(bandId)).toString("hex");
+  const r = await call(t, "POST", "/api/bands", { key: t.flasherKey, json });
+  if (r.status !== 201 && r.status !== 200) throw new Error("register failed: " + r.text);
 }
 
 /** What a band that met an escrow band logged: the RPI prefix and encrypted tx byte of the interval `enin`. */
@@ -196,8 +228,9 @@ export function sightingOf(
   };
 }
 
-export function logBytes(bandId: Buffer, segments: ExportSegment[]): Buffer {
-  return Buffer.from(encodeLogExport({ bandId, segments }));
+/** The TLX v3 upload of these segments, signed with the band's log key (secret `bandSecretOf(bandId)` by default). */
+export function logBytes(bandId: Buffer, segments: ExportSegment[], secret: Uint8Array = bandSecretOf(bandId)): Buffer {
+  return Buffer.from(signedLogExport(pureCrypto.sha256, secret, bandId, segments));
 }
 
 export function hmacSha256(key: Uint8Array, msg: string | Uint8Array): Buffer {

@@ -1,8 +1,9 @@
 import { generateKeyPairSync, randomBytes } from "crypto";
-import { RECORD_ID_BYTES } from "../../firmware/src/protocol/record";
+import { crc8, RECORD_ID_BYTES } from "../../firmware/src/protocol/record";
 import { signJwt } from "../../host-tools/src/authority/crypto/jwt";
 import { computeLogmac, computeTekmac } from "../../host-tools/src/authority/crypto/tekmac";
 import {
+  bandKeys,
   call,
   certify,
   DAY0,
@@ -10,6 +11,7 @@ import {
   logBytes,
   makeKeys,
   publishBody,
+  registerBand,
   startTestAuthority,
   TestAuthority,
   uploadLog,
@@ -336,6 +338,8 @@ describe("authority hostile input", () => {
 
   describe("band logs", () => {
     const band = randomBytes(8);
+    const keys1 = bandKeys(band, 1);
+    beforeAll(() => registerBand(t, band));
     const good = logBytes(band, [
       {
         header: { seq: 1, baseTime: DAY0 * 86400 - 7200, monotonic: false, bootEpoch: 1 },
@@ -351,60 +355,79 @@ describe("authority hostile input", () => {
         ],
       },
     ]);
+    const withHeader = (f: (b: Buffer) => void) => {
+      const b = Buffer.from(good);
+      f(b);
+      b[15] = crc8(b, 0, 15);
+      return b;
+    };
     const corrupt: [string, Buffer][] = [
       ["bad magic", Buffer.concat([Buffer.from("XYZ"), good.subarray(3)])],
       ["header checksum", flip(good, 15)],
-      ["record checksum", flip(good, good.length - 1)],
       ["truncated", good.subarray(0, good.length - 5)],
       ["trailing bytes", Buffer.concat([good, Buffer.alloc(3)])],
       ["empty", Buffer.alloc(0)],
-      [
-        "record count lies",
-        (() => {
-          const b = Buffer.from(good);
-          b.writeUInt32LE(1000000, 32);
-          return b;
-        })(),
-      ],
+      ["page length lies", withHeader((b) => b.writeUInt16LE(60000, 16))],
+      ["page count lies", withHeader((b) => b.writeUInt16LE(1000, 12))],
+      ["TLX v2", withHeader((b) => (b[3] = 2))],
     ];
     test.each(corrupt)("%s -> 400 bad_log", async (_name, body) => {
-      const c = await certify(t, makeKeys(1), { log: body });
-      const r = await uploadLog(t, body, c.certificate, c.hmacKey);
+      const c = await certify(t, keys1, { log: body });
+      const r = await uploadLog(t, body, c.certificate, c.hmacKey, keys1);
       expect(r.status).toBe(400);
       expect(r.json.code).toBe("bad_log");
     });
 
+    test("a v2 upload is refused naming the version", async () => {
+      const v2 = withHeader((b) => (b[3] = 2));
+      const c = await certify(t, keys1, { log: v2 });
+      const r = await uploadLog(t, v2, c.certificate, c.hmacKey, keys1);
+      expect(r.json.error).toContain("unsupported log export version 2");
+    });
+
+    test.each([
+      ["a record byte", 16 + 2 + 4 + 12 + 3],
+      ["the next cursor", good.length - 17],
+      ["the MAC", good.length - 1],
+    ])("a flipped bit in %s -> 403 bad_log_mac naming page 0", async (_name, at) => {
+      const body = flip(good, at);
+      const c = await certify(t, keys1, { log: body });
+      const r = await uploadLog(t, body, c.certificate, c.hmacKey, keys1);
+      expect(r.status).toBe(403);
+      expect(r.json).toMatchObject({ code: "bad_log_mac", error: expect.stringContaining("page 0") });
+    });
+
     test("a log the certificate does not cover is refused", async () => {
-      const c = await certify(t, makeKeys(1), { log: good });
+      const c = await certify(t, keys1, { log: good });
       const other = flip(good, 20);
-      const r = await uploadLog(t, other, c.certificate, c.hmacKey);
+      const r = await uploadLog(t, other, c.certificate, c.hmacKey, keys1);
       expect(r.status).toBe(403);
       expect(r.json.code).toBe("logmac_mismatch");
-      const noLog = await certify(t, makeKeys(1));
-      const r2 = await uploadLog(t, good, noLog.certificate, noLog.hmacKey);
+      const noLog = await certify(t, keys1);
+      const r2 = await uploadLog(t, good, noLog.certificate, noLog.hmacKey, keys1);
       expect(r2.status).toBe(403);
       const r3 = await call(t, "POST", "/v1/band-logs", {
         body: good,
         headers: { "content-type": "application/octet-stream" },
       });
       expect(r3.status).toBe(401);
-      const r4 = await uploadLog(t, good, c.certificate, randomBytes(32));
+      const r4 = await uploadLog(t, good, c.certificate, randomBytes(32), keys1);
       expect(r4.status).toBe(403);
     });
 
     test("the same log twice is stored once; a used certificate cannot carry another log", async () => {
       const before = (await t.store.counts()).bandLogs;
-      const c1 = await certify(t, makeKeys(1), { log: good });
-      const r1 = await uploadLog(t, good, c1.certificate, c1.hmacKey);
+      const c1 = await certify(t, keys1, { log: good });
+      const r1 = await uploadLog(t, good, c1.certificate, c1.hmacKey, keys1);
       expect(r1.status).toBe(201);
-      const c2 = await certify(t, makeKeys(1), { log: good });
-      const r2 = await uploadLog(t, good, c2.certificate, c2.hmacKey);
+      const c2 = await certify(t, keys1, { log: good });
+      const r2 = await uploadLog(t, good, c2.certificate, c2.hmacKey, keys1);
       expect(r2.status).toBe(200);
       expect(r2.json).toMatchObject({ duplicate: true, logId: r1.json.logId });
       expect((await t.store.counts()).bandLogs).toBe(before + 1);
       // The logmac binds c1 to that one log: it cannot carry any other.
       const other = logBytes(band, []);
-      const r3 = await uploadLog(t, other, c1.certificate, c1.hmacKey);
+      const r3 = await uploadLog(t, other, c1.certificate, c1.hmacKey, keys1);
       expect(r3.status).toBe(403);
     });
 
@@ -533,7 +556,9 @@ describe("authority limits and deployments", () => {
       });
       expect(ok.status).toBe(201);
       expect((await call(t, "GET", "/api/contacts", { key: t.adminKey })).status).toBe(404);
-      const body = logBytes(randomBytes(8), []);
+      const band = randomBytes(8);
+      await registerBand(t, band, false);
+      const body = logBytes(band, []);
       const c = await certify(t, makeKeys(1), { log: body });
       const up = await uploadLog(t, body, c.certificate, c.hmacKey);
       expect(up.status).toBe(201);

@@ -1,5 +1,16 @@
 import { randomBytes } from "crypto";
-import { call, certify, DAY0, logBytes, makeKeys, publishBody, startTestAuthority, uploadLog } from "./helpers";
+import {
+  bandKeys,
+  call,
+  certify,
+  DAY0,
+  logBytes,
+  makeKeys,
+  publishBody,
+  registerBand,
+  startTestAuthority,
+  uploadLog,
+} from "./helpers";
 
 describe("retention and code status", () => {
   test("keys, logs and codes past their retention are purged; the purge is audited", async () => {
@@ -11,9 +22,11 @@ describe("retention and code status", () => {
         200,
       );
       expect((await uploadLog(t, logBytes(randomBytes(8), []), c.certificate, c.hmacKey)).status).toBe(403); // other log
-      const body = logBytes(randomBytes(8), []);
-      const c2 = await certify(t, makeKeys(1), { log: body });
-      expect((await uploadLog(t, body, c2.certificate, c2.hmacKey)).status).toBe(201);
+      const band = randomBytes(8);
+      await registerBand(t, band);
+      const body = logBytes(band, []);
+      const c2 = await certify(t, bandKeys(band, 1), { log: body });
+      expect((await uploadLog(t, body, c2.certificate, c2.hmacKey, bandKeys(band, 1))).status).toBe(201);
       const status = await call(t, "GET", "/api/codes/" + (await firstCodeUuid(t)), { key: t.adminKey });
       expect(status.json).toMatchObject({ claimed: true, certificateIssued: true, testType: "confirmed" });
 

@@ -10,6 +10,7 @@ export interface ServeProcess {
   secretsFile: string;
   adminKey: string;
   kioskKey: string;
+  flasherKey: string;
   stderr(): string;
   /** Resolves with the exit code (or the signal name) once the process has ended. */
   exited: Promise<number | string | null>;
@@ -37,6 +38,7 @@ export async function serveProcess(db: string, config: Record<string, unknown>):
     secretsFile: info.secretsFile,
     adminKey: key("admin"),
     kioskKey: key("kiosk"),
+    flasherKey: key("flasher"),
     stderr: () => stderr,
     exited,
     alive: () => child.exitCode === null && child.signalCode === null,

@@ -1,3 +1,4 @@
+import { createHmac } from "crypto";
 import fc from "fast-check";
 import {
   BLUEZONE_COMPANY_ID,
@@ -9,11 +10,25 @@ import {
   parseAdStructures,
 } from "../../firmware/src/protocol/advert";
 import { fromHex, toHex } from "../../firmware/src/protocol/bytes";
+import { pureCrypto } from "../../firmware/src/protocol/crypto";
 import {
-  decodeLogExport,
+  decodeLogExportV3,
+  encodeLogExportV3,
+  firstBadPage,
+  logKey,
+  logOfExport,
+  pageMac,
+  pageMessage,
+  pageUnits,
+  signedLogExport,
+  signPages,
+  unitsOfPages,
+  unitsOfSegments,
+} from "../../firmware/src/protocol/log-mac";
+import {
+  crc8,
   decodeRecord,
   decodeSegmentHeader,
-  encodeLogExport,
   encodeRecord,
   encodeSegmentHeader,
   EncounterRecord,
@@ -147,35 +162,85 @@ describe("encounter record codec", () => {
     bad[0] = 0x58;
     expect(decodeSegmentHeader(bad, 0)).toEqual({ ok: false, error: "bad segment magic" });
   });
-  it("round-trips log exports", () => {
+  it("round-trips signed log exports (TLX v3): pages verify, units split back, segments reassemble", () => {
+    const secret = new Uint8Array(16).fill(9);
+    const key = logKey(pureCrypto.sha256, secret);
     fc.assert(
       fc.property(
         bytes(8),
         fc.array(fc.record({ header: headerArb, records: fc.array(recordArb, { maxLength: 5 }) }), { maxLength: 4 }),
-        (bandId, segments) => {
-          const enc = encodeLogExport({ bandId, segments });
-          const d = decodeLogExport(enc);
-          expect(d.ok).toBe(true);
-          if (d.ok) {
-            expect(toHex(d.value.bandId)).toBe(toHex(bandId));
-            expect(toHex(encodeLogExport(d.value))).toBe(toHex(enc));
-          }
+        fc.integer({ min: 1, max: 32 }),
+        fc.integer({ min: 1, max: 8 }),
+        (bandId, segments, perPage, perChunk) => {
+          const units = unitsOfSegments(segments, 1000);
+          const pages = signPages(pureCrypto.sha256, key, bandId, units, perPage, perChunk);
+          const enc = encodeLogExportV3({ bandId, pages });
+          const d = decodeLogExportV3(enc);
+          if (!d.ok) throw new Error(d.error);
+          expect(toHex(d.value.bandId)).toBe(toHex(bandId));
+          expect(toHex(encodeLogExportV3(d.value))).toBe(toHex(enc));
+          expect(firstBadPage(pureCrypto.sha256, key, d.value)).toBe(-1);
+          const back = unitsOfPages(d.value);
+          if (!back.ok) throw new Error(back.error);
+          expect(back.value.map((u) => u.cursor + ":" + toHex(u.bytes))).toEqual(
+            units.map((u) => u.cursor + ":" + toHex(u.bytes)),
+          );
+          const log = logOfExport(d.value);
+          expect(log.ok && log.value.log.segments.length).toBe(segments.length);
         },
       ),
+      { numRuns: 200 },
     );
   });
-  it("rejects truncated and padded exports and never throws on garbage", () => {
-    const enc = encodeLogExport({
-      bandId: new Uint8Array(8),
-      segments: [{ header: { seq: 0, baseTime: 100, monotonic: false, bootEpoch: 1 }, records: [] }],
-    });
-    const withRecord = new Uint8Array(enc.length + 3);
-    withRecord.set(enc);
-    expect(decodeLogExport(withRecord)).toEqual({ ok: false, error: "log export has 3 trailing bytes" });
-    expect(decodeLogExport(enc.subarray(0, enc.length - 1)).ok).toBe(false);
+  it("computes the page MAC as HMAC-SHA256 over TL-LOG | band id | body | next cursor", () => {
+    fc.assert(
+      fc.property(bytes(16), bytes(8), fc.uint8Array({ maxLength: 530 }), fc.nat(), (key, bandId, body, next) => {
+        const msg = pageMessage(bandId, body, next);
+        const expected = createHmac("sha256", key).update(msg).digest().subarray(0, 16);
+        expect(toHex(pageMac(pureCrypto.sha256, key, msg))).toBe(toHex(expected));
+        expect(toHex(msg.subarray(0, 14))).toBe(toHex(Buffer.concat([Buffer.from("TL-LOG"), bandId])));
+      }),
+      { numRuns: 50 },
+    );
+  });
+  it("rejects truncated, padded and v2 exports, bad pages, and never throws on garbage", () => {
+    const bandId = new Uint8Array(8);
+    const seg = [{ header: { seq: 0, baseTime: 100, monotonic: false, bootEpoch: 1 }, records: [] }];
+    const enc = signedLogExport(pureCrypto.sha256, new Uint8Array(16), bandId, seg);
+    const padded = new Uint8Array(enc.length + 3);
+    padded.set(enc);
+    expect(decodeLogExportV3(padded)).toEqual({ ok: false, error: "log export has 3 trailing bytes" });
+    expect(decodeLogExportV3(enc.subarray(0, enc.length - 1)).ok).toBe(false);
+    const v2 = enc.slice();
+    v2[3] = 2;
+    v2[15] = crc8(v2, 0, 15);
+    const r = decodeLogExportV3(v2);
+    expect(!r.ok && r.error).toContain("unsupported log export version 2");
+    // Another band's key, or another band id, fails page 0.
+    const d = decodeLogExportV3(enc);
+    if (!d.ok) throw new Error(d.error);
+    expect(firstBadPage(pureCrypto.sha256, logKey(pureCrypto.sha256, new Uint8Array(16).fill(1)), d.value)).toBe(0);
+    expect(
+      firstBadPage(pureCrypto.sha256, logKey(pureCrypto.sha256, new Uint8Array(16)), {
+        ...d.value,
+        bandId: new Uint8Array(8).fill(1),
+      }),
+    ).toBe(0);
+    // Two pages that disagree on a cursor are refused.
+    const units = unitsOfSegments(seg);
+    const other = unitsOfSegments([{ header: { ...seg[0].header, seq: 5 }, records: [] }]);
+    const key = logKey(pureCrypto.sha256, new Uint8Array(16));
+    const clash = {
+      bandId,
+      pages: [...signPages(pureCrypto.sha256, key, bandId, units), ...signPages(pureCrypto.sha256, key, bandId, other)],
+    };
+    const u = unitsOfPages(clash);
+    expect(!u.ok && u.error).toBe("page 1: cursor 0 differs from an earlier page");
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (raw) => {
-        expect(typeof decodeLogExport(raw).ok).toBe("boolean");
+        const x = decodeLogExportV3(raw);
+        if (x.ok) expect(typeof unitsOfPages(x.value).ok).toBe("boolean");
+        expect(pageUnits(raw) === undefined || Array.isArray(pageUnits(raw))).toBe(true);
       }),
     );
   });

@@ -21,10 +21,11 @@ export const SEGMENT_FLAG_MONOTONIC = 1;
 export const KIND_EN = 0;
 export const KIND_BLUEZONE = 1;
 /**
- * Log export ("TLX" v2): how segments leave the band, over sync and in uploads to the authority.
- *   header 16 B: "TLX" 0x02 | band id 8 B | segment count uint16 | record size | CRC-8 of bytes 0-14
- *   then per segment: segment header (12 B) | record count uint32 | records (12 B each)
+ * Log export ("TLX" v3, protocol/log-mac.ts): how a band's log reaches the authority, as the band signed it.
+ *   header 16 B: "TLX" 0x03 | band id 8 B | page count uint16 | record size | CRC-8 of bytes 0-14
+ *   then per page (one READ): body length uint16 | DATA payloads | next cursor uint32 | page MAC 16 B
+ * (v2 carried unsigned segments; it is refused.)
  */
 export const EXPORT_MAGIC = "TLX";
-export const EXPORT_VERSION = 2;
+export const EXPORT_VERSION = 3;
 export const BAND_ID_BYTES = 8;

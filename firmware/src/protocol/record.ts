@@ -1,8 +1,5 @@
 import { copyBytes, Decoded, fail, newBytes, ok, readI8, readU16LE, readU32LE, writeU16LE, writeU32LE } from "./bytes";
 import {
-  BAND_ID_BYTES,
-  EXPORT_MAGIC,
-  EXPORT_VERSION,
   RECORD_ID_BYTES,
   RECORD_MAX_MINUTES,
   RECORD_SIZE,
@@ -183,65 +180,8 @@ export interface ExportSegment {
   records: EncounterRecord[];
 }
 
+/** A band's log as segments: what the authority assembles from a verified TLX export (protocol/log-mac.ts). */
 export interface LogExport {
   bandId: Uint8Array;
   segments: ExportSegment[];
-}
-
-export function encodeLogExport(x: LogExport): Uint8Array {
-  let size = 16;
-  for (let i = 0; i < x.segments.length; i++)
-    size += SEGMENT_HEADER_SIZE + 4 + RECORD_SIZE * x.segments[i].records.length;
-  const out = newBytes(size);
-  out[0] = EXPORT_MAGIC.charCodeAt(0);
-  out[1] = EXPORT_MAGIC.charCodeAt(1);
-  out[2] = EXPORT_MAGIC.charCodeAt(2);
-  out[3] = EXPORT_VERSION;
-  out.set(x.bandId, 4);
-  writeU16LE(out, 12, x.segments.length);
-  out[14] = RECORD_SIZE;
-  out[15] = crc8(out, 0, 15);
-  let pos = 16;
-  for (let i = 0; i < x.segments.length; i++) {
-    const seg = x.segments[i];
-    out.set(encodeSegmentHeader(seg.header), pos);
-    pos += SEGMENT_HEADER_SIZE;
-    writeU32LE(out, pos, seg.records.length);
-    pos += 4;
-    for (let j = 0; j < seg.records.length; j++) {
-      encodeRecord(seg.records[j], out, pos);
-      pos += RECORD_SIZE;
-    }
-  }
-  return out;
-}
-
-export function decodeLogExport(b: Uint8Array): Decoded<LogExport> {
-  if (b.length < 16) return fail("log export shorter than its 16-byte header");
-  if (b[0] !== 0x54 || b[1] !== 0x4c || b[2] !== 0x58) return fail("bad log export magic (expected TLX)");
-  if (b[3] !== EXPORT_VERSION) return fail("unsupported log export version " + b[3]);
-  if (crc8(b, 0, 15) !== b[15]) return fail("log export header checksum mismatch");
-  if (b[14] !== RECORD_SIZE) return fail("unsupported record size " + b[14]);
-  const count = readU16LE(b, 12);
-  const segments: ExportSegment[] = [];
-  let pos = 16;
-  for (let i = 0; i < count; i++) {
-    const h = decodeSegmentHeader(b, pos);
-    if (!h.ok) return fail("segment " + i + ": " + h.error);
-    pos += SEGMENT_HEADER_SIZE;
-    if (b.length < pos + 4) return fail("segment " + i + ": record count truncated");
-    const n = readU32LE(b, pos);
-    pos += 4;
-    if (b.length < pos + n * RECORD_SIZE) return fail("segment " + i + ": " + n + " records announced, data truncated");
-    const records: EncounterRecord[] = [];
-    for (let j = 0; j < n; j++) {
-      const r = decodeRecord(b, pos);
-      if (!r.ok) return fail("segment " + i + " record " + j + ": " + r.error);
-      records.push(r.value);
-      pos += RECORD_SIZE;
-    }
-    segments.push({ header: h.value, records: records });
-  }
-  if (pos !== b.length) return fail("log export has " + (b.length - pos) + " trailing bytes");
-  return ok({ bandId: copyBytes(b, 4, BAND_ID_BYTES), segments: segments });
 }

@@ -5,6 +5,7 @@ import * as state from "../state/band-state";
 import { Platform, Radio, Timers } from "../hw/types";
 import { newBytes, readU32LE, writeU32LE } from "../protocol/bytes";
 import { CryptoPrims } from "../protocol/crypto";
+import { logKey, pageMac, pagePrefix } from "../protocol/log-mac";
 import { RECORD_SIZE } from "../protocol/record-constants";
 import {
   AUTH_FLAG_ENCRYPTED,
@@ -105,6 +106,8 @@ let watcher: unknown;
 let q: Uint8Array[] = [];
 let pumping = false;
 let flushed = false;
+let lk: Uint8Array | undefined;
+let lp: Uint8Array | undefined;
 
 /** The radio's notify/disconnect and the timers' callbacks must already be guarded (hw/espruino.ts). */
 export function init(
@@ -185,25 +188,53 @@ function drop(code: number, arg: number): void {
 }
 
 /**
- * Queues DATA frames with up to `max` units from `cursor`, then READ_END. A kiosk that lacks the segment header
- * governing `cursor` reads from the start of its file instead (cursor rounded down to 256: unit 0 is a header).
+ * Queues DATA frames with up to `max` units from `cursor`, then READ_END with the next cursor and the page MAC
+ * (protocol/log-mac.ts). A kiosk that lacks the segment header governing `cursor` reads from the start of its file
+ * instead (cursor rounded down to 256: unit 0 is a header). A page ends at the end of a log file, so its units
+ * have consecutive cursors.
  */
 function read(cursor: number, max: number): void {
   if (!flushed) band.flush();
   flushed = true;
   if (max > MAX_READ_UNITS) max = MAX_READ_UNITS;
+  // The page MAC's message, "TL-LOG" | band id | P1..Pn | next cursor, built in place: the DATA payloads are
+  // views into it, sent once it is hashed (reply() encrypts them in place).
+  const m = newBytes(18 + max * (4 + RECORD_SIZE));
+  m.set(lp as Uint8Array, 0);
+  let o = 14;
+  let all = max;
   let r: LogChunk | undefined;
-  while (max > 0 && (r = log.read(cursor, max < upc ? max : upc))) {
+  let want = 0;
+  while (max > 0 && (r = log.read(cursor, (want = max < upc ? max : upc)))) {
     const n = r.bytes.length / RECORD_SIZE;
-    const p = newBytes(4 + r.bytes.length);
-    writeU32LE(p, 0, r.cursor);
-    p.set(r.bytes, 4);
-    reply(OP_DATA, p);
+    writeU32LE(m, o, r.cursor);
+    m.set(r.bytes, o + 4);
+    o += 4 + r.bytes.length;
     cursor = r.cursor + n;
     max -= n;
+    if (n < want) break;
   }
-  // The next cursor; the log continues while it is below the status's log end.
-  reply(OP_READ_END, u32Payload(cursor));
+  writeU32LE(m, o, cursor);
+  // READ_END: the next cursor (the log continues while it is below the status's log end) | page MAC 16.
+  const e = newBytes(20);
+  writeU32LE(e, 0, cursor);
+  e.set(pageMac(c.sha256, lk as Uint8Array, m.subarray(0, o + 4)), 4);
+  // Every payload but a short last one holds min(units left, upc) units, as read.
+  for (let i = 14; i < o;) {
+    let n = all < upc ? all : upc;
+    if (n > (o - i - 4) / RECORD_SIZE) n = (o - i - 4) / RECORD_SIZE;
+    const j = i + 4 + n * RECORD_SIZE;
+    reply(OP_DATA, m.subarray(i, j));
+    all -= n;
+    i = j;
+  }
+  reply(OP_READ_END, e);
+}
+
+/** The log key (from the band secret, protocol/log-mac.ts) and band id that sign READ pages; set at boot. */
+export function setLogKey(bandSecret: Uint8Array, bandId: Uint8Array): void {
+  lk = logKey(c.sha256, bandSecret);
+  lp = pagePrefix(bandId);
 }
 
 function begin(): void {

@@ -74,7 +74,7 @@ export class AuthorityApp {
       o.secrets.certificatePublicKey,
     );
     this.publisher = new PublishService(o.store, o.config, this.verification, sub.revisionSeal);
-    this.bandLogs = new BandLogService(o.store, o.config, this.verification);
+    this.bandLogs = new BandLogService(o.store, o.config, this.verification, sub.escrowSeal);
     this.bands = new BandRegistry(o.store, o.config, sub.escrowSeal);
     this.contacts = new ContactList(o.store, o.config);
     this.exports = new ExportBatcher(o.store, o.config, o.secrets);

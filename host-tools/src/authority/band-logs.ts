@@ -1,10 +1,14 @@
 import { createHash } from "crypto";
 import { IncomingHttpHeaders } from "http";
+import { z } from "zod";
 import { toHex } from "../../../firmware/src/protocol/bytes";
-import { decodeLogExport } from "../../../firmware/src/protocol/record";
+import { pureCrypto } from "../../../firmware/src/protocol/crypto";
+import { escrowTek } from "../../../firmware/src/protocol/escrow";
+import { decodeLogExportV3, firstBadPage, logKey, logOfExport } from "../../../firmware/src/protocol/log-mac";
 import { AuthorityConfig } from "./config";
 import { decodeBase64Strict } from "./crypto/base64";
-import { logmacMatches } from "./crypto/tekmac";
+import { open } from "./crypto/secret-box";
+import { logmacMatches, MacKey, tekmacMatches } from "./crypto/tekmac";
 import { HttpError } from "./http/errors";
 import { AuthorityStore } from "./store/store";
 import { CertificateClaims, VerificationService } from "./verification";
@@ -18,6 +22,11 @@ import { CertificateClaims, VerificationService } from "./verification";
  * server recomputes the logmac, so the certificate authorises this exact log and nothing else.
  * Logs are stored by content hash: the same log twice is stored once. A certificate authorises one upload;
  * replaying the identical request is answered as a duplicate, anything else with it is refused.
+ *
+ * The log itself must be the band's (TLX v3, protocol/log-mac.ts): its band id must be registered, and in escrow
+ * deployments every page's MAC must verify with the log key derived from that band's escrowed secret, and the
+ * certificate's keys, sent as `X-Tracelet-Keys` (base64 of the JSON array published with the certificate),
+ * must be that band's escrow TEKs. Private deployments hold no band secrets: their logs are stored unverified.
  */
 export interface BandLogResult {
   logId: number;
@@ -34,7 +43,22 @@ export interface BandLogAuth {
   cert: CertificateClaims;
   hmacKey: Buffer;
   logmac: Buffer;
+  /** The certificate's keys as the kiosk sent them (X-Tracelet-Keys), undefined when absent. */
+  keys?: MacKey[];
 }
+
+/** X-Tracelet-Keys: base64 of the JSON array of the keys published with the certificate. */
+const KeysHeader = z
+  .array(
+    z.object({
+      key: z.string().max(64),
+      rollingStartNumber: z.number().int().min(0).max(0xffffffff),
+      rollingPeriod: z.number().int().min(1).max(144),
+      transmissionRisk: z.number().int().min(0).max(8).optional(),
+    }),
+  )
+  .min(1)
+  .max(30);
 
 export const BAND_LOG_TYPES = ["application/octet-stream", "application/x-tracelet-log"];
 
@@ -43,6 +67,7 @@ export class BandLogService {
     private readonly store: AuthorityStore,
     private readonly config: AuthorityConfig,
     private readonly verification: VerificationService,
+    private readonly escrowKey: Buffer,
   ) {}
 
   /**
@@ -78,7 +103,22 @@ export class BandLogService {
         "X-Tracelet-Hmac-Key must be the base64 hmacKey of the certificate request",
       );
     }
-    return { cert, hmacKey, logmac: cert.logmac };
+    let keys: MacKey[] | undefined;
+    const keysHeader = headers["x-tracelet-keys"];
+    if (keysHeader !== undefined) {
+      const raw = typeof keysHeader === "string" ? decodeBase64Strict(keysHeader) : undefined;
+      let parsed: unknown;
+      try {
+        parsed = raw ? JSON.parse(raw.toString("utf8")) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      const r = KeysHeader.safeParse(parsed);
+      if (!r.success)
+        throw new HttpError(400, "bad_keys", "X-Tracelet-Keys must be base64 of the JSON array of published keys");
+      keys = r.data;
+    }
+    return { cert, hmacKey, logmac: cert.logmac, keys };
   }
 
   async upload(auth: BandLogAuth, body: Buffer, now: number): Promise<BandLogResult> {
@@ -86,12 +126,47 @@ export class BandLogService {
     if (!logmacMatches(body, hmacKey, auth.logmac)) {
       throw new HttpError(403, "logmac_mismatch", "the certificate's logmac does not match this log and hmac key");
     }
-    const decoded = decodeLogExport(body);
+    const decoded = decodeLogExportV3(body);
     if (!decoded.ok) throw new HttpError(400, "bad_log", `band log rejected: ${decoded.error}`);
-    const log = decoded.value;
+    const bandId = toHex(decoded.value.bandId);
+    const band = await this.store.getBand(bandId);
+    if (!band) throw new HttpError(403, "unknown_band", `band ${bandId} is not registered`);
+    if (this.config.deployment === "escrow") {
+      const secret = band.secretSealed ? open(this.escrowKey, band.secretSealed, decoded.value.bandId) : undefined;
+      if (!secret) {
+        throw new HttpError(
+          403,
+          "band_without_secret",
+          `band ${bandId} has no escrow secret: its log cannot be verified`,
+        );
+      }
+      const bad = firstBadPage(pureCrypto.sha256, logKey(pureCrypto.sha256, secret), decoded.value);
+      if (bad >= 0) {
+        throw new HttpError(403, "bad_log_mac", `page ${bad} of the log is not signed by band ${bandId}`);
+      }
+      if (!auth.keys) {
+        throw new HttpError(400, "keys_required", "send the certificate's keys as X-Tracelet-Keys with a band log");
+      }
+      if (!tekmacMatches(auth.keys, hmacKey, cert.tekmac)) {
+        throw new HttpError(403, "tekmac_mismatch", "X-Tracelet-Keys are not the keys this certificate was issued for");
+      }
+      for (const k of auth.keys) {
+        const tek = decodeBase64Strict(k.key);
+        const own = escrowTek(pureCrypto, secret, Math.floor(k.rollingStartNumber / 144));
+        if (!tek || tek.length !== 16 || !Buffer.from(own).equals(tek)) {
+          throw new HttpError(
+            403,
+            "keys_not_of_band",
+            `the certificate's key of interval ${k.rollingStartNumber} is not band ${bandId}'s`,
+          );
+        }
+      }
+    }
+    const assembled = logOfExport(decoded.value);
+    if (!assembled.ok) throw new HttpError(400, "bad_log", `band log rejected: ${assembled.error}`);
+    const log = assembled.value.log;
     const records = log.segments.reduce((n, s) => n + s.records.length, 0);
     const sha = createHash("sha256").update(body).digest();
-    const bandId = toHex(log.bandId);
     const resolution = this.config.deployment === "escrow" ? "pending" : "off";
     const outcome = await this.store.storeBandLog({
       jti: cert.jti,

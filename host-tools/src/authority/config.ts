@@ -170,8 +170,12 @@ export const AuthorityConfigSchema = z
         closeBucket: z.number().int().min(0).max(8).default(1),
         /** Minutes in close buckets within one day that make a close contact. */
         closeContactMinutes: z.number().int().min(1).max(1440).default(15),
-        /** Sighting-to-RPI-interval tolerance in 10-minute intervals (12 = 2 h). */
-        toleranceIntervals: z.number().int().min(0).max(72).default(12),
+        /**
+         * Clock disagreement allowed between two bands, in 10-minute intervals, on top of what rotation allows (an
+         * RPI is matched from RPI_MAX_ON_AIR_S before its first sighting to its first sighting: f1/sightings.ts).
+         * Band clocks are set by kiosks, so 2 (20 min) is generous.
+         */
+        toleranceIntervals: z.number().int().min(0).max(72).default(2),
         /** Tx power assumed when a sighting's AEM byte does not decrypt to a plausible value (band boards: -4..-8). */
         defaultTxPowerDbm: z.number().int().min(-60).max(30).default(-6),
         /** Logged sightings older than this are ignored by F1 resolution. */

@@ -1,5 +1,6 @@
 import { readU32LE } from "../../../firmware/src/protocol/bytes";
 import { pureCrypto } from "../../../firmware/src/protocol/crypto";
+import { LogPage, LogPages } from "../../../firmware/src/protocol/log-mac";
 import { encodeProvisioning, Provisioning, defaultProvisioning } from "../../../firmware/src/protocol/provisioning";
 import {
   BandStatus,
@@ -55,6 +56,8 @@ export interface RealSync {
   acked: number;
   status?: BandStatus;
   error?: string;
+  /** The signed READ pages kept (protocol/log-mac.ts), as a kiosk would upload them. */
+  pages: LogPage[];
 }
 
 export interface RealLifeResult {
@@ -140,7 +143,7 @@ export function kioskSync(
   cursor: { value: number },
 ): RealSync {
   const t = band.now;
-  const result: RealSync = { t, found: false, authenticated: false, units: 0, acked: 0 };
+  const result: RealSync = { t, found: false, authenticated: false, units: 0, acked: 0, pages: [] };
   // Find: a connectable advert whose discovery token matches the key (bands send a burst every few seconds).
   const from = band.adverts.length;
   const deadline = band.now + 120;
@@ -199,19 +202,27 @@ export function kioskSync(
     status = statusOf() ?? status;
     result.status = status;
     let c = Math.max(cursor.value, status.logStart);
-    for (let page = 0; page < 400 && c < status.logEnd; page++) {
+    // A page is kept only when every frame of its READ arrived; otherwise the same cursor is read again.
+    const pages = new LogPages(new Uint8Array(8));
+    for (let page = 0, tries = 0; page < 400 && tries < 20 && c < status.logEnd; page++) {
+      pages.start();
       const frames = command(OP_READ, encodeReadCommand(c, 32), OP_READ_END);
+      let got: { next: number; kept: boolean } | undefined;
+      for (const f of frames) got = pages.frame(f.op, f.payload, f.gap) ?? got;
+      if (!got) break;
+      if (!got.kept) {
+        tries++;
+        continue;
+      }
       for (const f of frames)
         if (f.op === OP_DATA) {
           const d = decodeDataPayload(f.payload);
           if (d.ok) result.units += d.value.units.length;
         }
-      const end = frames.find((x) => x.op === OP_READ_END);
-      if (!end) break;
-      const next = readU32LE(end.payload, 0);
-      if (next === c) break;
-      c = next;
+      if (got.next === c) break;
+      c = got.next;
     }
+    result.pages = pages.pages;
     const ack = command(OP_ACK, u32Payload(c), OP_ACK_OK).find((x) => x.op === OP_ACK_OK);
     if (ack) {
       result.acked = readU32LE(ack.payload, 0);

@@ -1,6 +1,6 @@
 import * as path from "path";
-import { readU32LE } from "../../../firmware/src/protocol/bytes";
 import { pureCrypto as c } from "../../../firmware/src/protocol/crypto";
+import { LogPages } from "../../../firmware/src/protocol/log-mac";
 import { defaultProvisioning, encodeProvisioning, Provisioning } from "../../../firmware/src/protocol/provisioning";
 import {
   decodeDataPayload,
@@ -160,24 +160,36 @@ export class SimKiosk {
     return s.value;
   }
 
-  /** Reads the log from `from` to the status's log end, page by page. */
-  async readAll(from: number): Promise<{ units: LogUnit[]; next: number }> {
+  /**
+   * Reads the log from `from` to the status's log end, page by page. A page is kept only when all its frames
+   * arrived (LogPages); otherwise the same cursor is read again. `pages` holds the signed pages for a TLX upload.
+   */
+  async readAll(
+    from: number,
+    bandId: Uint8Array = new Uint8Array(8),
+  ): Promise<{ units: LogUnit[]; next: number; pages: LogPages }> {
     const end = (await this.status()).logEnd;
     const units: LogUnit[] = [];
+    const pages = new LogPages(bandId);
     let cursor = from;
-    for (let page = 0; page < 400 && cursor < end; page++) {
+    for (let page = 0, tries = 0; page < 400 && tries < 20 && cursor < end; page++) {
+      pages.start();
       const frames = await this.command(OP_READ, encodeReadCommand(cursor, 32), OP_READ_END);
+      let got: { next: number; kept: boolean } | undefined;
+      for (const f of frames) got = pages.frame(f.op, f.payload, f.gap) ?? got;
+      if (!got) break;
+      if (!got.kept) {
+        tries++;
+        continue;
+      }
       for (const f of frames.filter((x) => x.op === OP_DATA)) {
         const d = decodeDataPayload(f.payload);
         if (d.ok) d.value.units.forEach((u, i) => units.push({ cursor: d.value.cursor + i, bytes: u }));
       }
-      const endFrame = frames.find((x) => x.op === OP_READ_END);
-      if (!endFrame) break;
-      const next = readU32LE(endFrame.payload, 0);
-      if (next === cursor) break;
-      cursor = next;
+      if (got.next === cursor) break;
+      cursor = got.next;
     }
-    return { units, next: cursor };
+    return { units, next: cursor, pages };
   }
 
   async close(): Promise<void> {

@@ -27,8 +27,8 @@ export interface DayIndex {
 export function buildDayIndexes(sightings: readonly Sighting[], tolerance: number): DayIndex[] {
   const days = new Map<number, { needed: Uint8Array; sightings: Sighting[] }>();
   for (const s of sightings) {
-    const from = s.enin0 - tolerance;
-    const to = s.enin1 + tolerance;
+    const from = s.rpiFirst - tolerance;
+    const to = s.rpiLast + tolerance;
     for (let d = Math.floor(from / 144); d <= Math.floor(to / 144); d++) {
       let e = days.get(d);
       if (!e) {

@@ -11,7 +11,7 @@ import { placeSightings, Sighting } from "./sightings";
  *
  * For every registered band (paged from the store, secrets unsealed one at a time) and every day the log
  * touches, derive the band's TEK for that day, the RPIs of the intervals that day's sightings could match
- * (+-tolerance), and look each up in the day's prefix index. A hit is kept when the RPI's interval is within
+ * (the intervals rotation allows, sightings.ts, +-tolerance for clock disagreement), and look each up in the day's prefix index. A hit is kept when the RPI's interval is within
  * the tolerance of the sighting; the tx power is then decrypted from the logged AEM byte with the pure
  * protocol code (hits are rare, so speed does not matter there).
  *
@@ -44,6 +44,8 @@ export interface ResolveStats {
   skippedMonotonic: number;
   skippedBluezone: number;
   skippedOutOfRange: number;
+  /** Records claiming one RPI for longer than it can be on air (span capped). */
+  cappedSpans: number;
   days: number;
   bandsScanned: number;
   bandDays: number;
@@ -66,6 +68,7 @@ export async function resolveLog(input: ResolveInput): Promise<{ matches: Resolv
     skippedMonotonic: placed.skipped.monotonic,
     skippedBluezone: placed.skipped.bluezone,
     skippedOutOfRange: placed.skipped.outOfRange,
+    cappedSpans: placed.cappedSpans,
     days: days.length,
     bandsScanned: 0,
     bandDays: 0,
@@ -108,7 +111,7 @@ export async function resolveLog(input: ResolveInput): Promise<{ matches: Resolv
             if (!list) continue;
             const enin = d.enins[j];
             for (const s of list) {
-              if (s.lo !== lo || enin < s.enin0 - input.tolerance || enin > s.enin1 + input.tolerance) continue;
+              if (s.lo !== lo || enin < s.rpiFirst - input.tolerance || enin > s.rpiLast + input.tolerance) continue;
               raw.push({
                 f1BandId: band.bandId,
                 sighting: s,

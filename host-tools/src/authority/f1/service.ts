@@ -1,4 +1,4 @@
-import { decodeLogExport } from "../../../../firmware/src/protocol/record";
+import { decodeLogExportV3, logOfExport } from "../../../../firmware/src/protocol/log-mac";
 import { AuthorityConfig } from "../config";
 import { open } from "../crypto/secret-box";
 import { AuthorityStore, EscrowBandRow, F1Sighting } from "../store/store";
@@ -61,13 +61,15 @@ export class F1Resolver {
     if (!row || !body) return undefined;
     await store.setResolution(logId, "running", this.deps.now(), null);
     try {
-      const decoded = decodeLogExport(body);
+      // Stored logs were verified at upload (band-logs.ts); here they are only assembled again.
+      const v3 = decodeLogExportV3(body);
+      const decoded = v3.ok ? logOfExport(v3.value) : v3;
       if (!decoded.ok) throw new Error("stored log no longer decodes: " + decoded.error);
       const now = this.deps.now();
       const key = this.deps.escrowSealKey;
       const { matches, stats } = await resolveLog({
         f0BandId: row.bandId,
-        log: decoded.value,
+        log: decoded.value.log,
         now,
         tolerance: config.exposure.toleranceIntervals,
         maxAgeDays: config.exposure.maxSightingAgeDays,
@@ -79,7 +81,7 @@ export class F1Resolver {
         f1BandId: m.f1BandId,
         rpiPrefix: m.sighting.prefixHex,
         startTime: m.sighting.start,
-        durationMinutes: m.sighting.record.durationMinutes,
+        durationMinutes: m.sighting.minutes,
         rssiMean: m.sighting.record.rssiMean,
         txPower: m.txPower,
         day: Math.floor(m.sighting.start / 86400),

@@ -5,7 +5,8 @@ import * as path from "path";
 import { pureCrypto } from "../../../../firmware/src/protocol/crypto";
 import { escrowTek } from "../../../../firmware/src/protocol/escrow";
 import { computeAem, computeRpi, deriveAemk, deriveRpik, enMetadata } from "../../../../firmware/src/protocol/gaen";
-import { EncounterRecord, encodeLogExport, KIND_EN, RECORD_ID_BYTES } from "../../../../firmware/src/protocol/record";
+import { signedLogExport } from "../../../../firmware/src/protocol/log-mac";
+import { EncounterRecord, KIND_EN, RECORD_ID_BYTES } from "../../../../firmware/src/protocol/record";
 import { parseConfig } from "../../authority/config";
 import { deriveServerSubkeys } from "../../authority/crypto/server-keys";
 import { seal } from "../../authority/crypto/secret-box";
@@ -128,7 +129,7 @@ export async function runF1Bench(o: F1BenchOptions = {}): Promise<F1BenchResult>
       }
       segments.push({ header: { seq: nDays - d, baseTime: base, monotonic: false, bootEpoch: 1 }, records });
     }
-    const body = Buffer.from(encodeLogExport({ bandId: f0, segments }));
+    const body = Buffer.from(signedLogExport(pureCrypto.sha256, randomBytes(16), f0, segments));
     const stored = await store.storeBandLog({
       jti: "bench",
       sha256: randomBytes(32),

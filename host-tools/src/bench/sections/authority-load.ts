@@ -4,7 +4,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import Database from "better-sqlite3";
-import { EncounterRecord, encodeLogExport, KIND_EN, RECORD_ID_BYTES } from "../../../../firmware/src/protocol/record";
+import { pureCrypto } from "../../../../firmware/src/protocol/crypto";
+import { signedLogExport } from "../../../../firmware/src/protocol/log-mac";
+import { EncounterRecord, KIND_EN, RECORD_ID_BYTES } from "../../../../firmware/src/protocol/record";
 import { computeLogmac, computeTekmac } from "../../authority/crypto/tekmac";
 import { BenchSection } from "../types";
 
@@ -56,6 +58,7 @@ const ROOT = path.resolve(__dirname, "..", "..", "..", "..");
 interface Job {
   keys: { key: string; rollingStartNumber: number; rollingPeriod: number; transmissionRisk: number; bytes: Buffer }[];
   log: Buffer;
+  bandId: string;
   sha: string;
   hmacKey: Buffer;
   certificate?: string;
@@ -77,6 +80,7 @@ export async function runLoadBench(o: LoadBenchOptions = {}): Promise<LoadBenchR
     const secrets = JSON.parse(fs.readFileSync(secretsFile, "utf8")) as { apiKeys: { role: string; key: string }[] };
     const admin = secrets.apiKeys.find((k) => k.role === "admin")!.key;
     const kiosk = secrets.apiKeys.find((k) => k.role === "kiosk")!.key;
+    const flasher = secrets.apiKeys.find((k) => k.role === "flasher")!.key;
 
     const today = Math.floor(Date.now() / 86400000);
     const jobs: Job[] = [];
@@ -91,16 +95,20 @@ export async function runLoadBench(o: LoadBenchOptions = {}): Promise<LoadBenchR
           bytes,
         };
       });
-      const log = makeLog(today, recordsPerLog);
+      const bandId = randomBytes(8);
+      const log = makeLog(today, recordsPerLog, bandId);
       jobs.push({
         keys,
         log,
+        bandId: bandId.toString("hex"),
         sha: createHash("sha256").update(log).digest("hex"),
         hmacKey: randomBytes(32),
         retry: Math.random() < retryShare,
       });
     }
     await pool(jobs, 16, async (job) => {
+      // The authority takes logs of registered bands only (private deployments: no secret, MACs unchecked).
+      await post(url, "/api/bands", { bandId: job.bandId, board: "puckjs" }, flasher);
       const issue = await post(url, "/api/issue", { testType: "confirmed" }, admin);
       const verify = await post(url, "/api/verify", { code: issue.code }, kiosk);
       const cert = await post(
@@ -205,7 +213,7 @@ export async function runLoadBench(o: LoadBenchOptions = {}): Promise<LoadBenchR
   }
 }
 
-function makeLog(today: number, n: number): Buffer {
+function makeLog(today: number, n: number, bandId: Buffer): Buffer {
   const records: EncounterRecord[] = [];
   for (let i = 0; i < n; i++) {
     records.push({
@@ -218,7 +226,7 @@ function makeLog(today: number, n: number): Buffer {
     });
   }
   const header = { seq: 1, baseTime: (today - 10) * 86400, monotonic: false, bootEpoch: 1 };
-  return Buffer.from(encodeLogExport({ bandId: randomBytes(8), segments: [{ header, records }] }));
+  return Buffer.from(signedLogExport(pureCrypto.sha256, randomBytes(16), bandId, [{ header, records }]));
 }
 
 async function pool<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
@@ -238,7 +246,7 @@ async function post(url: string, p: string, body: unknown, key: string): Promise
     body: JSON.stringify(body),
   });
   const j = (await r.json()) as Record<string, unknown>;
-  if (r.status !== 200) throw new Error(`${p}: ${r.status} ${JSON.stringify(j)}`);
+  if (r.status !== 200 && r.status !== 201) throw new Error(`${p}: ${r.status} ${JSON.stringify(j)}`);
   return j;
 }
 
