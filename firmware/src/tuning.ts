@@ -24,7 +24,7 @@ export const DEFAULT_SCAN_WINDOW_MS = 800;
 export const DEFAULT_RSSI_FLOOR_DBM = -87;
 export const BAND_FLOOR_ABOVE_PHONE_DB = 14;
 export const DEFAULT_LOW_BATTERY_PERCENT = 15;
-export const FIRMWARE_VERSION = 1;
+export const FIRMWARE_VERSION = 2;
 /** Discovery bursts: every 4-6 s, connectable at 100 ms for 250 ms (docs/protocol.md section 4). */
 export const DISCOVERY_PERIOD_MS = 4000;
 export const DISCOVERY_JITTER_MS = 2000;

@@ -1,6 +1,7 @@
 import { pureCrypto } from "../../firmware/src/protocol/crypto";
 import {
   AUTH_FLAG_ENCRYPTED,
+  AUTH_FLAGS,
   encodeAuthProve,
   ERR_AUTH_FAILED,
   ERR_AUTH_REQUIRED,
@@ -68,7 +69,8 @@ realInterpreterTests()("sync security in the real Espruino interpreter", () => {
       band.write(s.begin());
       band.advance(1);
       const ok = got.find((f) => f[0] === OP_AUTH_OK);
-      expect(ok && ok[ok.length - 1] & AUTH_FLAG_ENCRYPTED).toBe(AUTH_FLAG_ENCRYPTED);
+      expect(ok && ok[ok.length - 1]).toBe(AUTH_FLAGS);
+      expect(AUTH_FLAGS & AUTH_FLAG_ENCRYPTED).toBe(AUTH_FLAG_ENCRYPTED);
       expect(s.authenticated).toBe(true);
       band.disconnect();
       expect(band.errors).toEqual([]);

@@ -38,6 +38,7 @@ import {
   ERR_AUTH_REQUIRED,
   ERR_AUTH_FAILED,
   AUTH_FLAG_ENCRYPTED,
+  AUTH_FLAGS,
   encodeStatus,
   OP_AUTH_BEGIN,
   OP_AUTH_OK,
@@ -67,7 +68,12 @@ class Kiosk {
     key = KEY,
   ) {
     let k = 0;
-    this.s = new KioskSession(c, key, (n) => new Uint8Array(n).fill(++k), () => rig.t * 1000);
+    this.s = new KioskSession(
+      c,
+      key,
+      (n) => new Uint8Array(n).fill(++k),
+      () => rig.t * 1000,
+    );
   }
   pumpEvents(seconds = 0.5): KioskEvent[] {
     this.rig.run(seconds);
@@ -351,15 +357,27 @@ describe("band on a virtual clock", () => {
     rig.run(0.2);
     const authOk = rig.notifications[1].slice();
     expect(authOk[0]).toBe(OP_AUTH_OK);
-    expect(authOk[authOk.length - 1] & AUTH_FLAG_ENCRYPTED).toBe(AUTH_FLAG_ENCRYPTED);
+    expect(authOk[authOk.length - 1]).toBe(AUTH_FLAGS);
+    expect(AUTH_FLAGS & AUTH_FLAG_ENCRYPTED).toBe(AUTH_FLAG_ENCRYPTED);
     const flipped = authOk.slice();
-    flipped[flipped.length - 1] = 0;
+    flipped[flipped.length - 1] = AUTH_FLAGS & ~AUTH_FLAG_ENCRYPTED;
     const e = k.s.receive(flipped);
     expect(e.type === "invalid" && e.reason).toMatch(/does not encrypt/);
     expect(k.s.authenticated).toBe(false);
+    // A protocol-1 band (flags 0 or 1) is told apart with a clear reason.
+    const old = new KioskSession(c, KEY, (n) => new Uint8Array(n).fill(1)); // the nonce k sent
+    old.begin();
+    const v1 = old.receive(new Uint8Array([OP_CHALLENGE, ...rig.notifications[0].subarray(1)]));
+    expect(v1.type).toBe("write");
+    const v1ok = authOk.slice();
+    v1ok[v1ok.length - 1] = AUTH_FLAG_ENCRYPTED;
+    const ev1 = old.receive(v1ok);
+    expect(ev1.type === "invalid" && ev1.reason).toMatch(/sync protocol 1, this kiosk 2: reflash it/);
     const nb = rig.notifications[0].subarray(1, 17);
     const nk = prove.data.subarray(1, 17);
-    expect(toHex(sessionKey(c, KEY, nb, nk, 0))).not.toBe(toHex(sessionKey(c, KEY, nb, nk, AUTH_FLAG_ENCRYPTED)));
+    expect(toHex(sessionKey(c, KEY, nb, nk, AUTH_FLAGS & ~AUTH_FLAG_ENCRYPTED))).not.toBe(
+      toHex(sessionKey(c, KEY, nb, nk, AUTH_FLAGS)),
+    );
     rig.disconnect();
     // Payloads are encrypted: the status's firmware version and board code are not readable on air.
     const k2 = new Kiosk(rig);

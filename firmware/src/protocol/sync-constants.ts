@@ -27,6 +27,13 @@ export const OP_AUTH_OK = 0x82;
  * refuses a session without it.
  */
 export const AUTH_FLAG_ENCRYPTED = 1;
+/**
+ * The sync protocol version, in AUTH_OK flags bits 4-7 (protocol 1 bands send 0 there). 2: no back-off,
+ * per-connection limits, every band encrypts, flags bound into the session key, the page MAC in READ_END.
+ */
+export const SYNC_PROTOCOL = 2;
+/** The AUTH_OK flags byte a protocol-2 band sends. */
+export const AUTH_FLAGS = AUTH_FLAG_ENCRYPTED | (SYNC_PROTOCOL << 4);
 export const OP_ERROR = 0xe0;
 /** Authenticated band -> kiosk replies: command op | 0x80 ... */
 export const OP_STATUS_REPLY = 0x90;
@@ -62,11 +69,7 @@ export const DIR_BAND = 0x42; // 'B'
 /** Public status, readable by anyone: "TLS" | version | state. Says nothing but whether to authenticate. */
 export const PUBLIC_STATE_UNPROVISIONED = 0;
 export const PUBLIC_STATE_AUTH_REQUIRED = 1;
-/**
- * The sync protocol version in the public status. 2: no back-off, per-connection limits, every band encrypts,
- * flags bound into the session key, the page MAC in READ_END (docs/protocol.md section 7).
- */
-export const PUBLIC_STATUS_VERSION = 2;
+export const PUBLIC_STATUS_VERSION = 1;
 export const STATUS_FLAG_TIME_VALID = 1;
 export const STATUS_FLAG_ESCROW = 2;
 export const STATUS_FLAG_LOW_BATTERY = 4;

@@ -34,6 +34,7 @@ import {
   PUBLIC_STATUS_VERSION,
   STATUS_BYTES,
   STATUS_FLAG_TIME_VALID,
+  SYNC_PROTOCOL,
   SYNC_SERVICE_UUID,
   TAG_BYTES,
   TEK_PAYLOAD_BYTES,
@@ -619,9 +620,14 @@ export class KioskSession {
         return { type: "invalid", reason: "band proof does not match: not the band this sync key belongs to" };
       }
       const flags = f[1 + PROOF_BYTES];
-      if (!(flags & AUTH_FLAG_ENCRYPTED)) {
-        return { type: "invalid", reason: "band does not encrypt its frames (sync protocol 1): reflash it" };
+      if (flags >> 4 !== SYNC_PROTOCOL) {
+        const v = flags >> 4 || 1;
+        return {
+          type: "invalid",
+          reason: "band speaks sync protocol " + v + ", this kiosk " + SYNC_PROTOCOL + ": reflash it",
+        };
       }
+      if (!(flags & AUTH_FLAG_ENCRYPTED)) return { type: "invalid", reason: "band does not encrypt its frames" };
       this.ks = sessionKey(this.c, this.syncKey, nb, nk, flags);
       this.txSeq = this.rxSeq = 0;
       return { type: "authenticated" };

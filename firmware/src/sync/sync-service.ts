@@ -8,7 +8,7 @@ import { CryptoPrims } from "../protocol/crypto";
 import { logKey, pageMac, pagePrefix } from "../protocol/log-mac";
 import { RECORD_SIZE } from "../protocol/record-constants";
 import {
-  AUTH_FLAG_ENCRYPTED,
+  AUTH_FLAGS,
   authProofs,
   cryptPayload,
   DIR_BAND,
@@ -258,12 +258,12 @@ function prove(k: Uint8Array, d: Uint8Array): void {
   let diff = d.length ^ (1 + NONCE_BYTES + PROOF_BYTES);
   for (let i = 0; i < PROOF_BYTES; i++) diff |= proofs[i] ^ d[1 + NONCE_BYTES + i];
   if (diff || p.uptime() - challengeAt > PROVE_S) return drop(ERR_AUTH_FAILED, 0);
-  ks = sessionKey(c, k, n, nk, AUTH_FLAG_ENCRYPTED);
+  ks = sessionKey(c, k, n, nk, AUTH_FLAGS);
   rx = tx = 0;
   const f = newBytes(2 + PROOF_BYTES);
   f[0] = OP_AUTH_OK;
   f.set(proofs.subarray(PROOF_BYTES, 2 * PROOF_BYTES), 1);
-  f[1 + PROOF_BYTES] = AUTH_FLAG_ENCRYPTED;
+  f[1 + PROOF_BYTES] = AUTH_FLAGS;
   send(f);
 }
 
