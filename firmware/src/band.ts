@@ -260,6 +260,8 @@ function wipe(flags: number): void {
   state.wipe();
   // Flags bit 0: the identity goes too.
   if (flags & 1) p.flash.erase(PROVISIONING_FILE);
+  // Erasing only marks the files deleted: compaction erases their bytes (keys, secrets, others' ids) from flash.
+  p.flash.compact();
   // Start again from the wiped flash once WIPE_OK has gone out.
   timers.after(radio.reboot, 1500);
 }

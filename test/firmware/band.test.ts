@@ -451,10 +451,13 @@ describe("band on a virtual clock", () => {
     rig.run(900, () => rig.scanCb && rig.hear(enDevice(5, -50)));
     const k = new Kiosk(rig);
     k.authenticate();
+    const compactions = rig.flash.compactions;
     expect(k.frames(k.cmd(OP_WIPE, encodeWipeCommand(1)), OP_WIPE_OK).length).toBe(1);
     rig.run(3);
     expect(rig.reboots).toBe(1);
     expect([...rig.flash.files.keys()].filter((n) => n.startsWith("tl."))).toEqual([]);
+    // Erased files stay in flash until a compaction: the wipe compacts once everything is erased.
+    expect(rig.flash.compactions).toBe(compactions + 1);
     const d = decodeDiscoveryAdvert(rig.adverts[rig.adverts.length - 1].packet);
     expect(rig.faults).toEqual([]);
     expect(d.ok && d.value.unprovisioned).toBe(true);

@@ -29,7 +29,7 @@ const DUTIES_OF: Record<string, string[]> = {
   "Storage.read": ["scan start", "scan end", "rotation", "scan report"],
   "Storage.write": ["scan start", "scan end", "rotation", "scan report"],
   "Storage.erase": ["scan end", "rotation"],
-  "Storage.compact": ["scan end", "scan report"],
+  "Storage.compact": ["scan end", "rotation", "scan report"],
   setAdvertising: ["rotation", "discovery", "discovery end"],
   setAddress: ["rotation"],
   setScan: ["scan start", "scan end", "rotation"],

@@ -12,7 +12,9 @@ import * as journal from "../../firmware/src/state/journal";
 import { encodeSlot } from "../../firmware/src/state/journal";
 import { J_TEK } from "../../firmware/src/tuning";
 import { driftAfterSet, unixAt } from "../../firmware/src/time/clock";
-import { FakeFlash, PowerCut, seededRand } from "./helpers/fake-flash";
+import { Flash } from "../../firmware/src/hw/types";
+import { foundInFlash } from "../helpers/flash-scan";
+import { FakeFlash, PowerCut, seededRand, StorageFlash } from "./helpers/fake-flash";
 
 const DAY = 86400;
 const T0 = 1_700_000_000;
@@ -36,7 +38,7 @@ function prov(mode: "private" | "escrow", extra: Partial<Provisioning> = {}): Pr
 }
 
 /** A band's persistent state on a flash that outlives "reboots"; uptime is set by the test. */
-function rig(flash = new FakeFlash(), seed = 1) {
+function rig<F extends Flash = FakeFlash>(flash: F = new FakeFlash() as unknown as F, seed = 1) {
   const env = { uptime: 0, rand: seededRand(seed) };
   const boot = (p: Provisioning) => {
     state.boot(
@@ -214,6 +216,72 @@ describe("band state across resets and power loss", () => {
     // Escrow keys are kept in the journal like private ones, so READ_TEKS lists them the same way.
     expect(teks(day, 3).sort()).toEqual([(day - 2) * 144, (day - 1) * 144, day * 144]);
     expect(J_TEK).toBe(2);
+  });
+
+  it("keeps no TEK past retention anywhere in flash: a new day's key drops them and compacts Storage", () => {
+    // Storage over a NOR image: erased journal files stay readable until a compaction (issue 19 finding 4).
+    const r = rig(new StorageFlash());
+    r.env.uptime = 10;
+    const p = prov("escrow", { retentionDays: 3 });
+    const s = r.boot(p);
+    s.setTime(T0);
+    const first = s.today();
+    const tek = (d: number) => escrowTek(c, p.bandSecret, d);
+    for (let i = 0; i < 10; i++) {
+      r.env.uptime = 10 + i * DAY;
+      const today = s.today();
+      // The day's first rotation makes its key; syncs move the cursor (journal churn, rewrites when full).
+      keys.keysFor(today);
+      for (let k = 0; k < 9; k++) s.setCursor(i * 100 + k + 1);
+      const img = r.flash.nor.snapshot();
+      const live = [];
+      for (let d = Math.max(first, today - 2); d <= today; d++) live.push(tek(d));
+      expect(foundInFlash(img, live).length).toBe(live.length);
+      const old = [];
+      for (let d = first; d < today - 2; d++) old.push(tek(d));
+      expect(foundInFlash(img, old)).toEqual([]);
+      expect(s.tekSlots().length).toBe(live.length);
+    }
+    // One compaction a day once keys expire (plus the rewrites of a full journal).
+    expect(r.flash.compactions).toBeGreaterThanOrEqual(7);
+    expect(r.flash.compactions).toBeLessThanOrEqual(12);
+  });
+
+  it("without valid time lists no TEK for READ_TEKS and keeps only the retention's number of newest keys", () => {
+    const r = rig(new StorageFlash());
+    r.env.uptime = 10;
+    let s = r.boot(prov("escrow"));
+    s.setTime(T0);
+    const day = s.today();
+    for (let d = 0; d < 6; d++) keys.keysFor(day + d);
+    // A power loss: no valid time. (Retention 3 now: a record with 21 days could not show the bound in 6 keys.)
+    r.env.uptime = 1;
+    const p = prov("escrow", { retentionDays: 3 });
+    s = r.boot(p);
+    expect(s.now()).toBe(-1);
+    expect(s.tekSlots()).toEqual([]);
+    expect(teks(-1, 3)).toEqual([(day + 5) * 144, (day + 4) * 144, (day + 3) * 144]);
+    // A rewrite without time keeps the three newest: keys are one a day, so older ones are past retention anyway.
+    for (let i = 1; i <= 70; i++) s.setCursor(i);
+    const img = r.flash.nor.snapshot();
+    const tek = (d: number) => escrowTek(c, p.bandSecret, day + d);
+    expect(foundInFlash(img, [tek(3), tek(4), tek(5)]).length).toBe(3);
+    expect(foundInFlash(img, [tek(0), tek(1), tek(2)])).toEqual([]);
+  });
+
+  it("keeps a new day's key in the old journal when Storage has no room to rewrite it without expired keys", () => {
+    // Room for one journal file only (1536 bytes and a 32-byte header): every rewrite fails.
+    const r = rig(new FakeFlash(1600));
+    r.env.uptime = 10;
+    let s = r.boot(prov("private", { retentionDays: 1 }));
+    s.setTime(T0);
+    const day = s.today();
+    keys.keysFor(day);
+    r.env.uptime = 10 + DAY;
+    const tek = toHex(keys.keysFor(day + 1)[0]);
+    r.env.uptime = 20 + DAY; // a reset: the day's key is the one in flash, not a new random one
+    s = r.boot(prov("private", { retentionDays: 1 }));
+    expect(toHex(keys.keysFor(day + 1)[0])).toBe(tek);
   });
 
   it("persists the sync cursor forward only and survives many journal rewrites", () => {

@@ -55,6 +55,17 @@ export const flash: Flash = {
   erase(name) {
     S.erase(name);
   },
+  compact() {
+    // Storage.write refuses to write over written bytes (src/jsflash.c jsfWriteFile: "File already written with
+    // different data"), so erased files cannot be zeroed in place: compaction erases their pages.
+    // Storage.compact returns quietly when it lacks the RAM for its swap buffer: trash left behind is a fault too.
+    try {
+      S.compact();
+      if (S.getStats().trashBytes) fault();
+    } catch {
+      fault();
+    }
+  },
 };
 
 export const platform: Platform = {

@@ -13,7 +13,16 @@ export interface Flash {
    * once if there is no room. False on failure.
    */
   write(name: string, data: Uint8Array, offset: number, size?: number): boolean;
+  /**
+   * Marks the file deleted (Storage.erase): its bytes stay readable in flash until a compaction. Storage never
+   * writes over written bytes, so the only way to destroy them is `compact`.
+   */
   erase(name: string): void;
+  /**
+   * Compacts Storage: every page from the start of Storage to its last file is erased and the live files written
+   * back, so no erased file's byte survives. Returns at once when nothing was erased; a failure is a fault.
+   */
+  compact(): void;
 }
 
 export interface Platform {

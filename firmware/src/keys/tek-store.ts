@@ -59,15 +59,28 @@ export function keysFor(d: number): Uint8Array[] {
 }
 
 /**
- * The journal slots of the TEKs used in the retention period, oldest first (`today` < 0, no valid time: every
- * stored key; at most CAPACITY - 2 newest, so that a rewritten journal also holds the state entry).
- * A TEK slot is: type | rolling period | rolling start number u32 | TEK 16 (the TEK frame payload's layout).
+ * The journal slots of the TEKs used in the retention period, oldest first: at most CAPACITY - 2 newest, so that a
+ * rewritten journal also holds the state entry. Without valid time (`today` < 0) the band cannot date them: the
+ * `retentionDays` newest (keys are one a day and time only moves forward, so any older key is past retention
+ * whatever today is). A TEK slot is: type | rolling period | rolling start number u32 | TEK 16 (the TEK frame
+ * payload's layout).
  */
 export function slots(today: number, retentionDays: number): Uint8Array[] {
-  const out: Uint8Array[] = [];
+  let out: Uint8Array[] = [];
   const oldest = (today - retentionDays + 1) * EN_TEK_ROLLING_PERIOD;
   journal.each((type, a, _b, s) => {
     if (type === J_TEK && (today < 0 || a >= oldest)) out.push(s);
   });
+  if (today < 0 && out.length > retentionDays) out = out.slice(out.length - retentionDays);
   return out.length > CAPACITY - 2 ? out.slice(out.length - CAPACITY + 2) : out;
+}
+
+/** True when the journal holds a TEK older than the retention period (`today` >= 0). */
+export function expired(today: number, retentionDays: number): boolean {
+  let old = false;
+  const oldest = (today - retentionDays + 1) * EN_TEK_ROLLING_PERIOD;
+  journal.each((type, a) => {
+    if (type === J_TEK && a < oldest) old = true;
+  });
+  return old;
 }

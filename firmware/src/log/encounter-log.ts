@@ -204,17 +204,22 @@ export function add(
 
 /**
  * Drops whole files whose records are all older than `cutoff` (Unix seconds): the oldest file goes while the
- * file written after it is based (its unit-0 header, Unix time) two FILE_BASE_LEAD_S before the cutoff.
+ * file written after it is based (its unit-0 header, Unix time) two FILE_BASE_LEAD_S before the cutoff. Then
+ * compacts Storage if a file went: an erased file's records (other people's ids, where and when this band met them)
+ * would otherwise stay readable in flash past retention. (Files the budget drops go at the next compaction.)
  */
 export function expire(cutoff: number): void {
+  let dropped = false;
   for (let o = oldest(); o >= 0 && o !== cur; o = oldest()) {
     let next = -1;
     for (let j = 0; j < files; j++) {
       if (seq0[j] > seq0[o] && (next < 0 || seq0[j] < seq0[next])) next = j;
     }
-    if (next < 0 || !base0[next] || base0[next] + 2 * FILE_BASE_LEAD_S >= cutoff) return;
+    if (next < 0 || !base0[next] || base0[next] + 2 * FILE_BASE_LEAD_S >= cutoff) break;
     drop(o);
+    dropped = true;
   }
+  if (dropped) flash.compact();
 }
 
 /** Units before this cursor were acknowledged by a kiosk (dropping later ones sets droppedUnsynced). */
@@ -254,7 +259,7 @@ export function stats(): number[] {
   return [units, lost, droppedUnsynced];
 }
 
-/** Erases every log file (wipe). */
+/** Erases every log file (wipe; the caller compacts Storage). */
 export function clear(): void {
   for (let i = 0; i < files; i++) flash.erase(fileName(i));
   recover();

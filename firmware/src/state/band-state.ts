@@ -5,7 +5,7 @@ import { Platform } from "../hw/types";
 import * as keys from "../keys/tek-store";
 import { driftAfterSet, unixAt } from "../time/clock";
 import { faults } from "../faults";
-import { J_FAULTS, J_STATE, RESET_MIN_GAP_S } from "../tuning";
+import { J_FAULTS, J_STATE, J_TEK, RESET_MIN_GAP_S } from "../tuning";
 import * as journal from "./journal";
 import { encodeSlot } from "./journal";
 
@@ -42,14 +42,21 @@ export function today(): number {
   return n < 0 ? -1 : floor(n / 86400);
 }
 
-/** Appends a journal entry, rewriting the journal with only live entries when it is full. */
+/**
+ * Appends a journal entry, rewriting the journal with only live entries when it is full, or when a new day's key
+ * comes while the journal holds a key past retention: the rewrite erases the old file and compacts Storage
+ * (journal.rewrite), so no key outlives retention in flash by more than the new day's first rotation.
+ */
 function persist(slot: Uint8Array): void {
-  if (journal.append(slot)) return;
-  const live = keys.slots(today(), retention);
+  const t = today();
+  const prune = slot[0] === J_TEK && t >= 0 && keys.expired(t, retention);
+  if (!prune && journal.append(slot)) return;
+  const live = keys.slots(t, retention);
   if (last && last !== slot) live.push(last);
   if (lastFaults && lastFaults !== slot) live.push(lastFaults);
   live.push(slot);
-  journal.rewrite(live);
+  // A failed rewrite leaves the old journal active: the day's key goes there rather than nowhere.
+  if (!journal.rewrite(live) && prune) journal.append(slot);
 }
 
 function save(): void {
@@ -157,12 +164,19 @@ export function driftPpm(): number {
   return drift;
 }
 
-/** Journal slots of the TEKs in retention, oldest first (for READ_TEKS). */
+/**
+ * Journal slots of the TEKs in retention, oldest first (for READ_TEKS); none without valid time, when the band
+ * cannot tell which keys are in retention (a kiosk sets the clock first: docs/protocol.md section 7.3).
+ */
 export function tekSlots(): Uint8Array[] {
-  return keys.slots(today(), retention);
+  const t = today();
+  return t < 0 ? [] : keys.slots(t, retention);
 }
 
-/** Erases TEKs, clock and cursor: end of deployment. */
+/**
+ * Erases TEKs, clock and cursor: end of deployment. The journal files are only marked deleted: the caller
+ * compacts Storage once everything it wipes is erased (band.ts wipe).
+ */
 export function wipe(): void {
   journal.clear();
   valid = false;

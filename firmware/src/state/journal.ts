@@ -7,7 +7,9 @@ import { CAPACITY, J_HEADER, SLOT, SLOTS } from "../tuning";
  * A tiny append-only journal of 24-byte slots in a preallocated Storage file, for the band's small persistent
  * state (TEKs, clock, sync cursor, boot epoch). Two files alternate: when the active one is full the owner
  * writes its live entries into the other, which becomes valid only when its header slot (the last slot) is
- * written, and the old file is then erased. A power cut at any point leaves one valid journal.
+ * written, and the old file is then erased and Storage compacted (an erased file's bytes stay in flash until a
+ * compaction). A power cut at any point of the rewrite leaves one valid journal (one inside the compaction can lose
+ * files, as Espruino's own compaction of a full Storage always could).
  *
  * Slot: type u8 | b u8 | a u32 | data 16 B | 0x00 | CRC-8 of bytes 0-22. Type 0xFF = never written. Writes go
  * in byte order, so the 0x00 in byte 22 proves every byte before it landed: a torn slot whose CRC happens to
@@ -75,7 +77,10 @@ export function append(slot: Uint8Array): boolean {
   return flash.write(NAMES[active], slot, used++ * SLOT);
 }
 
-/** Writes `slots` (at most CAPACITY) to the other file, validates it with a header, erases the old one. */
+/**
+ * Writes `slots` (at most CAPACITY) to the other file, validates it with a header, erases the old one and compacts
+ * Storage: the old file's entries (keys past retention among them) would otherwise stay readable in flash.
+ */
 export function rewrite(slots: Uint8Array[]): boolean {
   const next = active === 0 ? 1 : 0;
   const name = NAMES[next];
@@ -87,13 +92,14 @@ export function rewrite(slots: Uint8Array[]): boolean {
   if (ok) ok = flash.write(name, encodeSlot(J_HEADER, gen + 1, 0, undefined), (SLOTS - 1) * SLOT);
   if (!ok) return false;
   if (active >= 0) flash.erase(NAMES[active]);
+  flash.compact();
   active = next;
   gen++;
   used = n ? n : 1;
   return true;
 }
 
-/** Removes both files (wipe). */
+/** Removes both files (wipe; the caller compacts Storage). */
 export function clear(): void {
   flash.erase(NAMES[0]);
   flash.erase(NAMES[1]);

@@ -194,6 +194,9 @@ __T.St = (function () {
     getFree: function () {
       return S.getFree();
     },
+    getStats: function () {
+      return S.getStats();
+    },
   };
 })();
 __T.Cr = {

@@ -1,4 +1,6 @@
 import { Flash } from "../../../firmware/src/hw/types";
+import { NorFlash } from "../../../host-tools/src/sim/flash";
+import { EspruinoStorage, StorageError } from "../../../host-tools/src/sim/storage";
 
 /** Thrown by FakeFlash when an injected power cut happens; the test then "reboots" on the same flash. */
 export class PowerCut extends Error {
@@ -19,6 +21,7 @@ export class FakeFlash implements Flash {
   bytesWritten = 0;
   writes = 0;
   erases = 0;
+  compactions = 0;
 
   constructor(public capacity = 1 << 20) {}
 
@@ -76,7 +79,50 @@ export class FakeFlash implements Flash {
     }
   }
 
-  compact(): void {}
+  compact(): void {
+    this.compactions++;
+  }
+}
+
+/**
+ * The band's Flash as hw/espruino.ts implements it, on the simulator's port of Espruino's Storage over a NOR flash
+ * image: erased files stay in the image until a compaction, so a test can scan the raw bytes as an attacker would.
+ */
+export class StorageFlash implements Flash {
+  readonly nor: NorFlash;
+  readonly storage: EspruinoStorage;
+  compactions = 0;
+
+  constructor(bytes = 40960) {
+    this.nor = new NorFlash(0x60000, bytes, 4096);
+    this.storage = new EspruinoStorage(this.nor);
+  }
+
+  read(name: string, offset: number, length: number): Uint8Array | undefined {
+    return this.storage.read(name, offset, length);
+  }
+
+  write(name: string, data: Uint8Array, offset: number, size?: number): boolean {
+    for (let tries = 0; tries < 2; tries++) {
+      try {
+        if (this.storage.write(name, data, offset, size ?? 0)) return true;
+      } catch (e) {
+        if (!(e instanceof StorageError)) throw e;
+      }
+      if (!size) break;
+      this.storage.compact();
+    }
+    return false;
+  }
+
+  erase(name: string): void {
+    this.storage.erase(name);
+  }
+
+  compact(): void {
+    this.compactions++;
+    this.storage.compact();
+  }
 }
 
 /** A deterministic RNG for tests (xorshift32). */
