@@ -121,7 +121,12 @@ class Life {
       }
     }
     expect(found).toBe(true);
-    const session = new KioskSession(pureCrypto, this.prov.syncKey, this.rng.bytes(16));
+    const session = new KioskSession(
+      pureCrypto,
+      this.prov.syncKey,
+      (n) => this.rng.bytes(n),
+      () => band.now * 1000,
+    );
     const events: KioskEvent[] = [];
     band.connect("kiosk", (f) => {
       const e = session.receive(f);
