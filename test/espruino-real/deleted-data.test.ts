@@ -5,7 +5,6 @@ import {
   decodeDataPayload,
   decodeDiscoveryAdvert,
   decodeStatus,
-  decodeTekPayload,
   encodeReadCommand,
   encodeWipeCommand,
   KioskEvent,
@@ -20,7 +19,6 @@ import {
   OP_SET_TIME,
   OP_STATUS,
   OP_STATUS_REPLY,
-  OP_TEK,
   OP_TEKS_END,
   OP_TIME_OK,
   OP_WIPE,
@@ -32,7 +30,7 @@ import { readU32LE } from "../../firmware/src/protocol/bytes";
 import { RealBand } from "../../host-tools/src/espruino-real/band";
 import { hwRandSeed, testProvisioning } from "../../host-tools/src/espruino-real/scenario";
 import { Rng } from "../../host-tools/src/sim/rng";
-import { foundInFlash } from "../helpers/flash-scan";
+import { foundInFlash, tekDays } from "../helpers/flash-scan";
 import { BOARDS, realInterpreterTests } from "./helpers";
 
 /**
@@ -185,16 +183,7 @@ function status(command: Command) {
 
 /** READ_TEKS: the days of the keys sent, and the count in TEKS_END. */
 function readTeks(command: Command): { count: number; days: number[] } {
-  const frames = command(OP_READ_TEKS, new Uint8Array(0), OP_TEKS_END);
-  const days = frames
-    .filter((f) => f.op === OP_TEK)
-    .map((f) => {
-      const d = decodeTekPayload(f.payload);
-      if (!d.ok) throw new Error(d.error);
-      return d.value.entry.rollingStartNumber / 144;
-    });
-  const end = frames.find((f) => f.op === OP_TEKS_END);
-  return { count: end ? end.payload[0] : -1, days };
+  return tekDays(command(OP_READ_TEKS, new Uint8Array(0), OP_TEKS_END));
 }
 
 realInterpreterTests()("deleted data does not stay in flash (real interpreter)", () => {

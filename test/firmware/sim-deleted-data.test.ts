@@ -1,13 +1,11 @@
 import { pureCrypto as c } from "../../firmware/src/protocol/crypto";
 import { escrowTek } from "../../firmware/src/protocol/escrow";
 import {
-  decodeTekPayload,
   encodeWipeCommand,
   OP_ACK,
   OP_ACK_OK,
   OP_READ_TEKS,
   OP_SET_TIME,
-  OP_TEK,
   OP_TEKS_END,
   OP_TIME_OK,
   OP_WIPE,
@@ -18,7 +16,7 @@ import {
 import { Provisioning } from "../../firmware/src/protocol/provisioning";
 import { EspruinoDevice } from "../../host-tools/src/sim/device";
 import { World } from "../../host-tools/src/sim/world";
-import { foundInFlash } from "../helpers/flash-scan";
+import { foundInFlash, tekDays } from "../helpers/flash-scan";
 import { addBand, provisioning, SimKiosk } from "./helpers/sim-kiosk";
 
 /**
@@ -41,16 +39,7 @@ async function open(world: World, prov: Provisioning): Promise<SimKiosk> {
 }
 
 async function readTeks(kiosk: SimKiosk): Promise<{ count: number; days: number[] }> {
-  const frames = await kiosk.command(OP_READ_TEKS, new Uint8Array(0), OP_TEKS_END);
-  const days = frames
-    .filter((f) => f.op === OP_TEK)
-    .map((f) => {
-      const d = decodeTekPayload(f.payload);
-      if (!d.ok) throw new Error(d.error);
-      return d.value.entry.rollingStartNumber / 144;
-    });
-  const end = frames.find((f) => f.op === OP_TEKS_END);
-  return { count: end ? end.payload[0] : -1, days };
+  return tekDays(await kiosk.command(OP_READ_TEKS, new Uint8Array(0), OP_TEKS_END));
 }
 
 function image(band: EspruinoDevice): Uint8Array {
