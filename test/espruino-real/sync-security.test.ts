@@ -60,7 +60,12 @@ realInterpreterTests()("sync security in the real Espruino interpreter", () => {
       expect(band.programVars()).toBeLessThanOrEqual(before + 20);
       // AUTH_OK carries the encryption flag on every board, and the session works.
       got = [];
-      const s = new KioskSession(pureCrypto, prov.syncKey, (n) => rng.bytes(n), () => band.now * 1000);
+      const s = new KioskSession(
+        pureCrypto,
+        prov.syncKey,
+        (n) => rng.bytes(n),
+        () => band.now * 1000,
+      );
       band.connect("kiosk", (f) => {
         got.push(f);
         const e = s.receive(f);

@@ -162,7 +162,12 @@ export function kioskSync(
     return result;
   }
   result.found = true;
-  const session = new KioskSession(pureCrypto, syncKey, (n) => rng.bytes(n), () => band.now * 1000);
+  const session = new KioskSession(
+    pureCrypto,
+    syncKey,
+    (n) => rng.bytes(n),
+    () => band.now * 1000,
+  );
   const events: KioskEvent[] = [];
   band.connect("kiosk", (f) => {
     const e = session.receive(f);

@@ -111,7 +111,12 @@ export class SimKiosk {
   /** Connects, subscribes to responses and authenticates with registry key `index`. */
   async open(address: string, index: number): Promise<boolean> {
     this.link = await this.world.until(this.central.connect(address, { timeoutS: 10 }));
-    this.session = new KioskSession(c, this.registry[index], (n) => this.nonce(n), () => this.world.now * 1000);
+    this.session = new KioskSession(
+      c,
+      this.registry[index],
+      (n) => this.nonce(n),
+      () => this.world.now * 1000,
+    );
     this.events = [];
     await this.world.until(this.link.subscribe(SYNC_SERVICE_UUID, SYNC_RESPONSE_UUID, (data) => this.onNotify(data)));
     await this.send(this.session.begin());

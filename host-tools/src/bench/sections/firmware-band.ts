@@ -111,7 +111,12 @@ async function secondsToSync(board: BoardProfile, file: string): Promise<number 
   try {
     const address = await world.until(found, { timeoutS: 60 });
     const link = await world.until(central.connect(address, { timeoutS: 30 }));
-    const session = new KioskSession(pureCrypto, key, (n) => randomBytes(n), () => world.now * 1000);
+    const session = new KioskSession(
+      pureCrypto,
+      key,
+      (n) => randomBytes(n),
+      () => world.now * 1000,
+    );
     let done: () => void = () => undefined;
     const authed = new Promise<void>((resolve) => (done = resolve));
     await world.until(
