@@ -1,6 +1,6 @@
 import { duties, faults } from "./faults";
 import { Platform, Radio, Timers } from "./hw/types";
-import { rotateIdentity } from "./identity/rotation";
+import { quietMs, rotateIdentity } from "./identity/rotation";
 import * as keys from "./keys/tek-store";
 import * as log from "./log/encounter-log";
 import { CryptoPrims } from "./protocol/crypto";
@@ -52,6 +52,8 @@ import {
   DISCOVERY_JITTER_MS,
   DISCOVERY_PERIOD_MS,
   EXPIRE_EVERY_S,
+  ROTATE_GRACE_MS,
+  ROTATE_QUIET_MIN_MS,
   ROTATE_RETRY_MS,
   FIRMWARE_VERSION,
 } from "./tuning";
@@ -93,8 +95,11 @@ let enPacket: Uint8Array | undefined;
 let discPacket: Uint8Array | undefined;
 let connected = false;
 let scanning = false;
+/** Between an old identity and its successor: the radio is asleep, nothing goes out. */
+let quiet = false;
 let rotateDue = false;
 let rotateTimer: unknown;
+let discoveryTimer: unknown;
 let lastExpire = 0;
 /** Uptime at the end of the last scan window (or at boot): the watchdog is kicked only while windows keep ending. */
 let lastScan = 0;
@@ -119,31 +124,58 @@ function batteryLow(): boolean {
  * discovery advert, slowly, so that a kiosk can still find the band and set its clock.
  */
 function advertise(): void {
+  if (quiet) return;
   if (enPacket) radio.advertise(enPacket, advInterval, false);
   else if (!connected && discPacket) radio.advertise(discPacket, DISCOVERY_IDLE_INTERVAL_MS, true);
 }
 
+/**
+ * Rotation, in two runs of the duty (docs/protocol.md section 2). The first silences the old identity, on time (with
+ * valid time at an interval boundary, where the other bands in range rotate too). A central connected then gets
+ * ROTATE_GRACE_MS to finish, then is let go with the old identity (the address cannot change under a connection; a
+ * kiosk reconnects to the new identity and resumes from its cursors): no peer can hold the band on one address. The
+ * second run, after a random quiet (identity/rotation.ts quietMs), puts the new identity on air: address, GAP name
+ * and advert together, the discovery rhythm at a fresh random phase.
+ */
 function rotate(): void {
   timers.cancel(rotateTimer);
-  // A retry is set first: a fault below (crypto, the radio) costs one rotation, not every later one.
-  rotateTimer = timers.after(rotate, ROTATE_RETRY_MS);
-  if (connected) {
+  // A retry is set first: a fault below (crypto, the radio) costs one try, not every later rotation: a minute with
+  // the old identity on air, or a second of silence (and a new quiet) for the new one.
+  rotateTimer = timers.after(rotate, quiet ? ROTATE_QUIET_MIN_MS : ROTATE_RETRY_MS);
+  const now = prov ? state.now() : -1;
+  if (!quiet) {
+    if (connected && !rotateDue) {
+      // The rotation follows the disconnect (onDisconnect), or the grace's end.
+      rotateDue = true;
+      timers.cancel(rotateTimer);
+      rotateTimer = timers.after(rotate, ROTATE_GRACE_MS);
+      return;
+    }
+    const ms = quietMs(now, p.rand32);
+    radio.sleep();
+    quiet = true;
     timers.cancel(rotateTimer);
-    rotateTimer = undefined;
-    // The address cannot change under a connection: rotate as soon as the central leaves.
-    rotateDue = true;
+    rotateTimer = timers.after(rotate, ms);
     return;
   }
+  // The link the sleep ended has not closed yet (it takes a connection event or two): the retry comes back.
+  if (connected) return;
   rotateDue = false;
-  const id = rotateIdentity(c, keys.keysFor, prov ? state.now() : -1, tx, syncKey, p.rand32);
+  const id = rotateIdentity(c, keys.keysFor, now, tx, syncKey, p.rand32);
   enPacket = id.en;
   discPacket = id.disc;
-  radio.setAddress(id.address);
+  quiet = false;
+  // Asleep, the stack only keeps the advert; wake() brings address, name and advert up together. (A fault in either
+  // leaves the radio asleep: the retry goes quiet again.)
   advertise();
-  // On air: the next rotation replaces the retry (a fault above keeps the retry: a minute, not a whole period).
+  radio.wake(id.address, id.name);
+  // On air: the next rotation replaces the retry.
   timers.cancel(rotateTimer);
   rotateTimer = timers.after(rotate, id.nextMs);
-  // setAddress restarts the stack and resets scan parameters: re-apply an open scan window.
+  // Discovery bursts start again at a random phase: the old identity's rhythm does not carry over.
+  timers.cancel(discoveryTimer);
+  discoveryTimer = timers.after(discovery, Math.random() * (DISCOVERY_PERIOD_MS + DISCOVERY_JITTER_MS));
+  // The address restarted the stack, which resets scan parameters: re-apply an open scan window.
   if (scanning) radio.scan(sightDevice);
 }
 
@@ -158,9 +190,9 @@ function endBurst(): void {
 function discovery(): void {
   // Randomised period: bursts every 4-6 s (set first, like every duty's next run; Math.random, seeded from the
   // hardware RNG, so that a failing hardware RNG cannot stop the duty).
-  timers.after(discovery, DISCOVERY_PERIOD_MS + Math.random() * DISCOVERY_JITTER_MS);
+  discoveryTimer = timers.after(discovery, DISCOVERY_PERIOD_MS + Math.random() * DISCOVERY_JITTER_MS);
   if (!prov || (p.uptime() - lastScan < (3 * period) / 1000 && (rotateTimer || rotateDue || connected))) p.kick();
-  if (!connected && discPacket) {
+  if (!connected && !quiet && discPacket) {
     timers.after(endBurst, DISCOVERY_BURST_MS);
     radio.advertise(discPacket, DISCOVERY_INTERVAL_MS, true);
   }
@@ -300,8 +332,12 @@ export function start(
   period = (readU16LE(pv, PROV_SCAN_PERIOD) || DEFAULT_SCAN_PERIOD_S) * 1000;
   window = readU16LE(pv, PROV_SCAN_WINDOW) || DEFAULT_SCAN_WINDOW_MS;
   lowBattery = pv[PROV_LOW_BATTERY] || DEFAULT_LOW_BATTERY_PERCENT;
-  enPacket = discPacket = rotateTimer = undefined;
+  enPacket = discPacket = rotateTimer = discoveryTimer = undefined;
   connected = scanning = rotateDue = false;
+  // Espruino has advertised its default advert (the board's name and factory address) since power-on: silence it
+  // before anything slow (log recovery); the first identity comes up at the end.
+  r.sleep();
+  quiet = true;
   lastExpire = 0;
   lastScan = p.uptime();
   // Duties in fault-code order (faults.ts; docs/protocol.md STATUS): 1 scan start ... 8 sync watch.
@@ -329,20 +365,26 @@ export function start(
     newSegment();
     timers.after(scanStart, 2000 + Math.random() * 5000);
   }
-  rotate();
   discovery();
+  // The rotation's second run: the first identity on air (and discovery at a random phase).
+  rotate();
   return prov !== undefined;
 }
 
 export function onConnect(): void {
   connected = true;
   sync.connect();
+  // Kiosks connect during a discovery burst, whose advert stops with the connection: Exposure Notification adverts
+  // go on while it lasts.
+  advertise();
 }
 
 export function onDisconnect(): void {
   connected = false;
   sync.disconnect();
-  if (rotateDue) rotate();
+  // A rotation waited for this central (its grace), or a kiosk that set the clock leaves (Exposure Notification
+  // adverts start with a new identity). A rotation under way, whose sleep ended this link, goes on by its timer.
+  if (rotateDue && !quiet) rotate();
   else advertise();
 }
 

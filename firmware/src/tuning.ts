@@ -37,6 +37,30 @@ export const DAY_S = 86400;
 export const EXPIRE_EVERY_S = 3600;
 
 // identity/rotation.ts
+/**
+ * With valid time a band rotates at Exposure Notification interval boundaries (Unix time a multiple of
+ * ROTATE_EPOCH_S, the RPI's own interval), the next one or the one after at random: 10 or 20 minutes, 15 on average
+ * (as many log records a day as the earlier uniform 10-20 minutes). The old identity goes quiet at a random moment in
+ * the first ROTATE_SPREAD_MS after the boundary, the new one comes up ROTATE_QUIET_MIN_MS to + ROTATE_QUIET_SPAN_MS
+ * after the spread. The bands in a room that rotate at a boundary (two in three) change identity in the same window,
+ * in random order, with no timing link between a band's last advert and its first: an observer cannot pair them by
+ * time (docs/protocol.md section 2). Silent 1-21 s per rotation (1.2 % of advertising time on average).
+ */
+export const ROTATE_EPOCH_S = 600;
+export const ROTATE_SPREAD_MS = 10 * 1000;
+export const ROTATE_QUIET_MIN_MS = 1000;
+export const ROTATE_QUIET_SPAN_MS = 10 * 1000;
+/** A timer that fires up to this early (the clock's drift correction against the timer's RTC) still counts as on time. */
+export const ROTATE_EARLY_S = 2;
+/**
+ * A central connected when a rotation is due gets this long to finish (a kiosk's sync takes seconds); then the band
+ * ends the link and rotates: no peer can hold it on one address longer (issue 19).
+ */
+export const ROTATE_GRACE_MS = 60 * 1000;
+/** The longest quiet of a rotation (quietMs): no advert, no discovery burst. */
+export const ROTATE_QUIET_MAX_MS =
+  ROTATE_SPREAD_MS + ROTATE_EARLY_S * 1000 + ROTATE_QUIET_MIN_MS + ROTATE_QUIET_SPAN_MS;
+/** Without valid time (no Exposure Notification advert, no shared clock to meet at): every 10-20 minutes. */
 export const ROTATE_MIN_MS = 10 * 60 * 1000;
 export const ROTATE_SPAN_MS = 10 * 60 * 1000;
 /** Hardware watchdog timeout (s): discovery kicks it every 4-6 s while every duty runs. */
@@ -69,7 +93,7 @@ export const FROM_STATIC = 2;
 export const MISSES_TO_CLOSE = 2;
 /**
  * An encounter closes once it spans an hour: the record's duration field holds 0-63 minutes. Rotating ids
- * (10-20 min) never get there; a fixed Bluezone id or a replayed RPI in range all day takes one record an hour.
+ * (10 or 20 min) never get there; a fixed Bluezone id or a replayed RPI in range all day takes one record an hour.
  */
 export const MAX_ENCOUNTER_S = 3600;
 

@@ -46,6 +46,7 @@ import {
   OP_ERROR,
   sessionKey,
 } from "../../firmware/src/protocol/sync";
+import { ROTATE_QUIET_MIN_MS, ROTATE_QUIET_SPAN_MS, ROTATE_SPREAD_MS } from "../../firmware/src/tuning";
 import { NodeBandRig, T0, testProvisioning } from "./helpers/node-band";
 
 const KEY = testProvisioning().syncKey;
@@ -133,7 +134,8 @@ describe("band on a virtual clock", () => {
     expect(rig.faults).toEqual([]);
     const en = rig.adverts.filter((a) => !a.connectable);
     expect(en.length).toBeGreaterThan(10);
-    // Rotation: each EN packet change comes with an address change, 10-20 minutes apart.
+    // Rotation: each EN packet change comes with an address change, at interval boundaries 10 or 20 minutes apart: the
+    // new identity comes up after the spread and a random quiet (tuning.ts), the old one went quiet in the spread.
     const changes: { t: number; rpi: string; address: string }[] = [];
     for (const a of en) {
       const b = decodeBeacon(a.packet);
@@ -141,11 +143,14 @@ describe("band on a virtual clock", () => {
       const rpi = toHex(b.value.rpi);
       if (!changes.length || changes[changes.length - 1].rpi !== rpi) changes.push({ t: a.t, rpi, address: a.address });
     }
+    expect(changes.length).toBeGreaterThanOrEqual(18);
+    const up = (ROTATE_SPREAD_MS + ROTATE_QUIET_MIN_MS) / 1000;
     for (let i = 1; i < changes.length; i++) {
       expect(changes[i].address).not.toBe(changes[i - 1].address);
-      const gap = changes[i].t - changes[i - 1].t;
-      expect(gap).toBeGreaterThanOrEqual(600);
-      expect(gap).toBeLessThanOrEqual(1200);
+      const into = changes[i].t % 600;
+      expect(into).toBeGreaterThanOrEqual(up);
+      expect(into).toBeLessThanOrEqual(up + ROTATE_QUIET_SPAN_MS / 1000);
+      if (i > 1) expect([1, 2]).toContain(Math.round((changes[i].t - changes[i - 1].t) / 600));
     }
     // A kiosk reads the TEKs; every advertised RPI matches the TEK of its day at the rotation's interval.
     const k = new Kiosk(rig);
@@ -441,7 +446,8 @@ describe("band on a virtual clock", () => {
     const when = recordTime(mono[0], rec.startMinute, st) as number;
     expect(Math.abs(when - (T0 + 600))).toBeLessThan(400);
     rig.disconnect();
-    rig.run(5);
+    // A new identity after the quiet (at most the spread and 11 s).
+    rig.run(25);
     expect(rig.adverts.filter((a) => !a.connectable).length).toBeGreaterThan(0);
   });
 

@@ -1,6 +1,13 @@
 import fc from "fast-check";
-import { randomStaticAddress, rotateIdentity } from "../../firmware/src/identity/rotation";
-import { ROTATE_MIN_MS, ROTATE_SPAN_MS } from "../../firmware/src/tuning";
+import { nextRotationMs, quietMs, randomStaticAddress, rotateIdentity } from "../../firmware/src/identity/rotation";
+import {
+  ROTATE_EPOCH_S,
+  ROTATE_MIN_MS,
+  ROTATE_QUIET_MIN_MS,
+  ROTATE_QUIET_SPAN_MS,
+  ROTATE_SPAN_MS,
+  ROTATE_SPREAD_MS,
+} from "../../firmware/src/tuning";
 import { toHex } from "../../firmware/src/protocol/bytes";
 import { pureCrypto as c } from "../../firmware/src/protocol/crypto";
 import { computeAem, computeRpi, deriveAemk, deriveRpik, enMetadata } from "../../firmware/src/protocol/gaen";
@@ -137,18 +144,56 @@ describe("identity rotation", () => {
     );
   });
 
-  it("rotates address, nonce and RPI together at 10-20 minute intervals", () => {
+  it("rotates address, name, nonce and RPI together at interval boundaries 10 or 20 minutes apart, after a random quiet", () => {
     const rand = seededRand(7);
     const seen = new Set<string>();
+    const names = new Set<string>();
+    const into: number[] = [];
+    const skipped: number[] = [];
     let unix = 1_700_000_000;
     for (let i = 0; i < 200; i++) {
       const id = rotateIdentity(c, keys, unix, 0, new Uint8Array(16), rand);
-      expect(id.nextMs).toBeGreaterThanOrEqual(ROTATE_MIN_MS);
-      expect(id.nextMs).toBeLessThanOrEqual(ROTATE_MIN_MS + ROTATE_SPAN_MS);
       expect(seen.has(id.address)).toBe(false);
       seen.add(id.address);
-      unix += id.nextMs / 1000;
+      expect(id.name).toMatch(/^Band [0-9a-f]{4}$/);
+      names.add(id.name);
+      // The old identity goes quiet in the spread after the next boundary or the one after...
+      const stop = unix + id.nextMs / 1000;
+      expect(stop % ROTATE_EPOCH_S).toBeLessThanOrEqual(ROTATE_SPREAD_MS / 1000);
+      const epochs = Math.floor(stop / ROTATE_EPOCH_S) - Math.floor(unix / ROTATE_EPOCH_S);
+      expect([1, 2]).toContain(epochs);
+      skipped.push(epochs - 1);
+      // ... and the new one comes up after the end of the spread plus a random 1-11 s, whenever it went quiet.
+      unix = stop + quietMs(stop, rand) / 1000;
+      into.push(unix % ROTATE_EPOCH_S);
     }
+    const up = (ROTATE_SPREAD_MS + ROTATE_QUIET_MIN_MS) / 1000;
+    expect(Math.min(...into)).toBeGreaterThanOrEqual(up);
+    expect(Math.max(...into)).toBeLessThanOrEqual(up + ROTATE_QUIET_SPAN_MS / 1000);
+    // Spread over the window, not at a fixed point: the order bands come up in says nothing of the order they left.
+    expect(Math.max(...into) - Math.min(...into)).toBeGreaterThan(0.8 * (ROTATE_QUIET_SPAN_MS / 1000));
+    expect(names.size).toBeGreaterThan(190);
+    // 15 minutes on average, as the uniform 10-20 minutes before (the log's records a day depend on it).
+    const share = skipped.reduce((a, b) => a + b, 0) / skipped.length;
+    expect(share).toBeGreaterThan(0.4);
+    expect(share).toBeLessThan(0.6);
+  });
+
+  it("without valid time rotates every 10-20 minutes, after a quiet of 1-11 s", () => {
+    const rand = seededRand(8);
+    for (let i = 0; i < 200; i++) {
+      const id = rotateIdentity(c, keys, -1, 0, new Uint8Array(16), rand);
+      expect(id.nextMs).toBeGreaterThanOrEqual(ROTATE_MIN_MS);
+      expect(id.nextMs).toBeLessThanOrEqual(ROTATE_MIN_MS + ROTATE_SPAN_MS);
+      expect(nextRotationMs(-1, rand)).toBeGreaterThanOrEqual(ROTATE_MIN_MS);
+      const q = quietMs(-1, rand);
+      expect(q).toBeGreaterThanOrEqual(ROTATE_QUIET_MIN_MS);
+      expect(q).toBeLessThanOrEqual(ROTATE_QUIET_MIN_MS + ROTATE_QUIET_SPAN_MS);
+    }
+    // A timer firing a second before its boundary still counts as on time: the next rotation is a whole interval on.
+    expect(nextRotationMs(1_700_000_399, () => 0)).toBe(601_000);
+    expect(nextRotationMs(1_700_000_399, () => 1)).toBe(1_201_001);
+    expect(quietMs(1_700_000_399, () => 0)).toBe(ROTATE_SPREAD_MS + 1000 + ROTATE_QUIET_MIN_MS);
   });
 
   it("sends no RPI without valid time and a zero token when unprovisioned", () => {

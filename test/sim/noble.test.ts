@@ -62,12 +62,18 @@ describe("real noble on the simulated bindings", () => {
 
     await world.until(p.connectAsync());
     const { services, characteristics } = await world.until(p.discoverAllServicesAndCharacteristicsAsync());
-    expect(services.map((s) => s.uuid)).toEqual([SVC]);
+    // The GAP service the SoftDevice always has, then the band's own.
+    expect(services.map((s) => s.uuid)).toEqual(["1800", SVC]);
     const byUuid = (u: string) => characteristics.find((c) => c.uuid === u) as Char;
     expect(byUuid(uuid(2)).properties).toEqual(["read"]);
     expect(byUuid(uuid(4)).properties).toEqual(["read", "notify"]);
 
     expect([...(await world.until(byUuid(uuid(2)).readAsync()))]).toEqual([0x54, 0x4c, 0x53, 1]);
+    // The GAP device name: the board's default ("Puck.js" and the factory address's last 4 hex digits), whatever name
+    // a raw advert carries.
+    const name = (await world.until(byUuid("2a00").readAsync())).toString();
+    expect(name).toBe(band.nrf.deviceName());
+    expect(name).toMatch(/^Puck\.js [0-9a-f]{4}$/);
 
     const notes: string[] = [];
     byUuid(uuid(4)).on("data", (d, isNotification) => {

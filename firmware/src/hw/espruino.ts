@@ -111,20 +111,35 @@ const update: { [uuid: string]: { [uuid: string]: unknown } } = {};
 update[syncUuid(1)] = {};
 update[syncUuid(1)][syncUuid(4)] = response;
 
+/**
+ * The advertising options, one object for every call: the stack keeps the last one (with the advert) and applies both
+ * again after every restart (jswrap_ble_reconfigure_softdevice), the GAP device name among them.
+ */
+const adv: { interval?: number; connectable?: boolean; scannable?: boolean; whenConnected?: boolean; name?: string } =
+  {};
+
 export const radio: Radio = {
-  setAddress(a) {
-    NRF.setAddress(a);
-  },
   advertise(packet, interval, connectable) {
-    // A raw packet goes out as it is: the name and manufacturer options apply to object adverts only. A connectable
-    // advert must be scannable: connectable without scannable asks the SoftDevice for a directed advert, which it
-    // refuses without a peer address (and which carries no payload). Exposure Notification adverts are neither.
-    NRF.setAdvertising(packet, {
-      interval: interval,
-      connectable: connectable,
-      scannable: connectable,
-      whenConnected: !connectable,
-    });
+    // A raw packet goes out as it is: the name sets the GAP device name (read on connect), never the payload. A
+    // connectable advert must be scannable: connectable without scannable asks the SoftDevice for a directed advert,
+    // which it refuses without a peer address (and which carries no payload). Exposure Notification adverts are
+    // neither.
+    adv.interval = interval;
+    adv.connectable = adv.scannable = connectable;
+    adv.whenConnected = !connectable;
+    NRF.setAdvertising(packet, adv);
+  },
+  sleep() {
+    NRF.sleep();
+  },
+  wake(address, name) {
+    // The new name goes into the options the stack keeps with the new advert (stored only: asleep). setAddress
+    // restarts the stack, which resets the name to the board's default, starts advertising what is stored from the
+    // new address, and applies the stored options again (the new name). wake() for a stack that would stay asleep
+    // through the restart; one already advertising is left as it is.
+    adv.name = name;
+    NRF.setAddress(address);
+    NRF.wake();
   },
   scan(cb) {
     // The radio passes only Exposure Notification and (where logged) Bluezone adverts to JavaScript.

@@ -37,10 +37,20 @@ export interface Platform {
 
 /** The radio and board surface the band drives (hw/espruino.ts: NRF.*, E.getBattery). */
 export interface Radio {
-  /** Random static address "aa:bb:cc:dd:ee:ff random"; restarts the stack, so scanning must be re-applied. */
-  setAddress(address: string): void;
-  /** Raw 31-byte advert; non-connectable adverts keep going while a central is connected. */
+  /**
+   * Raw 31-byte advert; non-connectable adverts keep going while a central is connected. While asleep the stack only
+   * keeps it: it goes out at `wake`.
+   */
   advertise(packet: Uint8Array, intervalMs: number, connectable: boolean): void;
+  /** Stops advertising and ends a connection (the disconnect event follows): nothing goes out until `wake`. */
+  sleep(): void;
+  /**
+   * Asleep, with no connection left and the new advert set (`advertise`): the new identity goes on air at once, its
+   * random static address ("aa:bb:cc:dd:ee:ff random") and GAP device name with the advert, so that no packet pairs
+   * the old advert with the new address or the new advert with the old one. Restarts the stack: scanning must be
+   * re-applied.
+   */
+  wake(address: string, name: string): void;
   /** Starts scanning with the Exposure Notification + Bluezone filters, or stops when `onDevice` is undefined. */
   scan(onDevice: ((device: ScanDevice) => void) | undefined): void;
   /** Notifies a response frame; false when the stack refused it (a notification it drops for a full queue is true). */

@@ -1,6 +1,7 @@
 import * as esbuild from "esbuild";
 import * as fs from "fs";
 import * as path from "path";
+import { loadBoard } from "../boards/load";
 import { ESPRUINO_UNSUPPORTED_SYNTAX } from "../build/esbuild-options";
 import { ROOT } from "../build/paths";
 import { RealInterpreter } from "./interpreter";
@@ -28,6 +29,7 @@ export interface RealBandOptions {
   flash?: Uint8Array;
 }
 
+/** What goes on air from `t` on (until the next event): `data` undefined when nothing does. */
 export interface AdvertEvent {
   t: number;
   data: Uint8Array | undefined;
@@ -87,9 +89,21 @@ function hex(b: Uint8Array): string {
   return Buffer.from(b).toString("hex");
 }
 
+/**
+ * The board's default GAP device name, as Espruino's gap_params_init makes it: the board's name prefix and the last 4
+ * hex digits of the factory address (here a function of the seed: one per band).
+ */
+export function defaultDeviceName(board: string, seed: [number, number, number, number]): string {
+  const hex = (((seed[0] ^ seed[2]) >>> 0) & 0xffff).toString(16).padStart(4, "0");
+  return `${loadBoard(board).name.split(" ")[0]} ${hex}`;
+}
+
 export class RealBand {
   readonly adverts: AdvertEvent[] = [];
   readonly addresses: { t: number; address: string }[] = [];
+  /** The GAP device name a central reads on connect, and when it changed. */
+  gapName = "";
+  readonly names: { t: number; name: string }[] = [];
   readonly notifications: Uint8Array[] = [];
   readonly lines: string[] = [];
   /** JsVars of the interpreter with the shim loaded and no bundle, measured at the last boot. */
@@ -154,6 +168,7 @@ export class RealBand {
   }
 
   static async boot(opts: RealBandOptions): Promise<RealBand> {
+    const name = defaultDeviceName(opts.board, opts.seed);
     const ref: { band?: RealBand } = {};
     // Lines printed before the band object exists.
     const early: string[] = [];
@@ -173,6 +188,7 @@ export class RealBand {
       interp.settle();
     }
     const band = new RealBand(opts.board, interp);
+    band.gapName = name;
     ref.band = band;
     for (const l of early) band.line(l);
     band.emptyBase = await emptyProgramVars();
@@ -185,6 +201,7 @@ export class RealBand {
         bootMs: opts.startUnix * 1000,
         percent: opts.batteryPercent ?? 100,
         volts: opts.batteryVolts ?? 3.0,
+        name,
       };
       interp.writeFile(".boot0", Buffer.from(shimSource(cfg), "latin1"));
       // Power on with the band's files in place.
@@ -225,13 +242,13 @@ export class RealBand {
         });
         break;
       }
-      case "D": {
+      case "D":
         this.addresses.push({ t, address: rest });
-        // The stack restarts and resumes the advert it had, from the new address.
-        const last = this.adverts[this.adverts.length - 1];
-        if (last && !this.connected) this.adverts.push({ ...last, t, address: rest.split(" ")[0] });
         break;
-      }
+      case "M":
+        this.gapName = rest;
+        this.names.push({ t, name: rest });
+        break;
       case "S":
         this.scanning = rest === "1";
         break;
@@ -241,13 +258,9 @@ export class RealBand {
         this.onNotify?.(frame);
         break;
       }
-      case "X": {
+      case "X":
         this.connected = false;
-        // Advertising resumes once the central has gone.
-        const last = this.adverts[this.adverts.length - 1];
-        if (last) this.adverts.push({ ...last, t });
         break;
-      }
       case "F":
         this.injectedLog.push({ name: rest, t });
         break;

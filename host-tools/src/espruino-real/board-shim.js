@@ -6,11 +6,18 @@
 // - a connectable advert must be scannable (connectable && !scannable asks the SoftDevice for a directed advert
 //   with no peer address, which it refuses); raw packets over 31 bytes are refused; non-connectable intervals
 //   under 100 ms are clamped to 100 ms;
-// - setScan while scanning keeps the settings of the scan already running; setAddress restarts the stack and
-//   resets scan settings to the defaults (the callback stays);
+// - setScan while scanning keeps the settings of the scan already running;
+// - setAddress restarts the stack (queued while connected, done at the disconnect): scan settings go back to the
+//   defaults (the callback stays), the GAP device name to the board's default, the radio wakes (NRF.sleep does not
+//   survive a restart) and advertises the advert it stores from the new address at once, then applies the stored
+//   advert and options again (their name among them);
+// - the GAP device name (read on connect) is the board's default (name prefix and the factory address's last 4 hex
+//   digits) until setAdvertising's `name` option sets it; a raw advert never carries it;
+// - sleep() stops advertising and disconnects; asleep, setAdvertising only stores the advert; wake() starts it;
 // - while connected, only a non-connectable advert with whenConnected keeps going out.
-// The host drives it through __T (scan reports, connections, writes) and reads "\x01" lines it prints.
-// __T_CFG (seed words, boot time, battery) is prepended by the host.
+// The host drives it through __T (scan reports, connections, writes) and reads "\x01" lines it prints: "A" what is on
+// air after every change ("-": nothing), "D" an address set by a restart, "M" the GAP device name.
+// __T_CFG (seed words, boot time, battery, default GAP name) is prepended by the host.
 var __T = {
   c: __T_CFG,
   cb: undefined,
@@ -18,6 +25,14 @@ var __T = {
   onWrite: undefined,
   conn: false,
   addr: "",
+  // The advert and options the stack stores (references, as Espruino keeps them), asleep, advertising while asleep
+  // (whenConnected under a connection), an address waiting for the disconnect, the GAP device name.
+  adv: undefined,
+  ao: undefined,
+  sleep: false,
+  wc: false,
+  pa: undefined,
+  name: __T_CFG.name,
   peak: 0,
   fail: {},
   faults: 0,
@@ -53,22 +68,56 @@ __T.f = function (name) {
     throw new Error("injected fault: " + name);
   }
 };
-// The stack keeps the advert in its own memory: the shim prints it and keeps nothing (the host re-emits it).
-__T.emit = function (b, iv, conn) {
-  __T.out("A", (b ? __T.hex(b) : "-") + " " + iv + " " + (conn ? 1 : 0) + " " + __T.addr);
+// What is on air now, printed after every change: the stored advert, or "-" when nothing goes out.
+__T.air = function () {
+  var o = __T.ao || {};
+  var conn = o.connectable === undefined ? true : !!o.connectable;
+  var iv = o.interval || 375;
+  if (!conn && iv < 100) iv = 100;
+  var on = __T.sleep ? __T.conn && __T.wc : !__T.conn || (!conn && o.whenConnected);
+  __T.out("A", (on && __T.adv ? __T.hex(__T.adv) : "-") + " " + iv + " " + (conn ? 1 : 0) + " " + __T.addr);
+};
+__T.setName = function (n) {
+  if (n === __T.name) return;
+  __T.name = n;
+  __T.out("M", n);
 };
 NRF.setAdvertising = function (data, opts) {
   __T.f("setAdvertising");
   __T.m();
-  opts = opts || {};
-  var conn = opts.connectable === undefined ? true : !!opts.connectable;
-  var scan = opts.scannable === undefined ? true : !!opts.scannable;
+  var o = opts || {};
+  var conn = o.connectable === undefined ? true : !!o.connectable;
+  var scan = o.scannable === undefined ? true : !!o.scannable;
   if (conn && !scan) throw new Error("Got BLE error 0x7 INVALID_PARAM");
-  var b = new Uint8Array(data);
-  if (b.length > 31) throw new Error("Got BLE error 0xc DATA_SIZE");
-  var iv = opts.interval || 375;
-  if (!conn && iv < 100) iv = 100;
-  if (!__T.conn || (!conn && opts.whenConnected)) __T.emit(b, iv, conn);
+  if (new Uint8Array(data).length > 31) throw new Error("Got BLE error 0xc DATA_SIZE");
+  __T.adv = data;
+  __T.ao = opts;
+  // sd_ble_gap_device_name_set, at once.
+  if (o.name !== undefined) __T.setName(String(o.name));
+  if (__T.sleep && __T.conn && o.whenConnected) __T.wc = true;
+  __T.air();
+};
+NRF.sleep = function () {
+  __T.f("sleep");
+  __T.sleep = true;
+  __T.wc = false;
+  __T.air();
+  if (__T.conn) setTimeout(__T.D, 0);
+};
+NRF.wake = function () {
+  __T.f("wake");
+  // jsble_advertising_start does nothing when advertising already.
+  if (!__T.sleep) return;
+  __T.sleep = false;
+  __T.air();
+};
+// jsble_restart_softdevice: the address, the default GAP name, awake, then the stored advert and options again.
+__T.restart = function () {
+  if (__T.scanOpts) __T.scanOpts = { filters: __T.scanOpts.filters };
+  __T.out("D", __T.addr);
+  __T.setName(__T.ao && __T.ao.name !== undefined ? String(__T.ao.name) : __T.c.name);
+  __T.sleep = __T.wc = false;
+  __T.air();
 };
 NRF.setAddress = function (a) {
   __T.f("setAddress");
@@ -80,10 +129,12 @@ NRF.setAddress = function (a) {
   if (!ok) throw new Error("Expecting a mac address of the form aa:bb:cc:dd:ee:ff");
   if (p[1] === "random" && (parseInt(o[0], 16) & 0xc0) !== 0xc0)
     throw new Error("Got BLE error 0x3002 INVALID_BLE_ADDR");
-  __T.addr = a;
-  // The stack restarts: scan settings go back to the defaults; the advert resumes as it was.
-  if (__T.scanOpts) __T.scanOpts = { filters: __T.scanOpts.filters };
-  __T.out("D", a);
+  // Connected: the restart waits for the disconnect.
+  if (__T.conn) __T.pa = a;
+  else {
+    __T.addr = a;
+    __T.restart();
+  }
 };
 NRF.setScan = function (cb, opts) {
   __T.f("setScan");
@@ -273,6 +324,7 @@ __T.S = function (raw, rssi, id) {
 };
 __T.C = function (peer) {
   __T.conn = true;
+  __T.air();
   NRF.emit("connect", peer);
 };
 __T.W = function (hex) {
@@ -283,9 +335,16 @@ __T.W = function (hex) {
 };
 __T.D = function () {
   if (!__T.conn) return;
-  __T.conn = false;
+  __T.conn = __T.wc = false;
+  // Advertising resumes unless asleep, then a restart queued by setAddress runs.
+  if (__T.pa) {
+    __T.addr = __T.pa;
+    __T.pa = undefined;
+    __T.restart();
+  } else __T.air();
   NRF.emit("disconnect", 19);
   __T.out("X", "disconnected");
 };
 __T.base = process.memory(false).usage;
 __T.out("O", __T.base);
+__T.out("M", __T.name);

@@ -17,6 +17,8 @@ import type { Advertiser, RxPacket, Scanner, World } from "./world";
  *   is retransmitted at the next event (the link layer is reliable), so loss costs time, not data.
  * - Throughput is limited mostly by the interpreter: each NRF.updateServices notification costs CPU_COST.notify
  *   (20 ms) of JavaScript time, which gives the documented ~2.5 kB/s with MTU 53 (50-byte payloads).
+ * - The GAP service (0x1800) the SoftDevice always has comes first in discovery: its device name (0x2A00) reads the
+ *   band's GAP name (nrf.ts; the GATT service 0x1801 and GAP's other characteristics are not modelled).
  * - MTU = min(central, board); the link drops (reason 0x08, supervision timeout) when the band is out of range
  *   for 4 s, at a configurable random rate, or when either side disconnects (0x13 remote user terminated /
  *   0x16 local host terminated, from the band's point of view).
@@ -37,6 +39,10 @@ export interface CharInfo {
 }
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
+
+/** The GAP service and its device name characteristic, as normUuid writes 16-bit UUIDs. */
+export const GAP_SERVICE = "1800";
+export const GAP_DEVICE_NAME = "2a00";
 
 export class Link {
   readonly mtu: number;
@@ -173,11 +179,12 @@ export class Link {
   }
 
   discoverServices(): Promise<string[]> {
-    return this.request(3, () => [...this.nrf.services.keys()]);
+    return this.request(3, () => [GAP_SERVICE, ...this.nrf.services.keys()]);
   }
 
   discoverCharacteristics(svc: string): Promise<CharInfo[]> {
     return this.request(2, () => {
+      if (svc === GAP_SERVICE) return [{ uuid: GAP_DEVICE_NAME, properties: ["read"] }];
       const s = this.nrf.services.get(svc);
       if (!s) return [];
       return [...s.chars.values()].map((c) => ({ uuid: c.uuid, properties: properties(c) }));
@@ -186,11 +193,18 @@ export class Link {
 
   read(svc: string, ch: string): Promise<Uint8Array> {
     return this.request(1, () => {
+      if (svc === GAP_SERVICE && ch === GAP_DEVICE_NAME)
+        return Uint8Array.from(this.nrf.gapName, (x) => x.charCodeAt(0));
       const c = this.char(svc, ch);
       if (!c.readable) throw new Error("ATT error 0x02: read not permitted");
       this.stats.reads++;
       return c.value.slice();
     });
+  }
+
+  /** The GAP device name, as a central reads it on connect. */
+  async readDeviceName(): Promise<string> {
+    return String.fromCharCode(...(await this.read(GAP_SERVICE, GAP_DEVICE_NAME)));
   }
 
   write(svc: string, ch: string, data: Uint8Array, withoutResponse = false): Promise<void> {

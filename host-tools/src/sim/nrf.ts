@@ -16,9 +16,22 @@ import type { Advertiser, AdvertState, RxPacket, Scanner } from "./world";
  *   over 31 bytes are refused (DATA_SIZE). While connected only non-connectable advertising with `whenConnected`
  *   continues.
  * - setAddress: validated ("random" needs the top two bits set), then the stack restarts when nothing is connected
- *   (queued otherwise). A restart re-applies advertising and services and restarts scanning with *default*
- *   parameters: the scan callback and its filters survive (they are bound into the callback), interval/window/
- *   active do not (jswrap_ble_reconfigure_softdevice calls jsble_set_scanning(true, NULL)).
+ *   (queued otherwise, done at the disconnect). A restart (jsble_restart_softdevice: jsble_kill, jsble_init,
+ *   jswrap_ble_reconfigure_softdevice in targets/nrf5x/bluetooth.c) sets the address, sets the GAP device name back
+ *   to the board's default (gap_params_init), *wakes* the radio (jsble_init ends in jswrap_ble_wake, so NRF.sleep()
+ *   does not survive it) and starts advertising the advert it has stored, from the new address, then applies the
+ *   stored advert and options again (the options' name among them), the services, and restarts scanning with
+ *   *default* parameters: the scan callback and its filters survive (they are bound into the callback),
+ *   interval/window/active do not (jsble_set_scanning(true, NULL)). The restarted stack's first advertising event
+ *   goes out before JavaScript runs again: a setAdvertising in the same callback as the setAddress comes after one
+ *   packet of the old advert from the new address (World.advertiseOnce).
+ * - GAP device name (read by a central on connect, GATT 0x1800/0x2A00; Link.read): the board's default at every
+ *   stack start, e.g. "Puck.js 1a2b" from the last 4 hex digits of the factory address (FICR DEVICEADDR, whatever
+ *   address is set); `setAdvertising(data, {name})` sets it at once (sd_ble_gap_device_name_set) without putting it
+ *   in a raw advert. The stack keeps the options object (a reference: later changes to it count at the next restart).
+ * - sleep() stops advertising and disconnects; while asleep setAdvertising only stores the advert (except one with
+ *   whenConnected while a central is still connected, which starts advertising at once); a disconnect does not
+ *   restart advertising; wake() starts it (nothing changes if it is on).
  * - setScan(cb, {filters, active, interval, window}): while a scan runs, a new call replaces the callback and
  *   filters but keeps the running interval/window/active (jsble_set_scanning starts a scan only when none runs).
  *   One BluetoothDevice object per packet, built as
@@ -92,6 +105,14 @@ export class NrfStack implements Advertiser {
   private advOpts = { intervalMs: DEFAULT_ADV_INTERVAL_MS, connectable: true, scannable: true, whenConnected: false };
   private advSince = 0;
   private sleeping = false;
+  /** Asleep but advertising anyway: setAdvertising with whenConnected while connected (until the disconnect). */
+  private advertisingAsleep = false;
+  /** The options object the program last passed to setAdvertising: the stack keeps it and re-applies it at restarts. */
+  private advOptionsRef: Record<string, unknown> | undefined;
+  /** GAP device name (0x2A00). */
+  gapName = "";
+  /** What a restart put on air, at its time: its first event goes out even if JavaScript changes it at once. */
+  private restarted: { t: number; st: AdvertState | undefined } | undefined;
   private scanResponse: Uint8Array | undefined;
   private scan: ScanSession | undefined;
   services = new Map<string, ServiceDef>();
@@ -150,7 +171,10 @@ export class NrfStack implements Advertiser {
     this.address = `${this.factoryAddress} random`;
     this.advPackets = undefined;
     this.advOpts = { intervalMs: DEFAULT_ADV_INTERVAL_MS, connectable: true, scannable: true, whenConnected: false };
-    this.sleeping = false;
+    this.advOptionsRef = undefined;
+    this.sleeping = this.advertisingAsleep = false;
+    this.gapName = this.deviceName();
+    this.restarted = undefined;
     this.scanResponse = undefined;
     this.scan = undefined;
     this.services = new Map();
@@ -187,7 +211,7 @@ export class NrfStack implements Advertiser {
 
   /** What the radio sends now, or undefined when silent. */
   advert(): AdvertState | undefined {
-    if (!this.device.on || this.sleeping) return undefined;
+    if (!this.device.on || (this.sleeping && !(this.link && this.advertisingAsleep))) return undefined;
     let connectable = this.advOpts.connectable;
     if (this.link) {
       if (!this.advOpts.whenConnected) return undefined;
@@ -212,6 +236,7 @@ export class NrfStack implements Advertiser {
     return Uint8Array.from(b.slice(0, 31));
   }
 
+  /** The board's default GAP device name: its name prefix and the factory address's last 4 hex digits. */
   deviceName(): string {
     const prefix = this.device.board.name.split(" ")[0];
     return `${prefix} ${this.factoryAddress.slice(-5).replace(":", "")}`;
@@ -229,7 +254,12 @@ export class NrfStack implements Advertiser {
   }
 
   private advChanged(): void {
-    this.advSince = this.device.world.now;
+    const now = this.device.world.now;
+    // A change in the instant of a restart (the same callback): the restarted stack's first event already went out.
+    const r = this.restarted;
+    this.restarted = undefined;
+    if (r && r.st && r.t === now) this.device.world.advertiseOnce(this, r.st);
+    this.advSince = now;
     this.advVersion++;
     this.device.world.advertChanged(this);
   }
@@ -264,6 +294,10 @@ export class NrfStack implements Advertiser {
   private doRestart(): void {
     this.device.accrue();
     this.needsRestart = false;
+    // jsble_init: the GAP name back to the default, the radio awake; reconfigure: the stored advert and options again.
+    this.gapName = this.deviceName();
+    this.sleeping = this.advertisingAsleep = false;
+    if (this.advOptionsRef) this.applyOptions(this.advOptionsRef);
     if (this.pendingServices) {
       this.applyServices(this.pendingServices.data, this.pendingServices.uart);
       this.pendingServices = undefined;
@@ -277,6 +311,7 @@ export class NrfStack implements Advertiser {
       this.scan.scanner.active = false;
     }
     this.advChanged();
+    this.restarted = { t: this.device.world.now, st: this.advert() };
   }
 
   // ------------------------------------------------------------------------------------------ connections
@@ -294,6 +329,7 @@ export class NrfStack implements Advertiser {
   disconnected(reason: number): void {
     this.device.accrue();
     this.link = undefined;
+    this.advertisingAsleep = false;
     if (this.needsRestart) this.doRestart();
     else this.advChanged();
     this.device.emitNow(this.device.global("NRF"), "disconnect", [reason], "event:disconnect");
@@ -661,14 +697,17 @@ export class NrfStack implements Advertiser {
       sleep: fn(() => {
         d.accrue();
         this.sleeping = true;
+        this.advertisingAsleep = false;
         this.advChanged();
         if (this.link) this.link.closeFromPeripheral();
-      }),
+      }, "sleep"),
       wake: fn(() => {
+        // jsble_advertising_start does nothing when advertising already.
+        if (!this.sleeping) return;
         d.accrue();
-        this.sleeping = false;
+        this.sleeping = this.advertisingAsleep = false;
         this.advChanged();
-      }),
+      }, "wake"),
       restart: fn(() => this.restart()),
       setTxPower: fn((p: unknown) => {
         d.accrue();
@@ -767,10 +806,8 @@ export class NrfStack implements Advertiser {
     return Uint8Array.from(out);
   }
 
-  private setAdvertising(data: unknown, options?: Record<string, unknown>): void {
-    if (options !== undefined && (options === null || typeof options !== "object")) {
-      throw this.device.error(`Expecting 'options' to be object or undefined, got ${typeof options}`, "TypeError");
-    }
+  /** The advertising parameters `options` gives on top of the current ones (flags persist between calls). */
+  private optionsOver(options: Record<string, unknown> | undefined) {
     const o = { ...this.advOpts };
     if (options) {
       if (options.interval !== undefined)
@@ -779,6 +816,23 @@ export class NrfStack implements Advertiser {
       if (options.scannable !== undefined) o.scannable = !!options.scannable;
       if (options.whenConnected !== undefined) o.whenConnected = !!options.whenConnected;
     }
+    return o;
+  }
+
+  /** A restart applies the stored options object again, as it is now (the program may have changed it). */
+  private applyOptions(options: Record<string, unknown>): void {
+    const o = this.optionsOver(options);
+    if (o.connectable && !o.scannable) return;
+    if (!o.connectable && o.intervalMs < 100) o.intervalMs = 100;
+    this.advOpts = o;
+    if (options.name !== undefined) this.gapName = String(options.name);
+  }
+
+  private setAdvertising(data: unknown, options?: Record<string, unknown>): void {
+    if (options !== undefined && (options === null || typeof options !== "object")) {
+      throw this.device.error(`Expecting 'options' to be object or undefined, got ${typeof options}`, "TypeError");
+    }
+    const o = this.optionsOver(options);
     // A connectable advert that is not scannable is a directed advert (ADV_DIRECT_IND, targets/nrf5x/bluetooth.c),
     // which the SoftDevice refuses without a peer address. Non-connectable intervals under 100 ms are clamped.
     if (o.connectable && !o.scannable)
@@ -789,7 +843,13 @@ export class NrfStack implements Advertiser {
     this.device.accrue();
     this.advOpts = o;
     this.advPackets = packets;
+    this.advOptionsRef = options;
+    // The name option sets the GAP device name at once (sd_ble_gap_device_name_set); a raw advert never carries it.
+    if (options && options.name !== undefined) this.gapName = String(options.name);
+    // Asleep but still connected: whenConnected starts advertising (jswrap_ble_setAdvertising).
+    if (this.sleeping && this.link && o.whenConnected) this.advertisingAsleep = true;
     this.roots.advertising = data;
+    this.roots.advertisingOptions = options;
     if (o.connectable) {
       this.connectableAdverts.push(this.device.world.now);
       if (this.connectableAdverts.length > 2000) this.connectableAdverts.shift();

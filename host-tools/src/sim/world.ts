@@ -111,8 +111,16 @@ export class World {
   readonly centrals: Central[] = [];
   readonly faults: Fault[] = [];
   readonly idOwners = new Map<string, IdOwner>();
-  /** Called for every packet a scanner receives (reports trace chosen pairs through this). */
-  packetTap: ((scanner: RadioNode, from: Advertiser, rssi: number, t: number) => void) | undefined;
+  /** Called for every packet a scanner receives (reports trace chosen pairs through this), with its payload and address. */
+  packetTap:
+    | ((
+        scanner: RadioNode,
+        from: Advertiser,
+        rssi: number,
+        t: number,
+        p: { data: Uint8Array; address: string },
+      ) => void)
+    | undefined;
   readonly options: WorldOptions;
   private advertisers: Advertiser[] = [];
   private scans = new Map<Scanner, ScanState>();
@@ -257,6 +265,24 @@ export class World {
     }
   }
 
+  /**
+   * One advertising event of `st` now, whatever `a` sends by the time it arrives: the first event of a stack that has
+   * just (re)started advertising, which goes out before the program can change the advert (nrf.ts, setAddress).
+   */
+  advertiseOnce(a: Advertiser, st: AdvertState): void {
+    this.recordIds(a, st);
+    for (const s of this.scans.values()) {
+      if (!(s.sliceEnd > this.now) || !s.scanner.alive() || a.radioIndex === s.scanner.node.radioIndex) continue;
+      if (this.radioRng.next() >= s.scanner.duty) continue;
+      const run = () => {
+        if (s.scanner.alive()) this.receive(s, a, st, st.packets[0]);
+      };
+      const t = this.now + 0.001;
+      if (s.scanner.enqueue) s.scanner.enqueue(t, run);
+      else this.scheduler.at(t, run);
+    }
+  }
+
   private recordIds(a: Advertiser, st: AdvertState): void {
     // Bands switch between a few packets (Exposure Notification, discovery): skip packets recorded lately.
     let recent = this.recentPackets.get(a);
@@ -334,14 +360,19 @@ export class World {
     if (!s.alive() || a.advVersion !== version) return;
     const ad = a.advert();
     if (!ad) return;
-    const data = ad.packets[idx % ad.packets.length];
+    this.receive(st, a, ad, ad.packets[idx % ad.packets.length]);
+  }
+
+  /** A packet of `ad` on air now: lost (collisions, base loss, too weak) or received by the scanner. */
+  private receive(st: ScanState, a: Advertiser, ad: AdvertState, data: Uint8Array): void {
+    const s = st.scanner;
     if (data.length > 31 && this.options.deliverOversize === false) return;
     const r = this.radioRng;
     if (r.next() < this.medium.env.baseLoss + st.collision) return;
     const rssi = this.medium.packetRssi(a, s.node, this.now);
     if (rssi === undefined) return;
     const irssi = Math.round(rssi);
-    if (this.packetTap) this.packetTap(s.node, a, irssi, this.now);
+    if (this.packetTap) this.packetTap(s.node, a, irssi, this.now, { data, address: ad.address });
     const p: RxPacket = {
       t: this.now,
       data,

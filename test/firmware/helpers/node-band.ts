@@ -56,6 +56,9 @@ export class NodeBandRig {
   band = band;
   provisioned = false;
   address = "";
+  name = "";
+  /** NRF.sleep(): adverts are only stored until wake. */
+  asleep = false;
   advert: { packet: Uint8Array; intervalMs: number; connectable: boolean } | undefined;
   adverts: { t: number; packet: Uint8Array; connectable: boolean; address: string }[] = [];
   scanCb: ((d: ScanDevice) => void) | undefined;
@@ -87,6 +90,7 @@ export class NodeBandRig {
   boot(): typeof band {
     this.timers = [];
     this.connected = false;
+    this.asleep = false;
     this.scanCb = undefined;
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the fake radio's methods refer to the rig
     const rig = this;
@@ -101,12 +105,20 @@ export class NodeBandRig {
       },
     };
     const radio: Radio = {
-      setAddress(a) {
-        rig.address = a;
-      },
       advertise(packet, intervalMs, connectable) {
         rig.advert = { packet, intervalMs, connectable };
-        rig.adverts.push({ t: rig.t, packet, connectable, address: rig.address });
+        if (!rig.asleep) rig.adverts.push({ t: rig.t, packet, connectable, address: rig.address });
+      },
+      sleep() {
+        rig.asleep = true;
+        if (rig.connected) rig.disconnect();
+      },
+      wake(a, name) {
+        rig.asleep = false;
+        rig.address = a;
+        rig.name = name;
+        const ad = rig.advert;
+        if (ad) rig.adverts.push({ t: rig.t, packet: ad.packet, connectable: ad.connectable, address: a });
       },
       scan(cb) {
         if (cb && !rig.scanCb) rig.scanWindows++;

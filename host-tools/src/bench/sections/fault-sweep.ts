@@ -4,6 +4,7 @@ import {
   DISCOVERY_JITTER_MS,
   DISCOVERY_PERIOD_MS,
   ROTATE_MIN_MS,
+  ROTATE_QUIET_MAX_MS,
   ROTATE_SPAN_MS,
 } from "../../../../firmware/src/tuning";
 import { loadAllBoards } from "../../boards/load";
@@ -26,10 +27,10 @@ const QUICK_INJECTIONS = 60;
 const INTERVAL_S = 120;
 const SYNC_EVERY_S = 3600;
 const START = Date.UTC(2026, 0, 5) / 1000;
-/** One faulted run may be lost: the bound is two runs (with jitter), plus slack. */
+/** One faulted run may be lost: the bound is two runs (with jitter), plus slack (and a rotation's quiet for bursts). */
 const BOUND = {
   scan: 2 * DEFAULT_SCAN_PERIOD_S * 1.1 + DEFAULT_SCAN_WINDOW_MS / 1000 + 1,
-  discovery: 2 * ((DISCOVERY_PERIOD_MS + DISCOVERY_JITTER_MS) / 1000) + 1,
+  discovery: (3 * (DISCOVERY_PERIOD_MS + DISCOVERY_JITTER_MS) + ROTATE_QUIET_MAX_MS) / 1000 + 1,
   rotation: 2 * ((ROTATE_MIN_MS + ROTATE_SPAN_MS) / 1000) + 1,
 };
 type Duty = keyof typeof BOUND;
