@@ -78,7 +78,12 @@ async function live(board: string): Promise<Life> {
       }
     }
     if (!found) continue;
-    const session = new KioskSession(pureCrypto, prov.syncKey, (n) => rng.bytes(n), () => band.now * 1000);
+    const session = new KioskSession(
+      pureCrypto,
+      prov.syncKey,
+      (n) => rng.bytes(n),
+      () => band.now * 1000,
+    );
     band.connect("attacker", (f) => {
       const e = session.receive(f);
       if (e.type === "write") band.write(e.data);
