@@ -1,6 +1,5 @@
 import * as path from "path";
-import { decodeBeacon } from "../../firmware/src/protocol/advert";
-import { toHex } from "../../firmware/src/protocol/bytes";
+import { payloadKey } from "../helpers/on-air";
 import { pureCrypto } from "../../firmware/src/protocol/crypto";
 import { decodeDiscoveryAdvert, KioskSession, matchDiscovery, OP_STATUS } from "../../firmware/src/protocol/sync";
 import {
@@ -46,14 +45,6 @@ interface Life {
   defaultName: string;
   sessions: { address: string; name: string; from: number; to: number }[];
   onAir: OnAir[];
-}
-
-function payloadKey(data: Uint8Array): string {
-  const b = decodeBeacon(data);
-  if (b.ok && b.value.kind === "en") return "rpi:" + toHex(b.value.rpi);
-  const d = decodeDiscoveryAdvert(data);
-  if (d.ok) return "nonce:" + toHex(d.value.nonce);
-  return "other:" + toHex(data);
 }
 
 async function live(board: string): Promise<Life> {

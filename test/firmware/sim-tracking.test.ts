@@ -1,6 +1,5 @@
 import * as path from "path";
-import { decodeBeacon } from "../../firmware/src/protocol/advert";
-import { toHex } from "../../firmware/src/protocol/bytes";
+import { payloadKey } from "../helpers/on-air";
 import { encodeProvisioning, Provisioning } from "../../firmware/src/protocol/provisioning";
 import { decodeDiscoveryAdvert, OP_STATUS } from "../../firmware/src/protocol/sync";
 import {
@@ -62,14 +61,6 @@ interface Identity {
   last: number;
   /** What its packets carried: "rpi:<hex>", "nonce:<hex>" or "other:<hex>". */
   payloads: Set<string>;
-}
-
-function payloadKey(data: Uint8Array): string {
-  const b = decodeBeacon(data);
-  if (b.ok && b.value.kind === "en") return "rpi:" + toHex(b.value.rpi);
-  const d = decodeDiscoveryAdvert(data);
-  if (d.ok) return "nonce:" + toHex(d.value.nonce);
-  return "other:" + toHex(data);
 }
 
 /** A central that listens all the time and notes every packet the bands send (a sniffer in the room). */
