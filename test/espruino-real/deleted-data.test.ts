@@ -3,13 +3,11 @@ import { escrowTek } from "../../firmware/src/protocol/escrow";
 import { encodeProvisioning, Provisioning } from "../../firmware/src/protocol/provisioning";
 import {
   decodeDataPayload,
-  decodeDiscoveryAdvert,
   decodeStatus,
   encodeReadCommand,
   encodeWipeCommand,
   KioskEvent,
   KioskSession,
-  matchDiscovery,
   OP_ACK,
   OP_ACK_OK,
   OP_DATA,
@@ -28,7 +26,7 @@ import {
 } from "../../firmware/src/protocol/sync";
 import { readU32LE } from "../../firmware/src/protocol/bytes";
 import { RealBand } from "../../host-tools/src/espruino-real/band";
-import { hwRandSeed, testProvisioning } from "../../host-tools/src/espruino-real/scenario";
+import { findByDiscovery, hwRandSeed, testProvisioning } from "../../host-tools/src/espruino-real/scenario";
 import { Rng } from "../../host-tools/src/sim/rng";
 import { foundInFlash, tekDays } from "../helpers/flash-scan";
 import { BOARDS, realInterpreterTests } from "./helpers";
@@ -107,18 +105,7 @@ class Life {
   /** A kiosk session: finds the band by its discovery advert, authenticates, runs `body`, disconnects. */
   session<T>(body: (command: (op: number, payload: Uint8Array, reply: number) => KioskFrame[]) => T): T {
     const band = this.band;
-    const from = band.adverts.length;
-    const deadline = band.now + 120;
-    let found = false;
-    while (!found && band.now < deadline) {
-      band.advance(1);
-      for (let i = from; i < band.adverts.length && !found; i++) {
-        const a = band.adverts[i];
-        const d = a.connectable && a.data ? decodeDiscoveryAdvert(a.data) : undefined;
-        if (d && d.ok && matchDiscovery(pureCrypto, [this.prov.syncKey], d.value) === 0) found = true;
-      }
-    }
-    expect(found).toBe(true);
+    expect(findByDiscovery(band, this.prov.syncKey, 120)).toBeDefined();
     const session = new KioskSession(
       pureCrypto,
       this.prov.syncKey,

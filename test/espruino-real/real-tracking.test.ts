@@ -1,7 +1,7 @@
 import * as path from "path";
 import { payloadKey } from "../helpers/on-air";
 import { pureCrypto } from "../../firmware/src/protocol/crypto";
-import { decodeDiscoveryAdvert, KioskSession, matchDiscovery, OP_STATUS } from "../../firmware/src/protocol/sync";
+import { KioskSession, OP_STATUS } from "../../firmware/src/protocol/sync";
 import {
   ROTATE_EPOCH_S,
   ROTATE_GRACE_MS,
@@ -11,7 +11,7 @@ import {
   ROTATE_EARLY_S,
 } from "../../firmware/src/tuning";
 import { RealBand } from "../../host-tools/src/espruino-real/band";
-import { bootTestBand } from "../../host-tools/src/espruino-real/scenario";
+import { bootTestBand, findByDiscovery } from "../../host-tools/src/espruino-real/scenario";
 import { Rng } from "../../host-tools/src/sim/rng";
 import { BOARDS, realInterpreterTests } from "./helpers";
 
@@ -56,18 +56,7 @@ async function live(board: string): Promise<Life> {
   band.advance(30);
   while (band.now < END - 60) {
     // Find the band by its discovery advert (the attacker holds the sync key), as a kiosk does.
-    const from = band.adverts.length;
-    let found: string | undefined;
-    const deadline = band.now + 60;
-    while (!found && band.now < deadline) {
-      band.advance(1);
-      for (let i = from; i < band.adverts.length && !found; i++) {
-        const a = band.adverts[i];
-        if (!a.connectable || !a.data) continue;
-        const d = decodeDiscoveryAdvert(a.data);
-        if (d.ok && matchDiscovery(pureCrypto, [prov.syncKey], d.value) === 0) found = a.address;
-      }
-    }
+    const found = findByDiscovery(band, prov.syncKey, 60);
     if (!found) continue;
     const session = new KioskSession(
       pureCrypto,

@@ -135,6 +135,25 @@ function beaconAddress(rng: Rng, bandLike: boolean): string {
 }
 
 /** Runs one kiosk sync against the band: find by discovery advert, authenticate, status, set time, read, ack. */
+/**
+ * Runs the band until it sends a connectable advert whose discovery token matches `syncKey` (bands send a burst
+ * every few seconds), as a kiosk finds it; returns that advert's address, or undefined after `seconds`.
+ */
+export function findByDiscovery(band: RealBand, syncKey: Uint8Array, seconds: number): string | undefined {
+  const from = band.adverts.length;
+  const deadline = band.now + seconds;
+  while (band.now < deadline) {
+    band.advance(1);
+    for (let i = from; i < band.adverts.length; i++) {
+      const a = band.adverts[i];
+      if (!a.connectable || !a.data) continue;
+      const d = decodeDiscoveryAdvert(a.data);
+      if (d.ok && matchDiscovery(pureCrypto, [syncKey], d.value) === 0) return a.address;
+    }
+  }
+  return undefined;
+}
+
 export function kioskSync(
   band: RealBand,
   syncKey: Uint8Array,
@@ -144,20 +163,7 @@ export function kioskSync(
 ): RealSync {
   const t = band.now;
   const result: RealSync = { t, found: false, authenticated: false, units: 0, acked: 0, pages: [] };
-  // Find: a connectable advert whose discovery token matches the key (bands send a burst every few seconds).
-  const from = band.adverts.length;
-  const deadline = band.now + 120;
-  let found = false;
-  while (!found && band.now < deadline) {
-    band.advance(1);
-    for (let i = from; i < band.adverts.length && !found; i++) {
-      const a = band.adverts[i];
-      if (!a.connectable || !a.data) continue;
-      const d = decodeDiscoveryAdvert(a.data);
-      if (d.ok && matchDiscovery(pureCrypto, [syncKey], d.value) === 0) found = true;
-    }
-  }
-  if (!found) {
+  if (findByDiscovery(band, syncKey, 120) === undefined) {
     result.error = "no discovery advert matched the sync key within 120 s";
     return result;
   }
