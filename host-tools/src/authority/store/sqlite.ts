@@ -651,9 +651,9 @@ function bandLogRow(r: Row): BandLogRow {
 /**
  * The database holds positive bands' logs: it is created readable by its owner only (0600), and an existing
  * database, WAL or shared-memory file readable by others is narrowed to 0600. SQLite gives the WAL and -shm
- * files it creates the mode of the database file.
+ * files it creates the mode of the database file. The kiosk's store uses it too.
  */
-function createPrivate(file: string): void {
+export function createPrivate(file: string): void {
   fs.closeSync(fs.openSync(file, "a", 0o600));
   for (const f of [file, file + "-wal", file + "-shm"]) {
     try {

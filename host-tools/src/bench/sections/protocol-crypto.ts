@@ -3,6 +3,7 @@ import { aes128EncryptBlock, aes128ExpandKey } from "../../../../firmware/src/pr
 import { bytesEqual } from "../../../../firmware/src/protocol/bytes";
 import { CryptoPrims, pureCrypto } from "../../../../firmware/src/protocol/crypto";
 import { computeAem, computeRpi, deriveAemk, deriveRpik, enMetadata } from "../../../../firmware/src/protocol/gaen";
+import { nodePrims } from "../../crypto/native";
 import { opsPerSecond, sig } from "../measure";
 import { BenchSection } from "../types";
 
@@ -14,14 +15,6 @@ import { BenchSection } from "../types";
  * context each time, so the raw AES primitive is also compared with its key schedule reused on both sides.
  * Node on a laptop is not a 64 MHz Cortex-M4: read the ratios, not the absolute numbers, for the band.
  */
-export const nodePrims: CryptoPrims = {
-  sha256: (data) => new Uint8Array(nodeCrypto.createHash("sha256").update(data).digest()),
-  aesEcb: (key, block) => {
-    const c = nodeCrypto.createCipheriv("aes-128-ecb", key, null);
-    c.setAutoPadding(false);
-    return new Uint8Array(Buffer.concat([c.update(block), c.final()]));
-  },
-};
 
 interface Timing {
   rounds: number;

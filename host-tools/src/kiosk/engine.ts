@@ -1,0 +1,337 @@
+import { EventEmitter } from "events";
+import {
+  BandStatus,
+  decodeDiscoveryServiceData,
+  matchDiscovery,
+  STATUS_FLAG_LOG_DROPPED_UNSYNCED,
+  STATUS_FLAG_TIME_VALID,
+  SYNC_SERVICE_UUID,
+  TekEntry,
+} from "../../../firmware/src/protocol/sync";
+import { LogPage } from "../../../firmware/src/protocol/log-mac";
+import { nodePrims } from "../crypto/native";
+import { Advert, KioskClock, KioskRadio } from "./radio";
+import { BandSession, SessionError } from "./session";
+import { KioskStore, RegistryEntry } from "./store";
+
+export interface EngineOptions {
+  /** Links at once (default 3). */
+  links?: number;
+  /** A band synced successfully is left alone this long (it stays in range while its wearer waits). */
+  resyncAfterMs?: number;
+  /** Set the band's clock when it is not valid or off by more than this (default 2 s). */
+  maxClockErrorS?: number;
+  /** Pages stored (and then ACKed) per transaction. */
+  pagesPerCommit?: number;
+  /** Give up one attempt after this long (connect to last ACK); the next attempt resumes. */
+  attemptMs?: number;
+  connectMs?: number;
+  replyMs?: number;
+  /** Back-off after failures: min(base x 2^(failures-1), max). */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+}
+
+export type BandState = "found" | "connecting" | "authenticating" | "syncing" | "done" | "failed" | "waiting";
+
+export interface Progress {
+  bandId: string;
+  board: string;
+  state: BandState;
+  /** 0-100 while syncing. */
+  percent: number;
+  /** Units stored in this visit. */
+  units: number;
+  message?: string;
+  at: number;
+}
+
+export interface SyncResult {
+  bandId: string;
+  ok: boolean;
+  units: number;
+  pages: number;
+  cursor: number;
+  acked: number;
+  status?: BandStatus;
+  clockSet: boolean;
+  ms: number;
+  error?: string;
+}
+
+const DEFAULTS: Required<EngineOptions> = {
+  links: 3,
+  resyncAfterMs: 10 * 60_000,
+  maxClockErrorS: 2,
+  pagesPerCommit: 16,
+  attemptMs: 120_000,
+  connectMs: 10_000,
+  replyMs: 5_000,
+  backoffBaseMs: 5_000,
+  backoffMaxMs: 10 * 60_000,
+};
+
+const SERVICE = SYNC_SERVICE_UUID.replace(/-/g, "");
+
+/**
+ * The sync engine: recognises registered bands by their discovery adverts, syncs up to `links` of them at once,
+ * and stores every page before it ACKs it (docs/kiosk.md). Events: "progress" (Progress) and "synced"
+ * (SyncResult). Nothing it does throws out of a radio callback: a failed attempt is recorded on the band (its
+ * reason, and a back-off) and the engine carries on.
+ */
+export class SyncEngine extends EventEmitter {
+  readonly opts: Required<EngineOptions>;
+  private registry: RegistryEntry[] = [];
+  private keys: Uint8Array[] = [];
+  /** Discovery nonce+token (hex) -> registry index (-1: not ours): one HMAC per key per new nonce. */
+  private matches = new Map<string, number>();
+  /** Band id -> the noble id it was last seen at, and when. */
+  private lastAdvert = new Map<string, { id: string; at: number }>();
+  private active = new Map<string, Promise<SyncResult>>();
+  private waiting: string[] = [];
+  private stopped = false;
+  readonly progress = new Map<string, Progress>();
+  /** Faults in the engine's own callbacks (counted and reported, never thrown into the radio). */
+  faults = 0;
+  lastFault: string | undefined;
+
+  constructor(
+    readonly radio: KioskRadio,
+    readonly store: KioskStore,
+    readonly clock: KioskClock,
+    opts: EngineOptions = {},
+  ) {
+    super();
+    this.opts = { ...DEFAULTS, ...opts };
+    this.reloadRegistry();
+  }
+
+  /** Re-reads the registry from the store (after a refresh from the authority or a file). */
+  reloadRegistry(): void {
+    this.registry = this.store.registry();
+    this.keys = this.registry.map((r) => r.syncKey);
+    this.matches.clear();
+  }
+
+  get registered(): number {
+    return this.registry.length;
+  }
+
+  async start(): Promise<void> {
+    await this.radio.start();
+    await this.radio.scan((a) => {
+      try {
+        this.onAdvert(a);
+      } catch (e) {
+        this.fault(e);
+      }
+    });
+  }
+
+  private fault(e: unknown): void {
+    this.faults++;
+    this.lastFault = (e as Error).message;
+    this.emit("fault", this.lastFault);
+  }
+
+  /** Which registered band sent this advert, if any. */
+  recognise(a: Advert): RegistryEntry | undefined {
+    if (!a.connectable) return undefined;
+    const sd = a.serviceData.find((s) => s.uuid === SERVICE);
+    if (!sd) return undefined;
+    const k = sd.data.toString("hex");
+    let i = this.matches.get(k);
+    if (i === undefined) {
+      const d = decodeDiscoveryServiceData(new Uint8Array(sd.data));
+      i = d.ok ? matchDiscovery(nodePrims, this.keys, d.value) : -1;
+      if (this.matches.size > 10_000) this.matches.clear();
+      this.matches.set(k, i);
+    }
+    return i >= 0 ? this.registry[i] : undefined;
+  }
+
+  private onAdvert(a: Advert): void {
+    if (this.stopped) return;
+    const r = this.recognise(a);
+    if (!r) return;
+    const now = this.clock.now();
+    this.lastAdvert.set(r.bandId, { id: a.id, at: now });
+    if (this.active.has(r.bandId) || this.waiting.includes(r.bandId)) return;
+    const row = this.store.band(r.bandId);
+    if (row && row.nextTryAt > now) return;
+    if (row && row.lastSyncAt !== null && now - row.lastSyncAt < this.opts.resyncAfterMs && row.failures === 0) return;
+    this.store.seen(r.bandId, now);
+    this.waiting.push(r.bandId);
+    this.report(r, "found", 0, 0);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.active.size < this.opts.links && this.waiting.length) {
+      const bandId = this.waiting.shift() as string;
+      const entry = this.registry.find((r) => r.bandId === bandId);
+      if (!entry) continue;
+      const p = this.syncBand(entry).finally(() => {
+        this.active.delete(bandId);
+        this.pump();
+      });
+      this.active.set(bandId, p);
+    }
+  }
+
+  private report(r: RegistryEntry, state: BandState, percent: number, units: number, message?: string): void {
+    const p: Progress = { bandId: r.bandId, board: r.board, state, percent, units, message, at: this.clock.now() };
+    this.progress.set(r.bandId, p);
+    this.emit("progress", p);
+  }
+
+  /** Syncs one band now (it must have been seen by the scan). Never throws: the result says what happened. */
+  async syncBand(entry: RegistryEntry): Promise<SyncResult> {
+    const t0 = this.clock.now();
+    const result: SyncResult = {
+      bandId: entry.bandId,
+      ok: false,
+      units: 0,
+      pages: 0,
+      cursor: 0,
+      acked: 0,
+      clockSet: false,
+      ms: 0,
+    };
+    let session: BandSession | undefined;
+    try {
+      session = await this.open(entry);
+      await this.pull(entry, session, result, t0);
+      result.ok = true;
+      this.report(entry, "done", 100, result.units);
+    } catch (e) {
+      result.error = (e as Error).message;
+      const failures = (this.store.band(entry.bandId)?.failures ?? 0) + 1;
+      const wait = Math.min(this.opts.backoffBaseMs * 2 ** (failures - 1), this.opts.backoffMaxMs);
+      this.store.failed(entry.bandId, result.error, this.clock.now() + wait);
+      this.report(entry, "failed", 0, result.units, result.error);
+    } finally {
+      if (session) await session.close();
+      result.ms = this.clock.now() - t0;
+      this.emit("synced", result);
+    }
+    return result;
+  }
+
+  /** Connects and authenticates to a registered band last seen by the scan. */
+  async open(entry: RegistryEntry): Promise<BandSession> {
+    const seen = this.lastAdvert.get(entry.bandId);
+    if (!seen) throw new SessionError("band not in range");
+    this.report(entry, "connecting", 0, 0);
+    const link = await this.radio.connect(seen.id, this.opts.connectMs);
+    const session = new BandSession(link, entry.syncKey, this.clock, this.opts.replyMs);
+    try {
+      this.report(entry, "authenticating", 0, 0);
+      await session.authenticate();
+    } catch (e) {
+      await session.close();
+      throw e;
+    }
+    return session;
+  }
+
+  private async pull(entry: RegistryEntry, s: BandSession, result: SyncResult, t0: number): Promise<void> {
+    const bandId = entry.bandId;
+    const idBytes = Buffer.from(bandId, "hex");
+    let status = await s.status();
+    const kioskS = Math.floor(this.clock.now() / 1000);
+    const valid = (status.flags & STATUS_FLAG_TIME_VALID) !== 0;
+    let clock: { errorS: number | null; driftPpm: number | null } = {
+      errorS: valid ? status.bandTime - kioskS : null,
+      driftPpm: status.driftPpm,
+    };
+    if (!valid || Math.abs(status.bandTime - kioskS) > this.opts.maxClockErrorS) {
+      const t = await s.setTime(Math.floor(this.clock.now() / 1000));
+      clock = { errorS: t.errorSeconds, driftPpm: t.driftPpm };
+      result.clockSet = true;
+      status = await s.status();
+    }
+    result.status = status;
+    const row = this.store.band(bandId);
+    let cursor = row ? row.cursor : 0;
+    // The band freed units the kiosk never stored (retention, or a full log): start at its oldest, and say so.
+    const dropped = cursor < status.logStart && (cursor > 0 || (status.flags & STATUS_FLAG_LOG_DROPPED_UNSYNCED) !== 0);
+    if (cursor > status.logEnd) {
+      throw new SessionError(
+        `band's log ends at ${status.logEnd}, before the ${cursor} this kiosk stored: was it wiped or reflashed? Re-register it`,
+      );
+    }
+    if (cursor < status.logStart) cursor = status.logStart;
+    const syncId = this.store.beginSync(bandId, this.clock.now(), status, clock, dropped);
+    const startCursor = cursor;
+    const total = Math.max(1, status.logEnd - startCursor);
+    let batch: { start: number; page: LogPage; units: number }[] = [];
+    let batchFrom = cursor;
+    let retries = 0;
+    const commit = async () => {
+      if (!batch.length) return;
+      const stored = this.store.storePages(bandId, syncId, batchFrom, batch, this.clock.now());
+      result.pages += batch.filter((b) => b.units > 0).length;
+      batch = [];
+      batchFrom = stored;
+      result.cursor = stored;
+      result.acked = await s.ack(stored);
+      this.store.acked(bandId, result.acked, this.clock.now());
+    };
+    this.report(entry, "syncing", 0, 0);
+    while (cursor < status.logEnd) {
+      if (this.clock.now() - t0 > this.opts.attemptMs)
+        throw new SessionError(`sync took longer than ${this.opts.attemptMs} ms`);
+      const got = await s.readPage(cursor, idBytes);
+      if (!got) {
+        if (++retries > 5) throw new SessionError("pages kept arriving incomplete: the radio link is too poor");
+        continue;
+      }
+      if (got.page.next <= cursor) break;
+      batch.push({ start: cursor, page: got.page, units: got.units });
+      result.units += got.units;
+      cursor = got.page.next;
+      if (batch.length >= this.opts.pagesPerCommit) await commit();
+      this.report(entry, "syncing", Math.min(99, Math.round(((cursor - startCursor) / total) * 100)), result.units);
+    }
+    await commit();
+    result.cursor = cursor;
+    if (!result.acked) {
+      // Nothing new: still ACK the stored cursor, so a band whose last ACK was lost learns it.
+      result.acked = await s.ack(cursor);
+      this.store.acked(bandId, result.acked, this.clock.now());
+    }
+  }
+
+  /** Reads a band's TEKs (tested-positive flow): sets its clock first when it has none. */
+  async readTeks(bandId: string): Promise<TekEntry[]> {
+    const entry = this.registry.find((r) => r.bandId === bandId);
+    if (!entry) throw new SessionError(`band ${bandId} is not in this kiosk's registry`);
+    const s = await this.open(entry);
+    try {
+      const status = await s.status();
+      if (!(status.flags & STATUS_FLAG_TIME_VALID)) await s.setTime(Math.floor(this.clock.now() / 1000));
+      return await s.readTeks();
+    } finally {
+      await s.close();
+    }
+  }
+
+  /** In range: seen by the scan within `withinMs`. */
+  inRange(bandId: string, withinMs = 60_000): boolean {
+    const a = this.lastAdvert.get(bandId);
+    return !!a && this.clock.now() - a.at <= withinMs;
+  }
+
+  /** Stops scanning and waits for the syncs in flight (each commits what it has before it ends). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.waiting = [];
+    await this.radio.stopScan().catch(() => undefined);
+    await Promise.allSettled([...this.active.values()]);
+  }
+
+  idle(): boolean {
+    return this.active.size === 0 && this.waiting.length === 0;
+  }
+}

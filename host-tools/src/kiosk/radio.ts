@@ -1,0 +1,244 @@
+import { EventEmitter } from "events";
+import { SYNC_CONTROL_UUID, SYNC_RESPONSE_UUID, SYNC_SERVICE_UUID } from "../../../firmware/src/protocol/sync";
+import type { World } from "../sim/world";
+
+/**
+ * The kiosk's Bluetooth, as small as the sync engine needs: scan for adverts, connect, write the control
+ * characteristic, receive response notifications. One implementation, over @stoprocent/noble: with the real
+ * adapter (HCI socket on Linux, native on macOS and Windows) or, for `--sim`, on the simulator's noble bindings
+ * (`host-tools/src/sim/noble-bindings.ts`), so the same code drives real and virtual bands.
+ */
+export interface Advert {
+  /** noble's peripheral id (the address without colons, lower case). */
+  id: string;
+  address: string;
+  connectable: boolean;
+  rssi: number;
+  /** Service data entries (UUID as noble gives it: lower-case hex, no dashes). */
+  serviceData: { uuid: string; data: Buffer }[];
+}
+
+export interface BandLink {
+  readonly id: string;
+  readonly mtu: number;
+  /** Writes one frame to the control characteristic (write with response). */
+  write(data: Uint8Array): Promise<void>;
+  onNotify(fn: (data: Uint8Array) => void): void;
+  onDisconnect(fn: (reason: string) => void): void;
+  readonly connected: boolean;
+  disconnect(): Promise<void>;
+}
+
+export interface KioskRadio {
+  /** Waits for the adapter; throws RadioUnavailable with what to do when there is none. */
+  start(): Promise<void>;
+  scan(onAdvert: (a: Advert) => void): Promise<void>;
+  stopScan(): Promise<void>;
+  connect(id: string, timeoutMs: number): Promise<BandLink>;
+  stop(): void;
+}
+
+export class RadioUnavailable extends Error {}
+
+/** Time as the kiosk sees it: wall time for a real adapter, the world's virtual time on simulated bands. */
+export interface KioskClock {
+  /** Unix milliseconds. */
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const wallClock: KioskClock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+export function worldClock(world: World): KioskClock {
+  return {
+    now: () => Math.round((world.startUnix + world.now) * 1000),
+    sleep: (ms) =>
+      new Promise((resolve) =>
+        world.scheduler.after(ms / 1000, () => {
+          world.touchHost();
+          resolve();
+        }),
+      ),
+  };
+}
+
+/** What the engine needs of a noble instance (the real class, whatever bindings it runs on). */
+interface NobleLike extends EventEmitter {
+  state: string;
+  waitForPoweredOnAsync(timeout?: number): Promise<void>;
+  startScanningAsync(uuids?: string[], allowDuplicates?: boolean): Promise<void>;
+  stopScanningAsync(): Promise<void>;
+  stop(): void;
+}
+
+interface NobleChar extends EventEmitter {
+  uuid: string;
+  writeAsync(d: Buffer, withoutResponse: boolean): Promise<void>;
+  subscribeAsync(): Promise<void>;
+}
+
+interface NoblePeripheral extends EventEmitter {
+  id: string;
+  address: string;
+  state: string;
+  mtu: number | null;
+  connectAsync(): Promise<void>;
+  disconnectAsync(): Promise<void>;
+  cancelConnect(): void;
+  discoverSomeServicesAndCharacteristicsAsync(s: string[], c: string[]): Promise<{ characteristics: NobleChar[] }>;
+}
+
+const bare = (u: string) => u.replace(/-/g, "").toLowerCase();
+
+export class NobleRadio implements KioskRadio {
+  private peripherals = new Map<string, NoblePeripheral>();
+  private listener:
+    ((p: NoblePeripheral & { connectable: boolean; rssi: number; advertisement: never }) => void) | undefined;
+
+  constructor(
+    private noble: NobleLike,
+    private clock: KioskClock,
+    /** How the adapter is named in errors ("the Bluetooth adapter", "the simulated adapter"). */
+    private what = "the Bluetooth adapter",
+  ) {}
+
+  async start(): Promise<void> {
+    try {
+      await this.noble.waitForPoweredOnAsync(5000);
+    } catch {
+      throw new RadioUnavailable(
+        `${this.what} is not available (state: ${this.noble.state}): plug in a Bluetooth LE adapter ` +
+          "(docs/kiosk.md says how to give Node access to it), or run with --sim <N> to use simulated bands",
+      );
+    }
+  }
+
+  async scan(onAdvert: (a: Advert) => void): Promise<void> {
+    if (this.listener) this.noble.removeListener("discover", this.listener);
+    this.listener = (p) => {
+      this.peripherals.set(p.id, p);
+      const adv = (p as unknown as { advertisement: { serviceData?: { uuid: string; data: Buffer }[] } }).advertisement;
+      onAdvert({
+        id: p.id,
+        address: p.address,
+        connectable: p.connectable,
+        rssi: p.rssi,
+        serviceData: adv.serviceData ?? [],
+      });
+    };
+    this.noble.on("discover", this.listener);
+    // Duplicates on: a band's discovery advert changes its nonce, and a kiosk must see a band that comes back.
+    await this.noble.startScanningAsync([], true);
+  }
+
+  async stopScan(): Promise<void> {
+    if (this.listener) this.noble.removeListener("discover", this.listener);
+    this.listener = undefined;
+    await this.noble.stopScanningAsync();
+  }
+
+  async connect(id: string, timeoutMs: number): Promise<BandLink> {
+    const p = this.peripherals.get(id);
+    if (!p) throw new Error(`band ${id} has not been seen by the scan`);
+    const timeout = (what: string) =>
+      this.clock.sleep(timeoutMs).then(() => {
+        throw new Error(`${what} timed out after ${timeoutMs} ms`);
+      });
+    try {
+      await Promise.race([p.connectAsync(), timeout("connecting")]);
+    } catch (e) {
+      p.cancelConnect();
+      throw e;
+    }
+    try {
+      const found = await Promise.race([
+        p.discoverSomeServicesAndCharacteristicsAsync(
+          [bare(SYNC_SERVICE_UUID)],
+          [bare(SYNC_CONTROL_UUID), bare(SYNC_RESPONSE_UUID)],
+        ),
+        timeout("service discovery"),
+      ]);
+      const control = found.characteristics.find((c) => c.uuid === bare(SYNC_CONTROL_UUID));
+      const response = found.characteristics.find((c) => c.uuid === bare(SYNC_RESPONSE_UUID));
+      if (!control || !response) throw new Error("not a Tracelet band: the sync service is missing");
+      const link = new NobleLink(p, control, response);
+      await Promise.race([response.subscribeAsync(), timeout("subscribing")]);
+      return link;
+    } catch (e) {
+      await p.disconnectAsync().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  stop(): void {
+    this.noble.stop();
+  }
+}
+
+class NobleLink implements BandLink {
+  private notify: ((d: Uint8Array) => void) | undefined;
+  private gone: ((r: string) => void)[] = [];
+  connected = true;
+
+  constructor(
+    private p: NoblePeripheral,
+    private control: NobleChar,
+    response: NobleChar,
+  ) {
+    response.on("data", (d: Buffer, isNotification: boolean) => {
+      if (isNotification && this.notify) this.notify(new Uint8Array(d));
+    });
+    p.once("disconnect", (reason: unknown) => {
+      this.connected = false;
+      for (const f of this.gone) f(String(reason ?? "disconnected"));
+    });
+  }
+
+  get id(): string {
+    return this.p.id;
+  }
+
+  get mtu(): number {
+    return this.p.mtu ?? 23;
+  }
+
+  write(data: Uint8Array): Promise<void> {
+    if (!this.connected) return Promise.reject(new Error("link is down"));
+    return this.control.writeAsync(Buffer.from(data), false);
+  }
+
+  onNotify(fn: (d: Uint8Array) => void): void {
+    this.notify = fn;
+  }
+
+  onDisconnect(fn: (r: string) => void): void {
+    this.gone.push(fn);
+  }
+
+  async disconnect(): Promise<void> {
+    if (this.connected) await this.p.disconnectAsync();
+  }
+}
+
+/** The real adapter through @stoprocent/noble (loaded only when asked for: it opens the HCI socket). */
+export function realRadio(): KioskRadio {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const noble = require("@stoprocent/noble") as NobleLike;
+  return new NobleRadio(noble, wallClock);
+}
+
+/** The real noble library on the simulator's bindings: the radio of `--sim` and the tests. */
+export function simRadio(world: World, position = { x: 0, y: 0 }): KioskRadio {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Noble = require("@stoprocent/noble/lib/noble") as new (b: unknown) => NobleLike;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createNobleBindings } = require("../sim/noble-bindings") as typeof import("../sim/noble-bindings");
+  return new NobleRadio(
+    new Noble(createNobleBindings(world, { position, name: "kiosk" })),
+    worldClock(world),
+    "the simulated adapter",
+  );
+}
