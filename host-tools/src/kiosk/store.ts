@@ -351,14 +351,18 @@ export class KioskStore {
     if (!r) throw new Error(`no upload ${id}`);
     const sets: string[] = [];
     const args: unknown[] = [];
-    if (fields.state !== undefined) (sets.push("state = ?"), args.push(fields.state));
+    const set = (sql: string, v?: unknown) => {
+      sets.push(sql);
+      if (v !== undefined) args.push(v);
+    };
+    if (fields.state !== undefined) set("state = ?", fields.state);
     if (fields.job !== undefined)
-      (sets.push("job = ?"), args.push(this.seal(Buffer.from(JSON.stringify(fields.job)), "upload:" + r.band_id)));
-    if (fields.error !== undefined) (sets.push("last_error = ?"), args.push(fields.error));
-    if (fields.nextTryAt !== undefined) (sets.push("next_try_at = ?"), args.push(fields.nextTryAt));
-    if (fields.attempt) sets.push("attempts = attempts + 1");
-    if (fields.result !== undefined) (sets.push("result = ?"), args.push(JSON.stringify(fields.result)));
-    if (fields.doneAt !== undefined) (sets.push("done_at = ?"), args.push(fields.doneAt));
+      set("job = ?", this.seal(Buffer.from(JSON.stringify(fields.job)), "upload:" + r.band_id));
+    if (fields.error !== undefined) set("last_error = ?", fields.error);
+    if (fields.nextTryAt !== undefined) set("next_try_at = ?", fields.nextTryAt);
+    if (fields.attempt) set("attempts = attempts + 1");
+    if (fields.result !== undefined) set("result = ?", JSON.stringify(fields.result));
+    if (fields.doneAt !== undefined) set("done_at = ?", fields.doneAt);
     if (!sets.length) return;
     this.db.prepare(`UPDATE uploads SET ${sets.join(", ")} WHERE id = ?`).run(...args, id);
   }
