@@ -263,6 +263,8 @@ export class SyncEngine extends EventEmitter {
     }
     if (cursor < status.logStart) cursor = status.logStart;
     const syncId = this.store.beginSync(bandId, this.clock.now(), status, clock, dropped);
+    // Units before the band's log start no longer exist: the stored cursor moves there before anything is ACKed.
+    if (!row || cursor > row.cursor) this.store.storePages(bandId, syncId, cursor, [], this.clock.now());
     const startCursor = cursor;
     const total = Math.max(1, status.logEnd - startCursor);
     let batch: { start: number; page: LogPage; units: number }[] = [];

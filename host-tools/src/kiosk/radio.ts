@@ -126,7 +126,8 @@ export class NobleRadio implements KioskRadio {
         address: p.address,
         connectable: p.connectable,
         rssi: p.rssi,
-        serviceData: adv.serviceData ?? [],
+        // Over a bridge the data may arrive as a plain Uint8Array: always hand on a Buffer.
+        serviceData: (adv.serviceData ?? []).map((d) => ({ uuid: d.uuid, data: Buffer.from(d.data) })),
       });
     };
     this.noble.on("discover", this.listener);
@@ -181,6 +182,7 @@ export class NobleRadio implements KioskRadio {
 class NobleLink implements BandLink {
   private notify: ((d: Uint8Array) => void) | undefined;
   private gone: ((r: string) => void)[] = [];
+  private writes: Promise<void> = Promise.resolve();
   connected = true;
 
   constructor(
@@ -205,9 +207,18 @@ class NobleLink implements BandLink {
     return this.p.mtu ?? 23;
   }
 
+  /**
+   * Writes one at a time: noble keeps one completion callback per characteristic (`onceExclusive`), so a second
+   * write issued before the first is acknowledged would leave the first waiting forever. That happens whenever a
+   * band's notification (the CHALLENGE) arrives before the write response of the command that caused it.
+   */
   write(data: Uint8Array): Promise<void> {
-    if (!this.connected) return Promise.reject(new Error("link is down"));
-    return this.control.writeAsync(Buffer.from(data), false);
+    const p = this.writes.then(() => {
+      if (!this.connected) throw new Error("link is down");
+      return this.control.writeAsync(Buffer.from(data), false);
+    });
+    this.writes = p.catch(() => undefined);
+    return p;
   }
 
   onNotify(fn: (d: Uint8Array) => void): void {
