@@ -142,6 +142,6 @@ async function serve(opts: ServeOptions): Promise<void> {
   });
 }
 
-function isLoopback(host: string): boolean {
+export function isLoopback(host: string): boolean {
   return host === "127.0.0.1" || host === "::1" || host === "localhost" || host.startsWith("127.");
 }

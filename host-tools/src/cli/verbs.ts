@@ -5,6 +5,7 @@ import { registerBoards } from "./boards";
 import { registerBuild } from "./build";
 import { registerCrypto } from "./crypto";
 import { registerDemo } from "./demo";
+import { registerKiosk } from "./kiosk";
 import { registerSimulate } from "./simulate";
 
 /** One line per verb: every verb file exports a register function that adds its sub-command. */
@@ -15,5 +16,6 @@ export function registerVerbs(program: Command): void {
   registerBuild(program);
   registerCrypto(program);
   registerDemo(program);
+  registerKiosk(program);
   registerSimulate(program);
 }

@@ -87,7 +87,7 @@ export class SyncEngine extends EventEmitter {
   private matches = new Map<string, number>();
   /** Band id -> the noble id it was last seen at, and when. */
   private lastAdvert = new Map<string, { id: string; at: number }>();
-  private active = new Map<string, Promise<SyncResult>>();
+  private running = new Map<string, Promise<SyncResult>>();
   private waiting: string[] = [];
   private stopped = false;
   readonly progress = new Map<string, Progress>();
@@ -111,6 +111,14 @@ export class SyncEngine extends EventEmitter {
     this.registry = this.store.registry();
     this.keys = this.registry.map((r) => r.syncKey);
     this.matches.clear();
+  }
+
+  boardOf(bandId: string): string {
+    return this.registry.find((r) => r.bandId === bandId)?.board ?? "unknown";
+  }
+
+  get active(): number {
+    return this.running.size;
   }
 
   get registered(): number {
@@ -156,7 +164,7 @@ export class SyncEngine extends EventEmitter {
     if (!r) return;
     const now = this.clock.now();
     this.lastAdvert.set(r.bandId, { id: a.id, at: now });
-    if (this.active.has(r.bandId) || this.waiting.includes(r.bandId)) return;
+    if (this.running.has(r.bandId) || this.waiting.includes(r.bandId)) return;
     const row = this.store.band(r.bandId);
     if (row && row.nextTryAt > now) return;
     if (row && row.lastSyncAt !== null && now - row.lastSyncAt < this.opts.resyncAfterMs && row.failures === 0) return;
@@ -167,15 +175,15 @@ export class SyncEngine extends EventEmitter {
   }
 
   private pump(): void {
-    while (!this.stopped && this.active.size < this.opts.links && this.waiting.length) {
+    while (!this.stopped && this.running.size < this.opts.links && this.waiting.length) {
       const bandId = this.waiting.shift() as string;
       const entry = this.registry.find((r) => r.bandId === bandId);
       if (!entry) continue;
       const p = this.syncBand(entry).finally(() => {
-        this.active.delete(bandId);
+        this.running.delete(bandId);
         this.pump();
       });
-      this.active.set(bandId, p);
+      this.running.set(bandId, p);
     }
   }
 
@@ -330,10 +338,10 @@ export class SyncEngine extends EventEmitter {
     this.stopped = true;
     this.waiting = [];
     await this.radio.stopScan().catch(() => undefined);
-    await Promise.allSettled([...this.active.values()]);
+    await Promise.allSettled([...this.running.values()]);
   }
 
   idle(): boolean {
-    return this.active.size === 0 && this.waiting.length === 0;
+    return this.running.size === 0 && this.waiting.length === 0;
   }
 }

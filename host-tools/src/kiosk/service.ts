@@ -68,6 +68,25 @@ export class KioskService {
     this.loops.push(loop());
   }
 
+  /** What the kiosk is doing now: the queue of bands in range and its own health. */
+  state(): {
+    registered: number;
+    links: { active: number; max: number };
+    queue: Progress[];
+    faults: number;
+    lastFault: string | null;
+    bandsStored: number;
+  } {
+    return {
+      registered: this.engine.registered,
+      links: { active: this.engine.active, max: this.engine.opts.links },
+      queue: [...this.engine.progress.values()].sort((a, b) => b.at - a.at),
+      faults: this.engine.faults,
+      lastFault: this.engine.lastFault ?? null,
+      bandsStored: this.store.bandsWithLogs().length,
+    };
+  }
+
   purge(): void {
     const n = this.store.purge(this.opts.clock.now(), this.opts.retentionDays ?? 21);
     if (n.pages || n.exposures)

@@ -1,0 +1,126 @@
+import { timingSafeEqual, createHash } from "crypto";
+import Fastify, { FastifyInstance } from "fastify";
+import { BOARD_CODES, FAULT_DUTIES, STATUS_FLAG_LOW_BATTERY } from "../../../firmware/src/protocol/sync";
+import { Progress, SyncResult } from "./engine";
+import type { KioskService } from "./service";
+import { BandRow } from "./store";
+
+/** Clock error (s) and drift (ppm) beyond which staff are asked to look at a band. */
+export const CLOCK_TROUBLE_S = 120;
+export const DRIFT_TROUBLE_PPM = 200;
+
+export interface BandView {
+  bandId: string;
+  board: string;
+  firmwareVersion: number | null;
+  batteryPercent: number | null;
+  lastSyncAt: string | null;
+  lastSeenAt: string | null;
+  syncs: number;
+  storedCursor: number;
+  acked: number;
+  clockErrorS: number | null;
+  driftPpm: number | null;
+  /** Oldest and newest record the kiosk holds of this band (ISO), from the band's status at its last sync. */
+  logSpan: { oldest: string | null; records: number } | null;
+  faults: number;
+  lastFaultDuty: string | null;
+  resets: number;
+  failures: number;
+  lastError: string | null;
+  attention: string[];
+}
+
+/** A band as staff see it: its health and why it needs attention (empty when it does not). */
+export function bandView(row: BandRow, board: string): BandView {
+  const s = row.status;
+  const attention: string[] = [];
+  if (s && (s.batteryPercent < 20 || s.flags & STATUS_FLAG_LOW_BATTERY)) attention.push("low battery");
+  if (row.clockErrorS !== null && Math.abs(row.clockErrorS) > CLOCK_TROUBLE_S) attention.push("clock was wrong");
+  if (row.driftPpm !== null && Math.abs(row.driftPpm) > DRIFT_TROUBLE_PPM) attention.push("clock drifts");
+  if (row.droppedUnsynced) attention.push("log was full: some records were lost before a sync");
+  if (s && s.faults > 0) attention.push(`band faults: ${s.faults}`);
+  if (row.failures >= 3) attention.push(`sync failing: ${row.lastError ?? "unknown"}`);
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    bandId: row.bandId,
+    board: s ? (BOARD_CODES[s.boardCode] ?? board) : board,
+    firmwareVersion: s ? s.firmwareVersion : null,
+    batteryPercent: s ? s.batteryPercent : null,
+    lastSyncAt: iso(row.lastSyncAt),
+    lastSeenAt: iso(row.lastSeenAt),
+    syncs: row.syncs,
+    storedCursor: row.cursor,
+    acked: row.acked,
+    clockErrorS: row.clockErrorS,
+    driftPpm: row.driftPpm,
+    logSpan: s
+      ? { oldest: s.oldestTime ? new Date(s.oldestTime * 1000).toISOString() : null, records: s.records }
+      : null,
+    faults: s ? s.faults : 0,
+    lastFaultDuty: s && s.faults ? (FAULT_DUTIES[s.lastFaultDuty] ?? null) : null,
+    resets: s ? s.resets : 0,
+    failures: row.failures,
+    lastError: row.lastError,
+    attention,
+  };
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const h = (s: string) => createHash("sha256").update(s).digest();
+  return timingSafeEqual(h(a), h(b));
+}
+
+/**
+ * The kiosk's JSON API (and the stream the kiosk page listens to): `GET /api/state`, `/api/bands`,
+ * `/api/bands/:bandId`, `/api/events` (Server-Sent Events: progress and sync results), `/healthz`.
+ * With a token every /api request needs `Authorization: Bearer <token>`.
+ */
+export function buildApi(service: KioskService, token?: string): FastifyInstance {
+  const app = Fastify({ logger: false });
+  app.addHook("onRequest", async (req, reply) => {
+    if (!token || !req.url.startsWith("/api/")) return;
+    const h = req.headers.authorization ?? "";
+    const given = h.startsWith("Bearer ") ? h.slice(7) : "";
+    if (!given || !sameSecret(given, token)) {
+      await reply.code(401).send({ error: "this kiosk needs its access token", code: "unauthorized" });
+    }
+  });
+  app.setErrorHandler((e, _req, reply) => {
+    const err = e as { message: string; statusCode?: number };
+    const client = err.statusCode !== undefined && err.statusCode < 500;
+    if (!client) service.log(`kiosk: API error: ${err.message}`);
+    void reply
+      .code(client ? (err.statusCode as number) : 500)
+      .send({ error: client ? err.message : "internal error", code: client ? "bad_request" : "internal_error" });
+  });
+  const boardOf = (bandId: string) => service.engine.boardOf(bandId);
+  app.get("/healthz", async () => ({ ok: true }));
+  app.get("/api/state", async () => service.state());
+  app.get("/api/bands", async () => ({ bands: service.store.bands().map((b) => bandView(b, boardOf(b.bandId))) }));
+  app.get("/api/bands/:bandId", async (req, reply) => {
+    const { bandId } = req.params as { bandId: string };
+    const row = /^[0-9a-f]{16}$/.test(bandId) ? service.store.band(bandId) : undefined;
+    if (!row) return reply.code(404).send({ error: `no band ${bandId} at this kiosk`, code: "not_found" });
+    return { band: bandView(row, boardOf(bandId)), exposures: service.store.exposures(bandId) };
+  });
+  app.get("/api/events", (req, reply) => {
+    reply.raw.writeHead(200, {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      connection: "keep-alive",
+    });
+    const send = (event: string, data: unknown) =>
+      reply.raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    for (const p of service.engine.progress.values()) send("progress", p);
+    const onProgress = (p: Progress) => send("progress", p);
+    const onSynced = (r: SyncResult) => send("synced", { ...r, status: undefined });
+    service.engine.on("progress", onProgress);
+    service.engine.on("synced", onSynced);
+    req.raw.on("close", () => {
+      service.engine.off("progress", onProgress);
+      service.engine.off("synced", onSynced);
+    });
+  });
+  return app;
+}
