@@ -239,6 +239,17 @@ describe("AuthorityClient details", () => {
     expect(await t.store.getExposures(teks.map((k) => k.bytes))).toHaveLength(14);
   });
 
+  test("a log upload that fails after the publish is reported with the result, not thrown", async () => {
+    const unregistered = randomBytes(8);
+    const client = new AuthorityClient(t.url, t.kioskKey);
+    const teks = makeKeys(2);
+    const r = await client.publishPositive({ code: await issueCode(t), teks, tlx: positiveLog(unregistered) });
+    expect(r).toMatchObject({ keyCount: 2, insertedExposures: 2, alreadyStored: false });
+    expect(r.logId).toBeUndefined();
+    expect(r.logError).toMatchObject({ status: 403, code: "unknown_band", retryable: false });
+    expect(r.logError!.message).toContain(unregistered.toString("hex")); // band ids are not secret
+  });
+
   test("a wrong code is code_invalid, not retryable, and the message holds neither code nor key", async () => {
     const client = new AuthorityClient(t.url, t.kioskKey);
     const e = await failure(client.verifyCode("12345678"));

@@ -147,6 +147,12 @@ export interface PositiveResult {
   /** Present when a log was uploaded. */
   logId?: number;
   logDuplicate?: boolean;
+  /**
+   * When a log was given and its upload failed after the keys were published: the keys are on the server,
+   * the log is not (keep it; uploading it again needs a new code). publishPositive returns rather than throws
+   * in that case, so the caller knows the publish happened.
+   */
+  logError?: AuthorityError;
 }
 
 /**
@@ -361,7 +367,8 @@ export class AuthorityClient {
    * A positive band's report in one call: verify the code (confirmed or likely tests only), get a certificate
    * for its keys (and its log, when given), publish the keys, upload the log. Publish and upload are retried
    * on retryable errors; a retried publish answered `certificate_used` means the lost first answer had stored
-   * the keys (the certificate is consumed in the same transaction), so it counts as done.
+   * the keys (the certificate is consumed in the same transaction), so it counts as done. Throws an
+   * AuthorityError when nothing was published; a failed log upload after a publish is `logError`.
    */
   async publishPositive(report: PositiveReport): Promise<PositiveResult> {
     const attempts = report.attempts ?? 3;
@@ -397,7 +404,9 @@ export class AuthorityClient {
         result.logId = up.logId;
         result.logDuplicate = up.duplicate;
       } catch (e) {
-        throw unwrap(e);
+        const err = unwrap(e);
+        if (!(err instanceof AuthorityError)) throw err;
+        result.logError = err;
       }
     }
     return result;
