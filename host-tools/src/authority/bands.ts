@@ -77,6 +77,7 @@ export function parseSince(raw: string): number {
   }
   return ms;
 }
+
 export class BandRegistry {
   private readonly boards: Set<string> | null;
 
