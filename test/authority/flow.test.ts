@@ -31,6 +31,7 @@ describe("authority end-to-end flow (escrow deployment)", () => {
   let t: TestAuthority;
   const bandF0 = randomBytes(8);
   const secrets = { F0: randomBytes(16), A: randomBytes(16), B: randomBytes(16), C: randomBytes(16) };
+  const syncKeys = { F0: randomBytes(16), A: randomBytes(16), B: randomBytes(16), C: randomBytes(16) };
   const ids = {
     F0: bandF0.toString("hex"),
     A: randomBytes(8).toString("hex"),
@@ -53,14 +54,24 @@ describe("authority end-to-end flow (escrow deployment)", () => {
     for (const name of ["F0", "A", "B", "C"] as const) {
       const r = await call(t, "POST", "/api/bands", {
         key: t.flasherKey,
-        json: { bandId: ids[name], board: "puckjs", escrowSecret: secrets[name].toString("hex") },
+        json: {
+          bandId: ids[name],
+          board: "puckjs",
+          escrowSecret: secrets[name].toString("hex"),
+          syncKey: syncKeys[name].toString("hex"),
+        },
       });
       expect(r.status).toBe(201);
       expect(r.json).toMatchObject({ status: "created", bandId: ids[name], escrow: true });
     }
     const again = await call(t, "POST", "/api/bands", {
       key: t.flasherKey,
-      json: { bandId: ids.A, board: "puckjs", escrowSecret: secrets.A.toString("hex") },
+      json: {
+        bandId: ids.A,
+        board: "puckjs",
+        escrowSecret: secrets.A.toString("hex"),
+        syncKey: syncKeys.A.toString("hex"),
+      },
     });
     expect(again.status).toBe(200);
     expect(again.json.status).toBe("unchanged");

@@ -195,9 +195,21 @@ export function bandKeys(bandId: Uint8Array, days: number, today = DAY0, secret 
   return out;
 }
 
-/** Registers a band as the flasher would: with its escrow secret (bandSecretOf) unless `escrow` is false. */
+/** The sync key tests give a band id. */
+export function syncKeyOf(bandId: Uint8Array): Buffer {
+  return createHash("sha256").update("test-band-sync-key").update(bandId).digest().subarray(0, 16);
+}
+
+/**
+ * Registers a band as the flasher would: with its sync key (syncKeyOf) and its escrow secret (bandSecretOf)
+ * unless `escrow` is false.
+ */
 export async function registerBand(t: TestAuthority, bandId: Uint8Array, escrow = true, secret?: Uint8Array) {
-  const json: Record<string, string> = { bandId: Buffer.from(bandId).toString("hex"), board: "puckjs" };
+  const json: Record<string, string> = {
+    bandId: Buffer.from(bandId).toString("hex"),
+    board: "puckjs",
+    syncKey: syncKeyOf(bandId).toString("hex"),
+  };
   if (escrow) json.escrowSecret = Buffer.from(secret ?? bandSecretOf(bandId)).toString("hex");
   const r = await call(t, "POST", "/api/bands", { key: t.flasherKey, json });
   if (r.status !== 201 && r.status !== 200) throw new Error("register failed: " + r.text);

@@ -491,23 +491,24 @@ describe("authority hostile input", () => {
     ];
     for (const b of bad) expect((await call(t, "POST", "/api/bands", { key: t.flasherKey, json: b })).status).toBe(400);
     const s1 = randomBytes(16).toString("hex");
+    const syncKey = randomBytes(16).toString("hex");
     expect(
       (
         await call(t, "POST", "/api/bands", {
           key: t.flasherKey,
-          json: { bandId: id, board: "puckjs", escrowSecret: s1 },
+          json: { bandId: id, board: "puckjs", escrowSecret: s1, syncKey },
         })
       ).status,
     ).toBe(201);
     const s2 = randomBytes(16).toString("hex");
     const conflict = await call(t, "POST", "/api/bands", {
       key: t.flasherKey,
-      json: { bandId: id, board: "puckjs", escrowSecret: s2 },
+      json: { bandId: id, board: "puckjs", escrowSecret: s2, syncKey },
     });
     expect(conflict.status).toBe(409);
     const replaced = await call(t, "POST", "/api/bands", {
       key: t.flasherKey,
-      json: { bandId: id, board: "puckjs", escrowSecret: s2, replace: true },
+      json: { bandId: id, board: "puckjs", escrowSecret: s2, syncKey, replace: true },
     });
     expect(replaced.json.status).toBe("replaced");
     expect((await call(t, "DELETE", "/api/bands/" + id, { key: t.flasherKey })).status).toBe(403);
@@ -552,7 +553,7 @@ describe("authority limits and deployments", () => {
       expect(r.json.code).toBe("escrow_disabled");
       const ok = await call(t, "POST", "/api/bands", {
         key: t.flasherKey,
-        json: { bandId: randomBytes(8).toString("hex"), board: "puckjs" },
+        json: { bandId: randomBytes(8).toString("hex"), board: "puckjs", syncKey: randomBytes(16).toString("hex") },
       });
       expect(ok.status).toBe(201);
       expect((await call(t, "GET", "/api/contacts", { key: t.adminKey })).status).toBe(404);

@@ -53,7 +53,12 @@ describe("SQLite store", () => {
       for (const s of secrets) {
         const r = await call(t, "POST", "/api/bands", {
           key: t.flasherKey,
-          json: { bandId: randomBytes(8).toString("hex"), board: "puckjs", escrowSecret: s.toString("hex") },
+          json: {
+            bandId: randomBytes(8).toString("hex"),
+            board: "puckjs",
+            escrowSecret: s.toString("hex"),
+            syncKey: randomBytes(16).toString("hex"),
+          },
         });
         expect(r.status).toBe(201);
       }

@@ -1,5 +1,5 @@
 import { BandLogAuth, BandLogService, BAND_LOG_TYPES } from "./band-logs";
-import { BandRegistry, RegisterBandRequest } from "./bands";
+import { BandRegistry, parseSince, RegisterBandRequest } from "./bands";
 import { AuthorityConfig } from "./config";
 import { ContactList, ContactQuery, ContactStatusRequest } from "./contacts";
 import { deriveServerSubkeys } from "./crypto/server-keys";
@@ -75,7 +75,7 @@ export class AuthorityApp {
     );
     this.publisher = new PublishService(o.store, o.config, this.verification, sub.revisionSeal);
     this.bandLogs = new BandLogService(o.store, o.config, this.verification, sub.escrowSeal);
-    this.bands = new BandRegistry(o.store, o.config, sub.escrowSeal);
+    this.bands = new BandRegistry(o.store, o.config, sub.escrowSeal, sub.syncKeySeal);
     this.contacts = new ContactList(o.store, o.config);
     this.exports = new ExportBatcher(o.store, o.config, o.secrets);
     this.f1 = new F1Resolver({
@@ -415,7 +415,11 @@ export class AuthorityApp {
         handler: async (ctx) => {
           const r = await this.bands.register(ctx.actor!, ctx.json as z.infer<typeof RegisterBandRequest>, ctx.now);
           if (r.status !== "unchanged") {
-            await this.audit(ctx, "band." + r.status, r.band.bandId, { board: r.band.board, escrow: r.band.escrow });
+            await this.audit(ctx, "band." + r.status, r.band.bandId, {
+              board: r.band.board,
+              escrow: r.band.escrow,
+              syncKey: r.band.hasSyncKey,
+            });
           }
           return { status: r.status === "created" ? 201 : 200, json: { status: r.status, ...r.band } };
         },
@@ -437,9 +441,26 @@ export class AuthorityApp {
         roles: ["admin"],
         rate: "admin",
         handler: async (ctx) => {
-          if (!(await this.bands.remove(ctx.params.id))) throw new HttpError(404, "not_found", "no such band");
+          if (!(await this.bands.remove(ctx.params.id, ctx.now))) throw new HttpError(404, "not_found", "no such band");
           await this.audit(ctx, "band.deleted", ctx.params.id.toLowerCase(), null);
           return { status: 200, json: { deleted: true } };
+        },
+      },
+      {
+        // Kiosks sync bands with their sync keys: a kiosk key reads every band's (docs/authority.md).
+        method: "GET",
+        path: "/api/kiosk/bands",
+        roles: ["kiosk", "admin"],
+        rate: "admin",
+        handler: async (ctx) => {
+          const { since } = parseWith(KioskBandsQuery, Object.fromEntries(ctx.query));
+          const r = await this.bands.listForKiosk(since === undefined ? undefined : parseSince(since), ctx.now);
+          await this.audit(ctx, "bands.synckeys.listed", null, {
+            count: r.bands.length,
+            deleted: r.deleted.length,
+            incremental: since !== undefined,
+          });
+          return { status: 200, json: r, headers: { "Cache-Control": "no-store" } };
         },
       },
       // ---- band logs and F1 worklist (escrow deployments)
@@ -551,6 +572,8 @@ const LogPage = z.object({
   limit: QueryInt(1, 500).default(100),
   offset: QueryInt(0, 10_000_000).default(0),
 });
+
+const KioskBandsQuery = z.object({ since: z.string().max(64).optional() }).strict();
 
 const AuditPage = z.object({
   limit: QueryInt(1, 1000).default(100),

@@ -9,17 +9,20 @@ import { HttpError } from "./http/errors";
 import { AuthorityStore, BandRow } from "./store/store";
 
 /**
- * The band registry, filled by the flasher when it provisions a band. In escrow deployments each band's
- * escrow secret is sealed (AES-256-GCM under the server's escrow subkey, bound to the band id) before it
- * touches the database; in private deployments the registry refuses secrets it has no use for.
+ * The band registry, filled by the flasher when it provisions a band. Each band's sync key (the 16-byte key
+ * kiosks sync it with) is sealed under the sync-key subkey, and in escrow deployments its escrow secret under
+ * the escrow subkey (AES-256-GCM, bound to the band id), before either touches the database; in private
+ * deployments the registry refuses escrow secrets it has no use for. Kiosks read the sync keys back
+ * (listForKiosk); nothing else ever returns a sync key or a secret.
  */
+const Hex16Bytes = z.string().regex(/^[0-9a-fA-F]{32}$/, "must be 32 hex digits (16 bytes)");
+
 export const RegisterBandRequest = z.object({
   bandId: z.string().regex(/^[0-9a-fA-F]{16}$/, "must be 16 hex digits (8 bytes)"),
   board: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, "must be a board id such as puckjs"),
-  escrowSecret: z
-    .string()
-    .regex(/^[0-9a-fA-F]{32}$/, "must be 32 hex digits (16 bytes)")
-    .optional(),
+  escrowSecret: Hex16Bytes.optional(),
+  /** The band's sync key (provisioning record). Required from the flasher; admin registrations may omit it. */
+  syncKey: Hex16Bytes.optional(),
   /** Re-provisioning: replace an existing registration (new secret or board). */
   replace: z.boolean().optional(),
 });
@@ -32,6 +35,47 @@ export interface BandView {
   registeredAt: string;
   registeredBy: string;
   escrow: boolean;
+  /** Whether the registry holds the band's sync key (the key itself is only ever given to kiosks). */
+  hasSyncKey: boolean;
+}
+
+/** One band as GET /api/kiosk/bands lists it. */
+export interface KioskBandView {
+  bandId: string;
+  board: string;
+  /** 32 hex digits. */
+  syncKey: string;
+  escrow: boolean;
+  registeredAt: string;
+}
+
+export interface KioskRegistry {
+  bands: KioskBandView[];
+  /** Bands a kiosk that refreshed at `since` must forget (deleted, or re-registered without a sync key). */
+  deleted: string[];
+  /** Pass this as `since` next time. */
+  asOf: string;
+}
+
+/**
+ * A refresh repeats the changes of this many seconds before `since`: a registration whose request started
+ * before a listing but was written after it would otherwise be missed. Kiosks apply the answer as upserts,
+ * so the overlap costs nothing but bytes.
+ */
+export const KIOSK_REFRESH_OVERLAP_S = 60;
+
+const KIOSK_UNSEAL_CHUNK = 2000;
+
+/** `since` of GET /api/kiosk/bands: Unix milliseconds (digits) or an ISO 8601 time. */
+export function parseSince(raw: string): number {
+  let ms: number;
+  if (/^\d{1,15}$/.test(raw)) ms = Number(raw);
+  else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(raw)) ms = Date.parse(raw);
+  else ms = NaN;
+  if (!Number.isFinite(ms)) {
+    throw new HttpError(400, "bad_request", "since: must be Unix milliseconds or an ISO 8601 time with a zone");
+  }
+  return ms;
 }
 
 export class BandRegistry {
@@ -41,6 +85,7 @@ export class BandRegistry {
     private readonly store: AuthorityStore,
     private readonly config: AuthorityConfig,
     private readonly escrowKey: Buffer,
+    private readonly syncKeySealKey: Buffer,
   ) {
     let ids: string[] = [];
     try {
@@ -55,7 +100,7 @@ export class BandRegistry {
     actor: Actor,
     body: RegisterBandBody,
     now: number,
-  ): Promise<{ status: "created" | "unchanged" | "replaced"; band: BandView }> {
+  ): Promise<{ status: "created" | "unchanged" | "updated" | "replaced"; band: BandView }> {
     const bandId = body.bandId.toLowerCase();
     if (this.boards && !this.boards.has(body.board)) {
       throw new HttpError(
@@ -71,7 +116,15 @@ export class BandRegistry {
         "this authority runs the private deployment and does not accept escrow secrets",
       );
     }
+    if (body.syncKey === undefined && actor.role === "flasher") {
+      throw new HttpError(
+        400,
+        "sync_key_required",
+        "syncKey: the flasher must register the band's sync key (32 hex digits)",
+      );
+    }
     const secret = body.escrowSecret !== undefined ? Buffer.from(body.escrowSecret, "hex") : null;
+    const syncKey = body.syncKey !== undefined ? Buffer.from(body.syncKey, "hex") : null;
     const aad = Buffer.from(bandId, "hex");
     const row: BandRow = {
       bandId,
@@ -79,23 +132,59 @@ export class BandRegistry {
       registeredAt: now,
       registeredBy: actor.name,
       secretSealed: secret ? seal(this.escrowKey, secret, aad) : null,
+      syncKeySealed: syncKey ? seal(this.syncKeySealKey, syncKey, aad) : null,
+      changedAt: now,
     };
     if (await this.store.insertBand(row)) return { status: "created", band: view(row) };
     const existing = (await this.store.getBand(bandId)) as BandRow;
     const oldSecret = existing.secretSealed ? open(this.escrowKey, existing.secretSealed, aad) : null;
-    const sameSecret =
-      (oldSecret === null && secret === null) ||
-      (oldSecret !== null && oldSecret !== undefined && secret !== null && timingSafeEqual(oldSecret, secret));
-    if (sameSecret && existing.board === body.board) return { status: "unchanged", band: view(existing) };
+    const oldSyncKey = existing.syncKeySealed ? open(this.syncKeySealKey, existing.syncKeySealed, aad) : null;
+    const sameBoardAndSecret = existing.board === body.board && sameKey(oldSecret, secret);
+    if (sameBoardAndSecret && sameKey(oldSyncKey, syncKey)) return { status: "unchanged", band: view(existing) };
+    if (sameBoardAndSecret && !existing.syncKeySealed && syncKey) {
+      // A band registered before sync keys were recorded: adding its key changes nothing else, so no replace.
+      const updated: BandRow = { ...existing, syncKeySealed: row.syncKeySealed, changedAt: now };
+      await this.store.replaceBand(updated);
+      return { status: "updated", band: view(updated) };
+    }
     if (!body.replace) {
       throw new HttpError(
         409,
         "band_exists",
-        "this band id is registered with another board or secret; send replace: true to re-provision",
+        "this band id is registered with another board, secret or sync key; send replace: true to re-provision",
       );
     }
     await this.store.replaceBand(row);
     return { status: "replaced", band: view(row) };
+  }
+
+  /**
+   * What a kiosk needs to sync bands: every band with a sync key (changed at or after `sinceMs` minus
+   * KIOSK_REFRESH_OVERLAP_S, when given) with the key unsealed, and the bands to forget since then.
+   */
+  async listForKiosk(sinceMs: number | undefined, now: number): Promise<KioskRegistry> {
+    const since = sinceMs === undefined ? null : Math.floor(sinceMs / 1000) - KIOSK_REFRESH_OVERLAP_S;
+    const rows = await this.store.kioskBands(since);
+    const bands: KioskBandView[] = [];
+    for (const r of rows) {
+      // Unsealing is ~8 us a band: a full listing of 100,000 bands would hold the event loop for about a
+      // second, so other requests get their turn every KIOSK_UNSEAL_CHUNK bands.
+      if (bands.length > 0 && bands.length % KIOSK_UNSEAL_CHUNK === 0) await new Promise(setImmediate);
+      const key = open(this.syncKeySealKey, r.syncKeySealed, Buffer.from(r.bandId, "hex"));
+      if (!key) {
+        // The database and the server key do not belong together (or the row was altered): never guess.
+        throw new Error(`the sealed sync key of band ${r.bandId} does not open with this server key`);
+      }
+      bands.push({
+        bandId: r.bandId,
+        board: r.board,
+        syncKey: key.toString("hex"),
+        escrow: r.escrow,
+        registeredAt: isoTime(r.registeredAt),
+      });
+    }
+    const deleted = since === null ? [] : await this.store.bandsForgottenSince(since);
+    return { bands, deleted, asOf: isoTime(now) };
   }
 
   async get(bandId: string): Promise<BandView | undefined> {
@@ -104,9 +193,9 @@ export class BandRegistry {
     return b ? view(b) : undefined;
   }
 
-  async remove(bandId: string): Promise<boolean> {
+  async remove(bandId: string, now: number): Promise<boolean> {
     if (!/^[0-9a-fA-F]{16}$/.test(bandId)) return false;
-    return this.store.deleteBand(bandId.toLowerCase());
+    return this.store.deleteBand(bandId.toLowerCase(), now);
   }
 }
 
@@ -117,5 +206,12 @@ function view(b: BandRow): BandView {
     registeredAt: isoTime(b.registeredAt),
     registeredBy: b.registeredBy,
     escrow: b.secretSealed !== null,
+    hasSyncKey: Boolean(b.syncKeySealed),
   };
+}
+
+/** Equal keys (both absent counts as equal), compared in constant time. */
+function sameKey(a: Buffer | null | undefined, b: Buffer | null): boolean {
+  if (a === null && b === null) return true;
+  return a !== null && a !== undefined && b !== null && a.length === b.length && timingSafeEqual(a, b);
 }

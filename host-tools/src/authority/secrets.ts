@@ -104,7 +104,17 @@ export function loadOrCreateSecrets(
         throw new Error(`cannot create secrets file ${file}: ${(e as Error).message}`);
     }
   }
-  const mode = fs.statSync(file).mode & 0o077;
+  return { secrets: loadSecretsFile(file, config), created };
+}
+
+/** Reads an existing secrets file (refused when group or others can read it); never creates one. */
+export function loadSecretsFile(file: string, config: AuthorityConfig): AuthoritySecrets {
+  let mode: number;
+  try {
+    mode = fs.statSync(file).mode & 0o077;
+  } catch (e) {
+    throw new Error(`cannot read secrets file ${file}: ${(e as Error).message}`);
+  }
   if (mode !== 0 && process.platform !== "win32") {
     throw new Error(`secrets file ${file} is readable by group or others; chmod 600 it`);
   }
@@ -114,7 +124,7 @@ export function loadOrCreateSecrets(
   } catch (e) {
     throw new Error(`cannot read secrets file ${file}: ${(e as Error).message}`);
   }
-  return { secrets: secretsFromFile(raw, config), created };
+  return secretsFromFile(raw, config);
 }
 
 function p256Key(pem: string, field: string): KeyObject {

@@ -1,16 +1,20 @@
 import { Command } from "commander";
 import * as path from "path";
 import { AuthorityApp } from "../authority/app";
+import { BandRegistry } from "../authority/bands";
 import { AuthorityConfig, loadConfigFile, parseConfig } from "../authority/config";
+import { deriveServerSubkeys } from "../authority/crypto/server-keys";
 import {
   AuthoritySecrets,
   generateSecretsFile,
   loadOrCreateSecrets,
+  loadSecretsFile,
   SecretsFile,
   secretsFromFile,
 } from "../authority/secrets";
 import { startServer } from "../authority/server";
 import { SqliteStore } from "../authority/store/sqlite";
+import { RegistryFileError, writeRegistryFile } from "../kiosk/registry-file";
 import { CliError, ExitCode } from "./exit-codes";
 import { requireInputFile } from "./files";
 import { parseNumberOption } from "./options";
@@ -46,6 +50,85 @@ export function registerAuthority(program: Command): void {
     .action(async (opts: ServeOptions) => {
       await serve(opts);
     });
+  const registry = authority.command("registry").description("the band registry, for kiosks without a link");
+  registry
+    .command("export")
+    .description("write every band's sync key to a registry file (mode 0600) for offline kiosks")
+    .requiredOption("--db <path>", "the authority's SQLite database (must exist)")
+    .option("--secrets <file>", "secrets file holding the server key (default: <db>.secrets.json)")
+    .requiredOption("--out <file>", "registry file to write (created 0600; a file others can read is refused)")
+    .option("--json", "print {out, bands, withoutSyncKey} as JSON on stdout")
+    .action(async (opts: ExportRegistryOptions) => {
+      await exportRegistry(opts);
+    });
+}
+
+interface ExportRegistryOptions {
+  db: string;
+  secrets?: string;
+  out: string;
+  json?: boolean;
+}
+
+/**
+ * `tracelet authority registry export`: the kiosk registry (GET /api/kiosk/bands) as a file. Bands without a
+ * sync key (registered before sync keys were recorded) are left out and counted. The export is audited in
+ * the database like a kiosk's listing.
+ */
+async function exportRegistry(opts: ExportRegistryOptions): Promise<void> {
+  if (opts.db === ":memory:") throw new CliError(ExitCode.USAGE, "--db: an in-memory database has no bands to export");
+  requireInputFile("--db", opts.db);
+  const secretsFile = opts.secrets ?? path.resolve(opts.db) + ".secrets.json";
+  requireInputFile("--secrets", secretsFile);
+  const config = parseConfig({});
+  let secrets: AuthoritySecrets;
+  try {
+    secrets = loadSecretsFile(secretsFile, config);
+  } catch (e) {
+    throw new CliError(ExitCode.BAD_INPUT, (e as Error).message);
+  }
+  let store: SqliteStore;
+  try {
+    store = new SqliteStore(path.resolve(opts.db));
+  } catch (e) {
+    throw new CliError(ExitCode.BAD_INPUT, `cannot open database ${opts.db}: ${(e as Error).message}`);
+  }
+  try {
+    const sub = deriveServerSubkeys(secrets.serverKey);
+    const registry = new BandRegistry(store, config, sub.escrowSeal, sub.syncKeySeal);
+    const nowMs = Date.now();
+    const now = Math.floor(nowMs / 1000);
+    let listed;
+    try {
+      listed = await registry.listForKiosk(undefined, now);
+    } catch (e) {
+      throw new CliError(ExitCode.BAD_INPUT, `${(e as Error).message} (is ${secretsFile} this database's?)`);
+    }
+    const withoutSyncKey = (await store.counts()).bands - listed.bands.length;
+    try {
+      writeRegistryFile(path.resolve(opts.out), listed.bands, new Date(nowMs));
+    } catch (e) {
+      throw new CliError(e instanceof RegistryFileError ? ExitCode.FILE : ExitCode.INTERNAL, (e as Error).message);
+    }
+    await store.audit({
+      at: now,
+      actor: "cli",
+      action: "bands.synckeys.exported",
+      subject: null,
+      ip: null,
+      detail: { count: listed.bands.length },
+    });
+    const info = { out: path.resolve(opts.out), bands: listed.bands.length, withoutSyncKey };
+    emit(
+      opts,
+      info,
+      () =>
+        `wrote ${info.bands} band(s) with sync keys to ${info.out} (mode 0600)` +
+        (withoutSyncKey ? `; ${withoutSyncKey} band(s) registered without a sync key were left out` : ""),
+    );
+  } finally {
+    await store.close();
+  }
 }
 
 async function serve(opts: ServeOptions): Promise<void> {

@@ -7,6 +7,8 @@ import { createHmac, hkdfSync } from "crypto";
 export interface ServerSubkeys {
   /** AES-256-GCM key for band escrow secrets at rest. */
   escrowSeal: Buffer;
+  /** AES-256-GCM key for band sync keys at rest (kiosks read them; see bands.ts). */
+  syncKeySeal: Buffer;
   /** AES-256-GCM key for revision tokens. */
   revisionSeal: Buffer;
   /** HMAC key under which verification codes are stored (short codes must not be brute-forced offline). */
@@ -17,7 +19,12 @@ export function deriveServerSubkeys(serverKey: Uint8Array): ServerSubkeys {
   if (serverKey.length !== 32) throw new Error("server key must be 32 bytes");
   const sub = (label: string): Buffer =>
     Buffer.from(hkdfSync("sha256", serverKey, Buffer.alloc(0), "tracelet-authority/" + label, 32));
-  return { escrowSeal: sub("escrow-seal"), revisionSeal: sub("revision-seal"), codeHash: sub("code-hash") };
+  return {
+    escrowSeal: sub("escrow-seal"),
+    syncKeySeal: sub("sync-key-seal"),
+    revisionSeal: sub("revision-seal"),
+    codeHash: sub("code-hash"),
+  };
 }
 
 /** How verification codes are stored: HMAC-SHA256 under the code-hash subkey. */

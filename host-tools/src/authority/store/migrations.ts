@@ -159,4 +159,23 @@ ALTER TABLE f1_sightings DROP COLUMN scans;
 ALTER TABLE f1_sightings DROP COLUMN rssi_max;
 `,
   },
+  {
+    version: 3,
+    name: "band sync keys for kiosks, change times and deletion records",
+    // Rows registered before sync keys existed keep sync_key_sealed NULL and are not served to kiosks until a
+    // registration supplies the key. changed_at drives the kiosks' incremental refresh; band_deletions tells
+    // them which bands to forget (deleted, or re-registered without a sync key).
+    sql: `
+ALTER TABLE bands ADD COLUMN sync_key_sealed BLOB;
+ALTER TABLE bands ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0;
+UPDATE bands SET changed_at = registered_at;
+CREATE INDEX bands_changed ON bands(changed_at) WHERE sync_key_sealed IS NOT NULL;
+
+CREATE TABLE band_deletions (
+  band_id TEXT PRIMARY KEY,
+  deleted_at INTEGER NOT NULL
+);
+CREATE INDEX band_deletions_at ON band_deletions(deleted_at);
+`,
+  },
 ];

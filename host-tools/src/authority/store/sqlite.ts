@@ -17,6 +17,7 @@ import {
   ContactWrite,
   EscrowBandRow,
   ExportFileRow,
+  KioskBandRow,
   ExposureRow,
   F1Sighting,
   NewCode,
@@ -89,24 +90,75 @@ export class SqliteStore implements AuthorityStore {
 
   async insertBand(b: BandRow): Promise<boolean> {
     const r = this.q(
-      `INSERT INTO bands (band_id, board, registered_at, registered_by, secret_sealed) VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO bands (band_id, board, registered_at, registered_by, secret_sealed, sync_key_sealed, changed_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(band_id) DO NOTHING`,
-    ).run(b.bandId, b.board, b.registeredAt, b.registeredBy, b.secretSealed);
-    return r.changes === 1;
-  }
-
-  async replaceBand(b: BandRow): Promise<void> {
-    this.q("UPDATE bands SET board = ?, registered_at = ?, registered_by = ?, secret_sealed = ? WHERE band_id = ?").run(
+    ).run(
+      b.bandId,
       b.board,
       b.registeredAt,
       b.registeredBy,
       b.secretSealed,
-      b.bandId,
+      b.syncKeySealed ?? null,
+      b.changedAt ?? b.registeredAt,
     );
+    return r.changes === 1;
   }
 
-  async deleteBand(bandId: string): Promise<boolean> {
-    return this.q("DELETE FROM bands WHERE band_id = ?").run(bandId).changes === 1;
+  async replaceBand(b: BandRow): Promise<void> {
+    const changedAt = b.changedAt ?? b.registeredAt;
+    this.db.transaction(() => {
+      this.q(
+        `UPDATE bands SET board = ?, registered_at = ?, registered_by = ?, secret_sealed = ?, sync_key_sealed = ?,
+           changed_at = ? WHERE band_id = ?`,
+      ).run(b.board, b.registeredAt, b.registeredBy, b.secretSealed, b.syncKeySealed ?? null, changedAt, b.bandId);
+      if (!b.syncKeySealed) this.recordForgotten(b.bandId, changedAt);
+    })();
+  }
+
+  async deleteBand(bandId: string, now: number): Promise<boolean> {
+    return this.db.transaction(() => {
+      const deleted = this.q("DELETE FROM bands WHERE band_id = ?").run(bandId).changes === 1;
+      if (deleted) this.recordForgotten(bandId, now);
+      return deleted;
+    })();
+  }
+
+  private recordForgotten(bandId: string, at: number): void {
+    this.q(
+      `INSERT INTO band_deletions (band_id, deleted_at) VALUES (?, ?)
+       ON CONFLICT(band_id) DO UPDATE SET deleted_at = excluded.deleted_at`,
+    ).run(bandId, at);
+  }
+
+  async kioskBands(since: number | null): Promise<KioskBandRow[]> {
+    const rows = (
+      since === null
+        ? this.q(
+            `SELECT band_id, board, registered_at, changed_at, secret_sealed IS NOT NULL AS escrow, sync_key_sealed
+             FROM bands WHERE sync_key_sealed IS NOT NULL ORDER BY row_id`,
+          ).all()
+        : this.q(
+            `SELECT band_id, board, registered_at, changed_at, secret_sealed IS NOT NULL AS escrow, sync_key_sealed
+             FROM bands WHERE sync_key_sealed IS NOT NULL AND changed_at >= ? ORDER BY row_id`,
+          ).all(since)
+    ) as Row[];
+    return rows.map((r) => ({
+      bandId: r.band_id as string,
+      board: r.board as string,
+      registeredAt: r.registered_at as number,
+      changedAt: r.changed_at as number,
+      escrow: r.escrow === 1,
+      syncKeySealed: r.sync_key_sealed as Buffer,
+    }));
+  }
+
+  async bandsForgottenSince(since: number): Promise<string[]> {
+    const rows = this.q(
+      `SELECT d.band_id FROM band_deletions d LEFT JOIN bands b ON b.band_id = d.band_id
+       WHERE d.deleted_at >= ? AND b.sync_key_sealed IS NULL ORDER BY d.deleted_at, d.band_id`,
+    ).all(since) as Row[];
+    return rows.map((r) => r.band_id as string);
   }
 
   async escrowBandPage(afterRowId: number, limit: number): Promise<EscrowBandRow[]> {
@@ -594,6 +646,8 @@ function bandRow(r: Row): BandRow {
     registeredAt: r.registered_at as number,
     registeredBy: r.registered_by as string,
     secretSealed: (r.secret_sealed as Buffer | null) ?? null,
+    syncKeySealed: (r.sync_key_sealed as Buffer | null) ?? null,
+    changedAt: r.changed_at as number,
   };
 }
 

@@ -14,6 +14,23 @@ export interface BandRow {
   registeredBy: string;
   /** AES-256-GCM sealed escrow secret (escrow deployments only), bound to the band id. */
   secretSealed: Buffer | null;
+  /**
+   * AES-256-GCM sealed sync key (the key kiosks sync the band with), bound to the band id under its own
+   * subkey. Null for bands registered before sync keys were recorded: kiosks are not given those.
+   */
+  syncKeySealed?: Buffer | null;
+  /** Last registration, replacement or sync key added (kiosks refresh by it); registeredAt when absent. */
+  changedAt?: number;
+}
+
+/** A band as kiosks get it: only bands with a sync key. */
+export interface KioskBandRow {
+  bandId: string;
+  board: string;
+  registeredAt: number;
+  changedAt: number;
+  escrow: boolean;
+  syncKeySealed: Buffer;
 }
 
 export interface EscrowBandRow {
@@ -199,8 +216,17 @@ export interface AuthorityStore {
   getBand(bandId: string): Promise<BandRow | undefined>;
   /** False when the band id is already registered. */
   insertBand(b: BandRow): Promise<boolean>;
+  /** Overwrites a registration; one replaced without a sync key is recorded as forgotten (bandsForgottenSince). */
   replaceBand(b: BandRow): Promise<void>;
-  deleteBand(bandId: string): Promise<boolean>;
+  /** Deletes a registration and records the deletion for kiosks (bandsForgottenSince). */
+  deleteBand(bandId: string, now: number): Promise<boolean>;
+  /** Bands with a sync key changed at or after `since` (all of them when null), in registration order. */
+  kioskBands(since: number | null): Promise<KioskBandRow[]>;
+  /**
+   * Band ids deleted, or replaced without a sync key, at or after `since` that have no sync key now: what a
+   * kiosk that refreshed at `since` must forget.
+   */
+  bandsForgottenSince(since: number): Promise<string[]>;
   /** Escrow bands in row order after `afterRowId`: F1 resolution pages through them. */
   escrowBandPage(afterRowId: number, limit: number): Promise<EscrowBandRow[]>;
 
