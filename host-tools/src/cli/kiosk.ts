@@ -6,7 +6,8 @@ import { SyncResult } from "../kiosk/engine";
 import { KioskClock, KioskRadio, RadioUnavailable, realRadio, simRadio, worldClock } from "../kiosk/radio";
 import { KioskService, KioskServiceOptions } from "../kiosk/service";
 import { simSite, SimSite } from "../kiosk/sim-site";
-import { RegistryEntry } from "../kiosk/store";
+import { loadRegistryFile } from "../kiosk/registry-file";
+import { registryEntry } from "../kiosk/service";
 import { loadBoard } from "../boards/load";
 import { CliError, ExitCode } from "./exit-codes";
 import { requireInputFile } from "./files";
@@ -17,6 +18,8 @@ import { isLoopback } from "./authority";
 interface CommonOptions {
   data: string;
   registry?: string;
+  authority?: string;
+  apiKeyFile?: string;
   sim?: string;
   simBoard: string;
   simHours: string;
@@ -45,6 +48,8 @@ function common(cmd: Command): Command {
       "tracelet-kiosk",
     )
     .option("--registry <file>", "band registry file (sync keys of the bands this clinic may sync)")
+    .option("--authority <url>", "health authority: band registry, diagnosis-key exports, positive uploads")
+    .option("--api-key-file <file>", "file holding this kiosk's API key for --authority")
     .option("--sim <n>", "no adapter: run on N simulated bands (production bundle) that walk up to the kiosk")
     .option("--sim-board <id>", "board of the simulated bands", "puckjs")
     .option("--sim-hours <h>", "hours the simulated residents spend together before their visit", "2")
@@ -115,16 +120,31 @@ async function setup(opts: CommonOptions, visitWindowS?: number): Promise<Setup>
     clock = worldClock(site.world);
     site.world.startRealtime(speed);
   } else {
-    if (!registry) {
+    if (!registry && !opts.authority) {
       throw new CliError(
         ExitCode.USAGE,
-        "no bands to sync: give --registry <file> (from the flasher or the authority), or --sim <N>",
+        "no bands to sync: give --registry <file> or --authority <url> (the bands this clinic may sync), or --sim <N>",
       );
     }
     radio = realRadio();
     clock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
   }
+  let authority: KioskServiceOptions["authority"];
+  if (opts.authority) {
+    if (!/^https?:\/\/[^/]/.test(opts.authority))
+      throw new CliError(ExitCode.USAGE, `--authority must be an http(s) URL, got "${opts.authority}"`);
+    if (!opts.apiKeyFile)
+      throw new CliError(
+        ExitCode.USAGE,
+        "--authority needs --api-key-file (the kiosk API key, kept out of the command line)",
+      );
+    requireInputFile("--api-key-file", opts.apiKeyFile);
+    const apiKey = fs.readFileSync(opts.apiKeyFile, "utf8").trim();
+    if (!apiKey) throw new CliError(ExitCode.BAD_INPUT, `${opts.apiKeyFile} is empty`);
+    authority = { url: opts.authority, apiKey };
+  }
   const options: KioskServiceOptions = {
+    authority,
     dataDir: path.resolve(opts.data),
     radio,
     clock,
@@ -136,12 +156,9 @@ async function setup(opts: CommonOptions, visitWindowS?: number): Promise<Setup>
 }
 
 function readRegistry(file: string): KioskServiceOptions["registry"] {
-  // The registry file format is owned by host-tools/src/kiosk/registry-file.ts.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { loadRegistryFile } = require("../kiosk/registry-file") as { loadRegistryFile(f: string): RegistryEntry[] };
   try {
-    const entries = loadRegistryFile(file);
-    return { source: "file:" + path.resolve(file), entries };
+    const r = loadRegistryFile(file);
+    return { source: "file:" + path.resolve(file), entries: r.bands.map(registryEntry) };
   } catch (e) {
     throw new CliError(ExitCode.BAD_INPUT, (e as Error).message);
   }
@@ -231,14 +248,17 @@ async function syncOne(band: string, opts: SyncOptions): Promise<void> {
   } else if (!/^[0-9a-f]{16}$/.test(bandId)) {
     throw new CliError(ExitCode.USAGE, `band must be a band id (16 hex digits), got "${band}"`);
   }
-  const entries = s.options.registry?.entries ?? [];
-  if (!entries.some((e) => e.bandId === bandId)) {
+  s.options.engine = { ...s.options.engine, resyncAfterMs: 0, only: bandId };
+  const service = await startService(s);
+  if (service.client)
+    await service
+      .refreshRegistry()
+      .catch((e: Error) => log(`kiosk: authority unreachable, using the stored registry: ${e.message}`));
+  if (!service.store.registry().some((e) => e.bandId === bandId)) {
+    await service.stop();
+    s.site?.world.stopRealtime();
     throw new CliError(ExitCode.USAGE, `band ${bandId} is not in the registry: this kiosk has no sync key for it`);
   }
-  // Only this band: the others of the registry are left for the kiosk service.
-  s.options.registry = { source: s.options.registry!.source, entries: entries.filter((e) => e.bandId === bandId) };
-  s.options.engine = { ...s.options.engine, resyncAfterMs: 0 };
-  const service = await startService(s);
   const result = await new Promise<SyncResult | undefined>((resolve) => {
     const timer = setTimeout(() => resolve(undefined), (timeoutS * 1000) / Math.max(1, Number(opts.speed)));
     service.engine.on("synced", (r: SyncResult) => {

@@ -104,6 +104,34 @@ export function buildApi(service: KioskService, token?: string): FastifyInstance
     if (!row) return reply.code(404).send({ error: `no band ${bandId} at this kiosk`, code: "not_found" });
     return { band: bandView(row, boardOf(bandId)), exposures: service.store.exposures(bandId) };
   });
+  app.post("/api/bands/:bandId/positive", async (req, reply) => {
+    const { bandId } = req.params as { bandId: string };
+    const body = (req.body ?? {}) as { code?: unknown };
+    if (!/^[0-9a-f]{16}$/.test(bandId) || !service.store.registry().some((r) => r.bandId === bandId)) {
+      return reply.code(404).send({ error: `band ${bandId} is not in this kiosk's registry`, code: "not_found" });
+    }
+    if (typeof body.code !== "string") {
+      return reply.code(400).send({ error: 'give the verification code as {"code": "12345678"}', code: "bad_request" });
+    }
+    try {
+      return await service.positive(bandId, body.code);
+    } catch (e) {
+      return reply.code(409).send({ error: (e as Error).message, code: "positive_failed" });
+    }
+  });
+  app.get("/api/uploads", async () => ({
+    uploads: service.store.uploads().map((u) => ({
+      id: u.id,
+      bandId: u.bandId,
+      state: u.state,
+      attempts: u.attempts,
+      lastError: u.lastError,
+      nextTryAt: u.nextTryAt ? new Date(u.nextTryAt).toISOString() : null,
+      createdAt: new Date(u.createdAt).toISOString(),
+      doneAt: u.doneAt ? new Date(u.doneAt).toISOString() : null,
+      result: u.result,
+    })),
+  }));
   app.get("/api/events", (req, reply) => {
     reply.raw.writeHead(200, {
       "content-type": "text/event-stream",

@@ -30,6 +30,8 @@ export interface EngineOptions {
   /** Back-off after failures: min(base x 2^(failures-1), max). */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /** Sync only this band (`tracelet sync <band>`); the others are recognised and left alone. */
+  only?: string;
 }
 
 export type BandState = "found" | "connecting" | "authenticating" | "syncing" | "done" | "failed" | "waiting";
@@ -59,7 +61,7 @@ export interface SyncResult {
   error?: string;
 }
 
-const DEFAULTS: Required<EngineOptions> = {
+const DEFAULTS: Required<Omit<EngineOptions, "only">> & { only?: string } = {
   links: 3,
   resyncAfterMs: 10 * 60_000,
   maxClockErrorS: 2,
@@ -80,7 +82,7 @@ const SERVICE = SYNC_SERVICE_UUID.replace(/-/g, "");
  * reason, and a back-off) and the engine carries on.
  */
 export class SyncEngine extends EventEmitter {
-  readonly opts: Required<EngineOptions>;
+  readonly opts: Required<Omit<EngineOptions, "only">> & { only?: string };
   private registry: RegistryEntry[] = [];
   private keys: Uint8Array[] = [];
   /** Discovery nonce+token (hex) -> registry index (-1: not ours): one HMAC per key per new nonce. */
@@ -165,6 +167,7 @@ export class SyncEngine extends EventEmitter {
     const now = this.clock.now();
     this.lastAdvert.set(r.bandId, { id: a.id, at: now });
     if (this.running.has(r.bandId) || this.waiting.includes(r.bandId)) return;
+    if (this.opts.only !== undefined && r.bandId !== this.opts.only) return;
     const row = this.store.band(r.bandId);
     if (row && row.nextTryAt > now) return;
     if (row && row.lastSyncAt !== null && now - row.lastSyncAt < this.opts.resyncAfterMs && row.failures === 0) return;
@@ -311,6 +314,21 @@ export class SyncEngine extends EventEmitter {
       result.acked = await s.ack(cursor);
       this.store.acked(bandId, result.acked, this.clock.now());
     }
+  }
+
+  /** Syncs a band now whatever its back-off (it must be in range): waits for a sync already running. */
+  async syncNow(bandId: string): Promise<SyncResult> {
+    const running = this.running.get(bandId);
+    if (running) await running;
+    const entry = this.registry.find((r) => r.bandId === bandId);
+    if (!entry) throw new SessionError(`band ${bandId} is not in this kiosk's registry`);
+    this.waiting = this.waiting.filter((b) => b !== bandId);
+    const p = this.syncBand(entry).finally(() => {
+      this.running.delete(bandId);
+      this.pump();
+    });
+    this.running.set(bandId, p);
+    return p;
   }
 
   /** Reads a band's TEKs (tested-positive flow): sets its clock first when it has none. */

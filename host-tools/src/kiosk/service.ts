@@ -1,6 +1,14 @@
+import { encodeLogExportV3 } from "../../../firmware/src/protocol/log-mac";
+import { AuthorityClient } from "./authority-client";
 import { EngineOptions, Progress, SyncEngine, SyncResult } from "./engine";
+import { UploadOutcome, UploadQueue } from "./uploads";
 import { KioskClock, KioskRadio } from "./radio";
 import { KioskStore, RegistryEntry } from "./store";
+
+/** A registry band (hex, as the registry file and the authority give it) as the store keeps it. */
+export function registryEntry(b: { bandId: string; board: string; syncKey: string }): RegistryEntry {
+  return { bandId: b.bandId.toLowerCase(), board: b.board, syncKey: new Uint8Array(Buffer.from(b.syncKey, "hex")) };
+}
 
 export interface KioskServiceOptions {
   /** Where the store (kiosk.db) and the kiosk key (kiosk.key) live. */
@@ -9,6 +17,10 @@ export interface KioskServiceOptions {
   clock: KioskClock;
   /** Registry entries to load at start (from a registry file): replace those of the same source. */
   registry?: { source: string; entries: RegistryEntry[] };
+  /** The health authority: band registry, exports, positive uploads (kiosk API key). Without it the kiosk works offline. */
+  authority?: { url: string; apiKey: string; fetch?: typeof fetch };
+  /** Upload a positive band's log with its keys (default true; the authority stores it, and resolves F1s in escrow). */
+  uploadLogs?: boolean;
   /** Days a stored log is kept (default 21: a band keeps at most 21 days). */
   retentionDays?: number;
   engine?: EngineOptions;
@@ -24,15 +36,27 @@ export interface KioskServiceOptions {
 export class KioskService {
   readonly store: KioskStore;
   readonly engine: SyncEngine;
+  readonly client: AuthorityClient | undefined;
+  readonly uploads: UploadQueue | undefined;
   private stopped = false;
   private loops: Promise<void>[] = [];
   readonly log: (line: string) => void;
+  /** The authority's registry: when it last answered, and the `asOf` to ask for changes since. */
+  registrySync: { at: number | null; asOf: string | null; error: string | null } = {
+    at: null,
+    asOf: null,
+    error: null,
+  };
 
   constructor(readonly opts: KioskServiceOptions) {
     this.log = opts.log ?? (() => undefined);
     this.store = new KioskStore(opts.dataDir);
     if (opts.registry) this.store.setRegistry(opts.registry.entries, opts.registry.source, opts.clock.now());
     this.engine = new SyncEngine(opts.radio, this.store, opts.clock, opts.engine);
+    if (opts.authority) {
+      this.client = new AuthorityClient(opts.authority.url, opts.authority.apiKey, { fetch: opts.authority.fetch });
+      this.uploads = new UploadQueue(this.store, this.client, () => opts.clock.now(), this.log);
+    }
     this.engine.on("progress", (p: Progress) => {
       if (p.state === "found" || p.state === "failed") {
         this.log(`kiosk: band ${p.bandId} ${p.state}${p.message ? ": " + p.message : ""}`);
@@ -51,6 +75,85 @@ export class KioskService {
     await this.engine.start();
     this.log(`kiosk: scanning for ${this.engine.registered} registered bands`);
     this.every(3600_000, "retention purge", () => this.purge());
+    if (this.client) {
+      this.every(10 * 60_000, "registry refresh", () => this.refreshRegistry());
+      this.every(30_000, "upload queue", async () => {
+        await this.uploads?.run();
+      });
+    }
+  }
+
+  /**
+   * Fetches the bands this kiosk may sync from the authority: everything the first time (entries from the
+   * authority that it no longer lists are removed), then the changes since the last answer. Offline, the stored
+   * copy stays in use.
+   */
+  async refreshRegistry(): Promise<void> {
+    const client = this.client as AuthorityClient;
+    try {
+      const since = this.registrySync.asOf ?? this.store.getMeta("registry.asOf") ?? undefined;
+      const r = await client.bands(since);
+      const entries = r.bands.map(registryEntry);
+      if (!since) {
+        const keep = new Set(entries.map((e) => e.bandId));
+        this.store.removeFromRegistry(
+          this.store
+            .registry()
+            .map((e) => e.bandId)
+            .filter((b) => !keep.has(b)),
+        );
+      }
+      this.store.setRegistry(entries, "authority", this.opts.clock.now());
+      this.store.removeFromRegistry(r.deleted);
+      this.store.setMeta("registry.asOf", r.asOf);
+      this.registrySync = { at: this.opts.clock.now(), asOf: r.asOf, error: null };
+      this.engine.reloadRegistry();
+      if (entries.length || r.deleted.length) {
+        this.log(`kiosk: registry from the authority: ${entries.length} bands updated, ${r.deleted.length} removed`);
+      }
+    } catch (e) {
+      this.registrySync.error = (e as Error).message;
+      throw e;
+    }
+  }
+
+  /**
+   * The tested-positive flow for a band in range: sync it (so its log is complete), read its keys, queue the
+   * publish (and the log upload), and try it at once. The answer says what was or will be sent.
+   */
+  async positive(
+    bandId: string,
+    code: string,
+  ): Promise<{ keys: number; days: string[]; logPages: number; logBytes: number; upload: UploadOutcome | null }> {
+    if (!this.uploads) throw new Error("this kiosk has no authority configured: positive results cannot be published");
+    if (!/^[0-9]{6,16}$/.test(code)) throw new Error("the verification code is 6 to 16 digits");
+    const sync = await this.engine.syncNow(bandId);
+    if (!sync.ok) throw new Error(`the band did not sync: ${sync.error}`);
+    const teks = await this.engine.readTeks(bandId);
+    if (!teks.length) throw new Error("the band has no keys to publish (its clock was never set)");
+    const pages = this.store.pages(bandId);
+    const tlx =
+      this.opts.uploadLogs === false || !pages.length
+        ? undefined
+        : encodeLogExportV3({ bandId: new Uint8Array(Buffer.from(bandId, "hex")), pages });
+    const id = this.uploads.enqueue(bandId, {
+      step: "verify",
+      code,
+      teks: teks.map((t) => ({
+        key: Buffer.from(t.tek).toString("base64"),
+        rollingStartNumber: t.rollingStartNumber,
+        rollingPeriod: t.rollingPeriod,
+      })),
+      tlx: tlx ? Buffer.from(tlx).toString("base64") : undefined,
+    });
+    const [upload] = await this.uploads.run(id);
+    return {
+      keys: teks.length,
+      days: teks.map((t) => new Date(t.rollingStartNumber * 600_000).toISOString().slice(0, 10)),
+      logPages: tlx ? pages.length : 0,
+      logBytes: tlx ? tlx.length : 0,
+      upload: upload ?? null,
+    };
   }
 
   /** Runs `fn` every `ms` of the kiosk's clock until stop; a failure is logged and the duty keeps running. */
@@ -76,6 +179,7 @@ export class KioskService {
     faults: number;
     lastFault: string | null;
     bandsStored: number;
+    authority: { configured: boolean; reachable: boolean | null; lastError: string | null; pendingUploads: number };
   } {
     return {
       registered: this.engine.registered,
@@ -84,6 +188,16 @@ export class KioskService {
       faults: this.engine.faults,
       lastFault: this.engine.lastFault ?? null,
       bandsStored: this.store.bandsWithLogs().length,
+      authority: {
+        configured: !!this.client,
+        reachable: this.uploads
+          ? this.registrySync.error
+            ? false
+            : (this.uploads.reachable ?? (this.registrySync.at !== null ? true : null))
+          : null,
+        lastError: this.registrySync.error ?? this.uploads?.lastError ?? null,
+        pendingUploads: this.uploads ? this.uploads.pending().length : 0,
+      },
     };
   }
 

@@ -108,7 +108,12 @@ export async function runLoadBench(o: LoadBenchOptions = {}): Promise<LoadBenchR
     }
     await pool(jobs, 16, async (job) => {
       // The authority takes logs of registered bands only (private deployments: no secret, MACs unchecked).
-      await post(url, "/api/bands", { bandId: job.bandId, board: "puckjs" }, flasher);
+      await post(
+        url,
+        "/api/bands",
+        { bandId: job.bandId, board: "puckjs", syncKey: randomBytes(16).toString("hex") },
+        flasher,
+      );
       const issue = await post(url, "/api/issue", { testType: "confirmed" }, admin);
       const verify = await post(url, "/api/verify", { code: issue.code }, kiosk);
       const cert = await post(
