@@ -471,14 +471,28 @@ export class AuthorityClient {
     const secrets = [this.kioskApiKey, ...(o.secrets ?? [])];
     let res: Response;
     let bytes: Buffer;
-    try {
-      res = await this.fetchFn(this.base + path, {
+    const send = async () => {
+      const r = await this.fetchFn(this.base + path, {
         method,
         headers,
         body: o.body,
         signal: AbortSignal.timeout(this.timeoutMs),
       });
-      bytes = Buffer.from(await res.arrayBuffer());
+      return { r, b: Buffer.from(await r.arrayBuffer()) };
+    };
+    try {
+      let got: { r: Response; b: Buffer };
+      try {
+        got = await send();
+      } catch (e) {
+        // A kept-alive connection the server closed while this process was busy fails at once: a GET (which
+        // changes nothing) is sent once more on a fresh connection.
+        const code = (e as { cause?: { code?: string } })?.cause?.code;
+        if (method !== "GET" || !(code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE")) throw e;
+        got = await send();
+      }
+      res = got.r;
+      bytes = got.b;
     } catch (e) {
       const err = e as Error & { cause?: { code?: string } };
       if (err?.name === "TimeoutError" || err?.name === "AbortError") {

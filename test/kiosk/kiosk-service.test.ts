@@ -1,0 +1,85 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { SyncResult } from "../../host-tools/src/kiosk/engine";
+import { simRadio, worldClock } from "../../host-tools/src/kiosk/radio";
+import { KioskService } from "../../host-tools/src/kiosk/service";
+import { World } from "../../host-tools/src/sim/world";
+import { call, startTestAuthority, TestAuthority } from "../authority/helpers";
+import { addBand } from "../firmware/helpers/sim-kiosk";
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
+/**
+ * The kiosk service end to end on loopback: a real authority (its band registry gives the kiosk its sync keys),
+ * simulated bands running the production bundle, real noble on the simulator's bindings.
+ */
+describe("kiosk service with a real authority", () => {
+  let t: TestAuthority;
+  let world: World;
+  beforeEach(async () => {
+    world = new World({ seed: 21 });
+    t = await startTestAuthority({ deployment: "private" });
+    // The authority's clock is the world's.
+    Object.defineProperty(t.clock, "ms", { get: () => (world.startUnix + world.now) * 1000, set: () => undefined });
+  });
+  afterEach(async () => {
+    await t.close();
+  });
+
+  test("registry from the authority, bands synced, a positive band's keys and log published", async () => {
+    const bands = [0, 1, 2].map((i) => addBand(world, "puckjs", { x: 0.8 + 0.5 * i, y: 0.4 }));
+    const outsider = addBand(world, "puckjs", { x: 1, y: -0.4 });
+    for (const b of bands) {
+      const r = await call(t, "POST", "/api/bands", {
+        key: t.flasherKey,
+        json: { bandId: hex(b.prov.bandId), board: "puckjs", syncKey: hex(b.prov.syncKey) },
+      });
+      expect(r.status).toBe(201);
+    }
+    world.run(3 * 3600);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tl-kiosk-svc-"));
+    const logs: string[] = [];
+    const service = new KioskService({
+      dataDir: dir,
+      radio: simRadio(world),
+      clock: worldClock(world),
+      authority: { url: t.url, apiKey: t.kioskKey },
+      log: (l) => logs.push(l),
+    });
+    const synced = new Set<string>();
+    const all = new Promise<void>((resolve) =>
+      service.engine.on("synced", (r: SyncResult) => {
+        if (r.ok) synced.add(r.bandId);
+        if (synced.size === bands.length) resolve();
+      }),
+    );
+    await world.until(service.start());
+    await world.until(all, { timeoutS: 600 }).catch((e) => {
+      throw new Error(e.message + "\n" + logs.join("\n"));
+    });
+    expect(service.engine.registered).toBe(3);
+    expect(service.store.band(hex(outsider.prov.bandId))).toBeUndefined();
+    const state = service.state();
+    expect(state.authority).toMatchObject({ configured: true, reachable: true, pendingUploads: 0 });
+
+    // The tested-positive flow for band 0: the health worker's code, the band's keys, its signed log.
+    const issued = await call(t, "POST", "/api/issue", { key: t.adminKey, json: { testType: "confirmed" } });
+    expect(issued.status).toBe(200);
+    const positive = await world.until(service.positive(hex(bands[0].prov.bandId), issued.json.code), {
+      timeoutS: 120,
+    });
+    expect(positive.keys).toBeGreaterThanOrEqual(1);
+    expect(positive.logPages).toBeGreaterThan(0);
+    expect(positive.upload).toMatchObject({ state: "done" });
+    const counts = await t.store.counts();
+    expect(counts.exposures).toBe(positive.keys);
+    expect(counts.bandLogs).toBe(1);
+    // Nothing secret in the kiosk's log lines.
+    const text = logs.join("\n");
+    for (const b of bands) expect(text).not.toContain(hex(b.prov.syncKey));
+    expect(text).not.toContain(issued.json.code);
+    await service.stop();
+    for (const b of [...bands, outsider]) expect(b.band.faults).toEqual([]);
+  }, 180_000);
+});
