@@ -82,4 +82,61 @@ describe("kiosk service with a real authority", () => {
     await service.stop();
     for (const b of [...bands, outsider]) expect(b.band.faults).toEqual([]);
   }, 180_000);
+
+  test("offline: the positive upload is saved and sent when the authority answers again", async () => {
+    const b = addBand(world, "puckjs", { x: 0.8, y: 0.4 });
+    // A neighbour the positive band logs (not registered at this kiosk).
+    addBand(world, "puckjs", { x: 1.4, y: 0.4 });
+    await call(t, "POST", "/api/bands", {
+      key: t.flasherKey,
+      json: { bandId: hex(b.prov.bandId), board: "puckjs", syncKey: hex(b.prov.syncKey) },
+    });
+    world.run(2 * 3600);
+    let offline = false;
+    const flaky: typeof fetch = (input, init) =>
+      offline
+        ? Promise.reject(Object.assign(new TypeError("fetch failed"), { cause: { code: "ECONNREFUSED" } }))
+        : fetch(input, init);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tl-kiosk-off-"));
+    const service = new KioskService({
+      dataDir: dir,
+      radio: simRadio(world),
+      clock: worldClock(world),
+      authority: { url: t.url, apiKey: t.kioskKey, fetch: flaky },
+    });
+    const synced = new Promise<void>((resolve) =>
+      service.engine.on("synced", (r: SyncResult) => {
+        if (r.ok) resolve();
+      }),
+    );
+    await world.until(service.start());
+    await world.until(synced, { timeoutS: 300 });
+    const issued = await call(t, "POST", "/api/issue", { key: t.adminKey, json: { testType: "confirmed" } });
+    offline = true;
+    const positive = await world.until(service.positive(hex(b.prov.bandId), issued.json.code), { timeoutS: 120 });
+    // Saved, not sent: the page shows "saved, will upload".
+    expect(positive.upload).toMatchObject({ state: "verify" });
+    expect(service.state().authority).toMatchObject({ reachable: false, pendingUploads: 1 });
+    expect((await t.store.counts()).exposures).toBe(0);
+    // A restart in between loses nothing: the job is in the store.
+    await service.stop();
+    offline = false;
+    const again = new KioskService({
+      dataDir: dir,
+      radio: simRadio(world),
+      clock: worldClock(world),
+      authority: { url: t.url, apiKey: t.kioskKey, fetch: flaky },
+    });
+    await world.until(again.start());
+    // The queue retries after its back-off (30 s).
+    await world.runAsync(world.now + 5);
+    const until = world.now + 120;
+    while (again.state().authority.pendingUploads > 0 && world.now < until) await world.runAsync(world.now + 5);
+    expect(again.state().authority).toMatchObject({ reachable: true, pendingUploads: 0 });
+    expect((await t.store.counts()).exposures).toBe(positive.keys);
+    expect((await t.store.counts()).bandLogs).toBe(1);
+    const [u] = again.store.uploads();
+    expect(u).toMatchObject({ state: "done", attempts: 2 });
+    await again.stop();
+  }, 180_000);
 });

@@ -10,7 +10,7 @@ import {
 } from "../../../firmware/src/protocol/sync";
 import { LogPage } from "../../../firmware/src/protocol/log-mac";
 import { nodePrims } from "../crypto/native";
-import { Advert, KioskClock, KioskRadio } from "./radio";
+import { Advert, BandLink, KioskClock, KioskRadio } from "./radio";
 import { BandSession, SessionError } from "./session";
 import { KioskStore, RegistryEntry } from "./store";
 
@@ -89,6 +89,7 @@ export class SyncEngine extends EventEmitter {
   private matches = new Map<string, number>();
   /** Band id -> the noble id it was last seen at, and when. */
   private lastAdvert = new Map<string, { id: string; at: number }>();
+  private advertWaiters = new Map<string, (() => void)[]>();
   private running = new Map<string, Promise<SyncResult>>();
   private waiting: string[] = [];
   private stopped = false;
@@ -166,6 +167,11 @@ export class SyncEngine extends EventEmitter {
     if (!r) return;
     const now = this.clock.now();
     this.lastAdvert.set(r.bandId, { id: a.id, at: now });
+    const waiters = this.advertWaiters.get(r.bandId);
+    if (waiters) {
+      this.advertWaiters.delete(r.bandId);
+      for (const w of waiters) w();
+    }
     if (this.running.has(r.bandId) || this.waiting.includes(r.bandId)) return;
     if (this.opts.only !== undefined && r.bandId !== this.opts.only) return;
     const row = this.store.band(r.bandId);
@@ -229,12 +235,45 @@ export class SyncEngine extends EventEmitter {
     return result;
   }
 
-  /** Connects and authenticates to a registered band last seen by the scan. */
+  /**
+   * Waits for the band's next discovery advert (a band is connectable only during its discovery bursts, about
+   * every half minute); false when none came within `ms`.
+   */
+  private async nextAdvert(bandId: string, ms: number): Promise<boolean> {
+    let seen = false;
+    const got = new Promise<void>((resolve) => {
+      const list = this.advertWaiters.get(bandId) ?? [];
+      list.push(() => {
+        seen = true;
+        resolve();
+      });
+      this.advertWaiters.set(bandId, list);
+    });
+    await Promise.race([got, this.clock.sleep(ms)]);
+    return seen;
+  }
+
+  /**
+   * Connects and authenticates to a registered band seen by the scan. A band takes connections only while its
+   * discovery advert is on air: when an attempt fails, the next one waits for its next advert (45 s at most).
+   */
   async open(entry: RegistryEntry): Promise<BandSession> {
-    const seen = this.lastAdvert.get(entry.bandId);
-    if (!seen) throw new SessionError("band not in range");
-    this.report(entry, "connecting", 0, 0);
-    const link = await this.radio.connect(seen.id, this.opts.connectMs);
+    let link: BandLink | undefined;
+    for (let attempt = 1; !link; attempt++) {
+      const last = this.lastAdvert.get(entry.bandId);
+      if (attempt > 1 || !last || this.clock.now() - last.at > 1500) {
+        this.report(entry, "waiting", 0, 0, "waiting for the band's next advert");
+        if (!(await this.nextAdvert(entry.bandId, 45_000)))
+          throw new SessionError("band not in range (no advert for 45 s)");
+      }
+      const seen = this.lastAdvert.get(entry.bandId) as { id: string; at: number };
+      this.report(entry, "connecting", 0, 0);
+      try {
+        link = await this.radio.connect(seen.id, this.opts.connectMs);
+      } catch (e) {
+        if (attempt >= 3) throw e;
+      }
+    }
     const session = new BandSession(link, entry.syncKey, this.clock, this.opts.replyMs);
     try {
       this.report(entry, "authenticating", 0, 0);
