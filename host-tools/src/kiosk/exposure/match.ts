@@ -26,7 +26,7 @@ import { deriveAemkNative, RpikDeriver } from "./rpik";
  * id in the published F0 list; they carry no tx power (attenuation is left to the window settings).
  *
  * Speed (bench section kiosk-match): an index over every stored sighting's prefix is built once (a bit filter on
- * the first 4 id bytes, then an exact map on all 6); per key, one RPIK derivation (rpik.ts), one Node AES-128-ECB
+ * the first 4 id bytes, then an exact hash table on all 6); per key, one RPIK derivation (rpik.ts), one Node AES-128-ECB
  * cipher and ONE update over the key's padded data (cached per rolling start), then one filter probe per RPI.
  */
 export const MATCH_TOLERANCE_INTERVALS = 12;
@@ -160,6 +160,43 @@ export function rpiPlaintexts(first: number, count: number): Buffer {
   return b;
 }
 
+/** Exact-table slot of a prefix: its first 4 bytes are uniformly random (AES output), the top bits will do. */
+function slotOf(hi: number, mask: number): number {
+  return (hi >>> 7) & mask;
+}
+
+/** Entry order by ENIN: a counting sort (ENINs of 14-21 days span a few thousand values), else a comparison sort. */
+function sortByEnin(enin: readonly number[]): Int32Array {
+  const n = enin.length;
+  const order = new Int32Array(n);
+  if (n === 0) return order;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of enin) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  if (max - min > 4 * n + 65536) {
+    const sorted = Array.from({ length: n }, (_, i) => i).sort((a, b) => enin[a] - enin[b]);
+    order.set(sorted);
+    return order;
+  }
+  const start = new Int32Array(max - min + 2);
+  for (const v of enin) start[v - min + 1]++;
+  for (let i = 1; i < start.length; i++) start[i] += start[i - 1];
+  for (let i = 0; i < n; i++) order[start[enin[i] - min]++] = i;
+  return order;
+}
+
+/** A bit filter over the first 4 id bytes of a set of sightings: no bit set, no sighting with that prefix. */
+interface PrefixFilter {
+  words: Int32Array;
+  mask: number;
+}
+
+/** Keys sharing one (rolling start, period) share a windowed filter when at least this many of them do. */
+const MIN_KEYS_PER_WINDOW_FILTER = 256;
+
 /**
  * Every stored sighting, indexed for matching. Build it once from all stored logs, then match each downloaded key
  * batch (matchKeys) and the Bluezone F0 list (matchBluezone) against it.
@@ -167,36 +204,31 @@ export function rpiPlaintexts(first: number, count: number): Buffer {
 export class SightingIndex {
   readonly stats: IndexStats;
   private readonly logs: readonly MatchLog[];
-  // Exposure Notification sightings, struct of arrays: log index, sighting index, first-sighting ENIN.
+  // Exposure Notification sightings sorted by first-sighting ENIN, struct of arrays: log index, sighting index,
+  // ENIN, first 4 id bytes (big-endian).
   private readonly logOf: Int32Array;
   private readonly sightingOf: Int32Array;
   private readonly eninOf: Int32Array;
-  /** 6-byte prefix as a number (first 4 bytes * 65536 + last 2) -> entries. */
-  private readonly exact = new Map<number, number[]>();
-  /** One bit per value of the first 4 id bytes masked to filterMask. */
-  private readonly filter: Int32Array;
-  private readonly filterMask: number;
-  private readonly minEnin: number;
-  private readonly maxEnin: number;
+  private readonly hiOf: Uint32Array;
+  /** Id bytes 4-5 (big-endian). */
+  private readonly loOf: Uint16Array;
+  /**
+   * Exact lookup on all 6 id bytes: open addressing, linear probing, slot = entry + 1 (0 empty), at most half full.
+   * Entries with the same id (one RPI seen by several bands) sit in one probe run.
+   */
+  private readonly table: Int32Array;
+  private readonly tableMask: number;
+  /** Over every sighting; keys whose (start, period) is rare in a batch use it. */
+  private readonly wholeFilter: PrefixFilter;
   private readonly bluezone: { log: number; sighting: number; hex: string }[] = [];
   private readonly plaintexts = new Map<number, Buffer>();
 
   constructor(logs: readonly MatchLog[]) {
     this.logs = logs;
     const stats: IndexStats = { logs: logs.length, enSightings: 0, bluezoneSightings: 0, unplacedSightings: 0 };
-    let total = 0;
-    for (const log of logs) total += log.sightings.length;
-    const logOf = new Int32Array(total);
-    const sightingOf = new Int32Array(total);
-    const eninOf = new Int32Array(total);
-    // ~32 filter bits per sighting: a random RPI passes with probability ~1/32 at most; 2^26 bits (8 MB) at most.
-    let bits = 1 << 10;
-    while (bits < total * 32 && bits < 1 << 26) bits *= 2;
-    this.filter = new Int32Array(bits >>> 5);
-    this.filterMask = bits - 1;
-    let n = 0;
-    let minEnin = Infinity;
-    let maxEnin = -Infinity;
+    const enLog: number[] = [];
+    const enSighting: number[] = [];
+    const enEnin: number[] = [];
     for (let l = 0; l < logs.length; l++) {
       const log = logs[l];
       for (let i = 0; i < log.sightings.length; i++) {
@@ -204,36 +236,42 @@ export class SightingIndex {
         checkSighting(s, log.bandId, i);
         if (s.startUnix === null) {
           stats.unplacedSightings++;
-          continue;
-        }
-        if (s.kind === KIND_BLUEZONE) {
+        } else if (s.kind === KIND_BLUEZONE) {
           stats.bluezoneSightings++;
           this.bluezone.push({ log: l, sighting: i, hex: toHex(s.id) });
-          continue;
+        } else {
+          enLog.push(l);
+          enSighting.push(i);
+          enEnin.push(Math.floor(s.startUnix / EN_INTERVAL_SECONDS));
         }
-        stats.enSightings++;
-        const id = s.id;
-        const hi = ((id[0] << 24) | (id[1] << 16) | (id[2] << 8) | id[3]) >>> 0;
-        const key48 = hi * 65536 + ((id[4] << 8) | id[5]);
-        const bit = hi & this.filterMask;
-        this.filter[bit >>> 5] |= 1 << (bit & 31);
-        const enin = Math.floor(s.startUnix / EN_INTERVAL_SECONDS);
-        logOf[n] = l;
-        sightingOf[n] = i;
-        eninOf[n] = enin;
-        const list = this.exact.get(key48);
-        if (list) list.push(n);
-        else this.exact.set(key48, [n]);
-        if (enin < minEnin) minEnin = enin;
-        if (enin > maxEnin) maxEnin = enin;
-        n++;
       }
     }
-    this.logOf = logOf;
-    this.sightingOf = sightingOf;
-    this.eninOf = eninOf;
-    this.minEnin = minEnin;
-    this.maxEnin = maxEnin;
+    const n = enLog.length;
+    stats.enSightings = n;
+    const order = sortByEnin(enEnin);
+    this.logOf = new Int32Array(n);
+    this.sightingOf = new Int32Array(n);
+    this.eninOf = new Int32Array(n);
+    this.hiOf = new Uint32Array(n);
+    this.loOf = new Uint16Array(n);
+    let size = 1 << 10;
+    while (size < 2 * n) size *= 2;
+    this.table = new Int32Array(size);
+    this.tableMask = size - 1;
+    for (let e = 0; e < n; e++) {
+      const src = order[e];
+      const id = logs[enLog[src]].sightings[enSighting[src]].id;
+      const hi = ((id[0] << 24) | (id[1] << 16) | (id[2] << 8) | id[3]) >>> 0;
+      this.logOf[e] = enLog[src];
+      this.sightingOf[e] = enSighting[src];
+      this.eninOf[e] = enEnin[src];
+      this.hiOf[e] = hi;
+      this.loOf[e] = (id[4] << 8) | id[5];
+      let slot = slotOf(hi, this.tableMask);
+      while (this.table[slot] !== 0) slot = (slot + 1) & this.tableMask;
+      this.table[slot] = e + 1;
+    }
+    this.wholeFilter = this.buildFilter(0, n, 32, 1 << 26);
     this.stats = stats;
   }
 
@@ -253,38 +291,87 @@ export class SightingIndex {
       checkKey(keys[k], k);
       if (keys[k].reportType === "REVOKED") revoked.add(toHex(keys[k].tek));
     }
-    const deriver = new RpikDeriver();
-    const rpik = Buffer.alloc(16);
-    const filter = this.filter;
-    const mask = this.filterMask;
-    const tol = MATCH_TOLERANCE_INTERVALS;
+    // Keys grouped by (rolling start, period), groups in time order: a group's keys are checked against a filter of
+    // only the sightings within the tolerance of its intervals (about a day of a 14-day log), small enough to stay in
+    // the CPU cache (1 MB at most) while rejecting all but ~1 % of RPIs, instead of one filter of every sighting.
+    const groups = new Map<number, number[]>();
     for (let k = 0; k < keys.length; k++) {
       const key = keys[k];
       if (key.reportType === "REVOKED" || (revoked.size > 0 && revoked.has(toHex(key.tek)))) {
         stats.revokedKeys++;
         continue;
       }
-      const first = key.rollingStartIntervalNumber;
-      const period = key.rollingPeriod;
-      if (first + period - 1 + tol < this.minEnin || first - tol > this.maxEnin) {
-        stats.keysOutsideLogs++;
+      const id = key.rollingStartIntervalNumber * 256 + key.rollingPeriod;
+      const g = groups.get(id);
+      if (g) g.push(k);
+      else groups.set(id, [k]);
+    }
+    const deriver = new RpikDeriver();
+    const rpik = Buffer.alloc(16);
+    const tol = MATCH_TOLERANCE_INTERVALS;
+    for (const id of [...groups.keys()].sort((a, b) => a - b)) {
+      const members = groups.get(id) as number[];
+      const first = Math.floor(id / 256);
+      const period = id % 256;
+      const a = this.lowerBound(first - tol);
+      const b = this.lowerBound(first + period + tol);
+      if (a === b) {
+        stats.keysOutsideLogs += members.length;
         continue;
       }
-      deriver.derive(key.tek, 0, rpik);
-      const rpis: Buffer = createCipheriv("aes-128-ecb", rpik, null).update(this.plaintextsFor(first, period));
-      stats.rpis += period;
-      for (let j = 0; j < period; j++) {
-        const o = j << 4;
-        const hi = ((rpis[o] << 24) | (rpis[o + 1] << 16) | (rpis[o + 2] << 8) | rpis[o + 3]) >>> 0;
-        const bit = hi & mask;
-        if ((filter[bit >>> 5] & (1 << (bit & 31))) === 0) continue;
-        stats.filterHits++;
-        this.exactMatches(key, k, rpis.subarray(o, o + 16), first + j, hi, matches);
+      const filter =
+        members.length >= MIN_KEYS_PER_WINDOW_FILTER ? this.buildFilter(a, b, 128, 1 << 23) : this.wholeFilter;
+      const words = filter.words;
+      const mask = filter.mask;
+      const plaintexts = this.plaintextsFor(first, period);
+      for (const k of members) {
+        const key = keys[k];
+        deriver.derive(key.tek, 0, rpik);
+        const rpis: Buffer = createCipheriv("aes-128-ecb", rpik, null).update(plaintexts);
+        stats.rpis += period;
+        for (let j = 0; j < period; j++) {
+          const o = j << 4;
+          const hi = ((rpis[o] << 24) | (rpis[o + 1] << 16) | (rpis[o + 2] << 8) | rpis[o + 3]) >>> 0;
+          const bit = hi & mask;
+          if ((words[bit >>> 5] & (1 << (bit & 31))) === 0) continue;
+          stats.filterHits++;
+          this.exactMatches(key, k, rpis, o, first + j, hi, matches);
+        }
       }
     }
     stats.matches = matches.length;
-    matches.sort((a, b) => a.logIndex - b.logIndex || a.sightingIndex - b.sightingIndex);
+    matches.sort(
+      (x, y) => x.logIndex - y.logIndex || x.sightingIndex - y.sightingIndex || (x.keyIndex ?? 0) - (y.keyIndex ?? 0),
+    );
     return { matches, stats };
+  }
+
+  /** The first entry whose ENIN is >= enin (entries are sorted by ENIN). */
+  private lowerBound(enin: number): number {
+    let lo = 0;
+    let hi = this.eninOf.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.eninOf[mid] < enin) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /**
+   * A filter over entries [a, b) with about `bitsPerSighting` bits per sighting (at most `maxBits`): a random RPI
+   * passes with probability about 1 / bitsPerSighting.
+   */
+  private buildFilter(a: number, b: number, bitsPerSighting: number, maxBits: number): PrefixFilter {
+    let bits = 1 << 10;
+    while (bits < (b - a) * bitsPerSighting && bits < maxBits) bits *= 2;
+    const words = new Int32Array(bits >>> 5);
+    const mask = bits - 1;
+    for (let e = a; e < b; e++) {
+      const bit = this.hiOf[e] & mask;
+      words[bit >>> 5] |= 1 << (bit & 31);
+    }
+    return { words, mask };
   }
 
   /**
@@ -334,16 +421,19 @@ export class SightingIndex {
   private exactMatches(
     key: DiagnosisKey,
     keyIndex: number,
-    rpi: Buffer,
+    rpis: Buffer,
+    offset: number,
     enin: number,
     hi: number,
     out: SightingMatch[],
   ): void {
-    const entries = this.exact.get(hi * 65536 + ((rpi[4] << 8) | rpi[5]));
-    if (!entries) return;
+    const lo = (rpis[offset + 4] << 8) | rpis[offset + 5];
     let keystream: Buffer | null = null;
-    for (const e of entries) {
+    for (let slot = slotOf(hi, this.tableMask); this.table[slot] !== 0; slot = (slot + 1) & this.tableMask) {
+      const e = this.table[slot] - 1;
+      if (this.hiOf[e] !== hi || this.loOf[e] !== lo) continue;
       if (Math.abs(this.eninOf[e] - enin) > MATCH_TOLERANCE_INTERVALS) continue;
+      const rpi = rpis.subarray(offset, offset + 16);
       keystream ??= createCipheriv("aes-128-ecb", deriveAemkNative(key.tek), null).update(rpi);
       const log = this.logs[this.logOf[e]];
       const s = log.sightings[this.sightingOf[e]];
