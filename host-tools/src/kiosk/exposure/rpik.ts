@@ -4,7 +4,7 @@ import { hmacKeyState, hmacKeyStateFromWords, hmacWords } from "../../authority/
 /**
  * RPIK = HKDF-SHA256(TEK, no salt, "EN-RPIK", 16) (docs/protocol.md section 1), at matcher speed.
  *
- * Node's hkdfSync costs ~10 us per call on the kiosk-class machine this was measured on (bench section
+ * Node's hkdfSync costs ~10 us per call on the 2-core development machine (bench section
  * kiosk-match reports it in the same run): 10 s for a million keys before a single RPI is computed. HKDF with a
  * 16-byte output is two HMACs (PRK = HMAC(32 zero bytes, TEK); RPIK = HMAC(PRK, "EN-RPIK" || 0x01)[0..16]); with
  * the zero-salt key state computed once and the authority's precomputed-state HMAC (authority/f1/hmac-state.ts,
