@@ -104,6 +104,23 @@ describe("matching against the official Exposure Notification vectors", () => {
   });
 });
 
+test("one RPI seen by several bands matches in each of their logs, each by its own time", () => {
+  const iv = V.intervals[70];
+  const at = (enin: number) => sighting(hex(iv.rpi), enin * 600);
+  const logs: MatchLog[] = [
+    { bandId: "a", sightings: [at(iv.intervalNumber)] },
+    { bandId: "b", sightings: [sighting(new Uint8Array(6), 0), at(iv.intervalNumber + 1)] },
+    { bandId: "c", sightings: [at(iv.intervalNumber + 40)] },
+    { bandId: "d", sightings: [at(iv.intervalNumber - 2)] },
+  ];
+  const { matches } = matchExposures([key(hex(V.tek), V.firstIntervalNumber)], logs);
+  expect(matches.map((m) => [m.bandId, m.sightingIndex, m.rpiInterval])).toEqual([
+    ["a", 0, iv.intervalNumber],
+    ["b", 1, iv.intervalNumber],
+    ["d", 0, iv.intervalNumber],
+  ]);
+});
+
 describe("the +-2 h window (docs/protocol.md section 5.1)", () => {
   const tek = hex(V.tek);
   const iv = V.intervals[40];

@@ -1,4 +1,4 @@
-import { createCipheriv } from "crypto";
+import { createCipheriv, randomInt } from "crypto";
 import { endianness } from "os";
 import { toHex } from "../../../../firmware/src/protocol/bytes";
 import { EN_INTERVAL_SECONDS, EN_TEK_ROLLING_PERIOD } from "../../../../firmware/src/protocol/gaen";
@@ -172,9 +172,14 @@ function wordsOf(b: Buffer): Int32Array {
   return w;
 }
 
-/** Exact-table slot of a prefix: its first 4 bytes are uniformly random (AES output), the top bits will do. */
-function slotOf(hi: number, mask: number): number {
-  return (hi >>> 7) & mask;
+/**
+ * Exact-table slot of a prefix. Honest RPIs are uniformly random, but a hostile advertiser picks what bands log:
+ * the prefix is mixed with a per-index random seed so that it cannot aim many sightings at one probe run.
+ */
+function slotOf(hi: number, lo: number, seed: number, mask: number): number {
+  let h = Math.imul(hi ^ seed, 0x9e3779b1) ^ lo;
+  h = Math.imul(h ^ (h >>> 15), 0x85ebca6b);
+  return (h ^ (h >>> 13)) & mask;
 }
 
 /** Entry order by ENIN: a counting sort (ENINs of 14-21 days span a few thousand values), else a comparison sort. */
@@ -230,6 +235,7 @@ export class SightingIndex {
    */
   private readonly table: Int32Array;
   private readonly tableMask: number;
+  private readonly seed = randomInt(0x7fffffff);
   /** Over every sighting; keys whose (start, period) is rare in a batch use it. */
   private readonly wholeFilter: PrefixFilter;
   private readonly bluezone: { log: number; sighting: number; hex: string }[] = [];
@@ -281,7 +287,7 @@ export class SightingIndex {
       this.eninOf[e] = enEnin[src];
       this.hiOf[e] = hi;
       this.loOf[e] = id[4] | (id[5] << 8);
-      let slot = slotOf(hi, this.tableMask);
+      let slot = slotOf(hi, this.loOf[e], this.seed, this.tableMask);
       while (this.table[slot] !== 0) slot = (slot + 1) & this.tableMask;
       this.table[slot] = e + 1;
     }
@@ -443,7 +449,8 @@ export class SightingIndex {
     out: SightingMatch[],
   ): void {
     let keystream: Buffer | null = null;
-    for (let slot = slotOf(hi, this.tableMask); this.table[slot] !== 0; slot = (slot + 1) & this.tableMask) {
+    const mask = this.tableMask;
+    for (let slot = slotOf(hi, lo, this.seed, mask); this.table[slot] !== 0; slot = (slot + 1) & mask) {
       const e = this.table[slot] - 1;
       if (this.hiOf[e] !== hi || this.loOf[e] !== lo) continue;
       if (Math.abs(this.eninOf[e] - enin) > MATCH_TOLERANCE_INTERVALS) continue;
