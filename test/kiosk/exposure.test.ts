@@ -14,7 +14,7 @@ import {
   signExport,
   zipExport,
 } from "../../host-tools/src/authority/export/export-file";
-import { ExportRefusedError, openExport } from "../../host-tools/src/kiosk/exposure/export-verify";
+import { ExportRefusedError, openExport, verificationKeyFromPem } from "../../host-tools/src/kiosk/exposure";
 import {
   DiagnosisKey,
   diagnosisKeysOf,
@@ -262,6 +262,21 @@ describe("openExport", () => {
     expect(opened.keys).toHaveLength(1);
     expect(Buffer.from(opened.keys[0].key_data).equals(Buffer.from(exp.keys[0].key_data))).toBe(true);
     expect(diagnosisKeysOf(opened)[0]).toMatchObject({ transmissionRisk: 5, reportType: "CONFIRMED_TEST" });
+  });
+
+  test("the verification key is read from the authority's PEM, and only a P-256 public key is accepted", async () => {
+    const pem = publicKey.export({ type: "spki", format: "pem" }) as string;
+    const zip = await build(encodeExportBin(exp), privateKey);
+    expect((await openExport(zip, verificationKeyFromPem(pem))).keys).toHaveLength(1);
+    const rsa = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ type: "spki", format: "pem" });
+    expect(() => verificationKeyFromPem(rsa as string)).toThrow(/not an ECDSA P-256 public key/);
+    expect(() => verificationKeyFromPem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")).toThrow(
+      /not a PEM public key/,
+    );
+    const p384 = generateKeyPairSync("ec", { namedCurve: "secp384r1" }).publicKey;
+    await expect(openExport(zip, p384, { fileName: "x.zip" })).rejects.toThrow(
+      /^export file x\.zip refused: the configured verification key is not a P-256 public key\.$/,
+    );
   });
 
   const bin = encodeExportBin(exp);

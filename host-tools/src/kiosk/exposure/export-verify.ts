@@ -1,4 +1,4 @@
-import { KeyObject } from "crypto";
+import { createPublicKey, KeyObject } from "crypto";
 import {
   decodeExportBin,
   decodeSignatureList,
@@ -34,9 +34,7 @@ export class ExportRefusedError extends Error {}
 export async function openExport(zip: Buffer, publicKey: KeyObject, opts: OpenExportOptions = {}): Promise<KeyExport> {
   const name = opts.fileName ? `export file ${opts.fileName}` : "export file";
   const refuse = (why: string) => new ExportRefusedError(`${name} refused: ${why}.`);
-  if (publicKey.type !== "public" || publicKey.asymmetricKeyType !== "ec") {
-    throw refuse("the configured verification key is not an EC public key");
-  }
+  if (!isP256PublicKey(publicKey)) throw refuse("the configured verification key is not a P-256 public key");
   const files = await unzipExport(zip);
   if (!files.ok) throw refuse(files.error);
   const sigs = decodeSignatureList(files.value.sig);
@@ -61,6 +59,27 @@ export async function openExport(zip: Buffer, publicKey: KeyObject, opts: OpenEx
   const decoded = decodeExportBin(bin);
   if (!decoded.ok) throw refuse(decoded.error);
   return decoded.value;
+}
+
+/**
+ * The authority's export verification key from its PEM (`GET /v1/exports/signing-key.pem`); throws unless it is
+ * an ECDSA P-256 public key.
+ */
+export function verificationKeyFromPem(pem: string): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: pem, format: "pem" });
+  } catch (e) {
+    throw new Error(`export verification key: not a PEM public key (${(e as Error).message}).`);
+  }
+  if (!isP256PublicKey(key)) throw new Error("export verification key: not an ECDSA P-256 public key.");
+  return key;
+}
+
+function isP256PublicKey(key: KeyObject): boolean {
+  return (
+    key.type === "public" && key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1"
+  );
 }
 
 function keyIdOf(info: SignatureInfo | undefined): string {
