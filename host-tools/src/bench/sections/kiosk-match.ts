@@ -141,13 +141,16 @@ function seconds(since: bigint): number {
   return Number(process.hrtime.bigint() - since) / 1e9;
 }
 
-/** Best-of-3 blocks per second of Node AES-128-ECB over one 16 MB buffer. */
+/**
+ * Blocks per second of Node AES-128-ECB over one 4 MB buffer, best of 9 (the machine is shared: the best round is
+ * the one least disturbed).
+ */
 function rawBulkBlocksPerSecond(): number {
-  const data = Buffer.alloc(16 << 20);
+  const data = Buffer.alloc(4 << 20);
   const cipher = createCipheriv("aes-128-ecb", Buffer.alloc(16, 1), null);
   cipher.update(data);
   let best = Infinity;
-  for (let r = 0; r < 3; r++) {
+  for (let r = 0; r < 9; r++) {
     const t = process.hrtime.bigint();
     cipher.update(data);
     best = Math.min(best, seconds(t));
@@ -212,11 +215,12 @@ export const kioskMatchSection: BenchSection = {
     const rawPerKey = EN_TEK_ROLLING_PERIOD / (cipherPerKeyMicros / 1e6);
     const achieved = stats.rpis / matchSeconds;
     const totalSeconds = indexSeconds + matchSeconds;
-    // The full-size target scaled to the key count (the per-key work dominates), so --quick still judges something.
-    const targetSeconds = (TARGET_SECONDS * size.keys) / FULL.keys;
+    // --quick (50,000 keys, mostly warm-up) is a smoke run: it judges only that every planted match is found.
+    const targetSeconds = opts.quick ? null : TARGET_SECONDS;
+    const aesRatioTarget = opts.quick ? null : TARGET_AES_RATIO;
     const ok = check.missing === 0 && check.wrongTx === 0 && check.unexpected <= 1;
     return {
-      pass: ok && totalSeconds <= targetSeconds && achieved / rawBulk >= TARGET_AES_RATIO,
+      pass: ok && (opts.quick || (totalSeconds <= TARGET_SECONDS && achieved / rawBulk >= TARGET_AES_RATIO)),
       quick: !!opts.quick,
       keys: size.keys,
       logs: size.logs,
@@ -225,7 +229,7 @@ export const kioskMatchSection: BenchSection = {
       indexSeconds: sig(indexSeconds, 3),
       matchSeconds: sig(matchSeconds, 3),
       totalSeconds: sig(totalSeconds, 3),
-      targetSeconds: sig(targetSeconds, 3),
+      targetSeconds,
       keysPerSecond: sig(size.keys / matchSeconds, 3),
       rpis: stats.rpis,
       filterHits: stats.filterHits,
@@ -237,7 +241,7 @@ export const kioskMatchSection: BenchSection = {
         rawPerKeyBlocksPerSecond: sig(rawPerKey, 3),
         ratioToRawBulk: sig(achieved / rawBulk, 3),
         ratioToRawPerKey: sig(achieved / rawPerKey, 3),
-        target: TARGET_AES_RATIO,
+        target: aesRatioTarget,
       },
       perKeyMicros: {
         whole: sig((matchSeconds / size.keys) * 1e6, 3),
@@ -253,10 +257,10 @@ export const kioskMatchSection: BenchSection = {
       keys: number;
       logs: number;
       totalSeconds: number;
-      targetSeconds: number;
+      targetSeconds: number | null;
       keysPerSecond: number;
       check: ReturnType<typeof checkPlanted>;
-      aes: { ratioToRawBulk: number; ratioToRawPerKey: number; target: number };
+      aes: { ratioToRawBulk: number; ratioToRawPerKey: number; target: number | null };
       perKeyMicros: { rpikHmacState: number; rpikHkdfSync: number; cipherAnd144Blocks: number };
       loadAverage1m: { before: number; after: number };
     };
@@ -264,9 +268,9 @@ export const kioskMatchSection: BenchSection = {
     return [
       {
         figure: "seconds to check the batch (index + match)",
-        target: `<= ${r.targetSeconds}`,
+        target: r.targetSeconds === null ? "- (quick)" : `<= ${r.targetSeconds}`,
         measured: `${r.totalSeconds} s (${r.keysPerSecond} keys/s)`,
-        pass: r.totalSeconds <= r.targetSeconds,
+        pass: r.targetSeconds === null ? null : r.totalSeconds <= r.targetSeconds,
         method: how,
       },
       {
@@ -278,10 +282,10 @@ export const kioskMatchSection: BenchSection = {
       },
       {
         figure: "RPI AES blocks/s over raw bulk AES-128-ECB",
-        target: `>= ${r.aes.target}`,
+        target: r.aes.target === null ? "- (quick)" : `>= ${r.aes.target}`,
         measured: `${r.aes.ratioToRawBulk}`,
-        pass: r.aes.ratioToRawBulk >= r.aes.target,
-        method: "whole match time vs one cipher over a 16 MB buffer, same run",
+        pass: r.aes.target === null ? null : r.aes.ratioToRawBulk >= r.aes.target,
+        method: "whole match time vs one cipher over a 4 MB buffer (best of 9), same run",
       },
       {
         figure: "RPI AES blocks/s over one cipher per key",
