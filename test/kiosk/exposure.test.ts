@@ -294,7 +294,8 @@ describe("openExport", () => {
     const opening = openExport(zip, publicKey, { fileName: "2026-11-30.zip", keyId: "tracelet" });
     await expect(opening).rejects.toThrow(ExportRefusedError);
     await expect(opening).rejects.toThrow(message);
-    await expect(opening).rejects.toThrow(/^export file 2026-11-30\.zip refused: /);
+    // One sentence: a full stop only inside words (export.bin) and at the end.
+    await expect(opening).rejects.toThrow(/^export file 2026-11-30\.zip refused: (?:[^.]|\.(?=\S))+[^.]\.$/);
   });
 });
 

@@ -33,7 +33,8 @@ export class ExportRefusedError extends Error {}
  */
 export async function openExport(zip: Buffer, publicKey: KeyObject, opts: OpenExportOptions = {}): Promise<KeyExport> {
   const name = opts.fileName ? `export file ${opts.fileName}` : "export file";
-  const refuse = (why: string) => new ExportRefusedError(`${name} refused: ${why}.`);
+  // One sentence: a parser's own detail (yauzl's can run to two sentences) is cut at its first full stop.
+  const refuse = (why: string) => new ExportRefusedError(`${name} refused: ${why.split(/\.(\s|$)/)[0]}.`);
   if (!isP256PublicKey(publicKey)) throw refuse("the configured verification key is not a P-256 public key");
   const files = await unzipExport(zip);
   if (!files.ok) throw refuse(files.error);
