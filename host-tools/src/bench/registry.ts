@@ -4,6 +4,7 @@ import { firmwareBandSection } from "./sections/firmware-band";
 import { espruinoRealSection } from "./sections/espruino-real";
 import { faultSweepSection } from "./sections/fault-sweep";
 import { firmwareBundlesSection } from "./sections/firmware-bundles";
+import { kioskMatchSection } from "./sections/kiosk-match";
 import { protocolCryptoSection } from "./sections/protocol-crypto";
 import { simScaleSection } from "./sections/sim-scale";
 import { BenchSection } from "./types";
@@ -17,6 +18,7 @@ export const BENCH_SECTIONS: BenchSection[] = [
   protocolCryptoSection,
   authorityLoadSection,
   authorityF1Section,
+  kioskMatchSection,
   simScaleSection,
   firmwareBandSection,
   espruinoRealSection,
