@@ -5,6 +5,9 @@ import { pageUnits } from "../../firmware/src/protocol/log-mac";
 import { RECORD_SIZE, isUnwritten } from "../../firmware/src/protocol/record";
 import { bandSyncCursor, runKioskChild } from "../../host-tools/src/kiosk/crash-rig";
 import { KioskStore } from "../../host-tools/src/kiosk/store";
+import { AuthorityClient } from "../../host-tools/src/kiosk/authority-client";
+import { PositiveJob, UploadQueue } from "../../host-tools/src/kiosk/uploads";
+import { call, logBytes, makeKeys, startTestAuthority, T0 } from "../authority/helpers";
 import { EspruinoDevice } from "../../host-tools/src/sim/device";
 import { World } from "../../host-tools/src/sim/world";
 import { addBand } from "../firmware/helpers/sim-kiosk";
@@ -98,5 +101,93 @@ describe("kiosk crash safety: kill -9 at random points of a sync", () => {
     // The kills hit syncs in flight (not only idle moments) and some syncs finished between kills.
     expect(syncedBeforeKill).toBeGreaterThan(0);
     expect(killedMidSync).toBeGreaterThanOrEqual(Math.ceil(RUNS / 4));
+  }, 600_000);
+
+  test(`kill -9 during positive uploads: every job's keys and log reach the authority exactly once`, async () => {
+    const world = new World({ seed: 6, startUnix: Math.floor(T0 / 1000) });
+    const t = await startTestAuthority({ deployment: "private" });
+    Object.defineProperty(t.clock, "ms", { get: () => (world.startUnix + world.now) * 1000, set: () => undefined });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tl-kiosk-crash-up-"));
+    const store = new KioskStore(dir);
+    const JOBS = 20;
+    const day = Math.floor(T0 / 86400_000);
+    for (let j = 0; j < JOBS; j++) {
+      const bandId = Buffer.from(Array.from({ length: 8 }, (_, i) => (j * 37 + i * 11 + 1) & 255));
+      const reg = await call(t, "POST", "/api/bands", {
+        key: t.flasherKey,
+        json: { bandId: hex(bandId), board: "puckjs", syncKey: hex(Buffer.alloc(16, j + 1)) },
+      });
+      expect(reg.status).toBe(201);
+      const issued = await call(t, "POST", "/api/issue", { key: t.adminKey, json: { testType: "confirmed" } });
+      const job: PositiveJob = {
+        step: "verify",
+        code: issued.json.code,
+        teks: makeKeys(5, day).map((k) => ({
+          key: k.key,
+          rollingStartNumber: k.rollingStartNumber,
+          rollingPeriod: 144,
+        })),
+        tlx: logBytes(bandId, [
+          { header: { seq: 1, baseTime: (day - 1) * 86400, monotonic: false, bootEpoch: 1 }, records: [] },
+        ]).toString("base64"),
+      };
+      store.enqueueUpload(hex(bandId), job, world.startUnix * 1000);
+    }
+    store.close();
+    const steps = () => {
+      const s = new KioskStore(dir);
+      const list = s.uploads({ pendingOnly: true }).map((u) => u.state);
+      s.close();
+      return list;
+    };
+    const pending = () => steps().length;
+    let rnd = 0x1234567;
+    const random = () => (rnd = (rnd * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    let kills = 0;
+    let midJob = 0;
+    for (let run = 0; run < RUNS && pending() > 0; run++) {
+      const r = await runKioskChild(world, dir, {
+        speed: 20,
+        killAfterMs: random() * 400,
+        authority: { url: t.url, kioskKey: t.kioskKey },
+      });
+      if (r.signal === "SIGKILL") kills++;
+      // Jobs the kill left between two steps (the authority answered some, not all).
+      if (steps().some((st) => st !== "verify")) midJob++;
+    }
+    // A kill between the authority's answer to verify or certificate and the saved step used up a code: those
+    // jobs wait for a new one, with their keys and log kept. The health worker enters it.
+    const waiting = new KioskStore(dir);
+    let newCodes = 0;
+    for (const u of waiting.uploads().filter((x) => x.state === "needs_code")) {
+      const issued = await call(t, "POST", "/api/issue", { key: t.adminKey, json: { testType: "confirmed" } });
+      new UploadQueue(
+        waiting,
+        new AuthorityClient(t.url, t.kioskKey),
+        () => 0,
+        () => undefined,
+      ).newCode(u.id, issued.json.code);
+      newCodes++;
+    }
+    waiting.close();
+    await runKioskChild(world, dir, {
+      speed: 20,
+      killAfterMs: 60_000,
+      signal: "SIGTERM",
+      authority: { url: t.url, kioskKey: t.kioskKey },
+      stopWhen: () => pending() === 0,
+    });
+    const after = new KioskStore(dir);
+    const jobs = after.uploads();
+    after.close();
+    expect(jobs.map((u) => u.state)).toEqual(jobs.map(() => "done"));
+    const done = jobs;
+    const counts = await t.store.counts();
+    expect(counts.exposures).toBe(5 * done.length);
+    expect(counts.bandLogs).toBe(done.length);
+    expect(kills).toBeGreaterThan(0);
+    expect(midJob).toBeGreaterThan(0);
+    process.stderr.write(`upload crash test: ${kills} kills, ${midJob} between steps, ${newCodes} codes used up\n`);
+    await t.close();
   }, 600_000);
 });

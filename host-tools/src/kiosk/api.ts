@@ -119,6 +119,21 @@ export function buildApi(service: KioskService, token?: string): FastifyInstance
       return reply.code(409).send({ error: (e as Error).message, code: "positive_failed" });
     }
   });
+  app.post("/api/uploads/:id/code", async (req, reply) => {
+    const id = Number((req.params as { id: string }).id);
+    const body = (req.body ?? {}) as { code?: unknown };
+    if (!service.uploads) return reply.code(409).send({ error: "no authority configured", code: "no_authority" });
+    if (typeof body.code !== "string" || !/^[0-9]{6,16}$/.test(body.code)) {
+      return reply.code(400).send({ error: "the verification code is 6 to 16 digits", code: "bad_request" });
+    }
+    try {
+      service.uploads.newCode(id, body.code);
+    } catch (e) {
+      return reply.code(409).send({ error: (e as Error).message, code: "not_waiting" });
+    }
+    const [outcome] = await service.uploads.run(id);
+    return { upload: outcome ?? null };
+  });
   app.get("/api/uploads", async () => ({
     uploads: service.store.uploads().map((u) => ({
       id: u.id,

@@ -4,7 +4,8 @@ import { KioskService } from "./service";
 
 /**
  * A kiosk service in a child process whose Bluetooth is the parent's simulated bands (sim-bridge.ts): the process
- * the crash rig kills with SIGKILL. argv: data directory, simulation speed. Reports each sync to the parent.
+ * the crash rig kills with SIGKILL. argv: data directory, simulation speed; with TL_AUTHORITY_URL and TL_KIOSK_KEY
+ * in its environment it talks to that authority. Reports each sync to the parent.
  */
 async function main(): Promise<void> {
   const [dataDir, speed] = process.argv.slice(2);
@@ -17,6 +18,9 @@ async function main(): Promise<void> {
     radio,
     clock: bindings.clock,
     engine: { resyncAfterMs: 0 },
+    authority: process.env.TL_AUTHORITY_URL
+      ? { url: process.env.TL_AUTHORITY_URL, apiKey: process.env.TL_KIOSK_KEY ?? "" }
+      : undefined,
     log: (l) => process.stderr.write(l + "\n"),
   });
   service.engine.on("progress", (p) => process.send?.({ t: "progress", progress: p }));

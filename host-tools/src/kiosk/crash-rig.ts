@@ -20,12 +20,17 @@ export async function runKioskChild(
     killAfterMs: number;
     signal?: "SIGKILL" | "SIGTERM";
     onSynced?: (r: SyncResult) => void;
-    /** Sends the signal early, once this says so (checked after every sync). */
+    /** Sends the signal early, once this says so (checked every 100 ms). */
     stopWhen?: () => boolean;
+    /** The authority the kiosk uploads to. */
+    authority?: { url: string; kioskKey: string };
   },
 ): Promise<{ code: number | null; signal: string | null; stderr: string; synced: number; midSync: number }> {
   const child = fork(path.join(__dirname, "..", "..", "bin", "kiosk-bridge-child.js"), [dataDir, String(opts.speed)], {
     serialization: "advanced",
+    env: opts.authority
+      ? { ...process.env, TL_AUTHORITY_URL: opts.authority.url, TL_KIOSK_KEY: opts.authority.kioskKey }
+      : process.env,
     stdio: ["ignore", "ignore", "pipe", "ipc"],
   });
   let stderr = "";
@@ -37,7 +42,6 @@ export async function runKioskChild(
     if (m && m.t === "synced" && m.result) {
       synced++;
       opts.onSynced?.(m.result);
-      if (opts.stopWhen?.()) child.kill(opts.signal ?? "SIGKILL");
     }
   });
   const central = world.central({ position: { x: 0, y: 0 }, name: "kiosk" });
@@ -47,13 +51,28 @@ export async function runKioskChild(
     child.on("exit", (code, signal) => resolve({ code, signal })),
   );
   let midSync = 0;
-  const timer = setTimeout(() => {
-    // Bands the kiosk was working on when the signal went out.
-    midSync = [...states.values()].filter((s) => ["connecting", "authenticating", "syncing"].includes(s)).length;
-    child.kill(opts.signal ?? "SIGKILL");
-  }, opts.killAfterMs);
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () =>
+    (timer = setTimeout(() => {
+      // Bands the kiosk was working on when the signal went out.
+      midSync = [...states.values()].filter((s) => ["connecting", "authenticating", "syncing"].includes(s)).length;
+      child.kill(opts.signal ?? "SIGKILL");
+    }, opts.killAfterMs));
+  // The time to the kill counts from when the service is up (its start-up varies with the machine's load).
+  child.on("message", (m: { t: string }) => {
+    if (m && m.t === "ready") arm();
+  });
+  // A child that never comes up is ended too (30 s), so the rig cannot hang.
+  const fallback = setTimeout(() => {
+    if (!timer) child.kill("SIGKILL");
+  }, 30_000);
+  const poll = setInterval(() => {
+    if (opts.stopWhen?.()) child.kill(opts.signal ?? "SIGKILL");
+  }, 100);
   const end = await exited;
-  clearTimeout(timer);
+  if (timer) clearTimeout(timer);
+  clearTimeout(fallback);
+  clearInterval(poll);
   world.stopRealtime();
   close();
   // Let the links the kill left open time out on the bands' side.

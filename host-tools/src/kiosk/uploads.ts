@@ -10,10 +10,10 @@ import { KioskStore, UploadRow } from "./store";
  *   -> publish (keys; 409 certificate_used on a resend means they are stored) -> upload (the band's signed log
  *   pages, TLX v3; stored by SHA-256 at the authority, so a resend is a duplicate, not a second log) -> done
  *
- * Retryable failures (network, timeouts, 5xx, 429) back off (30 s doubling to 30 min); anything else ends the
- * job as failed with the authority's reason, for staff to see. One window is not covered: a kill between the
- * authority's answer to verify (the code is then used) and the saved token loses the code; the health worker
- * issues a new one.
+ * Retryable failures (network, timeouts, 5xx, 429) back off (30 s doubling to 30 min). A used or expired code or
+ * token (a kill between the authority's answer to verify or certificate and the saved step uses them up; so does
+ * a kiosk offline past the code's hour) leaves the job `needs_code`: keys and log stay saved and the health worker
+ * enters a new code (`newCode`). Anything else ends the job as failed with the authority's reason, for staff.
  */
 export interface PositiveJob {
   step: "verify" | "certificate" | "publish" | "upload" | "done";
@@ -35,6 +35,8 @@ export interface UploadOutcome {
 }
 
 const BACKOFF_MS = 30_000;
+/** Refusals that only a new verification code cures (the code or its token was used, or expired). */
+const NEEDS_CODE = ["code_invalid", "code_expired", "token_invalid", "token_expired"];
 const BACKOFF_MAX_MS = 30 * 60_000;
 
 export class UploadQueue {
@@ -58,6 +60,18 @@ export class UploadQueue {
     return this.store.uploads({ pendingOnly: true });
   }
 
+  /** A new verification code for a job that needs one: it starts again at verify, with the same keys and log. */
+  newCode(id: number, code: string): void {
+    const row = this.store.uploads().find((u) => u.id === id);
+    if (!row) throw new Error(`no upload ${id}`);
+    if (row.state !== "needs_code") throw new Error(`upload ${id} does not need a code (it is ${row.state})`);
+    const job = row.job as PositiveJob;
+    job.step = "verify";
+    job.code = code;
+    job.token = job.certificate = job.hmacKey = undefined;
+    this.store.updateUpload(id, { job, state: "verify", error: null, nextTryAt: 0 });
+  }
+
   /** Works every due job once, in order. Never throws: each job's state says what happened. */
   async run(onlyId?: number): Promise<UploadOutcome[]> {
     if (this.running) return [];
@@ -66,7 +80,7 @@ export class UploadQueue {
     try {
       for (const row of this.pending()) {
         if (onlyId !== undefined && row.id !== onlyId) continue;
-        if (row.nextTryAt > this.now()) continue;
+        if (row.nextTryAt > this.now() || row.state === "needs_code") continue;
         out.push(await this.work(row));
       }
     } finally {
@@ -149,6 +163,12 @@ export class UploadQueue {
           `kiosk: upload ${id} for band ${row.bandId} will be retried in ${Math.round(wait / 1000)} s: ${err.message}`,
         );
         return { id, state: job.step, error: err.message };
+      }
+      if (err instanceof AuthorityError && NEEDS_CODE.includes(err.code)) {
+        // The keys and the log stay saved: the health worker enters a new code (newCode) and the job goes on.
+        this.store.updateUpload(id, { state: "needs_code", error: err.message });
+        this.log(`kiosk: upload ${id} for band ${row.bandId} needs a new verification code: ${err.message}`);
+        return { id, state: "needs_code", error: err.message };
       }
       this.store.updateUpload(id, { state: "failed", error: err.message, doneAt: this.now() });
       this.log(`kiosk: upload ${id} for band ${row.bandId} failed: ${err.message}`);
