@@ -17,11 +17,16 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 describe("kiosk service with a real authority", () => {
   let t: TestAuthority;
   let world: World;
+  /** The authority's clock is the world's, plus this (to let its exports' embargo pass without simulating it). */
+  let ahead = 0;
   beforeEach(async () => {
     world = new World({ seed: 21 });
-    t = await startTestAuthority({ deployment: "private" });
-    // The authority's clock is the world's.
-    Object.defineProperty(t.clock, "ms", { get: () => (world.startUnix + world.now) * 1000, set: () => undefined });
+    ahead = 0;
+    t = await startTestAuthority({ deployment: "private", exports: { minRecords: 0 } });
+    Object.defineProperty(t.clock, "ms", {
+      get: () => (world.startUnix + world.now) * 1000 + ahead,
+      set: () => undefined,
+    });
   });
   afterEach(async () => {
     await t.close();
@@ -138,5 +143,63 @@ describe("kiosk service with a real authority", () => {
     const [u] = again.store.uploads();
     expect(u).toMatchObject({ state: "done", attempts: 2 });
     await again.stop();
+  }, 180_000);
+
+  test("a contact published after a visit: the next export is checked against stored logs, the band goes on follow-up", async () => {
+    const [a, b, c] = [
+      addBand(world, "puckjs", { x: 0.8, y: 0.4 }),
+      addBand(world, "puckjs", { x: 1.3, y: 0.4 }),
+      addBand(world, "puckjs", { x: 0.8, y: -6 }),
+    ];
+    for (const x of [a, b, c]) {
+      await call(t, "POST", "/api/bands", {
+        key: t.flasherKey,
+        json: { bandId: hex(x.prov.bandId), board: "puckjs", syncKey: hex(x.prov.syncKey) },
+      });
+    }
+    world.run(3 * 3600);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tl-kiosk-exp-"));
+    const service = new KioskService({
+      dataDir: dir,
+      radio: simRadio(world),
+      clock: worldClock(world),
+      authority: { url: t.url, apiKey: t.kioskKey },
+    });
+    const synced = new Set<string>();
+    const all = new Promise<void>((resolve) =>
+      service.engine.on("synced", (r: SyncResult) => {
+        if (r.ok) synced.add(r.bandId);
+        if (synced.size === 3) resolve();
+      }),
+    );
+    await world.until(service.start());
+    await world.until(all, { timeoutS: 600 });
+    // Nothing published yet: everyone's result is "no exposure".
+    await world.until(service.checkExposures(true));
+    for (const x of [a, b, c]) expect(service.result(hex(x.prov.bandId)).exposures).toEqual([]);
+
+    // Resident A tests positive; the authority releases A's keys once their embargo has passed.
+    const issued = await call(t, "POST", "/api/issue", { key: t.adminKey, json: { testType: "confirmed" } });
+    const positive = await world.until(service.positive(hex(a.prov.bandId), issued.json.code), { timeoutS: 120 });
+    expect(positive.upload).toMatchObject({ state: "done" });
+    ahead = 30 * 3600_000;
+    await t.app.runBackgroundWork();
+    await world.until(service.checkExposures(true));
+    expect(service.lastCheck?.summary).toMatchObject({ files: expect.any(Number), newKeys: positive.keys });
+    expect(service.lastCheck!.summary!.files).toBeGreaterThan(0);
+
+    const rb = service.result(hex(b.prov.bandId));
+    expect(rb.checked).toBe(true);
+    expect(rb.exposures.length).toBeGreaterThanOrEqual(1);
+    const day = rb.exposures[0].detail as { weightedMinutes: number; keysMatched: string[]; risky: boolean };
+    // Three hours half a metre apart: a close contact by any measure.
+    expect(day.weightedMinutes).toBeGreaterThanOrEqual(15);
+    expect(rb.exposures[0].risky).toBe(true);
+    // C was six metres away behind the others: nothing; A does not log its own identifiers.
+    expect(service.result(hex(c.prov.bandId)).exposures).toEqual([]);
+    expect(service.result(hex(a.prov.bandId)).exposures).toEqual([]);
+    // B is on the follow-up list until staff have seen it.
+    expect(service.followUp().map((f) => f.bandId)).toContain(hex(b.prov.bandId));
+    await service.stop();
   }, 180_000);
 });

@@ -6,6 +6,7 @@ import { SyncResult } from "../kiosk/engine";
 import { KioskClock, KioskRadio, RadioUnavailable, realRadio, simRadio, worldClock } from "../kiosk/radio";
 import { KioskService, KioskServiceOptions } from "../kiosk/service";
 import { simSite, SimSite } from "../kiosk/sim-site";
+import { verificationKeyFromPem } from "../kiosk/exposure";
 import { loadRegistryFile } from "../kiosk/registry-file";
 import { registryEntry } from "../kiosk/service";
 import { loadBoard } from "../boards/load";
@@ -20,6 +21,7 @@ interface CommonOptions {
   registry?: string;
   authority?: string;
   apiKeyFile?: string;
+  exportKey?: string;
   sim?: string;
   simBoard: string;
   simHours: string;
@@ -50,6 +52,7 @@ function common(cmd: Command): Command {
     .option("--registry <file>", "band registry file (sync keys of the bands this clinic may sync)")
     .option("--authority <url>", "health authority: band registry, diagnosis-key exports, positive uploads")
     .option("--api-key-file <file>", "file holding this kiosk's API key for --authority")
+    .option("--export-key <pem>", "the authority's export verification public key (else pinned at first use)")
     .option("--sim <n>", "no adapter: run on N simulated bands (production bundle) that walk up to the kiosk")
     .option("--sim-board <id>", "board of the simulated bands", "puckjs")
     .option("--sim-hours <h>", "hours the simulated residents spend together before their visit", "2")
@@ -143,8 +146,19 @@ async function setup(opts: CommonOptions, visitWindowS?: number): Promise<Setup>
     if (!apiKey) throw new CliError(ExitCode.BAD_INPUT, `${opts.apiKeyFile} is empty`);
     authority = { url: opts.authority, apiKey };
   }
+  let exportKeyPem: string | undefined;
+  if (opts.exportKey) {
+    requireInputFile("--export-key", opts.exportKey);
+    exportKeyPem = fs.readFileSync(opts.exportKey, "utf8");
+    try {
+      verificationKeyFromPem(exportKeyPem);
+    } catch (e) {
+      throw new CliError(ExitCode.BAD_INPUT, `--export-key ${opts.exportKey}: ${(e as Error).message}`);
+    }
+  }
   const options: KioskServiceOptions = {
     authority,
+    exposure: { exportKeyPem },
     dataDir: path.resolve(opts.data),
     radio,
     clock,

@@ -102,7 +102,20 @@ export function buildApi(service: KioskService, token?: string): FastifyInstance
     const { bandId } = req.params as { bandId: string };
     const row = /^[0-9a-f]{16}$/.test(bandId) ? service.store.band(bandId) : undefined;
     if (!row) return reply.code(404).send({ error: `no band ${bandId} at this kiosk`, code: "not_found" });
-    return { band: bandView(row, boardOf(bandId)), exposures: service.store.exposures(bandId) };
+    return { band: bandView(row, boardOf(bandId)), result: service.result(bandId) };
+  });
+  app.post("/api/bands/:bandId/seen", async (req, reply) => {
+    const { bandId } = req.params as { bandId: string };
+    if (!service.store.band(bandId))
+      return reply.code(404).send({ error: `no band ${bandId} at this kiosk`, code: "not_found" });
+    service.store.markExposuresSeen(bandId);
+    return { ok: true };
+  });
+  app.get("/api/follow-up", async () => ({ bands: service.followUp() }));
+  app.post("/api/exposure-check", async (_req, reply) => {
+    if (!service.checker) return reply.code(409).send({ error: "no authority configured", code: "no_authority" });
+    await service.checkExposures(true);
+    return service.lastCheck;
   });
   app.post("/api/bands/:bandId/positive", async (req, reply) => {
     const { bandId } = req.params as { bandId: string };

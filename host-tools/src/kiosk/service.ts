@@ -1,7 +1,10 @@
 import { encodeLogExportV3 } from "../../../firmware/src/protocol/log-mac";
+import { bandView } from "./api";
 import { AuthorityClient } from "./authority-client";
 import { EngineOptions, Progress, SyncEngine, SyncResult } from "./engine";
 import { UploadOutcome, UploadQueue } from "./uploads";
+import { CheckSummary, ExposureChecker } from "./exposure-check";
+import { DEFAULT_EXPOSURE_WINDOW_CONFIG, ExposureWindowConfig } from "./exposure";
 import { KioskClock, KioskRadio } from "./radio";
 import { KioskStore, RegistryEntry } from "./store";
 
@@ -21,6 +24,8 @@ export interface KioskServiceOptions {
   authority?: { url: string; apiKey: string; fetch?: typeof fetch };
   /** Upload a positive band's log with its keys (default true; the authority stores it, and resolves F1s in escrow). */
   uploadLogs?: boolean;
+  /** Exposure scoring (defaults: the Corona-Warn-App configuration) and the export verification key (PEM). */
+  exposure?: { config?: ExposureWindowConfig; exportKeyPem?: string; everyMs?: number };
   /** Days a stored log is kept (default 21: a band keeps at most 21 days). */
   retentionDays?: number;
   engine?: EngineOptions;
@@ -38,6 +43,9 @@ export class KioskService {
   readonly engine: SyncEngine;
   readonly client: AuthorityClient | undefined;
   readonly uploads: UploadQueue | undefined;
+  readonly checker: ExposureChecker | undefined;
+  lastCheck: { at: number; summary?: CheckSummary; error?: string } | null = null;
+  private checking: Promise<void> | undefined;
   private stopped = false;
   private loops: Promise<void>[] = [];
   readonly log: (line: string) => void;
@@ -56,6 +64,18 @@ export class KioskService {
     if (opts.authority) {
       this.client = new AuthorityClient(opts.authority.url, opts.authority.apiKey, { fetch: opts.authority.fetch });
       this.uploads = new UploadQueue(this.store, this.client, () => opts.clock.now(), this.log);
+      this.checker = new ExposureChecker(
+        this.store,
+        this.client,
+        opts.exposure?.config ?? DEFAULT_EXPOSURE_WINDOW_CONFIG,
+        () => opts.clock.now(),
+        this.log,
+        opts.exposure?.exportKeyPem,
+      );
+      // A band just synced is checked against the keys the kiosk keeps at once, for its result card.
+      this.engine.on("synced", (r: SyncResult) => {
+        if (r.ok && r.units > 0) void this.checkExposures(false);
+      });
     }
     this.engine.on("progress", (p: Progress) => {
       if (p.state === "found" || p.state === "failed") {
@@ -80,6 +100,7 @@ export class KioskService {
       this.every(30_000, "upload queue", async () => {
         await this.uploads?.run();
       });
+      this.every(this.opts.exposure?.everyMs ?? 10 * 60_000, "exposure check", () => this.checkExposures(true));
     }
   }
 
@@ -115,6 +136,60 @@ export class KioskService {
       this.registrySync.error = (e as Error).message;
       throw e;
     }
+  }
+
+  /** Runs an exposure check (one at a time; a call while one runs waits for it and then runs). */
+  async checkExposures(download = true): Promise<void> {
+    const checker = this.checker;
+    if (!checker) throw new Error("this kiosk has no authority configured: no diagnosis keys to check against");
+    while (this.checking) await this.checking;
+    const run = checker.run({ download }).then(
+      (summary) => {
+        this.lastCheck = { at: this.opts.clock.now(), summary };
+      },
+      (e: Error) => {
+        this.lastCheck = { at: this.opts.clock.now(), error: e.message };
+        this.log(`kiosk: exposure check failed (will retry): ${e.message}`);
+      },
+    );
+    this.checking = run;
+    await run;
+    this.checking = undefined;
+  }
+
+  /**
+   * The result for a band's wearer: exposures found in its stored log (risky days first), and when it was last
+   * checked. `checked` is false until its log has been checked against the kiosk's keys.
+   */
+  result(bandId: string): { checked: boolean; exposures: { day: string; risky: boolean; detail: unknown }[] } {
+    const row = this.store.band(bandId);
+    const checked =
+      !!row && this.store.checkedCursor(bandId) >= row.cursor && this.store.getMeta("export.key") !== undefined;
+    const exposures = this.store
+      .exposures(bandId)
+      .map((e) => ({ day: e.day, risky: !!(e.detail as { risky?: boolean }).risky, detail: e.detail }))
+      .sort((a, b) => Number(b.risky) - Number(a.risky) || b.day.localeCompare(a.day));
+    return { checked, exposures };
+  }
+
+  /**
+   * The clinic's follow-up list: bands with exposures staff have not seen yet, and bands that need attention
+   * (low battery, clock trouble, a full log, faults, failing syncs).
+   */
+  followUp(): { bandId: string; reasons: string[]; newExposureDays: string[] }[] {
+    const out: { bandId: string; reasons: string[]; newExposureDays: string[] }[] = [];
+    const unseen = new Map<string, string[]>();
+    for (const e of this.store.exposures()) {
+      if (!e.seenByStaff && (e.detail as { risky?: boolean }).risky)
+        unseen.set(e.bandId, [...(unseen.get(e.bandId) ?? []), e.day]);
+    }
+    for (const row of this.store.bands()) {
+      const reasons = bandView(row, this.engine.boardOf(row.bandId)).attention;
+      const days = unseen.get(row.bandId) ?? [];
+      if (days.length) reasons.unshift("possible exposure");
+      if (reasons.length) out.push({ bandId: row.bandId, reasons, newExposureDays: days });
+    }
+    return out;
   }
 
   /**

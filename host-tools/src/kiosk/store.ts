@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS bands (
   status TEXT, clock_error_s INTEGER, drift_ppm INTEGER,
   dropped_unsynced INTEGER NOT NULL DEFAULT 0,
   failures INTEGER NOT NULL DEFAULT 0, next_try_at INTEGER NOT NULL DEFAULT 0, last_error TEXT,
-  syncs INTEGER NOT NULL DEFAULT 0);
+  syncs INTEGER NOT NULL DEFAULT 0,
+  checked_cursor INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS syncs (
   id INTEGER PRIMARY KEY AUTOINCREMENT, band_id TEXT NOT NULL, at INTEGER NOT NULL, status TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pages (
@@ -44,6 +45,13 @@ CREATE TABLE IF NOT EXISTS uploads (
   attempts INTEGER NOT NULL DEFAULT 0, next_try_at INTEGER NOT NULL DEFAULT 0, last_error TEXT,
   created_at INTEGER NOT NULL, done_at INTEGER, result TEXT);
 CREATE TABLE IF NOT EXISTS exports_seen (name TEXT PRIMARY KEY, keys INTEGER NOT NULL, checked_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS diagnosis_keys (
+  tek BLOB NOT NULL, rolling_start INTEGER NOT NULL, rolling_period INTEGER NOT NULL, transmission_risk INTEGER,
+  report_type TEXT NOT NULL, days_since_onset INTEGER, export_name TEXT NOT NULL,
+  PRIMARY KEY (tek, rolling_start, report_type));
+CREATE TABLE IF NOT EXISTS band_matches (
+  band_id TEXT NOT NULL, cursor INTEGER NOT NULL, tek TEXT NOT NULL, detail TEXT NOT NULL,
+  PRIMARY KEY (band_id, cursor, tek));
 CREATE TABLE IF NOT EXISTS exposures (
   band_id TEXT NOT NULL, day TEXT NOT NULL, detail TEXT NOT NULL, found_at INTEGER NOT NULL, seen_by_staff INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (band_id, day));
@@ -78,6 +86,16 @@ export interface StoredPage extends LogPage {
   start: number;
   units: number;
   syncId: number;
+}
+
+/** A diagnosis key as the kiosk keeps it (the matcher's DiagnosisKey). */
+export interface StoredKey {
+  tek: Uint8Array;
+  rollingStartIntervalNumber: number;
+  rollingPeriod: number;
+  transmissionRisk: number | null;
+  reportType: "UNKNOWN" | "CONFIRMED_TEST" | "CONFIRMED_CLINICAL_DIAGNOSIS" | "SELF_REPORT" | "RECURSIVE" | "REVOKED";
+  daysSinceOnset: number | null;
 }
 
 export interface UploadRow {
@@ -317,11 +335,19 @@ export class KioskStore {
    * Deletes pages older than the retention period (by when they were stored: a page holds at most the band's own
    * retention of history) and exposures of days past it; the cursors stay, so nothing is read twice.
    */
-  purge(now: number, retentionDays: number): { pages: number; exposures: number } {
+  purge(now: number, retentionDays: number): { keys: number; pages: number; matches: number; exposures: number } {
     const cut = now - retentionDays * 86400_000;
     const day = new Date(cut).toISOString().slice(0, 10);
     return this.db.transaction(() => ({
+      keys: this.db.prepare("DELETE FROM diagnosis_keys WHERE (rolling_start + rolling_period) * 600000 < ?").run(cut)
+        .changes,
       pages: this.db.prepare("DELETE FROM pages WHERE stored_at < ?").run(cut).changes,
+      matches: this.db
+        .prepare(
+          "DELETE FROM band_matches WHERE NOT EXISTS (SELECT 1 FROM pages p WHERE p.band_id = band_matches.band_id " +
+            "AND band_matches.cursor >= p.start AND band_matches.cursor < p.next)",
+        )
+        .run().changes,
       exposures: this.db.prepare("DELETE FROM exposures WHERE day < ?").run(day).changes,
     }))();
   }
@@ -384,6 +410,76 @@ export class KioskStore {
   }
 
   // ---------------------------------------------------------------------------------------------- exposures
+
+  /** Diagnosis keys of the export files processed, kept so bands synced later are checked against them too. */
+  saveDiagnosisKeys(name: string, keys: StoredKey[], at: number): void {
+    const put = this.db.prepare(
+      "INSERT OR REPLACE INTO diagnosis_keys (tek, rolling_start, rolling_period, transmission_risk, report_type, days_since_onset, export_name) " +
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    );
+    this.db.transaction(() => {
+      for (const k of keys) {
+        put.run(
+          Buffer.from(k.tek),
+          k.rollingStartIntervalNumber,
+          k.rollingPeriod,
+          k.transmissionRisk,
+          k.reportType,
+          k.daysSinceOnset,
+          name,
+        );
+      }
+      this.markExportSeen(name, keys.length, at);
+    })();
+  }
+
+  diagnosisKeys(): StoredKey[] {
+    return (this.db.prepare("SELECT * FROM diagnosis_keys").all() as Row[]).map((r) => ({
+      tek: new Uint8Array(r.tek as Buffer),
+      rollingStartIntervalNumber: r.rolling_start as number,
+      rollingPeriod: r.rolling_period as number,
+      transmissionRisk: r.transmission_risk as number | null,
+      reportType: r.report_type as StoredKey["reportType"],
+      daysSinceOnset: r.days_since_onset as number | null,
+    }));
+  }
+
+  /** Saves matches (sighting at `cursor` of a band x a key): true for each that was not known yet. */
+  saveMatches(rows: { bandId: string; cursor: number; tek: string; detail: unknown }[]): number {
+    const put = this.db.prepare(
+      "INSERT OR IGNORE INTO band_matches (band_id, cursor, tek, detail) VALUES (?, ?, ?, ?)",
+    );
+    let n = 0;
+    this.db.transaction(() => {
+      for (const r of rows) n += put.run(r.bandId, r.cursor, r.tek, JSON.stringify(r.detail)).changes;
+    })();
+    return n;
+  }
+
+  matchesOf(bandId: string): unknown[] {
+    return (
+      this.db.prepare("SELECT detail FROM band_matches WHERE band_id = ? ORDER BY cursor").all(bandId) as Row[]
+    ).map((r) => JSON.parse(r.detail as string));
+  }
+
+  /** Everything before `cursor` of this band has been checked against every stored diagnosis key. */
+  setChecked(bandId: string, cursor: number): void {
+    this.db.prepare("UPDATE bands SET checked_cursor = MAX(checked_cursor, ?) WHERE band_id = ?").run(cursor, bandId);
+  }
+
+  checkedCursor(bandId: string): number {
+    const r = this.db.prepare("SELECT checked_cursor FROM bands WHERE band_id = ?").get(bandId) as
+      { checked_cursor: number } | undefined;
+    return r ? r.checked_cursor : 0;
+  }
+
+  markExposuresSeen(bandId: string): void {
+    this.db.prepare("UPDATE exposures SET seen_by_staff = 1 WHERE band_id = ?").run(bandId);
+  }
+
+  exportsSeen(): number {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM exports_seen").get() as { n: number }).n;
+  }
 
   exportSeen(name: string): boolean {
     return !!this.db.prepare("SELECT 1 FROM exports_seen WHERE name = ?").get(name);
