@@ -17,6 +17,9 @@ import {
 } from "./exposure";
 import { KioskStore, StoredKey } from "./store";
 
+/** Band logs matched at once (memory: ~2,200 sightings of a 14-day log each). */
+export const LOG_CHUNK = 500;
+
 /** A band's stored log as the matcher takes it, with the cursor of each sighting (its identity in the store). */
 export function sightingsOf(store: KioskStore, bandId: string): { log: MatchLog; cursors: number[] } {
   const sightings: Sighting[] = [];
@@ -139,61 +142,64 @@ export class ExposureChecker {
       newExposures: [],
       ms: 0,
     };
-    const bands = this.store.bandsWithLogs();
-    const logs = bands.map((b) => ({
-      bandId: b,
-      ...sightingsOf(this.store, b),
-      cursor: this.store.band(b)?.cursor ?? 0,
-    }));
     const found: { bandId: string; cursor: number; tek: string; detail: MatchDetail }[] = [];
-    const collect = (matches: SightingMatch[], set: typeof logs) => {
-      for (const m of matches) {
-        const l = set[m.logIndex];
-        const s = m.sighting;
-        found.push({
-          bandId: l.bandId,
-          cursor: l.cursors[m.sightingIndex],
-          tek: m.key ? Buffer.from(m.key.tek).toString("hex") : "bluezone",
-          detail: {
-            source: m.source,
-            sighting: {
-              kind: s.kind,
-              id: Buffer.from(s.id).toString("hex"),
-              startUnix: s.startUnix as number,
-              durationMinutes: s.durationMinutes,
-              rssiMean: s.rssiMean,
-              aemTx: s.aemTx,
+    // Logs are loaded and matched LOG_CHUNK bands at a time, so memory stays bounded however many the kiosk keeps.
+    const bands = this.store.bandsWithLogs();
+    const checked: { bandId: string; cursor: number }[] = [];
+    for (let i = 0; i < bands.length; i += LOG_CHUNK) {
+      const logs = bands
+        .slice(i, i + LOG_CHUNK)
+        .map((b) => ({ bandId: b, ...sightingsOf(this.store, b), cursor: this.store.band(b)?.cursor ?? 0 }));
+      const collect = (matches: SightingMatch[], set: typeof logs) => {
+        for (const m of matches) {
+          const l = set[m.logIndex];
+          const s = m.sighting;
+          found.push({
+            bandId: l.bandId,
+            cursor: l.cursors[m.sightingIndex],
+            tek: m.key ? Buffer.from(m.key.tek).toString("hex") : "bluezone",
+            detail: {
+              source: m.source,
+              sighting: {
+                kind: s.kind,
+                id: Buffer.from(s.id).toString("hex"),
+                startUnix: s.startUnix as number,
+                durationMinutes: s.durationMinutes,
+                rssiMean: s.rssiMean,
+                aemTx: s.aemTx,
+              },
+              key: m.key ? { ...m.key, tek: Buffer.from(m.key.tek).toString("hex") } : null,
+              rpiInterval: m.rpiInterval,
+              txPowerDbm: m.txPowerDbm,
+              attenuationDb: m.attenuationDb,
             },
-            key: m.key ? { ...m.key, tek: Buffer.from(m.key.tek).toString("hex") } : null,
-            rpiInterval: m.rpiInterval,
-            txPowerDbm: m.txPowerDbm,
-            attenuationDb: m.attenuationDb,
-          },
-        });
-      }
-    };
-    if (newKeys.length && logs.length)
-      collect(
-        matchExposures(
-          newKeys,
-          logs.map((l) => l.log),
-        ).matches,
-        logs,
-      );
-    const unchecked = logs.filter((l) => this.store.checkedCursor(l.bandId) < l.cursor);
-    if (oldKeys.length && unchecked.length)
-      collect(
-        matchExposures(
-          oldKeys,
-          unchecked.map((l) => l.log),
-        ).matches,
-        unchecked,
-      );
-    summary.bandsChecked = newKeys.length ? logs.length : unchecked.length;
+          });
+        }
+      };
+      if (newKeys.length)
+        collect(
+          matchExposures(
+            newKeys,
+            logs.map((l) => l.log),
+          ).matches,
+          logs,
+        );
+      const unchecked = logs.filter((l) => this.store.checkedCursor(l.bandId) < l.cursor);
+      if (oldKeys.length && unchecked.length)
+        collect(
+          matchExposures(
+            oldKeys,
+            unchecked.map((l) => l.log),
+          ).matches,
+          unchecked,
+        );
+      summary.bandsChecked += newKeys.length ? logs.length : unchecked.length;
+      for (const l of logs) checked.push({ bandId: l.bandId, cursor: l.cursor });
+    }
     summary.matches = this.store.saveMatches(found);
     // Keys and "seen" are saved after the matching: a crash before this point repeats the files next time.
     for (const f of files) this.store.saveDiagnosisKeys(f.name, f.keys, this.now());
-    for (const l of logs) this.store.setChecked(l.bandId, l.cursor);
+    for (const l of checked) this.store.setChecked(l.bandId, l.cursor);
     const touched = new Set(found.map((f) => f.bandId));
     const nowUnix = Math.floor(this.now() / 1000);
     for (const bandId of touched) {
