@@ -5,6 +5,7 @@ import { espruinoRealSection } from "./sections/espruino-real";
 import { faultSweepSection } from "./sections/fault-sweep";
 import { firmwareBundlesSection } from "./sections/firmware-bundles";
 import { kioskMatchSection } from "./sections/kiosk-match";
+import { kioskSyncSection } from "./sections/kiosk-sync";
 import { protocolCryptoSection } from "./sections/protocol-crypto";
 import { simScaleSection } from "./sections/sim-scale";
 import { BenchSection } from "./types";
@@ -19,6 +20,7 @@ export const BENCH_SECTIONS: BenchSection[] = [
   authorityLoadSection,
   authorityF1Section,
   kioskMatchSection,
+  kioskSyncSection,
   simScaleSection,
   firmwareBandSection,
   espruinoRealSection,
