@@ -1,10 +1,24 @@
 import { fork } from "child_process";
+import { randomBytes } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { readU32LE } from "../../../firmware/src/protocol/bytes";
-import { crc8 } from "../../../firmware/src/protocol/record";
+import { pageUnits, signedLogExport } from "../../../firmware/src/protocol/log-mac";
+import { defaultProvisioning, encodeProvisioning } from "../../../firmware/src/protocol/provisioning";
+import { crc8, isUnwritten, RECORD_SIZE } from "../../../firmware/src/protocol/record";
+import { AuthorityApp } from "../authority/app";
+import { parseConfig } from "../authority/config";
+import { generateSecretsFile, secretsFromFile } from "../authority/secrets";
+import { startServer } from "../authority/server";
+import { SqliteStore } from "../authority/store/sqlite";
+import { nodePrims } from "../crypto/native";
 import { createNobleBindings } from "../sim/noble-bindings";
 import type { EspruinoDevice } from "../sim/device";
-import type { World } from "../sim/world";
+import { World } from "../sim/world";
+import { AuthorityClient } from "./authority-client";
+import { KioskStore } from "./store";
+import { PositiveJob, UploadQueue } from "./uploads";
 import { Progress, SyncResult } from "./engine";
 import { serveBindings } from "./sim-bridge";
 
@@ -95,4 +109,267 @@ export function bandSyncCursor(band: EspruinoDevice): number {
     }
   }
   return cursor;
+}
+
+const hexOf = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
+/** Every written unit in a simulated band's log files, as hex. */
+export function flashUnits(band: EspruinoDevice): string[] {
+  const out: string[] = [];
+  for (const f of band.storage.files()) {
+    if (!/^tl\.l\d+$/.test(f.name)) continue;
+    for (let o = 0; o + RECORD_SIZE <= f.data.length; o += RECORD_SIZE) {
+      if (isUnwritten(f.data, o)) break;
+      out.push(hexOf(f.data.subarray(o, o + RECORD_SIZE)));
+    }
+  }
+  return out;
+}
+
+/** The units the store holds for a band, as hex; `violations` gets a line for pages that overlap. */
+export function storedUnits(store: KioskStore, bandId: string, violations: string[]): string[] {
+  const out: string[] = [];
+  let last = -1;
+  for (const p of store.pages(bandId)) {
+    if (p.start < last) violations.push(`band ${bandId}: page at ${p.start} overlaps the page before (ends ${last})`);
+    last = p.next;
+    for (const u of pageUnits(p.body) ?? []) out.push(hexOf(u.bytes));
+  }
+  return out;
+}
+
+export interface CrashReport {
+  runs: number;
+  kills: number;
+  /** Runs whose kill hit a sync (or an upload) in flight. */
+  midWork: number;
+  /** Syncs (or upload steps) completed between kills. */
+  completedBeforeKills: number;
+  /** Codes used up by a kill between the authority's answer and the saved step (jobs then took a new code). */
+  codesUsedUp: number;
+  /** Every broken invariant, one line each; empty when the kiosk kept everything. */
+  violations: string[];
+  wallSeconds: number;
+}
+
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
+}
+
+/**
+ * kill -9 during syncs: four Puck.js bands log each other; `runs` times a kiosk child starts and is killed at a
+ * random moment 0.6-3.6 s (wall, x20 virtual) after it is up, the bands logging 5 more minutes between visits. After
+ * each kill: no band's journal cursor ahead of the store, no unit stored twice. Then a visit that is not killed:
+ * every unit in each band's flash is in the store exactly once, and each band's cursor equals the store's.
+ */
+export async function syncCrashScenario(runs: number, bundleOf: (board: string) => string): Promise<CrashReport> {
+  const wall = Date.now();
+  const violations: string[] = [];
+  const world = new World({ seed: 5 });
+  const bands = [0, 1, 2, 3].map((i) => {
+    const prov = defaultProvisioning(
+      new Uint8Array(8).map((_, k) => (i * 31 + k * 7 + 1) & 255),
+      new Uint8Array(16).map((_, k) => (i * 17 + k * 5 + 2) & 255),
+      new Uint8Array(16).map((_, k) => (i * 13 + k * 3 + 3) & 255),
+      world.startUnix,
+    );
+    const band = world.addBand({
+      board: "puckjs",
+      bundlePath: bundleOf("puckjs"),
+      position: { x: 0.8 + 0.4 * i, y: 0.3 },
+      provisioning: { "tl.prov": encodeProvisioning(prov) },
+      clock: world.startUnix,
+    });
+    return { band, id: hexOf(prov.bandId), syncKey: prov.syncKey };
+  });
+  world.run(3600);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tl-kiosk-crash-"));
+  const seed = new KioskStore(dir);
+  seed.setRegistry(
+    bands.map((b) => ({ bandId: b.id, board: "puckjs", syncKey: b.syncKey })),
+    "crash",
+    0,
+  );
+  seed.close();
+  const random = lcg(0x2545f491);
+  const report: CrashReport = {
+    runs,
+    kills: 0,
+    midWork: 0,
+    completedBeforeKills: 0,
+    codesUsedUp: 0,
+    violations,
+    wallSeconds: 0,
+  };
+  for (let run = 0; run < runs; run++) {
+    const r = await runKioskChild(world, dir, { speed: 20, killAfterMs: 600 + random() * 3000 });
+    if (r.signal !== "SIGKILL")
+      violations.push(`run ${run}: the kiosk ended by itself (${r.code}): ${r.stderr.slice(-300)}`);
+    else report.kills++;
+    report.completedBeforeKills += r.synced;
+    if (r.midSync) report.midWork++;
+    const store = new KioskStore(dir);
+    for (const b of bands) {
+      const row = store.band(b.id);
+      const bandCursor = bandSyncCursor(b.band);
+      if (bandCursor > (row ? row.cursor : 0)) {
+        violations.push(
+          `run ${run}: band ${b.id} acknowledged ${bandCursor}, the store holds up to ${row ? row.cursor : 0}`,
+        );
+      }
+      const units = storedUnits(store, b.id, violations);
+      if (new Set(units).size !== units.length) violations.push(`run ${run}: band ${b.id} has units stored twice`);
+    }
+    store.close();
+    world.run(world.now + 300);
+  }
+  const done = new Set<string>();
+  const last = await runKioskChild(world, dir, {
+    speed: 20,
+    killAfterMs: 60_000,
+    signal: "SIGTERM",
+    onSynced: (r) => {
+      if (r.ok) done.add(r.bandId);
+    },
+    stopWhen: () => done.size === bands.length,
+  });
+  if (last.code !== 0) violations.push(`last visit: the kiosk did not stop cleanly (${last.code} ${last.signal})`);
+  if (done.size !== bands.length) violations.push(`last visit: ${done.size} of ${bands.length} bands synced`);
+  const store = new KioskStore(dir);
+  for (const b of bands) {
+    const stored = storedUnits(store, b.id, violations).sort();
+    const inFlash = flashUnits(b.band).sort();
+    if (stored.join() !== inFlash.join()) {
+      violations.push(`band ${b.id}: ${stored.length} units stored, ${inFlash.length} in its flash, not the same`);
+    }
+    if (bandSyncCursor(b.band) !== store.band(b.id)?.cursor)
+      violations.push(`band ${b.id}: cursor differs from the store's`);
+    if (b.band.faults.length) violations.push(`band ${b.id}: firmware faults ${JSON.stringify(b.band.faults)}`);
+  }
+  store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  report.wallSeconds = (Date.now() - wall) / 1000;
+  return report;
+}
+
+/**
+ * kill -9 during positive uploads: `jobs` queued tested-positive jobs (5 keys and a signed log each) for an
+ * authority on loopback; a kiosk child is killed at random 0-0.4 s after it is up until every job is through. Jobs
+ * whose code a kill used up get a new one (as the health worker would). In the end every job is done, the
+ * authority holds each job's keys once and its log once.
+ */
+export async function uploadCrashScenario(runs: number, jobs = 20): Promise<CrashReport> {
+  const wall = Date.now();
+  const violations: string[] = [];
+  const t0 = Date.UTC(2026, 10, 30, 12);
+  const world = new World({ seed: 6, startUnix: Math.floor(t0 / 1000) });
+  const nowMs = () => (world.startUnix + world.now) * 1000;
+  const config = parseConfig({ deployment: "private" });
+  const secretsFile = generateSecretsFile();
+  const authStore = new SqliteStore(":memory:");
+  const app = new AuthorityApp({
+    config,
+    secrets: secretsFromFile(secretsFile, config),
+    store: authStore,
+    now: nowMs,
+    log: () => undefined,
+  });
+  const server = await startServer(app, { host: "127.0.0.1", port: 0 });
+  const key = (role: string) => secretsFile.apiKeys.find((k) => k.role === role)?.key as string;
+  const post = async (p: string, apiKey: string, body: unknown) => {
+    const r = await fetch(server.url + p, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": apiKey },
+      body: JSON.stringify(body),
+    });
+    const json = (await r.json()) as Record<string, string>;
+    if (r.status >= 300) throw new Error(`${p}: ${r.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tl-kiosk-crash-up-"));
+  const store = new KioskStore(dir);
+  const day = Math.floor(t0 / 86400_000);
+  for (let j = 0; j < jobs; j++) {
+    const bandId = new Uint8Array(8).map((_, i) => (j * 37 + i * 11 + 1) & 255);
+    const secret = new Uint8Array(16).fill(j + 7);
+    await post("/api/bands", key("flasher"), {
+      bandId: hexOf(bandId),
+      board: "puckjs",
+      syncKey: hexOf(new Uint8Array(16).fill(j + 1)),
+    });
+    const issued = await post("/api/issue", key("admin"), { testType: "confirmed" });
+    const job: PositiveJob = {
+      step: "verify",
+      code: issued.code,
+      teks: Array.from({ length: 5 }, (_, d) => ({
+        key: randomBytes(16).toString("base64"),
+        rollingStartNumber: (day - 1 - d) * 144,
+        rollingPeriod: 144,
+      })),
+      tlx: Buffer.from(
+        signedLogExport(nodePrims.sha256, secret, bandId, [
+          { header: { seq: 1, baseTime: (day - 1) * 86400, monotonic: false, bootEpoch: 1 }, records: [] },
+        ]),
+      ).toString("base64"),
+    };
+    store.enqueueUpload(hexOf(bandId), job, t0);
+  }
+  store.close();
+  const states = () => {
+    const s = new KioskStore(dir);
+    const list = s.uploads({ pendingOnly: true }).map((u) => u.state);
+    s.close();
+    return list;
+  };
+  const report: CrashReport = {
+    runs: 0,
+    kills: 0,
+    midWork: 0,
+    completedBeforeKills: 0,
+    codesUsedUp: 0,
+    violations,
+    wallSeconds: 0,
+  };
+  const random = lcg(0x1234567);
+  const authority = { url: server.url, kioskKey: key("kiosk") };
+  while (report.runs < runs && states().length > 0) {
+    report.runs++;
+    const before = states().length;
+    const r = await runKioskChild(world, dir, { speed: 20, killAfterMs: random() * 400, authority });
+    if (r.signal === "SIGKILL") report.kills++;
+    const now = states();
+    report.completedBeforeKills += before - now.length;
+    if (now.some((st) => st !== "verify" && st !== "needs_code")) report.midWork++;
+    // A job whose code a kill used up waits for a new one: the health worker enters it.
+    const s = new KioskStore(dir);
+    const queue = new UploadQueue(s, new AuthorityClient(server.url, key("kiosk")), nowMs, () => undefined);
+    for (const u of s.uploads().filter((x) => x.state === "needs_code")) {
+      queue.newCode(u.id, (await post("/api/issue", key("admin"), { testType: "confirmed" })).code);
+      report.codesUsedUp++;
+    }
+    s.close();
+  }
+  await runKioskChild(world, dir, {
+    speed: 20,
+    killAfterMs: 60_000,
+    signal: "SIGTERM",
+    authority,
+    stopWhen: () => states().length === 0,
+  });
+  const after = new KioskStore(dir);
+  const list = after.uploads();
+  after.close();
+  const notDone = list.filter((u) => u.state !== "done");
+  if (notDone.length)
+    violations.push(`${notDone.length} jobs not done: ${notDone.map((u) => `${u.state} ${u.lastError}`).join("; ")}`);
+  const counts = await authStore.counts();
+  if (counts.exposures !== 5 * jobs)
+    violations.push(`the authority holds ${counts.exposures} keys, expected ${5 * jobs}`);
+  if (counts.bandLogs !== jobs) violations.push(`the authority holds ${counts.bandLogs} logs, expected ${jobs}`);
+  await server.close();
+  await authStore.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  report.wallSeconds = (Date.now() - wall) / 1000;
+  return report;
 }

@@ -30,11 +30,30 @@ export interface EngineOptions {
   /** Back-off after failures: min(base x 2^(failures-1), max). */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /**
+   * Bands heard weaker than this (dBm) are left alone until they come closer: a link at the edge of range fails
+   * more than it syncs (default -90).
+   */
+  minRssi?: number;
   /** Sync only this band (`tracelet sync <band>`); the others are recognised and left alone. */
   only?: string;
 }
 
-export type BandState = "found" | "connecting" | "authenticating" | "syncing" | "done" | "failed" | "waiting";
+export type BandState =
+  | "found"
+  | "waiting"
+  | "connecting"
+  | "authenticating"
+  | "syncing"
+  | "done"
+  | "failed"
+  /** Walked away before its turn (no advert for LEFT_MS). */
+  | "left";
+
+/** A waiting band heard this recently is connectable now (its discovery burst lasts 250 ms, ms of margin). */
+const FRESH_MS = 400;
+/** A waiting band not heard for this long has left. */
+const LEFT_MS = 30_000;
 
 export interface Progress {
   bandId: string;
@@ -71,6 +90,7 @@ const DEFAULTS: Required<Omit<EngineOptions, "only">> & { only?: string } = {
   replyMs: 5_000,
   backoffBaseMs: 5_000,
   backoffMaxMs: 10 * 60_000,
+  minRssi: -90,
 };
 
 const SERVICE = SYNC_SERVICE_UUID.replace(/-/g, "");
@@ -163,6 +183,7 @@ export class SyncEngine extends EventEmitter {
 
   private onAdvert(a: Advert): void {
     if (this.stopped) return;
+    if (a.rssi < this.opts.minRssi) return;
     const r = this.recognise(a);
     if (!r) return;
     const now = this.clock.now();
@@ -172,7 +193,12 @@ export class SyncEngine extends EventEmitter {
       this.advertWaiters.delete(r.bandId);
       for (const w of waiters) w();
     }
-    if (this.running.has(r.bandId) || this.waiting.includes(r.bandId)) return;
+    if (this.running.has(r.bandId)) return;
+    if (this.waiting.includes(r.bandId)) {
+      // Its discovery burst is on air now: the moment to connect, if a link is free.
+      this.pump(r.bandId);
+      return;
+    }
     if (this.opts.only !== undefined && r.bandId !== this.opts.only) return;
     const row = this.store.band(r.bandId);
     if (row && row.nextTryAt > now) return;
@@ -180,12 +206,32 @@ export class SyncEngine extends EventEmitter {
     this.store.seen(r.bandId, now);
     this.waiting.push(r.bandId);
     this.report(r, "found", 0, 0);
-    this.pump();
+    this.pump(r.bandId);
   }
 
-  private pump(): void {
-    while (!this.stopped && this.running.size < this.opts.links && this.waiting.length) {
-      const bandId = this.waiting.shift() as string;
+  /**
+   * Starts syncs while links are free. A band is connectable only during its discovery bursts, so a waiting band
+   * starts when its advert has just been heard (`fresh`, or any waiting band heard within FRESH_MS); bands not
+   * heard for LEFT_MS have walked away and leave the queue.
+   */
+  private pump(fresh?: string): void {
+    const now = this.clock.now();
+    for (const bandId of this.waiting.slice()) {
+      const seen = this.lastAdvert.get(bandId);
+      if (seen && now - seen.at > LEFT_MS) {
+        this.waiting = this.waiting.filter((b) => b !== bandId);
+        const entry = this.registry.find((r) => r.bandId === bandId);
+        if (entry) this.report(entry, "left", 0, 0, "out of range before its turn");
+      }
+    }
+    while (!this.stopped && this.running.size < this.opts.links) {
+      const bandId =
+        fresh !== undefined && this.waiting.includes(fresh)
+          ? fresh
+          : this.waiting.find((b) => now - (this.lastAdvert.get(b)?.at ?? -Infinity) <= FRESH_MS);
+      if (bandId === undefined) return;
+      fresh = undefined;
+      this.waiting = this.waiting.filter((b) => b !== bandId);
       const entry = this.registry.find((r) => r.bandId === bandId);
       if (!entry) continue;
       const p = this.syncBand(entry).finally(() => {

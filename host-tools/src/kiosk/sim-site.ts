@@ -31,7 +31,7 @@ export interface SimSite {
 /**
  * A care home and its clinic kiosk on the simulator, for `tracelet kiosk --sim <N>` and the kiosk's tests and
  * benchmarks: N provisioned bands running the production bundle (dist/<board>/tracelet.js) live together in a day
- * room 40 m from the kiosk for `hours`, then each resident walks up to the kiosk at a random time in the visit
+ * room 300 m from the kiosk (out of its radio range) for `hours`, then each resident walks up to the kiosk at a random time in the visit
  * window, stands there `stayS`, and walks back. The bands' keys form the kiosk's registry.
  */
 export function simSite(opts: SimSiteOptions): SimSite {
@@ -51,7 +51,7 @@ export function simSite(opts: SimSiteOptions): SimSite {
       new Uint8Array(randomBytes(16)),
       world.startUnix,
     );
-    const home = { x: 40 + (i % 6) * 1.2, y: Math.floor(i / 6) * 1.2 };
+    const home = { x: 300 + (i % 6) * 1.2, y: Math.floor(i / 6) * 1.2 };
     const arriveAt = hours * 3600 + rng.uniform(0, visitWindowS);
     const spot = { x: kiosk.x + 0.6 + rng.uniform(0, 0.8), y: kiosk.y + rng.uniform(-0.5, 0.5) };
     const walk = 30;
