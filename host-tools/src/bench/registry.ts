@@ -4,7 +4,9 @@ import { firmwareBandSection } from "./sections/firmware-band";
 import { espruinoRealSection } from "./sections/espruino-real";
 import { faultSweepSection } from "./sections/fault-sweep";
 import { firmwareBundlesSection } from "./sections/firmware-bundles";
+import { kioskCrashSection } from "./sections/kiosk-crash";
 import { kioskMatchSection } from "./sections/kiosk-match";
+import { kioskMemorySection } from "./sections/kiosk-memory";
 import { kioskSyncSection } from "./sections/kiosk-sync";
 import { protocolCryptoSection } from "./sections/protocol-crypto";
 import { simScaleSection } from "./sections/sim-scale";
@@ -21,6 +23,8 @@ export const BENCH_SECTIONS: BenchSection[] = [
   authorityF1Section,
   kioskMatchSection,
   kioskSyncSection,
+  kioskCrashSection,
+  kioskMemorySection,
   simScaleSection,
   firmwareBandSection,
   espruinoRealSection,
