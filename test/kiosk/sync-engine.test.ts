@@ -6,7 +6,7 @@ import { SyncEngine, SyncResult } from "../../host-tools/src/kiosk/engine";
 import { simRadio, worldClock } from "../../host-tools/src/kiosk/radio";
 import { KioskStore } from "../../host-tools/src/kiosk/store";
 import { World } from "../../host-tools/src/sim/world";
-import { addBand } from "../firmware/helpers/sim-kiosk";
+import { addBand, provisioning } from "../firmware/helpers/sim-kiosk";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
@@ -54,4 +54,66 @@ describe("kiosk sync engine on simulated bands (production bundle, real noble on
     for (const b of bands) expect(b.band.faults).toEqual([]);
     store.close();
   }, 120_000);
+
+  test("a band without valid time gets the kiosk's clock", async () => {
+    const world = new World({ seed: 12 });
+    // Provisioned without the flasher setting the clock (flags 0): no valid time, no Exposure Notification adverts.
+    const noClock = addBand(world, "puckjs", { x: 1, y: 0.5 }, provisioning(world, { flags: 0 }));
+    world.run(600);
+    const store = new KioskStore(tempDir());
+    store.setRegistry(
+      [{ bandId: hex(noClock.prov.bandId), board: "puckjs", syncKey: noClock.prov.syncKey }],
+      "test",
+      0,
+    );
+    const engine = new SyncEngine(simRadio(world), store, worldClock(world));
+    const first = new Promise<SyncResult>((resolve) => engine.on("synced", (r: SyncResult) => resolve(r)));
+    await world.until(engine.start());
+    const r = await world.until(first, { timeoutS: 120 });
+    expect(r).toMatchObject({ bandId: hex(noClock.prov.bandId), ok: true, clockSet: true });
+    expect(r.status!.flags & 1).toBe(1);
+    expect(Math.abs(r.status!.bandTime - Math.floor(world.startUnix + world.now))).toBeLessThanOrEqual(2);
+    // It had no time to be wrong about: no clock error is recorded.
+    expect(store.band(hex(noClock.prov.bandId))).toMatchObject({ clockErrorS: null });
+    await world.until(engine.stop());
+    store.close();
+  }, 120_000);
+
+  test("links that keep dropping: each attempt keeps what it stored, the band is backed off, and the log completes", async () => {
+    const world = new World({ seed: 13 });
+    const a = addBand(world, "puckjs", { x: 1, y: 0.5 });
+    addBand(world, "puckjs", { x: 1.5, y: 0.5 });
+    addBand(world, "puckjs", { x: 1.2, y: 1 });
+    world.run(24 * 3600);
+    const store = new KioskStore(tempDir());
+    const id = hex(a.prov.bandId);
+    store.setRegistry([{ bandId: id, board: "puckjs", syncKey: a.prov.syncKey }], "test", 0);
+    // A drop every 1.5 s on average: a day's log does not sync in one go.
+    const engine = new SyncEngine(simRadio(world, { x: 0, y: 0 }, { dropsPerMinute: 40 }), store, worldClock(world), {
+      backoffBaseMs: 2000,
+    });
+    const results: SyncResult[] = [];
+    const ok = new Promise<void>((resolve) =>
+      engine.on("synced", (r: SyncResult) => {
+        results.push(r);
+        if (r.ok) resolve();
+      }),
+    );
+    await world.until(engine.start());
+    await world.until(ok, { timeoutS: 900 });
+    await world.until(engine.stop());
+    const failed = results.filter((r) => !r.ok);
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed[0].error).toMatch(/link lost|Disconnected|timed out/);
+    // Attempts after the first resumed from what the earlier ones stored.
+    expect(results.some((r, i) => i > 0 && r.units > 0 && r.units < results.reduce((n, x) => n + x.units, 0))).toBe(
+      true,
+    );
+    const row = store.band(id)!;
+    expect(row.acked).toBe(row.cursor);
+    const stored = store.pages(id).reduce((n, p) => n + (pageUnits(p.body) ?? []).length, 0);
+    expect(stored).toBe(results.reduce((n, r) => n + r.units, 0));
+    expect(row.failures).toBe(0);
+    store.close();
+  }, 180_000);
 });

@@ -61,7 +61,7 @@ export interface Progress {
   state: BandState;
   /** 0-100 while syncing. */
   percent: number;
-  /** Units stored in this visit. */
+  /** Units read in this attempt (stored once their page is committed). */
   units: number;
   message?: string;
   at: number;
@@ -70,6 +70,7 @@ export interface Progress {
 export interface SyncResult {
   bandId: string;
   ok: boolean;
+  /** Units committed to the store (and ACKed) in this attempt: a failed attempt keeps what it committed. */
   units: number;
   pages: number;
   cursor: number;
@@ -84,7 +85,7 @@ const DEFAULTS: Required<Omit<EngineOptions, "only">> & { only?: string } = {
   links: 3,
   resyncAfterMs: 10 * 60_000,
   maxClockErrorS: 2,
-  pagesPerCommit: 16,
+  pagesPerCommit: 4,
   attemptMs: 120_000,
   connectMs: 10_000,
   replyMs: 5_000,
@@ -366,10 +367,12 @@ export class SyncEngine extends EventEmitter {
     let batch: { start: number; page: LogPage; units: number }[] = [];
     let batchFrom = cursor;
     let retries = 0;
+    let read = 0;
     const commit = async () => {
       if (!batch.length) return;
       const stored = this.store.storePages(bandId, syncId, batchFrom, batch, this.clock.now());
       result.pages += batch.filter((b) => b.units > 0).length;
+      result.units += batch.reduce((n, b) => n + b.units, 0);
       batch = [];
       batchFrom = stored;
       result.cursor = stored;
@@ -387,10 +390,11 @@ export class SyncEngine extends EventEmitter {
       }
       if (got.page.next <= cursor) break;
       batch.push({ start: cursor, page: got.page, units: got.units });
-      result.units += got.units;
+      read += got.units;
       cursor = got.page.next;
-      if (batch.length >= this.opts.pagesPerCommit) await commit();
-      this.report(entry, "syncing", Math.min(99, Math.round(((cursor - startCursor) / total) * 100)), result.units);
+      // After failed attempts every page is committed (and ACKed) on its own: a poor link keeps what it got.
+      if (batch.length >= (row && row.failures > 0 ? 1 : this.opts.pagesPerCommit)) await commit();
+      this.report(entry, "syncing", Math.min(99, Math.round(((cursor - startCursor) / total) * 100)), read);
     }
     await commit();
     result.cursor = cursor;

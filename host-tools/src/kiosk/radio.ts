@@ -242,13 +242,18 @@ export function realRadio(): KioskRadio {
 }
 
 /** The real noble library on the simulator's bindings: the radio of `--sim` and the tests. */
-export function simRadio(world: World, position = { x: 0, y: 0 }): KioskRadio {
+export function simRadio(
+  world: World,
+  position = { x: 0, y: 0 },
+  /** Link faults for tests: random drops per minute, packet loss. */
+  link: { dropsPerMinute?: number; packetLoss?: number } = {},
+): KioskRadio {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Noble = require("@stoprocent/noble/lib/noble") as new (b: unknown) => NobleLike;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { createNobleBindings } = require("../sim/noble-bindings") as typeof import("../sim/noble-bindings");
   return new NobleRadio(
-    new Noble(createNobleBindings(world, { position, name: "kiosk" })),
+    new Noble(createNobleBindings(world, { position, name: "kiosk", ...link })),
     worldClock(world),
     "the simulated adapter",
   );
