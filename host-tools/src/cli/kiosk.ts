@@ -129,7 +129,11 @@ async function setup(opts: CommonOptions, visitWindowS?: number): Promise<Setup>
         "no bands to sync: give --registry <file> or --authority <url> (the bands this clinic may sync), or --sim <N>",
       );
     }
-    radio = realRadio();
+    try {
+      radio = realRadio();
+    } catch (e) {
+      throw new CliError(ExitCode.DEVICE, (e as Error).message);
+    }
     clock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
   }
   let authority: KioskServiceOptions["authority"];

@@ -236,8 +236,16 @@ class NobleLink implements BandLink {
 
 /** The real adapter through @stoprocent/noble (loaded only when asked for: it opens the HCI socket). */
 export function realRadio(): KioskRadio {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const noble = require("@stoprocent/noble") as NobleLike;
+  let noble: NobleLike;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    noble = require("@stoprocent/noble") as NobleLike;
+  } catch (e) {
+    throw new RadioUnavailable(
+      `the Bluetooth library could not start (${(e as Error).message.split("\n")[0]}): see docs/kiosk.md, ` +
+        "or run with --sim <N> to use simulated bands",
+    );
+  }
   return new NobleRadio(noble, wallClock);
 }
 
