@@ -4,6 +4,8 @@ import * as path from "path";
 import { SyncResult } from "../../host-tools/src/kiosk/engine";
 import { simRadio, worldClock } from "../../host-tools/src/kiosk/radio";
 import { KioskService } from "../../host-tools/src/kiosk/service";
+import { Track } from "../../host-tools/src/sim/scenario";
+import { CLOSE_MINUTES, groundTruth } from "../../host-tools/src/sim/truth";
 import { World } from "../../host-tools/src/sim/world";
 import { call, startTestAuthority, TestAuthority } from "../authority/helpers";
 import { addBand } from "../firmware/helpers/sim-kiosk";
@@ -146,18 +148,48 @@ describe("kiosk service with a real authority", () => {
   }, 180_000);
 
   test("a contact published after a visit: the next export is checked against stored logs, the band goes on follow-up", async () => {
-    const [a, b, c] = [
-      addBand(world, "puckjs", { x: 0.8, y: 0.4 }),
-      addBand(world, "puckjs", { x: 1.3, y: 0.4 }),
-      addBand(world, "puckjs", { x: 0.8, y: -6 }),
-    ];
-    for (const x of [a, b, c]) {
+    // Two rooms: A (who will test positive) with B and D; C and E ten metres away. Three hours together.
+    const spots: Record<string, { x: number; y: number }> = {
+      A: { x: 0.8, y: 0.4 },
+      B: { x: 1.3, y: 0.4 },
+      D: { x: 1.2, y: 1.6 },
+      C: { x: 0.8, y: -9.6 },
+      E: { x: 1.5, y: -10.1 },
+    };
+    const band = Object.fromEntries(Object.entries(spots).map(([k, p]) => [k, addBand(world, "puckjs", p)]));
+    const [a, b, c] = [band.A, band.B, band.C];
+    const hours = 3;
+    // The simulator's ground truth (>= 15 min within 2 m in a day) of the same movements: A's close contacts.
+    const truth = groundTruth(
+      {
+        name: "two rooms",
+        description: "",
+        hours,
+        environment: "indoor",
+        rooms: [],
+        hotspot: { x: 0, y: 0 },
+        people: Object.entries(spots).map(([id, p]) => ({
+          id,
+          carries: "band",
+          role: "resident",
+          track: new Track([{ t: 0, ...p }]),
+        })),
+      },
+      world.startUnix,
+    );
+    const close = new Set(
+      truth.pairs
+        .filter((x) => (x.a === "A" || x.b === "A") && x.minutes2m >= CLOSE_MINUTES)
+        .map((x) => (x.a === "A" ? x.b : x.a)),
+    );
+    expect([...close].sort()).toEqual(["B", "D"]);
+    for (const x of Object.values(band)) {
       await call(t, "POST", "/api/bands", {
         key: t.flasherKey,
         json: { bandId: hex(x.prov.bandId), board: "puckjs", syncKey: hex(x.prov.syncKey) },
       });
     }
-    world.run(3 * 3600);
+    world.run(hours * 3600);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tl-kiosk-exp-"));
     const service = new KioskService({
       dataDir: dir,
@@ -169,14 +201,14 @@ describe("kiosk service with a real authority", () => {
     const all = new Promise<void>((resolve) =>
       service.engine.on("synced", (r: SyncResult) => {
         if (r.ok) synced.add(r.bandId);
-        if (synced.size === 3) resolve();
+        if (synced.size === 5) resolve();
       }),
     );
     await world.until(service.start());
     await world.until(all, { timeoutS: 600 });
     // Nothing published yet: everyone's result is "no exposure".
     await world.until(service.checkExposures(true));
-    for (const x of [a, b, c]) expect(service.result(hex(x.prov.bandId)).exposures).toEqual([]);
+    for (const x of Object.values(band)) expect(service.result(hex(x.prov.bandId)).exposures).toEqual([]);
 
     // Resident A tests positive; the authority releases A's keys once their embargo has passed.
     const issued = await call(t, "POST", "/api/issue", { key: t.adminKey, json: { testType: "confirmed" } });
@@ -188,14 +220,19 @@ describe("kiosk service with a real authority", () => {
     expect(service.lastCheck?.summary).toMatchObject({ files: expect.any(Number), newKeys: positive.keys });
     expect(service.lastCheck!.summary!.files).toBeGreaterThan(0);
 
+    // The kiosk finds A's identifiers in exactly the logs of the ground truth's close contacts of A. (Whether a day
+    // counts as risky is the scoring's call: the Corona-Warn-App weights give 0 above 63 dB of attenuation.)
+    const exposed = Object.entries(band)
+      .filter(([, x]) => service.result(hex(x.prov.bandId)).exposures.length > 0)
+      .map(([k]) => k)
+      .sort();
+    expect(exposed).toEqual([...close].sort());
+    expect(service.result(hex(b.prov.bandId)).exposures[0].risky).toBe(true);
     const rb = service.result(hex(b.prov.bandId));
     expect(rb.checked).toBe(true);
-    expect(rb.exposures.length).toBeGreaterThanOrEqual(1);
-    const day = rb.exposures[0].detail as { weightedMinutes: number; keysMatched: string[]; risky: boolean };
-    // Three hours half a metre apart: a close contact by any measure.
-    expect(day.weightedMinutes).toBeGreaterThanOrEqual(15);
-    expect(rb.exposures[0].risky).toBe(true);
-    // C was six metres away behind the others: nothing; A does not log its own identifiers.
+    const day = rb.exposures[0].detail as { weightedMinutes: number };
+    expect(day.weightedMinutes).toBeGreaterThanOrEqual(CLOSE_MINUTES);
+    // C was in the other room: nothing at all; A does not log its own identifiers.
     expect(service.result(hex(c.prov.bandId)).exposures).toEqual([]);
     expect(service.result(hex(a.prov.bandId)).exposures).toEqual([]);
     // B is on the follow-up list until staff have seen it.
