@@ -6,7 +6,7 @@ import { SyncResult } from "../kiosk/engine";
 import { KioskClock, KioskRadio, RadioUnavailable, realRadio, simRadio, worldClock } from "../kiosk/radio";
 import { KioskService, KioskServiceOptions } from "../kiosk/service";
 import { simSite, SimSite } from "../kiosk/sim-site";
-import { verificationKeyFromPem } from "../kiosk/exposure";
+import { ExposureWindowConfig, parseExposureWindowConfig, verificationKeyFromPem } from "../kiosk/exposure";
 import { loadRegistryFile } from "../kiosk/registry-file";
 import { registryEntry } from "../kiosk/service";
 import { loadBoard } from "../boards/load";
@@ -22,6 +22,8 @@ interface CommonOptions {
   authority?: string;
   apiKeyFile?: string;
   exportKey?: string;
+  exposureConfig?: string;
+  bluezoneF0?: string;
   sim?: string;
   simBoard: string;
   simHours: string;
@@ -53,6 +55,11 @@ function common(cmd: Command): Command {
     .option("--authority <url>", "health authority: band registry, diagnosis-key exports, positive uploads")
     .option("--api-key-file <file>", "file holding this kiosk's API key for --authority")
     .option("--export-key <pem>", "the authority's export verification public key (else pinned at first use)")
+    .option(
+      "--exposure-config <file>",
+      "JSON: attenuation thresholds, weights and risk scoring (default: Corona-Warn-App's)",
+    )
+    .option("--bluezone-f0 <file>", "published Bluezone F0 ids, one hex id per line (re-read at every check)")
     .option("--sim <n>", "no adapter: run on N simulated bands (production bundle) that walk up to the kiosk")
     .option("--sim-board <id>", "board of the simulated bands", "puckjs")
     .option("--sim-hours <h>", "hours the simulated residents spend together before their visit", "2")
@@ -160,9 +167,30 @@ async function setup(opts: CommonOptions, visitWindowS?: number): Promise<Setup>
       throw new CliError(ExitCode.BAD_INPUT, `--export-key ${opts.exportKey}: ${(e as Error).message}`);
     }
   }
+  let config: ExposureWindowConfig | undefined;
+  if (opts.exposureConfig) {
+    requireInputFile("--exposure-config", opts.exposureConfig);
+    try {
+      config = parseExposureWindowConfig(JSON.parse(fs.readFileSync(opts.exposureConfig, "utf8")));
+    } catch (e) {
+      throw new CliError(ExitCode.BAD_INPUT, `--exposure-config ${opts.exposureConfig}: ${(e as Error).message}`);
+    }
+  }
+  let bluezoneF0: (() => string[]) | undefined;
+  if (opts.bluezoneF0) {
+    const file = opts.bluezoneF0;
+    requireInputFile("--bluezone-f0", file);
+    const read = () => readF0List(file);
+    try {
+      read();
+    } catch (e) {
+      throw new CliError(ExitCode.BAD_INPUT, (e as Error).message);
+    }
+    bluezoneF0 = read;
+  }
   const options: KioskServiceOptions = {
     authority,
-    exposure: { exportKeyPem },
+    exposure: { exportKeyPem, config, bluezoneF0 },
     dataDir: path.resolve(opts.data),
     radio,
     clock,
@@ -303,4 +331,19 @@ async function syncOne(band: string, opts: SyncOptions): Promise<void> {
       (result.clockSet ? "; clock set" : "") +
       (result.status ? `; battery ${result.status.batteryPercent} %, firmware ${result.status.firmwareVersion}` : ""),
   );
+}
+
+/** A Bluezone F0 list: one hex id (12+ digits) per line; blank lines and `#` comments ignored. */
+export function readF0List(file: string): string[] {
+  const ids: string[] = [];
+  fs.readFileSync(file, "utf8")
+    .split("\n")
+    .forEach((line, i) => {
+      const t = line.replace(/#.*/, "").trim();
+      if (!t) return;
+      if (!/^[0-9a-fA-F]{12,}$/.test(t))
+        throw new Error(`${file} line ${i + 1}: not a hex Bluezone id: "${t.slice(0, 40)}"`);
+      ids.push(t.toLowerCase());
+    });
+  return ids;
 }

@@ -130,6 +130,8 @@ export class ExposureChecker {
     private log: (l: string) => void,
     /** The export verification key (PEM) the deployment configured; without it, pinned at first use. */
     private keyPem?: string,
+    /** The published Bluezone F0 ids (hex), read at each check; Bluezone records are matched against them. */
+    private bluezoneF0?: () => string[],
   ) {}
 
   private async publicKey(): Promise<KeyObject> {
@@ -163,6 +165,7 @@ export class ExposureChecker {
       }
     }
     const newKeys = files.flatMap((f) => f.keys);
+    const f0 = this.bluezoneF0 ? this.bluezoneF0() : [];
     const summary: CheckSummary = {
       files: files.length,
       newKeys: newKeys.length,
@@ -214,6 +217,17 @@ export class ExposureChecker {
           ).matches,
           logs,
         );
+      // The F0 list is small and may change at any time: every log is checked against it at every run.
+      if (f0.length) {
+        collect(
+          matchExposures(
+            [],
+            logs.map((l) => l.log),
+            { bluezoneF0Ids: f0 },
+          ).matches,
+          logs,
+        );
+      }
       const unchecked = logs.filter((l) => this.store.checkedCursor(l.bandId) < l.cursor);
       if (oldKeys.length && unchecked.length)
         collect(

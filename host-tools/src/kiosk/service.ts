@@ -25,7 +25,13 @@ export interface KioskServiceOptions {
   /** Upload a positive band's log with its keys (default true; the authority stores it, and resolves F1s in escrow). */
   uploadLogs?: boolean;
   /** Exposure scoring (defaults: the Corona-Warn-App configuration) and the export verification key (PEM). */
-  exposure?: { config?: ExposureWindowConfig; exportKeyPem?: string; everyMs?: number };
+  exposure?: {
+    config?: ExposureWindowConfig;
+    exportKeyPem?: string;
+    everyMs?: number;
+    /** The published Bluezone F0 ids (hex, at least 6 bytes each), read at every check. */
+    bluezoneF0?: () => string[];
+  };
   /** Days a stored log is kept (default 21: a band keeps at most 21 days). */
   retentionDays?: number;
   engine?: EngineOptions;
@@ -71,6 +77,7 @@ export class KioskService {
         () => opts.clock.now(),
         this.log,
         opts.exposure?.exportKeyPem,
+        opts.exposure?.bluezoneF0,
       );
       // A band just synced is checked against the keys the kiosk keeps at once, for its result card.
       this.engine.on("synced", (r: SyncResult) => {
