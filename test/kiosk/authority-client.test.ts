@@ -7,6 +7,11 @@ import {
   unzipExport,
   verifyExportSignature,
 } from "../../host-tools/src/authority/export/export-file";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { KioskStore } from "../../host-tools/src/kiosk/store";
+import { UploadOutcome, UploadQueue } from "../../host-tools/src/kiosk/uploads";
 import {
   AuthorityClient,
   AuthorityError,
@@ -54,6 +59,43 @@ function positiveLog(band: Buffer): Buffer {
     },
   ];
   return logBytes(band, segments);
+}
+
+/**
+ * The kiosk's tested-positive path (uploads.ts): a saved job worked step by step by the upload queue with this
+ * client, run until it is done or stops. Returns the job's outcome, the saved result and its final state.
+ */
+async function positive(
+  client: AuthorityClient,
+  report: { code: string; teks: readonly TestKey[]; tlx?: Buffer },
+  rounds = 1,
+): Promise<{ state: string; error?: string; result: Record<string, unknown> }> {
+  const store = new KioskStore(fs.mkdtempSync(path.join(os.tmpdir(), "tl-kclient-")));
+  const queue = new UploadQueue(
+    store,
+    client,
+    () => 0,
+    () => undefined,
+  );
+  const id = queue.enqueue("band", {
+    step: "verify",
+    code: report.code,
+    teks: report.teks.map((k) => ({
+      key: k.key,
+      rollingStartNumber: k.rollingStartNumber,
+      rollingPeriod: k.rollingPeriod,
+    })),
+    tlx: report.tlx?.toString("base64"),
+  });
+  let out: UploadOutcome | undefined;
+  for (let i = 0; i < rounds; i++) {
+    store.updateUpload(id, { nextTryAt: 0 });
+    [out] = await queue.run(id);
+    if (!out || out.state === "done" || out.state === "failed" || out.state === "needs_code") break;
+  }
+  const row = store.uploads().find((u) => u.id === id)!;
+  store.close();
+  return { state: row.state, error: row.lastError ?? undefined, result: (row.result ?? {}) as Record<string, unknown> };
 }
 
 /** What a caller must never find in an error message. */
@@ -110,7 +152,7 @@ describe.each(["escrow", "private"] as const)("AuthorityClient, %s deployment", 
     expect((await client.bands(Date.parse(later))).bands).toEqual([]);
   });
 
-  test("publishPositive: verify -> certificate (with logmac) -> publish 14 keys -> upload the log", async () => {
+  test("the positive flow: verify -> certificate (with logmac) -> publish 14 keys -> upload the log", async () => {
     const bodies: { url: string; bytes: number; headers: Record<string, string> }[] = [];
     const recording: typeof fetch = (input, init) => {
       bodies.push({
@@ -123,15 +165,10 @@ describe.each(["escrow", "private"] as const)("AuthorityClient, %s deployment", 
     const client = new AuthorityClient(t.url + "/", t.kioskKey, { fetch: recording, timeoutMs: 10_000 });
     const code = await issueCode(t);
     const tlx = positiveLog(band);
-    const r = await client.publishPositive({ code, teks, tlx });
-    expect(r).toMatchObject({
-      testType: "confirmed",
-      keyCount: 14,
-      insertedExposures: 14,
-      alreadyStored: false,
-      logDuplicate: false,
-      warnings: [],
-    });
+    const { state, result: r } = await positive(client, { code, teks, tlx });
+    expect(state).toBe("done");
+    expect(r).toMatchObject({ testType: "confirmed", keys: 14, insertedExposures: 14, logDuplicate: false });
+    expect(r.alreadyStored).toBeUndefined();
     expect(r.logId).toEqual(expect.any(Number));
     expect(r.paddingBytes).toBeGreaterThan(1000);
     expect(await t.store.getExposures(teks.map((k) => k.bytes))).toHaveLength(14);
@@ -232,22 +269,29 @@ describe("AuthorityClient details", () => {
     };
     const client = new AuthorityClient(t.url, t.kioskKey, { fetch: losing });
     const teks = makeKeys(14);
-    const r = await client.publishPositive({ code: await issueCode(t), teks, tlx: positiveLog(band) });
+    // The lost answer is a retryable failure; the queue sends the publish again (here at once).
+    const { state, result: r } = await positive(client, { code: await issueCode(t), teks, tlx: positiveLog(band) }, 3);
+    expect(state).toBe("done");
     expect(lost).toBe(1);
-    expect(r).toMatchObject({ alreadyStored: true, keyCount: 14, logDuplicate: false });
+    expect(r).toMatchObject({ alreadyStored: true, keys: 14, logDuplicate: false });
     expect(r.logId).toEqual(expect.any(Number));
     expect(await t.store.getExposures(teks.map((k) => k.bytes))).toHaveLength(14);
   });
 
-  test("a log upload that fails after the publish is reported with the result, not thrown", async () => {
+  test("a log upload refused after the publish: the job is done with its keys published and the log's refusal", async () => {
     const unregistered = randomBytes(8);
     const client = new AuthorityClient(t.url, t.kioskKey);
     const teks = makeKeys(2);
-    const r = await client.publishPositive({ code: await issueCode(t), teks, tlx: positiveLog(unregistered) });
-    expect(r).toMatchObject({ keyCount: 2, insertedExposures: 2, alreadyStored: false });
+    const { state, result: r } = await positive(client, {
+      code: await issueCode(t),
+      teks,
+      tlx: positiveLog(unregistered),
+    });
+    expect(state).toBe("done");
+    expect(r).toMatchObject({ keys: 2, insertedExposures: 2 });
     expect(r.logId).toBeUndefined();
-    expect(r.logError).toMatchObject({ status: 403, code: "unknown_band", retryable: false });
-    expect(r.logError!.message).toContain(unregistered.toString("hex")); // band ids are not secret
+    expect(r.logError).toMatch(/403 unknown_band/);
+    expect(r.logError).toContain(unregistered.toString("hex")); // band ids are not secret
   });
 
   test("a wrong code is code_invalid, not retryable, and the message holds neither code nor key", async () => {
@@ -256,15 +300,20 @@ describe("AuthorityClient details", () => {
     expect(e).toMatchObject({ status: 400, code: "code_invalid", retryable: false });
     expect(e.message).toMatch(/^POST \/api\/verify: 400 code_invalid: /);
     expectNoSecrets(e, ["12345678", t.kioskKey]);
-    const viaFlow = await failure(client.publishPositive({ code: "87654321", teks: makeKeys(2) }));
-    expect(viaFlow).toMatchObject({ code: "code_invalid", retryable: false });
-    expectNoSecrets(viaFlow, ["87654321", t.kioskKey]);
+    const viaFlow = await positive(client, { code: "87654321", teks: makeKeys(2) });
+    // The job keeps its keys and waits for a new code.
+    expect(viaFlow.state).toBe("needs_code");
+    expect(viaFlow.error).toMatch(/code_invalid/);
+    for (const secret of ["87654321", t.kioskKey]) expect(viaFlow.error).not.toContain(secret);
   });
 
-  test("a negative test's code is refused by publishPositive (unsupported_test_type)", async () => {
+  test("a negative test's code is refused (unsupported_test_type): the job fails with that reason", async () => {
     const client = new AuthorityClient(t.url, t.kioskKey);
-    const e = await failure(client.publishPositive({ code: await issueCode(t, "negative"), teks: makeKeys(2) }));
+    const e = await failure(client.verifyCode(await issueCode(t, "negative"), ["confirmed", "likely"]));
     expect(e).toMatchObject({ status: 412, code: "unsupported_test_type", retryable: false });
+    const viaFlow = await positive(client, { code: await issueCode(t, "negative"), teks: makeKeys(2) });
+    expect(viaFlow.state).toBe("failed");
+    expect(viaFlow.error).toMatch(/412 unsupported_test_type/);
   });
 
   test("used tokens, bad certificates and wrong API keys: 4xx, not retryable, nothing secret in the message", async () => {

@@ -124,37 +124,6 @@ const BandLogAnswer = z.object({
 
 export type BandLogUploaded = z.infer<typeof BandLogAnswer>;
 
-export interface PositiveReport {
-  /** The 8-digit code from the health worker. */
-  code: string;
-  /** The band's diagnosis keys (1 to 21). */
-  teks: readonly DiagnosisKey[];
-  /** The band's TLX v3 log export, uploaded with the same certificate when given. */
-  tlx?: Uint8Array;
-  /** Tries per step that may be repeated (publish, upload) on retryable errors; default 3. */
-  attempts?: number;
-}
-
-export interface PositiveResult {
-  testType: TestType;
-  keyCount: number;
-  paddingBytes: number;
-  /** The keys were already stored: a retried publish after a lost answer was told `certificate_used`. */
-  alreadyStored: boolean;
-  insertedExposures: number;
-  revisionToken?: string;
-  warnings: string[];
-  /** Present when a log was uploaded. */
-  logId?: number;
-  logDuplicate?: boolean;
-  /**
-   * When a log was given and its upload failed after the keys were published: the keys are on the server,
-   * the log is not (keep it; uploading it again needs a new code). publishPositive returns rather than throws
-   * in that case, so the caller knows the publish happened.
-   */
-  logError?: AuthorityError;
-}
-
 /**
  * A publish body is padded to PUBLISH_BODY_TARGET plus up to PUBLISH_BODY_JITTER random bytes, so its size
  * does not reveal how many keys it carries (a 21-key body with certificate and revision token is below the
@@ -363,55 +332,6 @@ export class AuthorityClient {
     return key;
   }
 
-  /**
-   * A positive band's report in one call: verify the code (confirmed or likely tests only), get a certificate
-   * for its keys (and its log, when given), publish the keys, upload the log. Publish and upload are retried
-   * on retryable errors; a retried publish answered `certificate_used` means the lost first answer had stored
-   * the keys (the certificate is consumed in the same transaction), so it counts as done. Throws an
-   * AuthorityError when nothing was published; a failed log upload after a publish is `logError`.
-   */
-  async publishPositive(report: PositiveReport): Promise<PositiveResult> {
-    const attempts = report.attempts ?? 3;
-    const macKeys = toMacKeys(report.teks);
-    const verified = await this.verifyCode(report.code, ["confirmed", "likely"]);
-    const hmacKey = randomBytes(32);
-    const cert = await this.certificate(
-      verified.token,
-      computeTekmac(macKeys, hmacKey),
-      report.tlx ? computeLogmac(report.tlx, hmacKey) : undefined,
-    );
-    let published: Published | undefined;
-    let alreadyStored = false;
-    try {
-      published = await retrying(attempts, () => this.publish(report.teks, cert.certificate, hmacKey));
-    } catch (e) {
-      if (!(e instanceof RetriedError && e.last.code === "certificate_used")) throw unwrap(e);
-      alreadyStored = true;
-    }
-    const result: PositiveResult = {
-      testType: verified.testType,
-      keyCount: macKeys.length,
-      paddingBytes: published?.paddingBytes ?? 0,
-      alreadyStored,
-      insertedExposures: published?.insertedExposures ?? 0,
-      revisionToken: published?.revisionToken,
-      warnings: published?.warnings ?? [],
-    };
-    if (report.tlx) {
-      const tlx = report.tlx;
-      try {
-        const up = await retrying(attempts, () => this.uploadBandLog(tlx, cert.certificate, hmacKey, report.teks));
-        result.logId = up.logId;
-        result.logDuplicate = up.duplicate;
-      } catch (e) {
-        const err = unwrap(e);
-        if (!(err instanceof AuthorityError)) throw err;
-        result.logError = err;
-      }
-    }
-    return result;
-  }
-
   /** Computes `ekeyhmac` for these keys under `hmacKey` (docs/authority.md). */
   static computeEkeyhmac(keys: readonly DiagnosisKey[], hmacKey: Uint8Array): Buffer {
     return computeTekmac(toMacKeys(keys), hmacKey);
@@ -526,40 +446,6 @@ export class AuthorityClient {
       retryAfterMs,
     );
   }
-}
-
-/** How a call failed after at least one retry (its earlier answer may have been lost on the way back). */
-class RetriedError extends Error {
-  constructor(readonly last: AuthorityError) {
-    super(last.message);
-  }
-}
-
-/**
- * Runs `call` up to `attempts` times while it fails retryably, waiting Retry-After (capped at 10 s) or a
- * short back-off between tries. A failure after a retry comes wrapped in RetriedError, so the caller can
- * tell a first answer from one that follows a possibly lost answer.
- */
-async function retrying<T>(attempts: number, call: () => Promise<T>): Promise<T> {
-  let retried = false;
-  for (let i = 1; ; i++) {
-    try {
-      return await call();
-    } catch (e) {
-      if (!(e instanceof AuthorityError)) throw e;
-      if (!e.retryable || i >= attempts) throw retried ? new RetriedError(e) : e;
-      retried = true;
-      await sleep(Math.min(e.retryAfterMs ?? 250 * 2 ** i, 10000));
-    }
-  }
-}
-
-function unwrap(e: unknown): unknown {
-  return e instanceof RetriedError ? e.last : e;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function toMacKeys(keys: readonly DiagnosisKey[]): MacKey[] {

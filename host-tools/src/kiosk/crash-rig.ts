@@ -152,6 +152,10 @@ export interface CrashReport {
   wallSeconds: number;
 }
 
+function newReport(runs: number, violations: string[]): CrashReport {
+  return { runs, kills: 0, midWork: 0, completedBeforeKills: 0, codesUsedUp: 0, violations, wallSeconds: 0 };
+}
+
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
   return () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
@@ -193,15 +197,7 @@ export async function syncCrashScenario(runs: number, bundleOf: (board: string) 
   );
   seed.close();
   const random = lcg(0x2545f491);
-  const report: CrashReport = {
-    runs,
-    kills: 0,
-    midWork: 0,
-    completedBeforeKills: 0,
-    codesUsedUp: 0,
-    violations,
-    wallSeconds: 0,
-  };
+  const report = newReport(runs, violations);
   for (let run = 0; run < runs; run++) {
     const r = await runKioskChild(world, dir, { speed: 20, killAfterMs: 600 + random() * 3000 });
     if (r.signal !== "SIGKILL")
@@ -323,15 +319,7 @@ export async function uploadCrashScenario(runs: number, jobs = 20): Promise<Cras
     s.close();
     return list;
   };
-  const report: CrashReport = {
-    runs: 0,
-    kills: 0,
-    midWork: 0,
-    completedBeforeKills: 0,
-    codesUsedUp: 0,
-    violations,
-    wallSeconds: 0,
-  };
+  const report = newReport(0, violations);
   const random = lcg(0x1234567);
   const authority = { url: server.url, kioskKey: key("kiosk") };
   while (report.runs < runs && states().length > 0) {

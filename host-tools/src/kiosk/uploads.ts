@@ -122,7 +122,7 @@ export class UploadQueue {
         this.save(id, job);
       }
       const hmacKey = new Uint8Array(Buffer.from(job.hmacKey as string, "base64"));
-      const result: Record<string, unknown> = { testType: job.testType, keys: keys.length };
+      const result: Record<string, unknown> = { testType: job.testType, keys: keys.length, ...(row.result as object) };
       if (job.step === "publish") {
         try {
           const p = await this.client.publish(keys, job.certificate as string, hmacKey);
@@ -136,10 +136,16 @@ export class UploadQueue {
         this.save(id, job, { result });
       }
       if (job.step === "upload" && tlx) {
-        const up = await this.client.uploadBandLog(tlx, job.certificate as string, hmacKey, keys);
-        result.logId = up.logId;
-        result.logDuplicate = up.duplicate;
-        result.records = up.records;
+        try {
+          const up = await this.client.uploadBandLog(tlx, job.certificate as string, hmacKey, keys);
+          result.logId = up.logId;
+          result.logDuplicate = up.duplicate;
+          result.records = up.records;
+        } catch (e) {
+          // Refused for good (not a band of this authority, a bad log): the keys are published; say so.
+          if (!(e instanceof AuthorityError) || e.retryable) throw e;
+          result.logError = e.message;
+        }
         job.step = "done";
       }
       job.step = "done";
