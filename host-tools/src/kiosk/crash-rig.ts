@@ -237,7 +237,14 @@ export async function syncCrashScenario(runs: number, bundleOf: (board: string) 
     const stored = storedUnits(store, b.id, violations).sort();
     const inFlash = flashUnits(b.band).sort();
     if (stored.join() !== inFlash.join()) {
-      violations.push(`band ${b.id}: ${stored.length} units stored, ${inFlash.length} in its flash, not the same`);
+      const inF = new Set(inFlash);
+      const inS = new Set(stored);
+      const extra = stored.filter((u) => !inF.has(u)).slice(0, 3);
+      const missing = inFlash.filter((u) => !inS.has(u)).slice(0, 3);
+      violations.push(
+        `band ${b.id}: ${stored.length} units stored, ${inFlash.length} in its flash; stored only: ${extra.join(" ")}; ` +
+          `in flash only: ${missing.join(" ")}; stored twice: ${stored.length - inS.size}`,
+      );
     }
     if (bandSyncCursor(b.band) !== store.band(b.id)?.cursor)
       violations.push(`band ${b.id}: cursor differs from the store's`);
@@ -288,8 +295,9 @@ export async function uploadCrashScenario(runs: number, jobs = 20): Promise<Cras
   const store = new KioskStore(dir);
   const day = Math.floor(t0 / 86400_000);
   for (let j = 0; j < jobs; j++) {
-    const bandId = new Uint8Array(8).map((_, i) => (j * 37 + i * 11 + 1) & 255);
-    const secret = new Uint8Array(16).fill(j + 7);
+    // Distinct ids and secrets for any number of jobs (a repeated band would make a repeated, deduplicated log).
+    const bandId = new Uint8Array(8).map((_, i) => (i < 2 ? (j >> (8 * i)) & 255 : (i * 11 + 1) & 255));
+    const secret = new Uint8Array(randomBytes(16));
     await post("/api/bands", key("flasher"), {
       bandId: hexOf(bandId),
       board: "puckjs",
