@@ -1,3 +1,4 @@
+import { EventEmitter } from "events";
 import { encodeLogExportV3 } from "../../../firmware/src/protocol/log-mac";
 import { bandView } from "./api";
 import { AuthorityClient } from "./authority-client";
@@ -45,6 +46,8 @@ export class KioskService {
   readonly uploads: UploadQueue | undefined;
   readonly checker: ExposureChecker | undefined;
   lastCheck: { at: number; summary?: CheckSummary; error?: string } | null = null;
+  /** "checked" (lastCheck) after every exposure check: the page fetches the results it shows again. */
+  readonly events = new EventEmitter();
   private checking: Promise<void> | undefined;
   private stopped = false;
   private loops: Promise<void>[] = [];
@@ -155,6 +158,7 @@ export class KioskService {
     this.checking = run;
     await run;
     this.checking = undefined;
+    this.events.emit("checked", this.lastCheck);
   }
 
   /**
