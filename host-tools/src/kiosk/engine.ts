@@ -136,6 +136,11 @@ export class SyncEngine extends EventEmitter {
     this.matches.clear();
   }
 
+  /** When the band's discovery advert was last heard (kiosk clock), if ever. */
+  lastHeard(bandId: string): number | undefined {
+    return this.lastAdvert.get(bandId)?.at;
+  }
+
   boardOf(bandId: string): string {
     return this.registry.find((r) => r.bandId === bandId)?.board ?? "unknown";
   }

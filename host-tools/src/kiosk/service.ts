@@ -9,6 +9,9 @@ import { DEFAULT_EXPOSURE_WINDOW_CONFIG, ExposureWindowConfig } from "./exposure
 import { KioskClock, KioskRadio } from "./radio";
 import { KioskStore, RegistryEntry } from "./store";
 
+/** A band heard this recently is still in range (it advertises for discovery about every half minute). */
+export const IN_RANGE_MS = 45_000;
+
 /** A registry band (hex, as the registry file and the authority give it) as the store keeps it. */
 export function registryEntry(b: { bandId: string; board: string; syncKey: string }): RegistryEntry {
   return { bandId: b.bandId.toLowerCase(), board: b.board, syncKey: new Uint8Array(Buffer.from(b.syncKey, "hex")) };
@@ -149,6 +152,8 @@ export class KioskService {
     const run = checker.run({ download }).then(
       (summary) => {
         this.lastCheck = { at: this.opts.clock.now(), summary };
+        // The authority's export index was read: every key it publishes is known, even when it publishes none.
+        if (download) this.store.setMeta("exposure.indexReadAt", String(this.lastCheck.at));
       },
       (e: Error) => {
         this.lastCheck = { at: this.opts.clock.now(), error: e.message };
@@ -163,12 +168,16 @@ export class KioskService {
 
   /**
    * The result for a band's wearer: exposures found in its stored log (risky days first), and when it was last
-   * checked. `checked` is false until its log has been checked against the kiosk's keys.
+   * checked. `checked` is false until its log has been checked against the kiosk's keys, and until the kiosk has
+   * read the authority's export index at least once (before that it cannot know what was published). A band with
+   * no stored log (it met nobody) has nothing to check.
    */
   result(bandId: string): { checked: boolean; exposures: { day: string; risky: boolean; detail: unknown }[] } {
     const row = this.store.band(bandId);
     const checked =
-      !!row && this.store.checkedCursor(bandId) >= row.cursor && this.store.getMeta("export.key") !== undefined;
+      !!row &&
+      (this.store.checkedCursor(bandId) >= row.cursor || !this.store.hasLog(bandId)) &&
+      (this.store.getMeta("export.key") !== undefined || this.store.getMeta("exposure.indexReadAt") !== undefined);
     const exposures = this.store
       .exposures(bandId)
       .map((e) => ({ day: e.day, risky: !!(e.detail as { risky?: boolean }).risky, detail: e.detail }))
@@ -254,16 +263,19 @@ export class KioskService {
   state(): {
     registered: number;
     links: { active: number; max: number };
-    queue: Progress[];
+    queue: (Progress & { inRange: boolean })[];
     faults: number;
     lastFault: string | null;
     bandsStored: number;
     authority: { configured: boolean; reachable: boolean | null; lastError: string | null; pendingUploads: number };
   } {
+    const now = this.opts.clock.now();
     return {
       registered: this.engine.registered,
       links: { active: this.engine.active, max: this.engine.opts.links },
-      queue: [...this.engine.progress.values()].sort((a, b) => b.at - a.at),
+      queue: [...this.engine.progress.values()]
+        .sort((a, b) => b.at - a.at)
+        .map((p) => ({ ...p, inRange: now - (this.engine.lastHeard(p.bandId) ?? -Infinity) <= IN_RANGE_MS })),
       faults: this.engine.faults,
       lastFault: this.engine.lastFault ?? null,
       bandsStored: this.store.bandsWithLogs().length,

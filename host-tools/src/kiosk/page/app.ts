@@ -160,14 +160,19 @@ function stateText(p: Progress): string {
 }
 
 // ---- the queue ----
-/** Finished entries older than this (kiosk time) than the newest one drop off the screen. */
-const KEEP_FINISHED_MS = 15 * 60_000;
+/**
+ * A finished band's card stays while the band is in range (its wearer reads the result), and this long (kiosk
+ * time) after it finished; then it leaves the screen, and so does its result.
+ */
+const KEEP_FINISHED_MS = 2 * 60_000;
 
 function visibleQueue(): Progress[] {
   const all = [...queue.values()];
   const newest = Math.max(0, ...all.map((p) => p.at));
   const finished = (p: Progress) => p.state === "done" || p.state === "failed" || p.state === "left";
-  return all.filter((p) => !finished(p) || newest - p.at < KEEP_FINISHED_MS).sort((a, b) => b.at - a.at);
+  return all
+    .filter((p) => !finished(p) || (p.inRange && p.state !== "left") || newest - p.at < KEEP_FINISHED_MS)
+    .sort((a, b) => b.at - a.at);
 }
 
 function queueRow(p: Progress): HTMLElement {
@@ -497,7 +502,7 @@ async function renderPositive(): Promise<HTMLElement[]> {
     h(
       "section",
       { class: "sent", "aria-labelledby": "sent-heading" },
-      h("h3", { id: "sent-heading" }, t("positive.sentHeading")),
+      h("h3", { id: "sent-heading" }, t(state === "done" ? "positive.sentHeading" : "positive.savedHeading")),
       status,
       h(
         "ul",
@@ -626,6 +631,7 @@ async function refreshState(): Promise<void> {
     for (const p of s.queue) {
       const known = queue.get(p.bandId);
       if (!known || known.at <= p.at) queue.set(p.bandId, p);
+      else known.inRange = p.inRange;
       if (p.state === "done" && !results.get(p.bandId)?.checked) void refreshResult(p.bandId);
     }
     renderBanners();
@@ -647,7 +653,7 @@ function listen(): void {
   });
   source.addEventListener("progress", (ev) => {
     const p = JSON.parse((ev as MessageEvent<string>).data) as Progress;
-    queue.set(p.bandId, p);
+    queue.set(p.bandId, { ...p, inRange: p.state !== "left" });
     if (p.state === "done") void refreshResult(p.bandId);
     queueChanged();
   });

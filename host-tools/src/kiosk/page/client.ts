@@ -55,6 +55,8 @@ export interface Progress {
   units: number;
   message?: string;
   at: number;
+  /** Heard within the last 45 s (in /api/state; a live progress event means it is). */
+  inRange?: boolean;
 }
 
 export interface KioskState {
