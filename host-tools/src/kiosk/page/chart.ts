@@ -50,7 +50,10 @@ export function timeline(exposures: Exposure[], endDay: string): HTMLElement {
       chart.appendChild(bar);
     }
     if (i % 5 === 0 || i === DAYS - 1) {
-      const label = svg("text", { x: i * step + step / 2, y: H - 8, "text-anchor": "middle", class: "tick" });
+      // The first and last labels align with the chart's edges so that no text reaches past them.
+      const anchor = i === 0 ? "start" : i === DAYS - 1 ? "end" : "middle";
+      const x = i === 0 ? 0 : i === DAYS - 1 ? W : i * step + step / 2;
+      const label = svg("text", { x, y: H - 8, "text-anchor": anchor, class: "tick" });
       label.textContent = formatDay(day);
       chart.appendChild(label);
     }
