@@ -166,9 +166,10 @@ describe("the kiosk page in a real browser", () => {
       .at(-1)!
       .split("-")
       .map(Number);
-    const day = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short", timeZone: "UTC" }).format(
-      Date.UTC(y, m - 1, d),
-    );
+    // "1 Jan", kept on one line (a no-break space).
+    const day = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short", timeZone: "UTC" })
+      .format(Date.UTC(y, m - 1, d))
+      .replace(/ /g, "\u00a0");
     // On the queue, after the kiosk's "checked" event.
     await page.goto(k.url + "/#/queue");
     await see(`li[data-band="${id(B)}"] [data-result="exposure"]`);
@@ -238,7 +239,7 @@ describe("the kiosk page in a real browser", () => {
     await expect(page.locator('nav a[href="#/follow-up"]').textContent()).resolves.toBe("Theo dõi");
     await see(`li[data-band="${id(B)}"] [data-result="exposure"]`);
     await expect(row(B).locator(".result").textContent()).resolves.toMatch(
-      /^Có thể đã phơi nhiễm ngày \d+ thg \d+: xin gặp y tá$/,
+      /^Có thể đã phơi nhiễm ngày \d+\u00a0thg\u00a0\d+: xin gặp y tá$/,
     );
     await page.reload();
     await see(`li[data-band="${id(A)}"]`);

@@ -29,7 +29,12 @@ export function timeline(exposures: Exposure[], endDay: string): HTMLElement {
   const W = 630;
   const H = 160;
   const base = 130;
-  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-labelledby": "timeline-caption" });
+  const risky = exposures.filter((e) => e.risky).map((e) => formatDay(e.day));
+  const chart = svg("svg", {
+    viewBox: `0 0 ${W} ${H}`,
+    role: "img",
+    "aria-label": `${t("detail.timeline")}: ${risky.length ? `${t("detail.risk")}: ${risky.join(", ")}` : t("detail.timelineEmpty")}`,
+  });
   chart.appendChild(svg("line", { x1: 0, y1: base, x2: W, y2: base, class: "axis" }));
   const step = W / DAYS;
   days.forEach((day, i) => {
@@ -60,8 +65,7 @@ export function timeline(exposures: Exposure[], endDay: string): HTMLElement {
   });
   figure.appendChild(chart);
   const caption = document.createElement("figcaption");
-  caption.id = "timeline-caption";
-  caption.textContent = `${t("detail.timeline")}. ${t("detail.timelineHelp")}`;
+  caption.textContent = t("detail.timelineHelp");
   figure.appendChild(caption);
   return figure;
 }

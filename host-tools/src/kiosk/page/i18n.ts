@@ -37,12 +37,12 @@ export function t(key: MessageKey, values: Record<string, string | number> = {})
   return text.replace(/\{(\w+)\}/g, (m, name: string) => (name in values ? String(values[name]) : m));
 }
 
-/** A UTC day ("2026-11-27") as the clinic's language writes it: "27 Nov" / "27 thg 11". */
+/** A UTC day ("2026-11-27") as the clinic's language writes it: "27 Nov" / "27 thg 11", never split over lines. */
 export function formatDay(day: string): string {
   const [y, m, d] = day.split("-").map(Number);
-  return new Intl.DateTimeFormat(LANGUAGES[current].locale, { day: "numeric", month: "short", timeZone: "UTC" }).format(
-    new Date(Date.UTC(y, m - 1, d)),
-  );
+  return new Intl.DateTimeFormat(LANGUAGES[current].locale, { day: "numeric", month: "short", timeZone: "UTC" })
+    .format(new Date(Date.UTC(y, m - 1, d)))
+    .replace(/ /g, "\u00a0");
 }
 
 /** A moment (ISO or ms) in the kiosk's time zone and the clinic's language. */
