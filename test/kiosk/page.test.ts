@@ -177,6 +177,8 @@ describe("the kiosk page in a real browser", () => {
       `Possible exposure on ${day}: please see the nurse`,
     );
     await expect(row(C).locator(".result").textContent()).resolves.toBe("No exposure found");
+    // A's card ends as done after the keys were read, not stuck in the session that read them.
+    await see(`li[data-band="${id(A)}"][data-state="done"]`);
     await check("queue");
     // The band's own screen: the result card and the staff's timeline.
     await row(B).locator("a.details").focus();

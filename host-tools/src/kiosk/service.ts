@@ -269,13 +269,12 @@ export class KioskService {
     bandsStored: number;
     authority: { configured: boolean; reachable: boolean | null; lastError: string | null; pendingUploads: number };
   } {
-    const now = this.opts.clock.now();
     return {
       registered: this.engine.registered,
       links: { active: this.engine.active, max: this.engine.opts.links },
       queue: [...this.engine.progress.values()]
         .sort((a, b) => b.at - a.at)
-        .map((p) => ({ ...p, inRange: now - (this.engine.lastHeard(p.bandId) ?? -Infinity) <= IN_RANGE_MS })),
+        .map((p) => ({ ...p, inRange: this.engine.inRange(p.bandId, IN_RANGE_MS) })),
       faults: this.engine.faults,
       lastFault: this.engine.lastFault ?? null,
       bandsStored: this.store.bandsWithLogs().length,
