@@ -137,6 +137,7 @@ function resultLine(r: BandResult | undefined): { key: string; text: string } {
     const day = risky.sort().at(-1) as string;
     return { key: "exposure", text: t("result.exposure", { day: formatDay(day) }) };
   }
+  if (!r.checked && authority && !authority.configured) return { key: "pending", text: t("result.noAuthority") };
   if (!r.checked) return { key: "pending", text: t("result.pending") };
   return { key: "none", text: t("result.none") };
 }
@@ -221,9 +222,7 @@ function renderQueue(): HTMLElement[] {
   return [
     h("h2", { tabindex: -1, class: "screen-heading" }, t("queue.heading")),
     h("p", { class: "hint" }, t("queue.hint")),
-    rows.length
-      ? h("ol", { class: "queue", "aria-live": "polite" }, ...rows.map(queueRow))
-      : h("p", { class: "empty" }, t("queue.empty")),
+    rows.length ? h("ol", { class: "queue" }, ...rows.map(queueRow)) : h("p", { class: "empty" }, t("queue.empty")),
   ];
 }
 
@@ -609,8 +608,19 @@ function renderAll(): void {
   void showScreen(false);
 }
 
+/** What the queue shows; it is drawn again only when this changes (the 5 s poll mostly changes nothing). */
+let drawnQueue = "";
+
 function queueChanged(): void {
-  if (route().screen === "queue") void showScreen(false);
+  if (route().screen !== "queue") return;
+  const now = JSON.stringify([
+    document.documentElement.lang,
+    authority?.configured,
+    visibleQueue().map((p) => [p.bandId, p.state, p.percent, p.message, resultLine(results.get(p.bandId)).text]),
+  ]);
+  if (now === drawnQueue && $("main").dataset.screen === "queue") return;
+  drawnQueue = now;
+  void showScreen(false);
 }
 
 async function refreshResult(bandId: string): Promise<void> {
