@@ -269,4 +269,29 @@ describe("the kiosk page in a real browser", () => {
     expect(await other.locator(".banner", { hasText: "access token" }).count()).toBe(0);
     await other.close();
   }, 60_000);
+
+  test("a failed copy and a band that left, in plain words", async () => {
+    await page.goto(k.url + "/#/queue");
+    await page.reload();
+    await see(`li[data-band="${id(A)}"]`);
+    // The engine's own events, as the API forwards them, for a band the simulator cannot make fail on cue.
+    const at = (k.world.startUnix + k.world.now) * 1000;
+    const progress = (bandId: string, state: string, message?: string) =>
+      k.service.engine.emit("progress", { bandId, board: "puckjs", state, percent: 0, units: 0, message, at });
+    progress("00000000000000f1", "failed", "band not in range (no advert for 45 s)");
+    progress("00000000000000f2", "failed", "authentication failed: bad MAC");
+    progress("00000000000000f3", "left", "out of range before its turn");
+    await see('li[data-band="00000000000000f3"]');
+    const card = (b: string) => page.locator(`li[data-band="${b}"]`);
+    await expect(card("00000000000000f1").locator(".state").textContent()).resolves.toBe("Failed");
+    await expect(card("00000000000000f1").locator(".reason").textContent()).resolves.toBe(
+      "The band moved away. Please come closer to the kiosk.",
+    );
+    await expect(card("00000000000000f2").locator(".reason").textContent()).resolves.toBe(
+      "The kiosk could not recognise this band. Please see the staff.",
+    );
+    await expect(card("00000000000000f3").locator(".state").textContent()).resolves.toBe("Left before its turn");
+    await check("queue-failed");
+    expect(errors).toEqual([]);
+  }, 60_000);
 });
