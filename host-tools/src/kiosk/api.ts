@@ -3,6 +3,7 @@ import Fastify, { FastifyInstance } from "fastify";
 import { BOARD_CODES, FAULT_DUTIES, STATUS_FLAG_LOW_BATTERY } from "../../../firmware/src/protocol/sync";
 import { Progress, SyncResult } from "./engine";
 import type { KioskService } from "./service";
+import { registerPage } from "./page-routes";
 import { BandRow } from "./store";
 
 /** Clock error (s) and drift (ppm) beyond which staff are asked to look at a band. */
@@ -73,15 +74,19 @@ function sameSecret(a: string, b: string): boolean {
 
 /**
  * The kiosk's JSON API (and the stream the kiosk page listens to): `GET /api/state`, `/api/bands`,
- * `/api/bands/:bandId`, `/api/events` (Server-Sent Events: progress and sync results), `/healthz`.
- * With a token every /api request needs `Authorization: Bearer <token>`.
+ * `/api/bands/:bandId`, `/api/events` (Server-Sent Events: progress, sync results, checks done), `/healthz`; and
+ * the kiosk page (`/`, `/assets/*`). With a token every /api request needs `Authorization: Bearer <token>`; the
+ * event stream, which a browser opens without headers, may give it as `?token=` instead.
  */
 export function buildApi(service: KioskService, token?: string): FastifyInstance {
   const app = Fastify({ logger: false });
   app.addHook("onRequest", async (req, reply) => {
     if (!token || !req.url.startsWith("/api/")) return;
     const h = req.headers.authorization ?? "";
-    const given = h.startsWith("Bearer ") ? h.slice(7) : "";
+    let given = h.startsWith("Bearer ") ? h.slice(7) : "";
+    if (!given && req.method === "GET" && req.url.split("?")[0] === "/api/events") {
+      given = new URLSearchParams(req.url.split("?")[1] ?? "").get("token") ?? "";
+    }
     if (!given || !sameSecret(given, token)) {
       await reply.code(401).send({ error: "this kiosk needs its access token", code: "unauthorized" });
     }
@@ -96,6 +101,7 @@ export function buildApi(service: KioskService, token?: string): FastifyInstance
   });
   const boardOf = (bandId: string) => service.engine.boardOf(bandId);
   app.get("/healthz", async () => ({ ok: true }));
+  registerPage(app);
   app.get("/api/state", async () => service.state());
   app.get("/api/bands", async () => ({ bands: service.store.bands().map((b) => bandView(b, boardOf(b.bandId))) }));
   app.get("/api/bands/:bandId", async (req, reply) => {
@@ -171,11 +177,14 @@ export function buildApi(service: KioskService, token?: string): FastifyInstance
     for (const p of service.engine.progress.values()) send("progress", p);
     const onProgress = (p: Progress) => send("progress", p);
     const onSynced = (r: SyncResult) => send("synced", { ...r, status: undefined });
+    const onChecked = (c: { at: number; error?: string }) => send("checked", { at: c.at, ok: !c.error });
     service.engine.on("progress", onProgress);
     service.engine.on("synced", onSynced);
+    service.events.on("checked", onChecked);
     req.raw.on("close", () => {
       service.engine.off("progress", onProgress);
       service.engine.off("synced", onSynced);
+      service.events.off("checked", onChecked);
     });
   });
   return app;

@@ -424,13 +424,21 @@ export class SyncEngine extends EventEmitter {
   async readTeks(bandId: string): Promise<TekEntry[]> {
     const entry = this.registry.find((r) => r.bandId === bandId);
     if (!entry) throw new SessionError(`band ${bandId} is not in this kiosk's registry`);
-    const s = await this.open(entry);
+    // The band's card on the page shows this session too; it ends as the sync before it did, or failed.
+    const units = this.progress.get(bandId)?.units ?? 0;
+    let s: BandSession | undefined;
     try {
+      s = await this.open(entry);
       const status = await s.status();
       if (!(status.flags & STATUS_FLAG_TIME_VALID)) await s.setTime(Math.floor(this.clock.now() / 1000));
-      return await s.readTeks();
+      const teks = await s.readTeks();
+      this.report(entry, "done", 100, units);
+      return teks;
+    } catch (e) {
+      this.report(entry, "failed", 0, units, (e as Error).message);
+      throw e;
     } finally {
-      await s.close();
+      if (s) await s.close();
     }
   }
 

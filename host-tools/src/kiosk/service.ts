@@ -1,3 +1,4 @@
+import { EventEmitter } from "events";
 import { encodeLogExportV3 } from "../../../firmware/src/protocol/log-mac";
 import { bandView } from "./api";
 import { AuthorityClient } from "./authority-client";
@@ -7,6 +8,9 @@ import { CheckSummary, ExposureChecker } from "./exposure-check";
 import { DEFAULT_EXPOSURE_WINDOW_CONFIG, ExposureWindowConfig } from "./exposure";
 import { KioskClock, KioskRadio } from "./radio";
 import { KioskStore, RegistryEntry } from "./store";
+
+/** A band heard this recently is still in range (it advertises for discovery about every half minute). */
+export const IN_RANGE_MS = 45_000;
 
 /** A registry band (hex, as the registry file and the authority give it) as the store keeps it. */
 export function registryEntry(b: { bandId: string; board: string; syncKey: string }): RegistryEntry {
@@ -51,6 +55,8 @@ export class KioskService {
   readonly uploads: UploadQueue | undefined;
   readonly checker: ExposureChecker | undefined;
   lastCheck: { at: number; summary?: CheckSummary; error?: string } | null = null;
+  /** "checked" (lastCheck) after every exposure check: the page fetches the results it shows again. */
+  readonly events = new EventEmitter();
   private checking: Promise<void> | undefined;
   private stopped = false;
   private loops: Promise<void>[] = [];
@@ -153,6 +159,8 @@ export class KioskService {
     const run = checker.run({ download }).then(
       (summary) => {
         this.lastCheck = { at: this.opts.clock.now(), summary };
+        // The authority's export index was read: every key it publishes is known, even when it publishes none.
+        if (download) this.store.setMeta("exposure.indexReadAt", String(this.lastCheck.at));
       },
       (e: Error) => {
         this.lastCheck = { at: this.opts.clock.now(), error: e.message };
@@ -162,16 +170,21 @@ export class KioskService {
     this.checking = run;
     await run;
     this.checking = undefined;
+    this.events.emit("checked", this.lastCheck);
   }
 
   /**
    * The result for a band's wearer: exposures found in its stored log (risky days first), and when it was last
-   * checked. `checked` is false until its log has been checked against the kiosk's keys.
+   * checked. `checked` is false until its log has been checked against the kiosk's keys, and until the kiosk has
+   * read the authority's export index at least once (before that it cannot know what was published). A band with
+   * no stored log (it met nobody) has nothing to check.
    */
   result(bandId: string): { checked: boolean; exposures: { day: string; risky: boolean; detail: unknown }[] } {
     const row = this.store.band(bandId);
     const checked =
-      !!row && this.store.checkedCursor(bandId) >= row.cursor && this.store.getMeta("export.key") !== undefined;
+      !!row &&
+      (this.store.checkedCursor(bandId) >= row.cursor || !this.store.hasLog(bandId)) &&
+      (this.store.getMeta("export.key") !== undefined || this.store.getMeta("exposure.indexReadAt") !== undefined);
     const exposures = this.store
       .exposures(bandId)
       .map((e) => ({ day: e.day, risky: !!(e.detail as { risky?: boolean }).risky, detail: e.detail }))
@@ -257,7 +270,7 @@ export class KioskService {
   state(): {
     registered: number;
     links: { active: number; max: number };
-    queue: Progress[];
+    queue: (Progress & { inRange: boolean })[];
     faults: number;
     lastFault: string | null;
     bandsStored: number;
@@ -266,7 +279,9 @@ export class KioskService {
     return {
       registered: this.engine.registered,
       links: { active: this.engine.active, max: this.engine.opts.links },
-      queue: [...this.engine.progress.values()].sort((a, b) => b.at - a.at),
+      queue: [...this.engine.progress.values()]
+        .sort((a, b) => b.at - a.at)
+        .map((p) => ({ ...p, inRange: this.engine.inRange(p.bandId, IN_RANGE_MS) })),
       faults: this.engine.faults,
       lastFault: this.engine.lastFault ?? null,
       bandsStored: this.store.bandsWithLogs().length,

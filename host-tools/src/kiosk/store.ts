@@ -324,6 +324,11 @@ export class KioskStore {
     return r ? (JSON.parse(r.status) as BandStatus) : undefined;
   }
 
+  /** Whether any page of this band is stored. */
+  hasLog(bandId: string): boolean {
+    return this.db.prepare("SELECT 1 FROM pages WHERE band_id = ? LIMIT 1").get(bandId) !== undefined;
+  }
+
   /** Bands with stored pages. */
   bandsWithLogs(): string[] {
     return (this.db.prepare("SELECT DISTINCT band_id FROM pages ORDER BY band_id").all() as Row[]).map(
