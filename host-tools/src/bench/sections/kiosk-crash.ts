@@ -17,7 +17,7 @@ export const kioskCrashSection: BenchSection = {
     const runs = opts.quick ? QUICK_RUNS : RUNS;
     const sync = await syncCrashScenario(runs, (board) => path.join(ROOT, "dist", board, "tracelet.js"));
     // Enough queued jobs that every run still has work when it is killed.
-    const upload = await uploadCrashScenario(runs, runs * 10);
+    const upload = await uploadCrashScenario(runs, runs * 15);
     return {
       pass: sync.violations.length === 0 && upload.violations.length === 0 && sync.kills === runs,
       runs,
