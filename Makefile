@@ -14,8 +14,9 @@ $(NODE_STAMP): package-lock.json package.json
 demo: $(NODE_STAMP)
 	$(TRACELET) demo
 
-## test: build every board through the dialect gate, then run all tests
+## test: build every board through the dialect gate, then run all tests (installs chromium for the kiosk page's)
 test: $(NODE_STAMP)
+	@bash host-tools/scripts/ensure-chromium.sh
 	npx jest
 
 ## firmware: dist/<board>/tracelet.js for every board
