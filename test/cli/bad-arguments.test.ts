@@ -86,6 +86,21 @@ const CASES: [string[], number, RegExp][] = [
   [["authority", "serve", "--tls-cert", "x.pem"], USAGE, /--tls-cert and --tls-key go together/],
   [["authority", "serve", "--config", path.join(dir, "none.json")], FILE, /--config: cannot read/],
   // bench
+  [["authority", "registry", "export", "--out", path.join(dir, "r.json")], USAGE, /required option '--db <path>'/],
+  [
+    ["authority", "registry", "export", "--db", path.join(dir, "none.db"), "--out", path.join(dir, "r.json")],
+    FILE,
+    /--db: cannot read .*none\.db/,
+  ],
+  [["kiosk", "--links", "9"], USAGE, /--links: must be a whole number from 1 to 8, got "9"/],
+  [["kiosk", "--sim", "1", "--port", "99999"], USAGE, /--port: must be a whole number from 0 to 65535/],
+  [["kiosk", "--sim", "1", "--export-key", path.join(dir, "none.pem")], FILE, /--export-key: cannot read/],
+  [["kiosk", "--sim", "1", "--exposure-config", notJson], BAD_INPUT, /--exposure-config .*not-json\.json/],
+  [["kiosk", "--authority", "ftp://x", "--sim", "1"], USAGE, /--authority must be an http\(s\) URL/],
+  [["sync", "1", "--sim", "0"], USAGE, /--sim: must be a whole number from 1 to 200, got "0"/],
+  [["sync", "4", "--sim", "3"], USAGE, /band: must be a whole number from 1 to 3, got "4"/],
+  [["sync", "xyz", "--sim", "1"], USAGE, /band: must be a whole number/],
+  [["sync", "1", "--sim", "2", "--timeout", "0"], USAGE, /--timeout: must be a number from 1 to 3600/],
   [["bench", "--only", "nope"], USAGE, /--only: unknown bench section "nope"/],
   [["bench", "--fast"], USAGE, /unknown option '--fast'/],
 ];

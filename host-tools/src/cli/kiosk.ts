@@ -108,41 +108,7 @@ async function setup(opts: CommonOptions, visitWindowS?: number): Promise<Setup>
   const hours = parseNumberOption("sim-hours", opts.simHours, { min: 0, max: 24 * 7 });
   if (opts.registry) requireInputFile("--registry", opts.registry);
   const registry = opts.registry ? readRegistry(opts.registry) : undefined;
-  let radio: KioskRadio;
-  let clock: KioskClock;
-  let site: SimSite | undefined;
-  if (n !== undefined) {
-    try {
-      loadBoard(opts.simBoard);
-    } catch (e) {
-      throw new CliError(ExitCode.BOARD, (e as Error).message);
-    }
-    if (!fs.existsSync(path.join(__dirname, "..", "..", "..", "dist", opts.simBoard, "tracelet.js"))) {
-      throw new CliError(
-        ExitCode.BUILD,
-        `no firmware for ${opts.simBoard}: run \`tracelet build --board ${opts.simBoard}\` first`,
-      );
-    }
-    log(`kiosk: simulating ${n} bands (${opts.simBoard}) together for ${hours} h before their visits...`);
-    site = simSite({ bands: n, board: opts.simBoard, hours, visitWindowS: visitWindowS ?? 60 + n * 20 });
-    site.world.run(hours * 3600);
-    radio = simRadio(site.world, site.kiosk);
-    clock = worldClock(site.world);
-    site.world.startRealtime(speed);
-  } else {
-    if (!registry && !opts.authority) {
-      throw new CliError(
-        ExitCode.USAGE,
-        "no bands to sync: give --registry <file> or --authority <url> (the bands this clinic may sync), or --sim <N>",
-      );
-    }
-    try {
-      radio = realRadio();
-    } catch (e) {
-      throw new CliError(ExitCode.DEVICE, (e as Error).message);
-    }
-    clock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
-  }
+  // Every option and file is checked before any work starts (a simulation takes seconds to build).
   let authority: KioskServiceOptions["authority"];
   if (opts.authority) {
     if (!/^https?:\/\/[^/]/.test(opts.authority))
@@ -187,6 +153,41 @@ async function setup(opts: CommonOptions, visitWindowS?: number): Promise<Setup>
       throw new CliError(ExitCode.BAD_INPUT, (e as Error).message);
     }
     bluezoneF0 = read;
+  }
+  let radio: KioskRadio;
+  let clock: KioskClock;
+  let site: SimSite | undefined;
+  if (n !== undefined) {
+    try {
+      loadBoard(opts.simBoard);
+    } catch (e) {
+      throw new CliError(ExitCode.BOARD, (e as Error).message);
+    }
+    if (!fs.existsSync(path.join(__dirname, "..", "..", "..", "dist", opts.simBoard, "tracelet.js"))) {
+      throw new CliError(
+        ExitCode.BUILD,
+        `no firmware for ${opts.simBoard}: run \`tracelet build --board ${opts.simBoard}\` first`,
+      );
+    }
+    log(`kiosk: simulating ${n} bands (${opts.simBoard}) together for ${hours} h before their visits...`);
+    site = simSite({ bands: n, board: opts.simBoard, hours, visitWindowS: visitWindowS ?? 60 + n * 20 });
+    site.world.run(hours * 3600);
+    radio = simRadio(site.world, site.kiosk);
+    clock = worldClock(site.world);
+    site.world.startRealtime(speed);
+  } else {
+    if (!registry && !opts.authority) {
+      throw new CliError(
+        ExitCode.USAGE,
+        "no bands to sync: give --registry <file> or --authority <url> (the bands this clinic may sync), or --sim <N>",
+      );
+    }
+    try {
+      radio = realRadio();
+    } catch (e) {
+      throw new CliError(ExitCode.DEVICE, (e as Error).message);
+    }
+    clock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
   }
   const options: KioskServiceOptions = {
     authority,
@@ -285,15 +286,16 @@ async function kiosk(opts: KioskOptions): Promise<void> {
 
 async function syncOne(band: string, opts: SyncOptions): Promise<void> {
   const timeoutS = parseNumberOption("timeout", opts.timeout, { min: 1, max: 3600 });
-  // Simulated: everyone comes to the kiosk at once, so the band asked for is there within seconds.
-  const s = await setup({ ...opts, links: "1" }, 5);
+  const simBands = parseNumberOption("sim", opts.sim, { min: 1, max: 200, integer: true });
   let bandId = band.toLowerCase();
-  if (s.site) {
-    const i = parseNumberOption("band", band, { min: 1, max: s.site.bands.length, integer: true }) - 1;
-    bandId = s.site.registry[i].bandId;
-  } else if (!/^[0-9a-f]{16}$/.test(bandId)) {
+  const simIndex =
+    simBands === undefined ? undefined : parseNumberOption("band", band, { min: 1, max: simBands, integer: true }) - 1;
+  if (simIndex === undefined && !/^[0-9a-f]{16}$/.test(bandId)) {
     throw new CliError(ExitCode.USAGE, `band must be a band id (16 hex digits), got "${band}"`);
   }
+  // Simulated: everyone comes to the kiosk at once, so the band asked for is there within seconds.
+  const s = await setup({ ...opts, links: "1" }, 5);
+  if (s.site && simIndex !== undefined) bandId = s.site.registry[simIndex].bandId;
   s.options.engine = { ...s.options.engine, resyncAfterMs: 0, only: bandId };
   const service = await startService(s);
   if (service.client)
