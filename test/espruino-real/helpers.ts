@@ -13,3 +13,19 @@ export function realInterpreterTests(): jest.Describe {
 }
 
 export const BOARDS = ["puckjs", "mdbt42q", "pixljs", "banglejs2"];
+
+/**
+ * A bounded sample of a board x case matrix for CI (the brief: heavy matrices belong in the bench or a bounded
+ * sample): each case runs on one board, round robin, so every case and every board is covered once per run.
+ * TRACELET_FULL_MATRIX=1 runs every case on every board.
+ */
+export function casesFor<T>(board: string, cases: readonly T[]): T[] {
+  if (process.env.TRACELET_FULL_MATRIX) return cases.slice();
+  const b = BOARDS.indexOf(board);
+  return cases.filter((_, i) => i % BOARDS.length === b);
+}
+
+/** The boards a heavy per-board test runs on in CI: one nRF52832 (SDK 12) and the nRF52840 (SDK 15) board. */
+export function sampleBoards(): string[] {
+  return process.env.TRACELET_FULL_MATRIX ? BOARDS.slice() : ["puckjs", "banglejs2"];
+}

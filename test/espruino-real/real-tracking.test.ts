@@ -13,7 +13,7 @@ import {
 import { RealBand } from "../../host-tools/src/espruino-real/band";
 import { bootTestBand, findByDiscovery } from "../../host-tools/src/espruino-real/scenario";
 import { Rng } from "../../host-tools/src/sim/rng";
-import { BOARDS, realInterpreterTests } from "./helpers";
+import { realInterpreterTests, sampleBoards } from "./helpers";
 
 /**
  * Issue 19 finding 5, "tracking across rotations", in the real Espruino interpreter with the production bundle as
@@ -101,7 +101,8 @@ function spans(onAir: OnAir[]): Map<string, { from: number; to: number }> {
 }
 
 realInterpreterTests()("tracking across rotations (issue 19 finding 5) on the real interpreter", () => {
-  describe.each(BOARDS)("%s", (board) => {
+  // Two boards in CI (one per SDK); TRACELET_FULL_MATRIX=1 runs all four.
+  describe.each(sampleBoards())("%s", (board) => {
     let life: Life;
     beforeAll(async () => {
       life = await live(board);
