@@ -1,9 +1,10 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "crypto";
+import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import Database from "better-sqlite3";
 import { LogPage } from "../../../firmware/src/protocol/log-mac";
 import { BandStatus } from "../../../firmware/src/protocol/sync";
+import { open, seal } from "../authority/crypto/secret-box";
 import { createPrivate } from "../authority/store/sqlite";
 
 /**
@@ -141,24 +142,15 @@ export class KioskStore {
 
   // ---------------------------------------------------------------------------------------------- sealing
 
+  /** The authority's secret box (AES-256-GCM, nonce || ciphertext || tag) under the kiosk key. */
   seal(plain: Uint8Array, aad: string): Buffer {
-    const iv = randomBytes(12);
-    const c = createCipheriv("aes-256-gcm", this.key, iv);
-    c.setAAD(Buffer.from(aad));
-    const body = Buffer.concat([c.update(plain), c.final()]);
-    return Buffer.concat([iv, body, c.getAuthTag()]);
+    return seal(this.key, plain, Buffer.from(aad));
   }
 
   open(sealed: Buffer, aad: string): Buffer {
-    if (sealed.length < 28) throw new Error("sealed value too short");
-    const d = createDecipheriv("aes-256-gcm", this.key, sealed.subarray(0, 12));
-    d.setAAD(Buffer.from(aad));
-    d.setAuthTag(sealed.subarray(sealed.length - 16));
-    try {
-      return Buffer.concat([d.update(sealed.subarray(12, sealed.length - 16)), d.final()]);
-    } catch {
-      throw new Error(`a sealed value (${aad.split(":")[0]}) does not open with this kiosk's key`);
-    }
+    const plain = open(this.key, sealed, Buffer.from(aad));
+    if (!plain) throw new Error(`a sealed value (${aad.split(":")[0]}) does not open with this kiosk's key`);
+    return plain;
   }
 
   // ---------------------------------------------------------------------------------------------- registry
