@@ -27,6 +27,11 @@ export interface RealBandOptions {
   batteryVolts?: number;
   /** A flash image to boot from instead of writing the bundle (after a power cut). */
   flash?: Uint8Array;
+  /**
+   * A board fresh from the box: only the board shim (the emulated hardware) in Storage, no bundle and no files,
+   * for the flasher to program over the console.
+   */
+  blank?: boolean;
 }
 
 /** What goes on air from `t` on (until the next event): `data` undefined when nothing does. */
@@ -193,9 +198,11 @@ export class RealBand {
     for (const l of early) band.line(l);
     band.emptyBase = await emptyProgramVars();
     if (!opts.flash) {
-      const bundle = fs.readFileSync(opts.bundlePath ?? path.join(ROOT, "dist", opts.board, "tracelet.js"));
-      interp.writeFile(".bootcde", bundle);
-      for (const [name, data] of Object.entries(opts.files ?? {})) interp.writeFile(name, data);
+      if (!opts.blank) {
+        const bundle = fs.readFileSync(opts.bundlePath ?? path.join(ROOT, "dist", opts.board, "tracelet.js"));
+        interp.writeFile(".bootcde", bundle);
+        for (const [name, data] of Object.entries(opts.files ?? {})) interp.writeFile(name, data);
+      }
       const cfg = {
         seed: opts.seed.map((x) => x | 0),
         bootMs: opts.startUnix * 1000,

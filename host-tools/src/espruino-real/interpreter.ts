@@ -99,6 +99,8 @@ export class RealInterpreter {
   private partial = "";
   private cut: PowerCut | undefined;
   private onLine: (line: string) => void;
+  /** Everything the interpreter prints, as it prints it (a console transport reads this). */
+  onOutput: ((chars: string) => void) | undefined;
 
   private constructor(
     private readonly ctx: vm.Context,
@@ -202,6 +204,7 @@ export class RealInterpreter {
     for (let d = M._jshGetDeviceToTransmit(); d; d = M._jshGetDeviceToTransmit())
       this.out += String.fromCharCode(M._jshGetCharToTransmit(d));
     if (!this.out) return;
+    this.onOutput?.(this.out);
     const text = this.partial + this.out;
     this.out = "";
     const lines = text.split("\n");
@@ -258,6 +261,18 @@ export class RealInterpreter {
       this.M._jshPushIOCharEvent(CONSOLE, line.charCodeAt(i));
       // Let the interpreter take input every 256 characters (its input queue holds at least 500).
       if (i % 256 === 255) this.M._jsIdle();
+    }
+    this.settle();
+  }
+
+  /**
+   * Types characters on the console as a USB host sends them (echo and all, nothing added), letting the
+   * interpreter take input every 64 characters as its input queue fills, and runs what they start.
+   */
+  type(chars: string): void {
+    for (let i = 0; i < chars.length; i++) {
+      this.M._jshPushIOCharEvent(CONSOLE, chars.charCodeAt(i) & 255);
+      if (i % 64 === 63) this.settle();
     }
     this.settle();
   }

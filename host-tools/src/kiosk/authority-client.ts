@@ -54,6 +54,8 @@ const KioskBand = RegistryBandSchema.extend({
   registeredAt: z.string(),
 });
 
+const RegisterAnswer = z.object({ status: z.string() }).passthrough();
+
 const KioskBandsAnswer = z.object({
   bands: z.array(KioskBand),
   deleted: z.array(z.string().regex(/^[0-9a-fA-F]{16}$/)),
@@ -182,6 +184,32 @@ export class AuthorityClient {
       deleted: r.deleted.map((d) => d.toLowerCase()),
       asOf: r.asOf,
     };
+  }
+
+  /**
+   * POST /api/bands (the flasher's role): registers a freshly provisioned band with its sync key and, in escrow
+   * deployments, its escrow secret. Both are secrets: never in an error message.
+   */
+  async registerBand(body: {
+    bandId: string;
+    board: string;
+    syncKey: string;
+    escrowSecret?: string;
+    replace?: boolean;
+  }): Promise<{ status: string }> {
+    const secrets = [body.syncKey, body.escrowSecret ?? ""].filter((x) => x);
+    return this.json("POST", "/api/bands", RegisterAnswer, { apiKey: true, body, secrets });
+  }
+
+  /** GET /api/bands/:id: whether the registry has this band id (the flasher never reuses one). */
+  async bandRegistered(bandId: string): Promise<boolean> {
+    try {
+      await this.json("GET", "/api/bands/" + encodeURIComponent(bandId), z.object({}).passthrough(), { apiKey: true });
+      return true;
+    } catch (e) {
+      if (e instanceof AuthorityError && e.status === 404) return false;
+      throw e;
+    }
   }
 
   /** POST /api/verify: a health worker's code for a token. `accept` limits the test types taken. */

@@ -14,6 +14,8 @@ export interface Advert {
   address: string;
   connectable: boolean;
   rssi: number;
+  /** The advertised device name, when there is one. */
+  localName?: string;
   /** Service data entries (UUID as noble gives it: lower-case hex, no dashes). */
   serviceData: { uuid: string; data: Buffer }[];
 }
@@ -29,12 +31,27 @@ export interface BandLink {
   disconnect(): Promise<void>;
 }
 
+/** The Espruino JavaScript console over the Nordic UART service (the flasher's Bluetooth transport). */
+export interface UartLink {
+  /** Writes to the UART's RX characteristic (at most 20 bytes at a time). */
+  write(data: Uint8Array): Promise<void>;
+  onData(fn: (data: Uint8Array) => void): void;
+  onDisconnect(fn: (reason: string) => void): void;
+  disconnect(): Promise<void>;
+}
+
+export const UART_SERVICE = "6e400001b5a3f393e0a9e50e24dcca9e";
+export const UART_RX = "6e400002b5a3f393e0a9e50e24dcca9e";
+export const UART_TX = "6e400003b5a3f393e0a9e50e24dcca9e";
+
 export interface KioskRadio {
   /** Waits for the adapter; throws RadioUnavailable with what to do when there is none. */
   start(): Promise<void>;
   scan(onAdvert: (a: Advert) => void): Promise<void>;
   stopScan(): Promise<void>;
   connect(id: string, timeoutMs: number): Promise<BandLink>;
+  /** Connects to a device's console over the Nordic UART service (the device must have been seen by a scan). */
+  connectUart(id: string, timeoutMs: number): Promise<UartLink>;
   stop(): void;
 }
 
@@ -126,6 +143,7 @@ export class NobleRadio implements KioskRadio {
         address: p.address,
         connectable: p.connectable,
         rssi: p.rssi,
+        localName: (adv as { localName?: string }).localName || undefined,
         // Over a bridge the data may arrive as a plain Uint8Array: always hand on a Buffer.
         serviceData: (adv.serviceData ?? []).map((d) => ({ uuid: d.uuid, data: Buffer.from(d.data) })),
       });
@@ -142,31 +160,68 @@ export class NobleRadio implements KioskRadio {
   }
 
   async connect(id: string, timeoutMs: number): Promise<BandLink> {
+    const { p, chars } = await this.connectChars(
+      id,
+      SYNC_SERVICE_UUID,
+      [SYNC_CONTROL_UUID, SYNC_RESPONSE_UUID],
+      timeoutMs,
+    );
+    const [control, response] = chars;
+    if (!control || !response) {
+      await p.disconnectAsync().catch(() => undefined);
+      throw new Error("not a Tracelet band: the sync service is missing");
+    }
+    return this.subscribed(p, response, timeoutMs, () => new NobleLink(p, control, response));
+  }
+
+  async connectUart(id: string, timeoutMs: number): Promise<UartLink> {
+    const { p, chars } = await this.connectChars(id, UART_SERVICE, [UART_RX, UART_TX], timeoutMs);
+    const [rx, tx] = chars;
+    if (!rx || !tx) {
+      await p.disconnectAsync().catch(() => undefined);
+      throw new Error("the device has no console over Bluetooth (no Nordic UART service)");
+    }
+    return this.subscribed(p, tx, timeoutMs, () => new NobleUart(p, rx, tx));
+  }
+
+  private timeout(timeoutMs: number, what: string): Promise<never> {
+    return this.clock.sleep(timeoutMs).then(() => {
+      throw new Error(`${what} timed out after ${timeoutMs} ms`);
+    });
+  }
+
+  /** Connects and discovers `service` with `chars` (undefined where missing, in the order asked). */
+  private async connectChars(
+    id: string,
+    service: string,
+    uuids: string[],
+    timeoutMs: number,
+  ): Promise<{ p: NoblePeripheral; chars: (NobleChar | undefined)[] }> {
     const p = this.peripherals.get(id);
     if (!p) throw new Error(`band ${id} has not been seen by the scan`);
-    const timeout = (what: string) =>
-      this.clock.sleep(timeoutMs).then(() => {
-        throw new Error(`${what} timed out after ${timeoutMs} ms`);
-      });
     try {
-      await Promise.race([p.connectAsync(), timeout("connecting")]);
+      await Promise.race([p.connectAsync(), this.timeout(timeoutMs, "connecting")]);
     } catch (e) {
       p.cancelConnect();
       throw e;
     }
     try {
       const found = await Promise.race([
-        p.discoverSomeServicesAndCharacteristicsAsync(
-          [bare(SYNC_SERVICE_UUID)],
-          [bare(SYNC_CONTROL_UUID), bare(SYNC_RESPONSE_UUID)],
-        ),
-        timeout("service discovery"),
+        p.discoverSomeServicesAndCharacteristicsAsync([bare(service)], uuids.map(bare)),
+        this.timeout(timeoutMs, "service discovery"),
       ]);
-      const control = found.characteristics.find((c) => c.uuid === bare(SYNC_CONTROL_UUID));
-      const response = found.characteristics.find((c) => c.uuid === bare(SYNC_RESPONSE_UUID));
-      if (!control || !response) throw new Error("not a Tracelet band: the sync service is missing");
-      const link = new NobleLink(p, control, response);
-      await Promise.race([response.subscribeAsync(), timeout("subscribing")]);
+      return { p, chars: uuids.map((u) => found.characteristics.find((c) => c.uuid === bare(u))) };
+    } catch (e) {
+      await p.disconnectAsync().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Builds the link (its listeners first), then subscribes to `notify`. */
+  private async subscribed<L>(p: NoblePeripheral, notify: NobleChar, timeoutMs: number, make: () => L): Promise<L> {
+    try {
+      const link = make();
+      await Promise.race([notify.subscribeAsync(), this.timeout(timeoutMs, "subscribing")]);
       return link;
     } catch (e) {
       await p.disconnectAsync().catch(() => undefined);
@@ -223,6 +278,49 @@ class NobleLink implements BandLink {
 
   onNotify(fn: (d: Uint8Array) => void): void {
     this.notify = fn;
+  }
+
+  onDisconnect(fn: (r: string) => void): void {
+    this.gone.push(fn);
+  }
+
+  async disconnect(): Promise<void> {
+    if (this.connected) await this.p.disconnectAsync();
+  }
+}
+
+/** The console over the Nordic UART service: writes go one at a time, as NobleLink's do (same noble limit). */
+class NobleUart implements UartLink {
+  private data: ((d: Uint8Array) => void) | undefined;
+  private gone: ((r: string) => void)[] = [];
+  private writes: Promise<void> = Promise.resolve();
+  private connected = true;
+
+  constructor(
+    private p: NoblePeripheral,
+    private rx: NobleChar,
+    tx: NobleChar,
+  ) {
+    tx.on("data", (d: Buffer, isNotification: boolean) => {
+      if (isNotification && this.data) this.data(new Uint8Array(d));
+    });
+    p.once("disconnect", (reason: unknown) => {
+      this.connected = false;
+      for (const f of this.gone) f(String(reason ?? "disconnected"));
+    });
+  }
+
+  write(data: Uint8Array): Promise<void> {
+    const w = this.writes.then(() => {
+      if (!this.connected) throw new Error("link is down");
+      return this.rx.writeAsync(Buffer.from(data), false);
+    });
+    this.writes = w.catch(() => undefined);
+    return w;
+  }
+
+  onData(fn: (d: Uint8Array) => void): void {
+    this.data = fn;
   }
 
   onDisconnect(fn: (r: string) => void): void {

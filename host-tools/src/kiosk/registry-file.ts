@@ -21,6 +21,14 @@ export const RegistryBandSchema = z.object({
   bandId: z.string().regex(/^[0-9a-fA-F]{16}$/, "must be 16 hex digits (8 bytes)"),
   board: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, "must be a board id such as puckjs"),
   syncKey: z.string().regex(/^[0-9a-fA-F]{32}$/, "must be 32 hex digits (16 bytes)"),
+  /**
+   * Escrow deployments, in the file the flasher writes offline only: the band secret the authority needs
+   * (`tracelet authority registry import`). Kiosks never use it; the authority's export never writes it.
+   */
+  escrowSecret: z
+    .string()
+    .regex(/^[0-9a-fA-F]{32}$/, "must be 32 hex digits (16 bytes)")
+    .optional(),
 });
 
 export const RegistryFileSchema = z.object({
@@ -35,6 +43,7 @@ export interface RegistryBand {
   bandId: string;
   board: string;
   syncKey: string;
+  escrowSecret?: string;
 }
 
 export interface RegistryFile {
@@ -112,7 +121,9 @@ export function parseRegistry(raw: unknown, source: string): RegistryFile {
       throw new RegistryFileError(`${source}: bands[${index}]: band ${bandId} is listed twice (also bands[${first}])`);
     }
     seen.set(bandId, index);
-    return { bandId, board: b.board, syncKey: b.syncKey.toLowerCase() };
+    const band: RegistryBand = { bandId, board: b.board, syncKey: b.syncKey.toLowerCase() };
+    if (b.escrowSecret !== undefined) band.escrowSecret = b.escrowSecret.toLowerCase();
+    return band;
   });
   return { version: REGISTRY_FILE_VERSION, kind: REGISTRY_FILE_KIND, exportedAt: r.data.exportedAt, bands };
 }
@@ -123,7 +134,11 @@ export function serializeRegistry(bands: readonly RegistryBand[], exportedAt: Da
     version: REGISTRY_FILE_VERSION,
     kind: REGISTRY_FILE_KIND,
     exportedAt: exportedAt.toISOString(),
-    bands: bands.map((b) => ({ bandId: b.bandId, board: b.board, syncKey: b.syncKey })),
+    bands: bands.map((b) =>
+      b.escrowSecret === undefined
+        ? { bandId: b.bandId, board: b.board, syncKey: b.syncKey }
+        : { bandId: b.bandId, board: b.board, syncKey: b.syncKey, escrowSecret: b.escrowSecret },
+    ),
   };
   parseRegistry(doc, "the registry being written");
   return JSON.stringify(doc, null, 2) + "\n";

@@ -1,0 +1,226 @@
+import type { RealInterpreter } from "../espruino-real/interpreter";
+import type { KioskRadio, UartLink } from "../kiosk/radio";
+import type { EspruinoDevice } from "../sim/device";
+import { VirtualSerial } from "../sim/serial";
+import { ConsoleDevice, PortInfo } from "./espruino-tools";
+
+/**
+ * Console transports the flasher adds to EspruinoTools' device list, besides the package's own serial ports:
+ * - `SimSerialPorts`: simulated bands' USB serial consoles (`sim:<band>`), at a modelled baud rate;
+ * - `EmulatorPorts`: the real Espruino interpreter's console (`emu:<name>`), for the tests;
+ * - `BluetoothUartPorts`: the Espruino console over the Nordic UART service, through @stoprocent/noble (the real
+ *   adapter, or the simulator's bindings): how Puck.js, Pixl.js and Bangle.js 2 are programmed.
+ */
+
+/** Seconds a serial line takes for `bytes` at `baud` (8N1: 10 bits a byte). */
+export function serialSeconds(bytes: number, baud: number): number {
+  return (bytes * 10) / baud;
+}
+
+/** Simulated bands' USB serial ports. The world must run in real time (world.startRealtime) while in use. */
+export class SimSerialPorts implements ConsoleDevice {
+  readonly name = "Tracelet simulated USB serial";
+  private devices = new Map<string, { device: EspruinoDevice; serial: VirtualSerial }>();
+  private current: { serial: VirtualSerial; listener: (s: string) => void; closed: () => void } | undefined;
+  /** Baud rate of the modelled link (a USB-serial adapter on the board's console pins). */
+  baud = 115200;
+  /** Test hook: the link breaks after this many more bytes (an unplugged cable). */
+  breakAfterBytes: number | undefined;
+
+  /** Adds a band; returns its port path. */
+  plug(device: EspruinoDevice): string {
+    const path = `sim:${device.name}`;
+    this.devices.set(path, { device, serial: new VirtualSerial(device) });
+    return path;
+  }
+
+  unplug(path: string): void {
+    if (this.current && this.devices.get(path)?.serial === this.current.serial) this.close();
+    this.devices.delete(path);
+  }
+
+  async ports(): Promise<PortInfo[]> {
+    return [...this.devices.entries()].map(([path, d]) => ({
+      path,
+      description: `simulated ${d.device.board.name} (USB serial)`,
+      kind: "simulated" as const,
+    }));
+  }
+
+  async open(path: string, onData: (s: string) => void, onClose: () => void): Promise<void> {
+    const d = this.devices.get(path);
+    if (!d) throw new Error(`no simulated band on ${path}`);
+    const listener = (s: string) => onData(s);
+    d.serial.on("data", listener);
+    this.current = { serial: d.serial, listener, closed: onClose };
+  }
+
+  async write(data: string): Promise<void> {
+    const c = this.current;
+    if (!c) throw new Error("port closed");
+    let chars = data;
+    if (this.breakAfterBytes !== undefined) {
+      chars = data.slice(0, Math.max(0, this.breakAfterBytes));
+      this.breakAfterBytes -= data.length;
+    }
+    await new Promise((r) => setTimeout(r, serialSeconds(chars.length, this.baud) * 1000));
+    if (this.current !== c) throw new Error("port closed");
+    c.serial.write(chars);
+    if (this.breakAfterBytes !== undefined && this.breakAfterBytes < 0) {
+      this.breakAfterBytes = undefined;
+      const closed = c.closed;
+      this.close();
+      closed();
+      throw new Error("the cable was unplugged");
+    }
+  }
+
+  close(): void {
+    if (!this.current) return;
+    this.current.serial.removeListener("data", this.current.listener);
+    this.current = undefined;
+  }
+}
+
+/** The real Espruino interpreter's console (a USB console, CONSOLE "USB"), driven on virtual time. */
+export class EmulatorPorts implements ConsoleDevice {
+  readonly name = "Tracelet real-interpreter console";
+  private interps = new Map<string, RealInterpreter>();
+  private current: { interp: RealInterpreter; timer: NodeJS.Timeout } | undefined;
+  /** Test hook: the link breaks after this many more bytes. */
+  breakAfterBytes: number | undefined;
+
+  add(name: string, interp: RealInterpreter): string {
+    const path = `emu:${name}`;
+    this.interps.set(path, interp);
+    return path;
+  }
+
+  async ports(): Promise<PortInfo[]> {
+    return [...this.interps.keys()].map((path) => ({
+      path,
+      description: "real Espruino interpreter (Bangle.js 2 firmware)",
+      kind: "emulated" as const,
+    }));
+  }
+
+  async open(path: string, onData: (s: string) => void): Promise<void> {
+    const interp = this.interps.get(path);
+    if (!interp) throw new Error(`no interpreter on ${path}`);
+    interp.onOutput = onData;
+    // Virtual time follows the wall clock while the console is open, so the device's timers run as the
+    // package's own timeouts expect.
+    let last = Date.now();
+    const timer = setInterval(() => {
+      const now = Date.now();
+      interp.runUntil(interp.now + (now - last));
+      last = now;
+    }, 10);
+    this.current = { interp, timer };
+  }
+
+  async write(data: string): Promise<void> {
+    const c = this.current;
+    if (!c) throw new Error("port closed");
+    let chars = data;
+    let broken = false;
+    if (this.breakAfterBytes !== undefined) {
+      chars = data.slice(0, Math.max(0, this.breakAfterBytes));
+      this.breakAfterBytes -= data.length;
+      broken = this.breakAfterBytes < 0;
+    }
+    c.interp.type(chars);
+    if (broken) {
+      this.breakAfterBytes = undefined;
+      this.close();
+      throw new Error("the cable was unplugged");
+    }
+  }
+
+  close(): void {
+    if (!this.current) return;
+    clearInterval(this.current.timer);
+    this.current.interp.onOutput = undefined;
+    this.current = undefined;
+  }
+}
+
+/** Names Espruino boards advertise out of the box (`<board> <last 4 hex digits of the address>`). */
+const ESPRUINO_NAMES = /^(Puck\.js|Pixl\.js|Bangle\.js|MDBT42Q|Espruino)\b/;
+
+/** The Espruino console over the Nordic UART service, found by name or address in Bluetooth range. */
+export class BluetoothUartPorts implements ConsoleDevice {
+  readonly name = "Tracelet Bluetooth console (Nordic UART)";
+  readonly maxWriteLength = 20;
+  private seen = new Map<string, { id: string; name: string; address: string; rssi: number }>();
+  private link: UartLink | undefined;
+  private started = false;
+
+  constructor(
+    private readonly radio: KioskRadio,
+    /** How long `ports()` listens for adverts. */
+    private readonly scanMs = 3000,
+  ) {}
+
+  private async ensureStarted(): Promise<void> {
+    if (this.started) return;
+    await this.radio.start();
+    this.started = true;
+  }
+
+  /** Scans for `scanMs` and lists Espruino devices (by name) and everything that has a name. */
+  async ports(): Promise<PortInfo[]> {
+    await this.ensureStarted();
+    await this.radio.scan((a) => {
+      if (!a.connectable) return;
+      const name = a.localName ?? "";
+      if (!name && !this.seen.has(a.id)) return;
+      this.seen.set(a.id, { id: a.id, name, address: a.address, rssi: a.rssi });
+    });
+    await new Promise((r) => setTimeout(r, this.scanMs));
+    await this.radio.stopScan();
+    return [...this.seen.values()]
+      .sort((a, b) => Number(ESPRUINO_NAMES.test(b.name)) - Number(ESPRUINO_NAMES.test(a.name)) || b.rssi - a.rssi)
+      .map((d) => ({
+        path: d.address || d.id,
+        description: `${d.name || "(no name)"} ${d.rssi} dBm (Bluetooth)`,
+        kind: "bluetooth" as const,
+      }));
+  }
+
+  /** The peripheral id for an address or name seen by the last scan. */
+  private resolve(path: string): string | undefined {
+    const want = path.toLowerCase();
+    for (const d of this.seen.values())
+      if (d.address.toLowerCase() === want || d.id === want.replace(/:/g, "") || d.name.toLowerCase() === want)
+        return d.id;
+    return undefined;
+  }
+
+  async open(path: string, onData: (s: string) => void, onClose: () => void): Promise<void> {
+    const id = this.resolve(path);
+    if (!id) throw new Error(`${path} is not in Bluetooth range`);
+    const link = await this.radio.connectUart(id, 10000);
+    link.onData((d) => onData(Buffer.from(d).toString("latin1")));
+    link.onDisconnect(() => {
+      if (this.link === link) {
+        this.link = undefined;
+        onClose();
+      }
+    });
+    this.link = link;
+  }
+
+  async write(data: string): Promise<void> {
+    const link = this.link;
+    if (!link) throw new Error("not connected");
+    for (let i = 0; i < data.length; i += this.maxWriteLength)
+      await link.write(Uint8Array.from(Buffer.from(data.slice(i, i + this.maxWriteLength), "latin1")));
+  }
+
+  close(): void {
+    const link = this.link;
+    this.link = undefined;
+    void link?.disconnect().catch(() => undefined);
+  }
+}
