@@ -5,6 +5,7 @@ import { registerBoards } from "./boards";
 import { registerBuild } from "./build";
 import { registerCrypto } from "./crypto";
 import { registerDemo } from "./demo";
+import { registerFlash } from "./flash";
 import { registerKiosk } from "./kiosk";
 import { registerSimulate } from "./simulate";
 
@@ -16,6 +17,7 @@ export function registerVerbs(program: Command): void {
   registerBuild(program);
   registerCrypto(program);
   registerDemo(program);
+  registerFlash(program);
   registerKiosk(program);
   registerSimulate(program);
 }

@@ -1,0 +1,178 @@
+import { decodeDiscoveryServiceData, SYNC_SERVICE_UUID } from "../../../firmware/src/protocol/sync";
+import { KioskRadio, simRadio, wallClock, worldClock } from "../kiosk/radio";
+import { World } from "../sim/world";
+import { addDevice, listPorts } from "./espruino-tools";
+import { HealthCheck, radioHealthCheck } from "./health";
+import { BluetoothUartPorts, SimSerialPorts } from "./transports";
+
+/**
+ * Where the bands to flash come from: one port, the bands a technician plugs in or brings into Bluetooth range one
+ * after another (`--batch`), or simulated bands fresh from the box (`--port sim`).
+ */
+export interface Station {
+  /** The next band's port; undefined when there are no more (the count is reached, or stop() was called). */
+  next(): Promise<string | undefined>;
+  /** The health check after a band restarts (undefined: no way to reach its sync service). */
+  readonly health?: HealthCheck;
+  /** Unix milliseconds as the bands should be set to. */
+  now(): number;
+  stop(): void;
+}
+
+const SERVICE = SYNC_SERVICE_UUID.replace(/-/g, "");
+const ESPRUINO_NAME = /^(Puck\.js|Pixl\.js|Bangle\.js|MDBT42Q|Espruino)\b/;
+
+/** Simulated bands of `board`, fresh from the box, each on its own simulated USB serial port. */
+export class SimStation implements Station {
+  readonly world: World;
+  readonly ports = new SimSerialPorts();
+  readonly health: HealthCheck;
+  private made = 0;
+  private stopped = false;
+  private radio: KioskRadio;
+
+  constructor(
+    readonly board: string,
+    readonly count: number,
+    opts: { baud?: number; seed?: number; world?: World } = {},
+  ) {
+    this.world = opts.world ?? new World({ seed: opts.seed ?? 1, startUnix: Math.floor(Date.now() / 1000) });
+    this.ports.baud = opts.baud ?? 115200;
+    this.radio = simRadio(this.world, { x: 0, y: 0 });
+    this.health = radioHealthCheck(this.radio, worldClock(this.world), 60_000);
+  }
+
+  /** Registers the simulated ports with the package and starts the world in real time. */
+  async start(): Promise<void> {
+    await addDevice(this.ports);
+    this.world.startRealtime(1);
+  }
+
+  async next(): Promise<string | undefined> {
+    if (this.stopped || this.made >= this.count) return undefined;
+    this.made++;
+    // On the bench, within a metre of the flasher's adapter.
+    const angle = (this.made * 2 * Math.PI) / Math.max(this.count, 1);
+    const device = this.world.addBand({
+      board: this.board,
+      name: `new${this.made}`,
+      position: { x: Math.cos(angle), y: Math.sin(angle) },
+    });
+    return this.ports.plug(device);
+  }
+
+  now(): number {
+    return Math.round((this.world.startUnix + this.world.now) * 1000);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.world.stopRealtime();
+    this.radio.stop();
+  }
+}
+
+/** One given port (a serial path, or a Bluetooth address or name). */
+export class PortStation implements Station {
+  private given = false;
+  constructor(
+    private readonly port: string,
+    readonly health?: HealthCheck,
+  ) {}
+  async next(): Promise<string | undefined> {
+    if (this.given) return undefined;
+    this.given = true;
+    return this.port;
+  }
+  now(): number {
+    return Date.now();
+  }
+  stop(): void {}
+}
+
+/**
+ * Bands as they appear: serial ports (each port present at the start, then each one plugged in later; a port
+ * that goes away and comes back is a new band) and, with a Bluetooth adapter, Espruino boards advertising their
+ * out-of-the-box name or Tracelet bands sending the unprovisioned (all-zero) discovery advert.
+ */
+export class WatchStation implements Station {
+  private queue: string[] = [];
+  private present = new Set<string>();
+  private done = new Set<string>();
+  private stopped = false;
+  private given = 0;
+  private wake: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  readonly health?: HealthCheck;
+
+  constructor(
+    private readonly count: number | undefined,
+    private readonly bluetooth: { radio: KioskRadio; ports: BluetoothUartPorts } | undefined,
+  ) {
+    if (bluetooth) this.health = radioHealthCheck(bluetooth.radio, wallClock, 60_000);
+  }
+
+  async start(): Promise<void> {
+    await this.poll();
+    this.timer = setInterval(() => void this.poll(), 1000);
+    if (this.bluetooth) await this.bluetooth.radio.start();
+  }
+
+  /** (Re)starts the Bluetooth watch: flashing a band uses the same radio, which replaces the scan's listener. */
+  private async watchRadio(): Promise<void> {
+    if (this.bluetooth)
+      await this.bluetooth.radio.scan((a) => {
+        if (!a.connectable) return;
+        const sd = a.serviceData.find((d) => d.uuid === SERVICE);
+        const fresh = sd ? decodeDiscoveryServiceData(new Uint8Array(sd.data)) : undefined;
+        const candidate = (fresh?.ok && fresh.value.unprovisioned) || ESPRUINO_NAME.test(a.localName ?? "");
+        if (candidate) this.offer(a.address || a.id);
+      });
+  }
+
+  private async poll(): Promise<void> {
+    const serial = (await listPorts()).filter((p) => p.kind === "serial").map((p) => p.path);
+    for (const p of [...this.present]) if (!serial.includes(p)) this.present.delete(p);
+    for (const p of serial)
+      if (!this.present.has(p)) {
+        this.present.add(p);
+        this.done.delete(p);
+        this.offer(p);
+      }
+  }
+
+  private offer(port: string): void {
+    if (this.done.has(port) || this.queue.includes(port)) return;
+    this.queue.push(port);
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  async next(): Promise<string | undefined> {
+    await this.watchRadio();
+    while (!this.stopped && (this.count === undefined || this.given < this.count)) {
+      const p = this.queue.shift();
+      if (p !== undefined) {
+        this.done.add(p);
+        this.given++;
+        return p;
+      }
+      await new Promise<void>((r) => (this.wake = r));
+    }
+    return undefined;
+  }
+
+  now(): number {
+    return Date.now();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    void this.bluetooth?.radio.stopScan().catch(() => undefined);
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+}
