@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
+import * as vm from "vm";
 import { listBoardIds, loadBoard } from "../boards/load";
 
 /**
@@ -43,9 +44,31 @@ interface EspruinoGlobal {
   Config: any;
   addProcessor(name: string, fn: (data: any, cb: (d: any) => void) => void): void;
 }
-declare const Espruino: EspruinoGlobal;
 
 let loaded: Promise<EspruinoGlobal> | undefined;
+
+/**
+ * The package loads its files with `vm.Script.runInThisContext`, so its globals (`Espruino`, and the `$`,
+ * `navigator`, `acorn` it reads) live in the process's main context. Where this module runs in another context
+ * (jest runs every test file in its own), the names are bridged to the main context's global object.
+ */
+const mainGlobal = vm.runInThisContext("globalThis") as Record<string, unknown>;
+function bridgeGlobals(): void {
+  if (mainGlobal === (globalThis as unknown)) return;
+  for (const name of ["Espruino", "$", "navigator", "document", "acorn", "require"]) {
+    Object.defineProperty(globalThis, name, {
+      configurable: true,
+      get: () => mainGlobal[name],
+      set: (v) => (mainGlobal[name] = v),
+    });
+  }
+}
+
+/** The console objects the package may print to (the main context's, and this context's). */
+function consoles(): Console[] {
+  const main = mainGlobal.console as Console;
+  return main === console ? [console] : [console, main];
+}
 const ours: ConsoleDevice[] = [];
 
 /** What the package would print, dropped (see the module comment); counted so a test can see it was silenced. */
@@ -53,24 +76,30 @@ export const silenced = { lines: 0 };
 
 const CONSOLE_METHODS = ["log", "warn", "error", "info", "debug"] as const;
 let quiet = 0;
-let saved: Record<string, (...a: unknown[]) => void> | undefined;
+let saved: Record<string, (...a: unknown[]) => void>[] | undefined;
 
 /** Drops console output while `fn` runs (nested calls allowed). */
 export async function silently<T>(fn: () => Promise<T>): Promise<T> {
   if (quiet++ === 0) {
-    saved = {};
-    for (const m of CONSOLE_METHODS) {
-      saved[m] = console[m];
-      console[m] = () => {
-        silenced.lines++;
-      };
-    }
+    saved = consoles().map((c) => {
+      const keep: Record<string, (...a: unknown[]) => void> = {};
+      for (const m of CONSOLE_METHODS) {
+        keep[m] = c[m];
+        c[m] = () => {
+          silenced.lines++;
+        };
+      }
+      return keep;
+    });
   }
   try {
     return await fn();
   } finally {
     if (--quiet === 0 && saved) {
-      for (const m of CONSOLE_METHODS) console[m] = saved[m];
+      const all = consoles();
+      saved.forEach((keep, i) => {
+        for (const m of CONSOLE_METHODS) all[i][m] = keep[m];
+      });
       saved = undefined;
     }
   }
@@ -98,10 +127,11 @@ export function espruinoTools(): Promise<EspruinoGlobal> {
   loaded ??= silently(
     () =>
       new Promise<EspruinoGlobal>((resolve) => {
+        bridgeGlobals();
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const tools = require("espruino") as { init(cb: () => void): void };
         tools.init(() => {
-          const E = Espruino;
+          const E = mainGlobal.Espruino as EspruinoGlobal;
           // Only the package's own USB/serial transport stays: its Bluetooth ones load a different noble and
           // open the adapter on their own; the browser ones do nothing in Node.
           E.Core.Serial.devices.splice(

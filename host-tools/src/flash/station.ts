@@ -3,7 +3,7 @@ import { KioskRadio, simRadio, wallClock, worldClock } from "../kiosk/radio";
 import { World } from "../sim/world";
 import { addDevice, listPorts } from "./espruino-tools";
 import { HealthCheck, radioHealthCheck } from "./health";
-import { BluetoothUartPorts, SimSerialPorts } from "./transports";
+import { BluetoothUartPorts, simSerialPorts } from "./transports";
 
 /**
  * Where the bands to flash come from: one port, the bands a technician plugs in or brings into Bluetooth range one
@@ -25,7 +25,7 @@ const ESPRUINO_NAME = /^(Puck\.js|Pixl\.js|Bangle\.js|MDBT42Q|Espruino)\b/;
 /** Simulated bands of `board`, fresh from the box, each on its own simulated USB serial port. */
 export class SimStation implements Station {
   readonly world: World;
-  readonly ports = new SimSerialPorts();
+  readonly ports = simSerialPorts();
   readonly health: HealthCheck;
   private made = 0;
   private stopped = false;

@@ -17,7 +17,11 @@ export function serialSeconds(bytes: number, baud: number): number {
   return (bytes * 10) / baud;
 }
 
-/** Simulated bands' USB serial ports. The world must run in real time (world.startRealtime) while in use. */
+/**
+ * Simulated bands' USB serial ports. The world must run in real time (world.startRealtime) while in use. The
+ * package remembers which transport owns a port path, so a process has one of these (`simSerialPorts()`); a path
+ * plugged again (a new world's band of the same name) belongs to the newest band.
+ */
 export class SimSerialPorts implements ConsoleDevice {
   readonly name = "Tracelet simulated USB serial";
   private devices = new Map<string, { device: EspruinoDevice; serial: VirtualSerial }>();
@@ -82,6 +86,12 @@ export class SimSerialPorts implements ConsoleDevice {
   }
 }
 
+let simPorts: SimSerialPorts | undefined;
+/** The process's simulated serial ports (see SimSerialPorts). */
+export function simSerialPorts(): SimSerialPorts {
+  return (simPorts ??= new SimSerialPorts());
+}
+
 /** The real Espruino interpreter's console (a USB console, CONSOLE "USB"), driven on virtual time. */
 export class EmulatorPorts implements ConsoleDevice {
   readonly name = "Tracelet real-interpreter console";
@@ -143,6 +153,12 @@ export class EmulatorPorts implements ConsoleDevice {
     this.current.interp.onOutput = undefined;
     this.current = undefined;
   }
+}
+
+let emuPorts: EmulatorPorts | undefined;
+/** The process's real-interpreter consoles (one transport per process, as for simulated ports). */
+export function emulatorPorts(): EmulatorPorts {
+  return (emuPorts ??= new EmulatorPorts());
 }
 
 /** Names Espruino boards advertise out of the box (`<board> <last 4 hex digits of the address>`). */
