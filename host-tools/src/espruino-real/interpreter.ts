@@ -304,12 +304,19 @@ export class RealInterpreter {
     }
   }
 
-  /** A Storage file's bytes, or undefined. */
+  /** A Storage file's bytes, or undefined (read in 768-byte pieces: a whole bundle as one array would not fit). */
   readFile(name: string): Uint8Array | undefined {
-    const arr = this.eval<number[] | null>(
-      `(function(){var s=require("Storage").read(${JSON.stringify(name)});return s===undefined?null:[].slice.call(E.toUint8Array(s))})()`,
+    const n = JSON.stringify(name);
+    const size = this.eval<number | null>(
+      `(function(){var s=require("Storage").read(${n});return s===undefined?null:s.length})()`,
     );
-    return arr ? Uint8Array.from(arr) : undefined;
+    if (size === null) return undefined;
+    const parts: Buffer[] = [];
+    for (let off = 0; off < size; off += 768) {
+      const b64 = this.eval<string>(`btoa(require("Storage").read(${n},${off},${Math.min(768, size - off)}))`);
+      parts.push(Buffer.from(b64, "base64"));
+    }
+    return new Uint8Array(Buffer.concat(parts));
   }
 
   list(): string[] {

@@ -99,6 +99,8 @@ export class EmulatorPorts implements ConsoleDevice {
   private current: { interp: RealInterpreter; timer: NodeJS.Timeout } | undefined;
   /** Test hook: the link breaks after this many more bytes. */
   breakAfterBytes: number | undefined;
+  /** Bytes sent to interpreters so far (tests measure a session with it). */
+  bytesWritten = 0;
 
   add(name: string, interp: RealInterpreter): string {
     const path = `emu:${name}`;
@@ -140,6 +142,7 @@ export class EmulatorPorts implements ConsoleDevice {
       broken = this.breakAfterBytes < 0;
     }
     c.interp.type(chars);
+    this.bytesWritten += chars.length;
     if (broken) {
       this.breakAfterBytes = undefined;
       this.close();
