@@ -18,10 +18,24 @@ const notJson = path.join(dir, "not-json.json");
 fs.writeFileSync(notJson, '{"name": ');
 const noPeople = path.join(dir, "no-people.json");
 fs.writeFileSync(noPeople, '{"name": "x"}');
+const apiKey = path.join(dir, "flasher.key");
+fs.writeFileSync(apiKey, "a-flasher-key-for-the-bad-argument-cases\n", { mode: 0o600 });
+const notJsonRegistry = path.join(dir, "not-json-registry.json");
+fs.writeFileSync(notJsonRegistry, "{", { mode: 0o600 });
+const emptyKey = path.join(dir, "empty.key");
+fs.writeFileSync(emptyKey, "\n", { mode: 0o600 });
+const deployment = (name: string, json: string) => {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, json);
+  return file;
+};
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const { USAGE, BAD_INPUT, BOARD, FILE } = ExitCode;
 const S = ["simulate", "--scenario", "care-home"];
+/** `tracelet flash` on a simulated band with an offline registry: each case below breaks one thing. */
+const F = ["flash", "--board", "puckjs", "--port", "sim"];
+const REG = ["--registry", path.join(dir, "flashed.json")];
 
 const CASES: [string[], number, RegExp][] = [
   [["nope"], USAGE, /unknown command 'nope'/],
@@ -92,6 +106,70 @@ const CASES: [string[], number, RegExp][] = [
     FILE,
     /--db: cannot read .*none\.db/,
   ],
+  [["authority", "registry", "import", "--db", path.join(dir, "a.db")], USAGE, /required option '--in <file>'/],
+  [
+    ["authority", "registry", "import", "--db", path.join(dir, "none.db"), "--in", notJsonRegistry],
+    BAD_INPUT,
+    /band registry file .*not-json-registry\.json is not JSON/,
+  ],
+  [
+    ["authority", "registry", "import", "--db", path.join(dir, "none.db"), "--in", path.join(dir, "none.json")],
+    FILE,
+    /--in: cannot read .*none\.json: .*ENOENT/,
+  ],
+  // flash: every option is checked before a band is waited for or touched
+  [["flash", "--port", "sim", ...REG], USAGE, /--board <id> is required \(tracelet boards lists them\)/],
+  [["flash", "--board", "moon", "--port", "sim", ...REG], BOARD, /unknown board "moon" \(known boards: .*puckjs/],
+  [
+    ["flash", "--board", "puckjs", ...REG],
+    USAGE,
+    /--port is required: a serial port, a Bluetooth address or name, or sim/,
+  ],
+  [F, USAGE, /every band must be registered: give --authority <url> --api-key-file <file>, or --registry <file>/],
+  [
+    [...F, "--authority", "http://127.0.0.1:9", "--api-key-file", apiKey, ...REG],
+    USAGE,
+    /give either --authority or --registry, not both/,
+  ],
+  [
+    [...F, "--authority", "ftp://x", "--api-key-file", apiKey],
+    USAGE,
+    /--authority must be an http\(s\) URL, got "ftp:\/\/x"/,
+  ],
+  [[...F, "--authority", "https://x"], USAGE, /--authority needs --api-key-file/],
+  [
+    [...F, "--authority", "https://x", "--api-key-file", path.join(dir, "none.key")],
+    FILE,
+    /--api-key-file: cannot read .*none\.key: .*ENOENT/,
+  ],
+  [[...F, "--authority", "https://x", "--api-key-file", emptyKey], BAD_INPUT, /--api-key-file: .*empty\.key is empty/],
+  [[...F, ...REG, "--deployment", path.join(dir, "none-dep.json")], FILE, /--deployment: cannot read .*none-dep\.json/],
+  [[...F, ...REG, "--deployment", notJson], BAD_INPUT, /deployment file .*not-json\.json is not JSON/],
+  [
+    [...F, ...REG, "--deployment", deployment("public.json", '{"mode": "public"}')],
+    BAD_INPUT,
+    /deployment file .*public\.json: mode: .*"private"\|"escrow"/,
+  ],
+  [
+    [...F, ...REG, "--deployment", deployment("short.json", '{"retentionDays": 5}')],
+    BAD_INPUT,
+    /deployment file .*short\.json: retentionDays: .*14/,
+  ],
+  [
+    [...F, ...REG, "--deployment", deployment("typo.json", '{"retentionDay": 21}')],
+    BAD_INPUT,
+    /deployment file .*typo\.json: .*retentionDay/,
+  ],
+  [[...F, ...REG, "--count", "3"], USAGE, /--count goes with --batch/],
+  [[...F, ...REG, "--batch"], USAGE, /--port sim --batch needs --count <n>/],
+  [[...F, ...REG, "--batch", "--count", "0"], USAGE, /--count: must be a whole number from 1 to 1000, got "0"/],
+  [[...F, ...REG, "--baud", "7"], USAGE, /--baud: must be a whole number from 1200 to 1000000, got "7"/],
+  [
+    [...F, "--registry", "/proc/tracelet/bands.json"],
+    FILE,
+    /cannot write band registry file \/proc\/tracelet\/bands\.json/,
+  ],
+  [[...F, ...REG, "--labels", "/proc/tracelet/labels.svg"], FILE, /cannot .*\/proc\/tracelet/],
   [["kiosk", "--links", "9"], USAGE, /--links: must be a whole number from 1 to 8, got "9"/],
   [["kiosk", "--sim", "1", "--port", "99999"], USAGE, /--port: must be a whole number from 0 to 65535/],
   [["kiosk", "--sim", "1", "--export-key", path.join(dir, "none.pem")], FILE, /--export-key: cannot read/],

@@ -1,5 +1,5 @@
 import { BandLogAuth, BandLogService, BAND_LOG_TYPES } from "./band-logs";
-import { BandRegistry, parseSince, RegisterBandRequest } from "./bands";
+import { BandRegistry, parseSince, RegisterBandRequest, registrationAudit } from "./bands";
 import { AuthorityConfig } from "./config";
 import { ContactList, ContactQuery, ContactStatusRequest } from "./contacts";
 import { deriveServerSubkeys } from "./crypto/server-keys";
@@ -414,13 +414,8 @@ export class AuthorityApp {
         body: { ...json, schema: RegisterBandRequest },
         handler: async (ctx) => {
           const r = await this.bands.register(ctx.actor!, ctx.json as z.infer<typeof RegisterBandRequest>, ctx.now);
-          if (r.status !== "unchanged") {
-            await this.audit(ctx, "band." + r.status, r.band.bandId, {
-              board: r.band.board,
-              escrow: r.band.escrow,
-              syncKey: r.band.hasSyncKey,
-            });
-          }
+          const entry = registrationAudit(r);
+          if (entry) await this.audit(ctx, entry.action, entry.subject, entry.detail);
           return { status: r.status === "created" ? 201 : 200, json: { status: r.status, ...r.band } };
         },
       },

@@ -96,12 +96,12 @@ export class BandRegistry {
     this.boards = ids.length ? new Set(ids) : null;
   }
 
-  async register(
-    actor: Actor,
-    body: RegisterBandBody,
-    now: number,
-  ): Promise<{ status: "created" | "unchanged" | "updated" | "replaced"; band: BandView }> {
-    const bandId = body.bandId.toLowerCase();
+  /**
+   * The checks of `register` that need no database: a known board, no escrow secret in a private deployment, a
+   * sync key from the flasher. Throws the HttpError `register` would; `registry import` runs it on every band
+   * before it registers any.
+   */
+  check(actor: Actor, body: RegisterBandBody): void {
     if (this.boards && !this.boards.has(body.board)) {
       throw new HttpError(
         400,
@@ -123,6 +123,15 @@ export class BandRegistry {
         "syncKey: the flasher must register the band's sync key (32 hex digits)",
       );
     }
+  }
+
+  async register(
+    actor: Actor,
+    body: RegisterBandBody,
+    now: number,
+  ): Promise<{ status: "created" | "unchanged" | "updated" | "replaced"; band: BandView }> {
+    const bandId = body.bandId.toLowerCase();
+    this.check(actor, body);
     const secret = body.escrowSecret !== undefined ? Buffer.from(body.escrowSecret, "hex") : null;
     const syncKey = body.syncKey !== undefined ? Buffer.from(body.syncKey, "hex") : null;
     const aad = Buffer.from(bandId, "hex");
@@ -197,6 +206,19 @@ export class BandRegistry {
     if (!/^[0-9a-fA-F]{16}$/.test(bandId)) return false;
     return this.store.deleteBand(bandId.toLowerCase(), now);
   }
+}
+
+/** The audit entry of a registration, the same from POST /api/bands and `registry import`; none when unchanged. */
+export function registrationAudit(r: {
+  status: string;
+  band: BandView;
+}): { action: string; subject: string; detail: Record<string, unknown> } | undefined {
+  if (r.status === "unchanged") return undefined;
+  return {
+    action: "band." + r.status,
+    subject: r.band.bandId,
+    detail: { board: r.band.board, escrow: r.band.escrow, syncKey: r.band.hasSyncKey },
+  };
 }
 
 function view(b: BandRow): BandView {

@@ -1,9 +1,11 @@
 import { Command } from "commander";
 import * as path from "path";
 import { AuthorityApp } from "../authority/app";
-import { BandRegistry } from "../authority/bands";
+import { BandRegistry, KioskRegistry, registrationAudit } from "../authority/bands";
 import { AuthorityConfig, loadConfigFile, parseConfig } from "../authority/config";
+import { Actor } from "../authority/crypto/api-keys";
 import { deriveServerSubkeys } from "../authority/crypto/server-keys";
+import { HttpError } from "../authority/http/errors";
 import {
   AuthoritySecrets,
   generateSecretsFile,
@@ -14,7 +16,7 @@ import {
 } from "../authority/secrets";
 import { startServer } from "../authority/server";
 import { SqliteStore } from "../authority/store/sqlite";
-import { RegistryFileError, writeRegistryFile } from "../kiosk/registry-file";
+import { loadRegistryFile, RegistryFileError, writeRegistryFile } from "../kiosk/registry-file";
 import { CliError, ExitCode } from "./exit-codes";
 import { requireInputFile } from "./files";
 import { parseNumberOption } from "./options";
@@ -61,6 +63,17 @@ export function registerAuthority(program: Command): void {
     .action(async (opts: ExportRegistryOptions) => {
       await exportRegistry(opts);
     });
+  registry
+    .command("import")
+    .description("register every band of a registry file the flasher wrote offline (tracelet flash --registry)")
+    .requiredOption("--db <path>", "the authority's SQLite database (must exist)")
+    .option("--secrets <file>", "secrets file holding the server key (default: <db>.secrets.json)")
+    .option("--config <file>", "the authority's JSON config: its deployment (private|escrow) decides escrow secrets")
+    .requiredOption("--in <file>", "registry file written by tracelet flash --registry (mode 0600)")
+    .option("--json", "print {in, created, unchanged, updated, conflicts} as JSON on stdout")
+    .action(async (opts: ImportRegistryOptions) => {
+      await importRegistry(opts);
+    });
 }
 
 interface ExportRegistryOptions {
@@ -70,17 +83,30 @@ interface ExportRegistryOptions {
   json?: boolean;
 }
 
+/** The authority's band registry opened from the command line: database, secrets file and config. */
+interface OpenedRegistry {
+  store: SqliteStore;
+  registry: BandRegistry;
+  config: AuthorityConfig;
+  secretsFile: string;
+}
+
 /**
- * `tracelet authority registry export`: the kiosk registry (GET /api/kiosk/bands) as a file. Bands without a
- * sync key (registered before sync keys were recorded) are left out and counted. The export is audited in
- * the database like a kiosk's listing.
+ * Opens an existing database with its secrets file (default `<db>.secrets.json`, or the config's secretsFile)
+ * for `registry export` and `registry import`. `memoryReason` ends the message for `--db :memory:`.
  */
-async function exportRegistry(opts: ExportRegistryOptions): Promise<void> {
-  if (opts.db === ":memory:") throw new CliError(ExitCode.USAGE, "--db: an in-memory database has no bands to export");
+function openRegistry(opts: { db: string; secrets?: string; config?: string }, memoryReason: string): OpenedRegistry {
+  if (opts.db === ":memory:") throw new CliError(ExitCode.USAGE, `--db: an in-memory database ${memoryReason}`);
   requireInputFile("--db", opts.db);
-  const secretsFile = opts.secrets ?? path.resolve(opts.db) + ".secrets.json";
+  if (opts.config) requireInputFile("--config", opts.config);
+  let config: AuthorityConfig;
+  try {
+    config = opts.config ? loadConfigFile(opts.config) : parseConfig({});
+  } catch (e) {
+    throw new CliError(ExitCode.BAD_INPUT, (e as Error).message);
+  }
+  const secretsFile = opts.secrets ?? config.secretsFile ?? path.resolve(opts.db) + ".secrets.json";
   requireInputFile("--secrets", secretsFile);
-  const config = parseConfig({});
   let secrets: AuthoritySecrets;
   try {
     secrets = loadSecretsFile(secretsFile, config);
@@ -93,17 +119,34 @@ async function exportRegistry(opts: ExportRegistryOptions): Promise<void> {
   } catch (e) {
     throw new CliError(ExitCode.BAD_INPUT, `cannot open database ${opts.db}: ${(e as Error).message}`);
   }
+  const sub = deriveServerSubkeys(secrets.serverKey);
+  return { store, registry: new BandRegistry(store, config, sub.escrowSeal, sub.syncKeySeal), config, secretsFile };
+}
+
+/**
+ * Every band with a sync key, unsealed: also the proof that the secrets file belongs to the database (a sealed
+ * key that does not open stops the command before it writes anything).
+ */
+async function listRegistry(o: OpenedRegistry, now: number): Promise<KioskRegistry> {
   try {
-    const sub = deriveServerSubkeys(secrets.serverKey);
-    const registry = new BandRegistry(store, config, sub.escrowSeal, sub.syncKeySeal);
+    return await o.registry.listForKiosk(undefined, now);
+  } catch (e) {
+    throw new CliError(ExitCode.BAD_INPUT, `${(e as Error).message} (is ${o.secretsFile} this database's?)`);
+  }
+}
+
+/**
+ * `tracelet authority registry export`: the kiosk registry (GET /api/kiosk/bands) as a file. Bands without a
+ * sync key (registered before sync keys were recorded) are left out and counted. The export is audited in
+ * the database like a kiosk's listing.
+ */
+async function exportRegistry(opts: ExportRegistryOptions): Promise<void> {
+  const opened = openRegistry(opts, "has no bands to export");
+  const { store } = opened;
+  try {
     const nowMs = Date.now();
     const now = Math.floor(nowMs / 1000);
-    let listed;
-    try {
-      listed = await registry.listForKiosk(undefined, now);
-    } catch (e) {
-      throw new CliError(ExitCode.BAD_INPUT, `${(e as Error).message} (is ${secretsFile} this database's?)`);
-    }
+    const listed = await listRegistry(opened, now);
     const withoutSyncKey = (await store.counts()).bands - listed.bands.length;
     try {
       writeRegistryFile(path.resolve(opts.out), listed.bands, new Date(nowMs));
@@ -126,6 +169,86 @@ async function exportRegistry(opts: ExportRegistryOptions): Promise<void> {
         `wrote ${info.bands} band(s) with sync keys to ${info.out} (mode 0600)` +
         (withoutSyncKey ? `; ${withoutSyncKey} band(s) registered without a sync key were left out` : ""),
     );
+  } finally {
+    await store.close();
+  }
+}
+
+interface ImportRegistryOptions {
+  db: string;
+  secrets?: string;
+  config?: string;
+  in: string;
+  json?: boolean;
+}
+
+/**
+ * `tracelet authority registry import`: registers every band of a registry file the flasher wrote offline, as
+ * the flasher would have over POST /api/bands (actor `flasher:import:<file name>`, the same audit entries). The
+ * file is checked whole first, and every band against the registry's rules (board, escrow secrets in a
+ * private deployment), so a file that cannot be imported changes nothing. A band id already registered with
+ * other keys is a conflict: it is left as it is and named, the other bands are imported, and the command
+ * fails; importing the same file again is harmless (its bands come back unchanged).
+ */
+async function importRegistry(opts: ImportRegistryOptions): Promise<void> {
+  requireInputFile("--in", opts.in);
+  let file;
+  try {
+    file = loadRegistryFile(path.resolve(opts.in));
+  } catch (e) {
+    const err = e as RegistryFileError;
+    throw new CliError(err.kind === "file" ? ExitCode.FILE : ExitCode.BAD_INPUT, err.message);
+  }
+  const opened = openRegistry(opts, "would be gone when the import ends");
+  const { store, registry } = opened;
+  const actor: Actor = { name: `import:${path.basename(opts.in)}`, role: "flasher" };
+  try {
+    for (const b of file.bands) {
+      try {
+        registry.check(actor, b);
+      } catch (e) {
+        const why =
+          e instanceof HttpError && e.code === "escrow_disabled"
+            ? `it carries an escrow secret, but this authority runs the private deployment (an escrow authority's --config says "deployment": "escrow")`
+            : (e as Error).message;
+        throw new CliError(ExitCode.BAD_INPUT, `${opts.in}: band ${b.bandId}: ${why}; nothing was imported`);
+      }
+    }
+    const nowMs = Date.now();
+    const now = Math.floor(nowMs / 1000);
+    await listRegistry(opened, now);
+    const result = { in: path.resolve(opts.in), created: 0, unchanged: 0, updated: 0, conflicts: [] as string[] };
+    for (const b of file.bands) {
+      let r;
+      try {
+        r = await registry.register(actor, b, now);
+      } catch (e) {
+        if (e instanceof HttpError && e.code === "band_exists") {
+          result.conflicts.push(b.bandId);
+          continue;
+        }
+        throw new CliError(ExitCode.INTERNAL, `band ${b.bandId}: ${(e as Error).message}`);
+      }
+      if (r.status === "created") result.created++;
+      else if (r.status === "updated") result.updated++;
+      else result.unchanged++;
+      const entry = registrationAudit(r);
+      if (entry) await store.audit({ at: now, actor: `${actor.role}:${actor.name}`, ip: null, ...entry });
+    }
+    emit(opts, result, () =>
+      [
+        `${result.in}: ${file.bands.length} band(s): ${result.created} created, ${result.unchanged} unchanged` +
+          (result.updated ? `, ${result.updated} given their sync key` : "") +
+          `, ${result.conflicts.length} conflict(s)`,
+        ...result.conflicts.map((id) => `conflict: band ${id} is already registered with other keys (left as it is)`),
+      ].join("\n"),
+    );
+    if (result.conflicts.length) {
+      throw new CliError(
+        ExitCode.BAD_INPUT,
+        `${result.conflicts.length} band(s) already registered with other keys: ${result.conflicts.join(", ")} (the other bands were imported)`,
+      );
+    }
   } finally {
     await store.close();
   }

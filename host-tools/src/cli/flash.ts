@@ -18,7 +18,7 @@ import {
   StepEvent,
   StepName,
 } from "../flash/provision";
-import { AuthoritySink, FileSink, RegistrySink } from "../flash/registry";
+import { AuthoritySink, FileSink, RegistryError, RegistrySink } from "../flash/registry";
 import { PortStation, SimStation, Station, WatchStation } from "../flash/station";
 import { BluetoothUartPorts } from "../flash/transports";
 import { CliError, ExitCode } from "./exit-codes";
@@ -143,7 +143,11 @@ async function plan(opts: FlashOptions): Promise<Plan> {
       );
     requireInputFile("--api-key-file", opts.apiKeyFile);
     const key = fs.readFileSync(opts.apiKeyFile, "utf8").trim();
-    if (!key) throw new CliError(ExitCode.BAD_INPUT, `${opts.apiKeyFile} is empty`);
+    if (!key)
+      throw new CliError(
+        ExitCode.BAD_INPUT,
+        `--api-key-file: ${opts.apiKeyFile} is empty (it must hold a flasher API key)`,
+      );
     registry = new AuthoritySink(opts.authority, key);
   } else if (opts.registry) {
     registry = new FileSink(path.resolve(opts.registry));
@@ -154,6 +158,14 @@ async function plan(opts: FlashOptions): Promise<Plan> {
     );
   }
   const labels = opts.labels ? prepareOutputFile(opts.labels, "label sheet") : undefined;
+  // The registry must be usable before a band is waited for, let alone written: one line and out if not.
+  try {
+    await registry.check();
+  } catch (e) {
+    if (!(e instanceof RegistryError)) throw e;
+    const code = { file: ExitCode.FILE, auth: ExitCode.AUTH, network: ExitCode.NETWORK }[e.kind];
+    throw new CliError(code, e.message);
+  }
   // The bundle that is flashed is the one built for this board and mode (built now if missing or the other mode).
   const bundle = await firmwareFor(board.id, opts.dev === true);
   return { board, deployment, registry, bundle, firmware: firmwareLabel(board.id), baud, count, labels };

@@ -4,8 +4,8 @@ import { z } from "zod";
 
 /**
  * The offline band registry file: the bands a kiosk may sync, with their sync keys, for a clinic without a
- * link to the authority. Written by `tracelet authority registry export` (writeRegistryFile), read by the
- * kiosk (loadRegistryFile). Its band entries have the shape of GET /api/kiosk/bands's entries (which carry a
+ * link to the authority. Written by `tracelet authority registry export` and, offline, by `tracelet flash`
+ * (writeRegistryFile); read by the kiosk and by `tracelet authority registry import` (loadRegistryFile). Its band entries have the shape of GET /api/kiosk/bands's entries (which carry a
  * few more fields); readers ignore fields they do not know, so later versions may only add optional ones.
  *
  *     {"version": 1, "kind": "tracelet-band-registry", "exportedAt": "<ISO>",
@@ -53,9 +53,15 @@ export interface RegistryFile {
   bands: RegistryBand[];
 }
 
-/** A registry file that cannot be used; the message names the file and what is wrong (never a key). */
+/**
+ * A registry file that cannot be used; the message names the file and what is wrong (never a key). `kind`:
+ * "file" when the file itself could not be read or written or is shared, "content" when what it holds is wrong.
+ */
 export class RegistryFileError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly kind: "file" | "content" = "content",
+  ) {
     super(message);
     this.name = "RegistryFileError";
   }
@@ -70,15 +76,15 @@ export function loadRegistryFile(file: string): RegistryFile {
   try {
     stat = fs.statSync(file);
   } catch (e) {
-    throw new RegistryFileError(`cannot read band registry file ${file}: ${cause(e)}`);
+    throw new RegistryFileError(`cannot read band registry file ${file}: ${cause(e)}`, "file");
   }
-  if (stat.isDirectory()) throw new RegistryFileError(`band registry file ${file} is a folder`);
+  if (stat.isDirectory()) throw new RegistryFileError(`band registry file ${file} is a folder`, "file");
   refuseShared(stat, file, `band registry file ${file} holds band sync keys but is readable by group or others`);
   let text: string;
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (e) {
-    throw new RegistryFileError(`cannot read band registry file ${file}: ${cause(e)}`);
+    throw new RegistryFileError(`cannot read band registry file ${file}: ${cause(e)}`, "file");
   }
   let raw: unknown;
   try {
@@ -156,12 +162,12 @@ export function writeRegistryFile(file: string, bands: readonly RegistryBand[], 
     existing = fs.lstatSync(file);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") {
-      throw new RegistryFileError(`cannot write band registry file ${file}: ${cause(e)}`);
+      throw new RegistryFileError(`cannot write band registry file ${file}: ${cause(e)}`, "file");
     }
   }
   if (existing) {
     if (!existing.isFile()) {
-      throw new RegistryFileError(`refusing to overwrite ${file}: it is not a regular file`);
+      throw new RegistryFileError(`refusing to overwrite ${file}: it is not a regular file`, "file");
     }
     refuseShared(existing, file, `refusing to overwrite ${file}: it is readable by group or others`);
   }
@@ -178,7 +184,7 @@ export function writeRegistryFile(file: string, bands: readonly RegistryBand[], 
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
-    throw new RegistryFileError(`cannot write band registry file ${file}: ${cause(e)}`);
+    throw new RegistryFileError(`cannot write band registry file ${file}: ${cause(e)}`, "file");
   }
 }
 
@@ -186,7 +192,7 @@ function refuseShared(stat: fs.Stats, file: string, what: string): void {
   if (process.platform === "win32") return;
   const mode = stat.mode & 0o777;
   if ((mode & 0o077) !== 0) {
-    throw new RegistryFileError(`${what} (mode 0${mode.toString(8)}); chmod 600 ${file}`);
+    throw new RegistryFileError(`${what} (mode 0${mode.toString(8)}); chmod 600 ${file}`, "file");
   }
 }
 
