@@ -4,6 +4,7 @@ import { firmwareBandSection } from "./sections/firmware-band";
 import { espruinoRealSection } from "./sections/espruino-real";
 import { faultSweepSection } from "./sections/fault-sweep";
 import { firmwareBundlesSection } from "./sections/firmware-bundles";
+import { flashSection } from "./sections/flash";
 import { kioskCrashSection } from "./sections/kiosk-crash";
 import { kioskMatchSection } from "./sections/kiosk-match";
 import { kioskMemorySection } from "./sections/kiosk-memory";
@@ -25,6 +26,7 @@ export const BENCH_SECTIONS: BenchSection[] = [
   kioskSyncSection,
   kioskCrashSection,
   kioskMemorySection,
+  flashSection,
   simScaleSection,
   firmwareBandSection,
   espruinoRealSection,

@@ -73,6 +73,12 @@ export const BoardProfileSchema = z
     rtcPpm: z.number().positive().describe("worst-case clock drift in parts per million"),
     buttons: z.array(z.string()),
     leds: z.array(z.string()),
+    console: z
+      .array(z.enum(["bluetooth", "serial"]))
+      .min(1)
+      .describe(
+        "how the flasher reaches the Espruino console: bluetooth (Nordic UART service) and/or serial (a USB-serial adapter on the board's console pins)",
+      ),
     estimates: z.array(z.string()).describe("fields whose values are estimates, not measured or documented figures"),
     sources: z.array(z.string()).describe("where the figures come from"),
   })

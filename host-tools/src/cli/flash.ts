@@ -245,6 +245,7 @@ async function flash(opts: FlashOptions): Promise<void> {
   };
   process.once("SIGINT", onSigint);
   let lastError: FlashError | undefined;
+  const pending: Promise<void>[] = [];
   try {
     if (opts.batch) log(`flash: waiting for ${p.board.name} bands${p.count ? ` (${p.count})` : ""}; Ctrl-C to finish`);
     for (let n = 1; ; n++) {
@@ -264,8 +265,19 @@ async function flash(opts: FlashOptions): Promise<void> {
           baud: p.baud,
           now: () => st.now(),
           onStep: (e) => bar.update(e),
+          // A batch flashes the next band while this one's health is checked over Bluetooth.
+          healthInBackground: opts.batch === true,
         });
-        bar.finish(`band ${r.bandId} ${healthWord(r)} in ${r.seconds.total.toFixed(1)} s`);
+        if (r.healthDone) {
+          bar.finish(`band ${r.bandId} flashed in ${r.seconds.total.toFixed(1)} s; checking its health`);
+          const label = bar.label;
+          pending.push(
+            r.healthDone.then((h) => {
+              r.health = h;
+              log(`${label}: band ${r.bandId} ${healthWord(r)}`);
+            }),
+          );
+        } else bar.finish(`band ${r.bandId} ${healthWord(r)} in ${r.seconds.total.toFixed(1)} s`);
         results.push(r);
       } catch (e) {
         if (!(e instanceof FlashError)) throw e;
@@ -277,6 +289,7 @@ async function flash(opts: FlashOptions): Promise<void> {
       if (opts.batch) log(`flash: ${results.length} flashed, ${failures.length} failed`);
       if (interrupted) break;
     }
+    await Promise.all(pending);
   } finally {
     process.removeListener("SIGINT", onSigint);
     st.stop();
@@ -298,7 +311,7 @@ async function flash(opts: FlashOptions): Promise<void> {
     }
   }
   const out = {
-    bands: results.map((r) => ({ ...r, health: summariseHealth(r) })),
+    bands: results.map((r) => ({ ...r, healthDone: undefined, health: summariseHealth(r) })),
     failures,
     labels: p.labels && labels.length ? p.labels : undefined,
   };
@@ -362,7 +375,7 @@ class StepBar {
   private step: StepName | undefined;
   private index = 0;
 
-  constructor(private readonly label: string) {}
+  constructor(readonly label: string) {}
 
   update(e: StepEvent): void {
     if (e.step !== this.step) {

@@ -36,6 +36,8 @@ export interface PortInfo {
   path: string;
   description: string;
   kind: "serial" | "bluetooth" | "simulated" | "emulated";
+  /** Another path for a port already listed (a Bluetooth device's name beside its address). */
+  alias?: boolean;
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -224,14 +226,17 @@ export async function listPorts(): Promise<PortInfo[]> {
   return silently(
     () =>
       new Promise<PortInfo[]>((resolve) =>
-        E.Core.Serial.getPorts((ports: { path: string; description?: string; type?: string; usb?: number[] }[]) =>
-          resolve(
-            ports.map((p) => ({
-              path: p.path,
-              description: p.description ?? (p.usb ? `USB ${p.usb.map((x) => x.toString(16)).join(":")}` : ""),
-              kind: (p.type as PortInfo["kind"]) ?? "serial",
-            })),
-          ),
+        E.Core.Serial.getPorts(
+          (ports: { path: string; description?: string; type?: string; usb?: number[]; alias?: boolean }[]) =>
+            resolve(
+              ports
+                .filter((p) => !p.alias)
+                .map((p) => ({
+                  path: p.path,
+                  description: p.description ?? (p.usb ? `USB ${p.usb.map((x) => x.toString(16)).join(":")}` : ""),
+                  kind: (p.type as PortInfo["kind"]) ?? "serial",
+                })),
+            ),
         ),
       ),
   );

@@ -67,6 +67,11 @@ export interface FlashOptions {
   onStep?: (e: StepEvent) => void;
   /** Board ids accepted for `process.env.BOARD` besides the profile's (none in production). */
   acceptBoards?: string[];
+  /**
+   * Return once the band restarts and run the health check in the background (`FlashResult.healthDone`): a batch
+   * flashes the next band over the console while this one is found over Bluetooth.
+   */
+  healthInBackground?: boolean;
 }
 
 export interface FlashResult {
@@ -83,6 +88,8 @@ export interface FlashResult {
   /** Attempts per file (1 = first time right). */
   attempts: { firmware: number; provision: number };
   health: HealthReport | { ok: false; skipped: string };
+  /** The health check's report when it runs in the background (healthInBackground); resolves to `health`. */
+  healthDone?: Promise<FlashResult["health"]>;
   seconds: Record<StepName | "total", number>;
 }
 
@@ -261,9 +268,16 @@ export async function flashBand(o: FlashOptions): Promise<FlashResult> {
 
     // ---- health over the sync service, with the new key
     step("health");
-    const health: FlashResult["health"] = o.health
-      ? await o.health({ bandId: record.bandId, board: o.board.id, syncKey: ids.syncKey })
-      : { ok: false, skipped: "no Bluetooth adapter to reach the band's sync service" };
+    const check = async (): Promise<FlashResult["health"]> =>
+      o.health
+        ? o
+            .health({ bandId: record.bandId, board: o.board.id, syncKey: ids.syncKey })
+            .catch((e: Error): HealthReport => ({ ok: false, problems: [e.message], seconds: 0 }))
+        : { ok: false, skipped: "no Bluetooth adapter to reach the band's sync service" };
+    let health: FlashResult["health"] = { ok: false, skipped: "running in the background" };
+    let healthDone: Promise<FlashResult["health"]> | undefined;
+    if (o.healthInBackground) healthDone = check();
+    else health = await check();
     step("health");
     seconds.total = (Date.now() - t0) / 1000;
     return {
@@ -279,6 +293,7 @@ export async function flashBand(o: FlashOptions): Promise<FlashResult> {
       wiped,
       attempts,
       health,
+      healthDone,
       seconds,
     };
   } catch (e) {

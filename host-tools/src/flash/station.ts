@@ -3,7 +3,8 @@ import { KioskRadio, simRadio, wallClock, worldClock } from "../kiosk/radio";
 import { World } from "../sim/world";
 import { addDevice, listPorts } from "./espruino-tools";
 import { HealthCheck, radioHealthCheck } from "./health";
-import { BluetoothUartPorts, simSerialPorts } from "./transports";
+import { BluetoothUartPorts, simBluetoothPorts, simSerialPorts } from "./transports";
+import { loadBoard } from "../boards/load";
 
 /**
  * Where the bands to flash come from: one port, the bands a technician plugs in or brings into Bluetooth range one
@@ -22,29 +23,41 @@ export interface Station {
 const SERVICE = SYNC_SERVICE_UUID.replace(/-/g, "");
 const ESPRUINO_NAME = /^(Puck\.js|Pixl\.js|Bangle\.js|MDBT42Q|Espruino)\b/;
 
-/** Simulated bands of `board`, fresh from the box, each on its own simulated USB serial port. */
+/**
+ * Simulated bands of `board`, fresh from the box, reached as that board is: a simulated USB serial port on boards
+ * with a serial console (MDBT42Q), else the Espruino console over the simulated Bluetooth (Nordic UART service),
+ * through the same transport and noble library as a real adapter.
+ */
 export class SimStation implements Station {
   readonly world: World;
   readonly ports = simSerialPorts();
   readonly health: HealthCheck;
+  readonly transport: "serial" | "bluetooth";
   private made = 0;
   private stopped = false;
   private radio: KioskRadio;
+  private consoleRadio: KioskRadio | undefined;
 
   constructor(
     readonly board: string,
     readonly count: number,
-    opts: { baud?: number; seed?: number; world?: World } = {},
+    opts: { baud?: number; seed?: number; world?: World; transport?: "serial" | "bluetooth" } = {},
   ) {
     this.world = opts.world ?? new World({ seed: opts.seed ?? 1, startUnix: Math.floor(Date.now() / 1000) });
     this.ports.baud = opts.baud ?? 115200;
     this.radio = simRadio(this.world, { x: 0, y: 0 });
     this.health = radioHealthCheck(this.radio, worldClock(this.world), 60_000);
+    this.transport = opts.transport ?? (loadBoard(board).console.includes("serial") ? "serial" : "bluetooth");
   }
 
   /** Registers the simulated ports with the package and starts the world in real time. */
   async start(): Promise<void> {
-    await addDevice(this.ports);
+    if (this.transport === "serial") await addDevice(this.ports);
+    else {
+      // The console link is a second central (the laptop's adapter), beside the health check's.
+      this.consoleRadio = simRadio(this.world, { x: 0, y: 0.5 });
+      await addDevice(simBluetoothPorts(this.consoleRadio));
+    }
     this.world.startRealtime(1);
   }
 
@@ -58,6 +71,7 @@ export class SimStation implements Station {
       name: `new${this.made}`,
       position: { x: Math.cos(angle), y: Math.sin(angle) },
     });
+    if (this.transport === "bluetooth") return device.nrf.deviceName();
     return this.ports.plug(device);
   }
 
@@ -69,6 +83,7 @@ export class SimStation implements Station {
     this.stopped = true;
     this.world.stopRealtime();
     this.radio.stop();
+    this.consoleRadio?.stop();
   }
 }
 

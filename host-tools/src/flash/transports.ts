@@ -1,5 +1,8 @@
 import type { RealInterpreter } from "../espruino-real/interpreter";
-import type { KioskRadio, UartLink } from "../kiosk/radio";
+import { decodeDiscoveryServiceData, matchDiscovery, SYNC_SERVICE_UUID } from "../../../firmware/src/protocol/sync";
+import { nodePrims } from "../crypto/native";
+import { KioskRadio, UartLink, wallClock, KioskClock } from "../kiosk/radio";
+import { BandSession } from "../kiosk/session";
 import type { EspruinoDevice } from "../sim/device";
 import { VirtualSerial } from "../sim/serial";
 import { ConsoleDevice, PortInfo } from "./espruino-tools";
@@ -164,6 +167,16 @@ export function emulatorPorts(): EmulatorPorts {
   return (emuPorts ??= new EmulatorPorts());
 }
 
+let simBle: BluetoothUartPorts | undefined;
+/** The process's Bluetooth console transport for simulated bands (its radio set by the station that uses it). */
+export function simBluetoothPorts(radio: KioskRadio): BluetoothUartPorts {
+  if (simBle) simBle.use(radio);
+  else simBle = new BluetoothUartPorts(radio);
+  return simBle;
+}
+
+const SYNC_SERVICE = SYNC_SERVICE_UUID.replace(/-/g, "");
+
 /** Names Espruino boards advertise out of the box (`<board> <last 4 hex digits of the address>`). */
 const ESPRUINO_NAMES = /^(Puck\.js|Pixl\.js|Bangle\.js|MDBT42Q|Espruino)\b/;
 
@@ -171,15 +184,31 @@ const ESPRUINO_NAMES = /^(Puck\.js|Pixl\.js|Bangle\.js|MDBT42Q|Espruino)\b/;
 export class BluetoothUartPorts implements ConsoleDevice {
   readonly name = "Tracelet Bluetooth console (Nordic UART)";
   readonly maxWriteLength = 20;
-  private seen = new Map<string, { id: string; name: string; address: string; rssi: number }>();
+  private seen = new Map<string, { id: string; name: string; address: string; rssi: number; band?: string }>();
   private link: UartLink | undefined;
   private started = false;
+  /**
+   * Sync keys of bands the flasher may re-flash (band id -> key, from the registry): a production band has no
+   * console, so its port is `band:<id>` and opening it first asks the band, authenticated with its key, to turn
+   * the console on until its next restart (docs/flashing.md).
+   */
+  readonly keys = new Map<string, Uint8Array>();
 
   constructor(
-    private readonly radio: KioskRadio,
+    private radio: KioskRadio,
     /** How long `ports()` listens for adverts. */
     private readonly scanMs = 3000,
+    private clock: KioskClock = wallClock,
   ) {}
+
+  /** Another radio from now on (the package remembers the transport of a path: one object per process). */
+  use(radio: KioskRadio, clock: KioskClock = wallClock): void {
+    this.close();
+    this.radio = radio;
+    this.clock = clock;
+    this.started = false;
+    this.seen.clear();
+  }
 
   private async ensureStarted(): Promise<void> {
     if (this.started) return;
@@ -187,31 +216,59 @@ export class BluetoothUartPorts implements ConsoleDevice {
     this.started = true;
   }
 
-  /** Scans for `scanMs` and lists Espruino devices (by name) and everything that has a name. */
-  async ports(): Promise<PortInfo[]> {
+  /** Which known band sent this discovery service data, if any. */
+  private bandOf(serviceData: { uuid: string; data: Buffer }[]): string | undefined {
+    if (this.keys.size === 0) return undefined;
+    const sd = serviceData.find((d) => d.uuid === SYNC_SERVICE);
+    const d = sd ? decodeDiscoveryServiceData(new Uint8Array(sd.data)) : undefined;
+    if (!d?.ok) return undefined;
+    const ids = [...this.keys.keys()];
+    const i = matchDiscovery(nodePrims, [...this.keys.values()], d.value);
+    return i >= 0 ? ids[i] : undefined;
+  }
+
+  private async listen(ms: number, until?: () => boolean): Promise<void> {
     await this.ensureStarted();
     await this.radio.scan((a) => {
       if (!a.connectable) return;
+      const band = this.bandOf(a.serviceData);
       const name = a.localName ?? "";
-      if (!name && !this.seen.has(a.id)) return;
-      this.seen.set(a.id, { id: a.id, name, address: a.address, rssi: a.rssi });
+      if (!name && !band && !this.seen.has(a.id)) return;
+      this.seen.set(a.id, { id: a.id, name, address: a.address, rssi: a.rssi, band });
     });
-    await new Promise((r) => setTimeout(r, this.scanMs));
+    const end = this.clock.now() + ms;
+    while (this.clock.now() < end && !(until && until())) await this.clock.sleep(100);
     await this.radio.stopScan();
-    return [...this.seen.values()]
-      .sort((a, b) => Number(ESPRUINO_NAMES.test(b.name)) - Number(ESPRUINO_NAMES.test(a.name)) || b.rssi - a.rssi)
-      .map((d) => ({
-        path: d.address || d.id,
-        description: `${d.name || "(no name)"} ${d.rssi} dBm (Bluetooth)`,
-        kind: "bluetooth" as const,
-      }));
   }
 
-  /** The peripheral id for an address or name seen by the last scan. */
+  /**
+   * Scans for `scanMs` and lists what is in range: Espruino boards by name, known bands as `band:<id>`. Every
+   * device is listed under its address and, as an alias the package also accepts, its name.
+   */
+  async ports(): Promise<PortInfo[]> {
+    await this.listen(this.scanMs);
+    const out: PortInfo[] = [];
+    const devices = [...this.seen.values()].sort(
+      (a, b) => Number(ESPRUINO_NAMES.test(b.name)) - Number(ESPRUINO_NAMES.test(a.name)) || b.rssi - a.rssi,
+    );
+    for (const d of devices) {
+      const description = `${d.band ? `Tracelet band ${d.band}` : d.name || "(no name)"} ${d.rssi} dBm (Bluetooth)`;
+      out.push({ path: d.band ? `band:${d.band}` : d.address || d.id, description, kind: "bluetooth" });
+      if (d.name && !d.band) out.push({ path: d.name, description, kind: "bluetooth", alias: true });
+    }
+    return out;
+  }
+
+  /** The peripheral id for an address, a name or `band:<id>` seen by the last scan. */
   private resolve(path: string): string | undefined {
     const want = path.toLowerCase();
     for (const d of this.seen.values())
-      if (d.address.toLowerCase() === want || d.id === want.replace(/:/g, "") || d.name.toLowerCase() === want)
+      if (
+        d.address.toLowerCase() === want ||
+        d.id === want.replace(/:/g, "") ||
+        d.name.toLowerCase() === want ||
+        (d.band !== undefined && `band:${d.band}` === want)
+      )
         return d.id;
     return undefined;
   }
@@ -219,7 +276,8 @@ export class BluetoothUartPorts implements ConsoleDevice {
   async open(path: string, onData: (s: string) => void, onClose: () => void): Promise<void> {
     const id = this.resolve(path);
     if (!id) throw new Error(`${path} is not in Bluetooth range`);
-    const link = await this.radio.connectUart(id, 10000);
+    const band = /^band:([0-9a-f]{16})$/i.exec(path)?.[1]?.toLowerCase();
+    const link = band ? await this.maintenanceConsole(band, id) : await this.radio.connectUart(id, 10000);
     link.onData((d) => onData(Buffer.from(d).toString("latin1")));
     link.onDisconnect(() => {
       if (this.link === link) {
@@ -228,6 +286,38 @@ export class BluetoothUartPorts implements ConsoleDevice {
       }
     });
     this.link = link;
+  }
+
+  /**
+   * A production band's console: authenticated with the band's sync key over the sync service, the maintenance
+   * command turns the console on until the band's next restart; the console is then reached as any other.
+   */
+  private async maintenanceConsole(band: string, id: string): Promise<UartLink> {
+    const key = this.keys.get(band) as Uint8Array;
+    const sync = await this.radio.connect(id, 10000);
+    const session = new BandSession(sync, key, this.clock);
+    try {
+      await session.authenticate();
+      await session.openConsole();
+    } finally {
+      await session.close().catch(() => undefined);
+    }
+    // The console service appears once the kiosk link is gone; the band is connectable again at its next
+    // discovery burst (every 4-6 s).
+    let last: Error | undefined;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      let heard = false;
+      await this.listen(8000, () => heard);
+      const d = [...this.seen.values()].find((x) => x.band === band);
+      if (!d) continue;
+      heard = true;
+      try {
+        return await this.radio.connectUart(d.id, 5000);
+      } catch (e) {
+        last = e as Error;
+      }
+    }
+    throw new Error(`band ${band} did not open its console: ${last?.message ?? "not heard again"}`);
   }
 
   async write(data: string): Promise<void> {
