@@ -167,6 +167,36 @@ describe.each(["puckjs", "banglejs2"])("%s: CONSOLE opens the Bluetooth console 
     expect(band.faults).toEqual([]);
   }, 120000);
 
+  it("a kiosk kept past the rotation: the console comes up in the quiet, and the radio stays quiet", async () => {
+    const world = new World({ seed: 54 });
+    const { band, prov } = addBand(world, board, { x: 0, y: 0 });
+    world.advance(60);
+    const session = new BandSession(await kioskLink(world, prov.syncKey), prov.syncKey, worldClock(world));
+    await world.until(session.authenticate());
+    await world.until(session.openConsole());
+    const address = band.nrf.address;
+    // Busy until the rotation lets the kiosk go (at most 20 minutes and the grace).
+    let lost = false;
+    for (let i = 0; i < 400 && !lost; i++) {
+      lost = await world.until(session.status()).then(
+        () => false,
+        () => true,
+      );
+      if (!lost) await world.runAsync(world.now + 4);
+    }
+    expect(lost).toBe(true);
+    await world.runAsync(world.now + 0.05);
+    // The stack restarted with the console (which wakes the radio), and the band put it back to sleep: nothing of
+    // the old identity goes out in the quiet.
+    expect(hasUart(band)).toBe(true);
+    expect(band.nrf.address).toBe(address);
+    expect(band.nrf.advert()).toBeUndefined();
+    world.advance(40);
+    expect(band.nrf.address).not.toBe(address);
+    expect(band.nrf.advert()).toBeDefined();
+    expect(band.faults).toEqual([]);
+  }, 120000);
+
   it("load() typed on the console and a power cycle end it too", async () => {
     const world = new World({ seed: 52 });
     const { band, prov } = addBand(world, board, { x: 0, y: 0 });
