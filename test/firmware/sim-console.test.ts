@@ -140,7 +140,7 @@ describe.each(["puckjs", "banglejs2"])("%s: CONSOLE opens the Bluetooth console 
     expect(await client.type("\x10print(40+2)\n")).toBe("42\r\n>");
     expect(await client.type("\x10var q = 5\n")).toBe("");
     // A statement over several lines runs when its brackets balance; Ctrl-C wipes a line.
-    expect(await client.type("if (q) {\nq*3}\n")).toBe("if (q) {\r\n:q*3}\r\n=15\r\n>");
+    expect(await client.type("(q +\n1) * 3\n")).toBe("(q +\r\n:1) * 3\r\n=18\r\n>");
     expect(await client.type("junk\x03")).toBe("junk\x1b[D\x1b[D\x1b[D\x1b[D\r\x1b[J>");
     // Output goes out in UART_TX notifications of at most 20 bytes.
     const long = await client.type('"' + "x".repeat(60) + '"\n');

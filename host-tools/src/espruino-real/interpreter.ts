@@ -202,6 +202,11 @@ export class RealInterpreter {
     for (let d = M._jshGetDeviceToTransmit(); d; d = M._jshGetDeviceToTransmit())
       this.out += String.fromCharCode(M._jshGetCharToTransmit(d));
     if (!this.out) return;
+    if (this.capture !== undefined) {
+      this.capture += this.out;
+      this.out = "";
+      return;
+    }
     const text = this.partial + this.out;
     this.out = "";
     const lines = text.split("\n");
@@ -247,6 +252,26 @@ export class RealInterpreter {
       }
       // A timer due in under a millisecond reads as 0: time must move for it to fire.
       this.now += Math.max(1, next);
+    }
+  }
+
+  private capture: string | undefined;
+
+  /**
+   * Types `text` on the console as a terminal would (no 0x10 added) and returns exactly what the interpreter printed
+   * meanwhile, control characters and all (for comparing console behaviour; lines do not reach onLine).
+   */
+  typeRaw(text: string): string {
+    this.capture = "";
+    try {
+      for (let i = 0; i < text.length; i++) {
+        this.M._jshPushIOCharEvent(CONSOLE, text.charCodeAt(i));
+        if (i % 256 === 255) this.M._jsIdle();
+      }
+      this.settle();
+      return this.capture;
+    } finally {
+      this.capture = undefined;
     }
   }
 
