@@ -180,8 +180,8 @@ export class NrfStack implements Advertiser {
     this.restarted = undefined;
     this.scanResponse = undefined;
     this.scan = undefined;
-    this.services = new Map();
-    this.uart = true;
+    // Espruino's own services until the program sets some: the Nordic UART (the console) alone.
+    this.applyServices(undefined, true);
     this.consoleOnBluetooth = true;
     this.servicesWereSet = false;
     this.needsRestart = false;
