@@ -19,8 +19,9 @@ import { World } from "../../host-tools/src/sim/world";
 import { addBand } from "./helpers/sim-kiosk";
 
 /**
- * Issue 14 item 5, re-flashing a production band, on the simulator running each board's production bundle: the band
- * has no Bluetooth console until a kiosk holding its sync key sends CONSOLE (BandSession.openConsole); then, once the
+ * Issue 14 item 5, re-flashing a production band, on the simulator running the production bundles of one nRF52832
+ * board (Puck.js) and the nRF52840 one (Bangle.js 2; the command is board-independent): the band has no Bluetooth
+ * console until a kiosk holding its sync key sends CONSOLE (BandSession.openConsole); then, once the
  * kiosk's link ends, a central finds the Nordic UART service and uses the JavaScript console as EspruinoTools does,
  * until the band restarts. Strangers, wrong keys and a wrong confirmation get nothing.
  */
