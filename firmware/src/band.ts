@@ -381,7 +381,8 @@ export function onConnect(): void {
 
 export function onDisconnect(): void {
   connected = false;
-  sync.disconnect();
+  // The console a kiosk turned on came up with a stack restart, which woke the radio: a quiet stays quiet.
+  if (sync.disconnect() && quiet) radio.sleep();
   // A rotation waited for this central (its grace), or a kiosk that set the clock leaves (Exposure Notification
   // adverts start with a new identity). A rotation under way, whose sleep ended this link, goes on by its timer.
   if (rotateDue && !quiet) rotate();

@@ -30,6 +30,9 @@ import {
   OP_TIME_OK,
   OP_WIPE,
   OP_WIPE_OK,
+  OP_CONSOLE,
+  OP_CONSOLE_OK,
+  encodeConsoleCommand,
   recordTime,
   UNITS_PER_CURSOR_FILE,
   STATUS_FLAG_LOW_BATTERY,
@@ -467,6 +470,42 @@ describe("band on a virtual clock", () => {
     const d = decodeDiscoveryAdvert(rig.adverts[rig.adverts.length - 1].packet);
     expect(rig.faults).toEqual([]);
     expect(d.ok && d.value.unprovisioned).toBe(true);
+  });
+
+  it("turns the console on once, at the end of the link that asked for it", () => {
+    const rig = new NodeBandRig();
+    rig.boot();
+    rig.run(300);
+    // Unauthenticated: ERROR 1, nothing else.
+    rig.connect();
+    rig.write(new Uint8Array([OP_CONSOLE, 1, 0, 0x55, 0x41, 0x52, 0x54, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+    rig.run(1);
+    expect(rig.notifications.map((f) => [f[0], f[1]])).toEqual([[OP_ERROR, 1]]);
+    rig.run(5);
+    expect(rig.connected).toBe(false);
+    expect(rig.consoles).toBe(0);
+    let k = new Kiosk(rig);
+    expect(k.authenticate()).toBe(true);
+    expect(k.frames(k.cmd(OP_CONSOLE, encodeConsoleCommand()), OP_CONSOLE_OK).length).toBe(1);
+    // Nothing while the link lasts (the stack would queue it and refuse notifications meanwhile).
+    expect(k.frames(k.cmd(OP_STATUS), 0x90).length).toBe(1);
+    expect(rig.consoles).toBe(0);
+    rig.disconnect();
+    expect(rig.consoles).toBe(1);
+    expect(rig.asleep).toBe(false);
+    // Later links change nothing.
+    k = new Kiosk(rig);
+    expect(k.authenticate()).toBe(true);
+    rig.disconnect();
+    expect(rig.consoles).toBe(1);
+    // A reboot forgets it.
+    rig.boot();
+    rig.run(60);
+    k = new Kiosk(rig);
+    expect(k.authenticate()).toBe(true);
+    rig.disconnect();
+    expect(rig.consoles).toBe(1);
+    expect(rig.faults).toEqual([]);
   });
 
   it("survives fuzzed GATT writes and malformed adverts without a fault", () => {

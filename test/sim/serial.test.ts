@@ -17,7 +17,8 @@ describe("virtual serial console", () => {
     };
 
     expect(await send("1+2\n")).toBe("1+2\r\n=3\r\n>");
-    expect(await send('\x10require("Storage").write(".bootcde", "var booted = getTime() >= 0 ? 42 : 0;")\n')).toBe(">");
+    // A DLE line prints nothing of its own (no echo, no result, no prompt), as the real interpreter does.
+    expect(await send('\x10require("Storage").write(".bootcde", "var booted = getTime() >= 0 ? 42 : 0;")\n')).toBe("");
     expect(await send("function f(a) {\n  return a * 2;\n}\n")).toContain(">");
     expect(await send("f(21)\n")).toContain("=42");
     await send("load()\n");
@@ -27,7 +28,9 @@ describe("virtual serial console", () => {
     await send('E.setBootCode("var again = 7;")\n');
     await send("load()\n");
     expect(await send("again\n")).toContain("=7");
-    expect(await send("\x03")).toBe("\r\n>");
+    // Ctrl-C with nothing typed prints nothing; with a line typed it wipes it and shows the prompt again.
+    expect(await send("\x03")).toBe("");
+    expect(await send("abc\x03")).toBe("abc\x1b[D\x1b[D\x1b[D\r\x1b[J>");
     expect(band.boots).toBe(4);
   });
 });

@@ -168,15 +168,27 @@ export const radio: Radio = {
   reboot() {
     E.reboot();
   },
+  console() {
+    // Changed services restart the stack (jswrap_ble_setServices); the console moves to Bluetooth when a central
+    // connects, as the band never forces it elsewhere (targets/nrf5x/bluetooth.c, BLE_GAP_EVT_CONNECTED).
+    try {
+      NRF.setServices(services, { uart: true });
+    } catch {
+      fault();
+    }
+  },
 };
+
+/** The GATT services, kept for Radio.console. */
+const services: { [uuid: string]: unknown } = {};
 
 /**
  * Defines the sync GATT service. Production builds remove the Nordic UART service, so nobody in range can reach
- * the JavaScript console; `--dev` builds keep it.
+ * the JavaScript console; `--dev` builds keep it. An authenticated kiosk can turn it on until the next restart
+ * (sync CONSOLE, Radio.console): nothing stores that, so every boot starts here again.
  */
 export function setupServices(maxLen: number, onWrite: (d: Uint8Array) => void): void {
   const chars: { [uuid: string]: unknown } = {};
-  const services: { [uuid: string]: unknown } = {};
   chars[syncUuid(3)] = {
     maxLen: maxLen,
     writable: true,

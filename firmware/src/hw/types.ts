@@ -60,6 +60,11 @@ export interface Radio {
   batteryPercent(): number;
   /** Restarts the interpreter (after a wipe). */
   reboot(): void;
+  /**
+   * Adds the JavaScript console over Bluetooth (the Nordic UART service) to the services until the next restart.
+   * Only without a connection: the stack restarts at once, which wakes the radio (sleep again if it must stay quiet).
+   */
+  console(): void;
 }
 
 /** The fields of an Espruino BluetoothDevice the band reads (values may be ArrayBuffers or arrays). */

@@ -18,6 +18,8 @@ export const OP_ACK = 0x12;
 export const OP_SET_TIME = 0x13;
 export const OP_READ_TEKS = 0x14;
 export const OP_WIPE = 0x15;
+/** Maintenance: the JavaScript console over Bluetooth (Nordic UART) until the band restarts. */
+export const OP_CONSOLE = 0x16;
 /** Unauthenticated band -> kiosk. */
 export const OP_CHALLENGE = 0x81;
 export const OP_AUTH_OK = 0x82;
@@ -42,6 +44,7 @@ export const OP_ACK_OK = 0x92;
 export const OP_TIME_OK = 0x93;
 export const OP_TEKS_END = 0x94;
 export const OP_WIPE_OK = 0x95;
+export const OP_CONSOLE_OK = 0x96;
 /** ... and streamed frames. */
 export const OP_DATA = 0xa1;
 export const OP_TEK = 0xa4;
@@ -63,6 +66,10 @@ export const WIPE_CONFIRM = "WIPE";
 /** WIPE_CONFIRM read as a little-endian uint32. */
 export const WIPE_CONFIRM_U32 = 0x45504957;
 export const WIPE_FLAG_PROVISIONING = 1;
+/** The confirmation a CONSOLE command must carry. */
+export const CONSOLE_CONFIRM = "UART";
+/** CONSOLE_CONFIRM read as a little-endian uint32. */
+export const CONSOLE_CONFIRM_U32 = 0x54524155;
 /** Direction bytes bound into every tag and keystream so a frame cannot be reflected back. */
 export const DIR_KIOSK = 0x4b; // 'K'
 export const DIR_BAND = 0x42; // 'B'

@@ -39,6 +39,7 @@ import {
   TAG_BYTES,
   TEK_PAYLOAD_BYTES,
   WIPE_CONFIRM,
+  CONSOLE_CONFIRM,
 } from "./sync-constants";
 import { decodeRecord, decodeSegmentHeader, ExportSegment, RECORD_SIZE, SEGMENT_MAGIC } from "./record";
 
@@ -292,6 +293,11 @@ export function encodeWipeCommand(flags: number): Uint8Array {
   p.set(asciiBytes(WIPE_CONFIRM), 0);
   p[4] = flags;
   return p;
+}
+
+/** CONSOLE's payload: the confirmation alone. */
+export function encodeConsoleCommand(): Uint8Array {
+  return asciiBytes(CONSOLE_CONFIRM);
 }
 
 export function encodePublicStatus(state: number): Uint8Array {

@@ -10,6 +10,7 @@ import { RECORD_SIZE } from "../protocol/record-constants";
 import {
   AUTH_FLAGS,
   authProofs,
+  CONSOLE_CONFIRM_U32,
   cryptPayload,
   DIR_BAND,
   DIR_KIOSK,
@@ -28,6 +29,8 @@ import {
   OP_AUTH_OK,
   OP_AUTH_PROVE,
   OP_CHALLENGE,
+  OP_CONSOLE,
+  OP_CONSOLE_OK,
   OP_DATA,
   OP_READ,
   OP_READ_END,
@@ -108,6 +111,11 @@ let pumping = false;
 let flushed = false;
 let lk: Uint8Array | undefined;
 let lp: Uint8Array | undefined;
+/**
+ * The console: 1 asked for in this session (CONSOLE), 2 on (the Nordic UART service is up until the band restarts).
+ * Nothing persists it: a restart brings the band back without it.
+ */
+let uart = 0;
 
 /** The radio's notify/disconnect and the timers' callbacks must already be guarded (hw/espruino.ts). */
 export function init(
@@ -128,6 +136,7 @@ export function init(
   upc = unitsPerChunk(mtu);
   duties.push(pumpNow, watch);
   connected = pumping = false;
+  uart = 0;
   reset();
 }
 
@@ -289,6 +298,10 @@ function command(op: number, p: Uint8Array): void {
   } else if (op === OP_WIPE && arg === WIPE_CONFIRM_U32 && p.length >= 5) {
     reply(OP_WIPE_OK, newBytes(0));
     band.wipe(p[4]);
+  } else if (op === OP_CONSOLE && arg === CONSOLE_CONFIRM_U32) {
+    // The stack takes new services only without a connection: the console comes up when this link ends.
+    if (!uart) uart = 1;
+    reply(OP_CONSOLE_OK, newBytes(0));
   } else send(encodeError(ERR_BAD_ARGUMENT, op));
 }
 
@@ -299,7 +312,8 @@ function command(op: number, p: Uint8Array): void {
 function watch(): void {
   if (!connected) return;
   watcher = timers.after(watch, WATCH_MS);
-  if (!ks || p.uptime() - active > WATCH_S) radio.disconnect();
+  // With the console on, a peer may be a maintainer on the console, which never authenticates here.
+  if (uart < 2 && (!ks || p.uptime() - active > WATCH_S)) radio.disconnect();
 }
 
 export function connect(): void {
@@ -310,9 +324,14 @@ export function connect(): void {
   watcher = timers.after(watch, AUTH_WINDOW_MS);
 }
 
-export function disconnect(): void {
+/** The link ended. True when the console asked for in it came up (the stack restarted: awake, see Radio.console). */
+export function disconnect(): boolean {
   connected = false;
   reset();
+  if (uart !== 1) return false;
+  uart = 2;
+  radio.console();
+  return true;
 }
 
 /** A write to the control characteristic. */

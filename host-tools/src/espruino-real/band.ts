@@ -123,6 +123,10 @@ export class RealBand {
   readonly watchdogResetTimes: number[] = [];
   /** Injected faults that fired (board-shim.js __T.f): name and interpreter time (s). */
   readonly injectedLog: { name: string; t: number }[] = [];
+  /** NRF.setServices calls (interpreter time, the `uart` option, the service UUIDs). */
+  readonly serviceCalls: { t: number; uart: boolean; services: string[] }[] = [];
+  /** The Nordic UART (Bluetooth console) as the stack has it: on at every boot until a restart removes it. */
+  uart = true;
   /** Interpreter time (ms) of the next watchdog check, and the boot it was computed in. */
   private wdtCheckAt = 0;
   private wdtBoot = -1;
@@ -237,6 +241,15 @@ export class RealBand {
         this.boots++;
         this.scanning = false;
         this.connected = false;
+        this.uart = true;
+        break;
+      case "G": {
+        const [uart, services] = rest.split(" ");
+        this.serviceCalls.push({ t, uart: uart === "uart", services: services ? services.split(",") : [] });
+        break;
+      }
+      case "U":
+        this.uart = rest === "1";
         break;
       case "A": {
         const [data, iv, conn, address] = rest.split(" ");

@@ -14,9 +14,14 @@
 // - the GAP device name (read on connect) is the board's default (name prefix and the factory address's last 4 hex
 //   digits) until setAdvertising's `name` option sets it; a raw advert never carries it;
 // - sleep() stops advertising and disconnects; asleep, setAdvertising only stores the advert; wake() starts it;
-// - while connected, only a non-connectable advert with whenConnected keeps going out.
+// - while connected, only a non-connectable advert with whenConnected keeps going out;
+// - setServices (jswrap_ble_setServices): `uart` defaults to true; services set before, or a change of the Nordic
+//   UART, need a stack restart, which waits for the disconnect while connected (jswrap_ble_restart prints "BLE
+//   Connected, queueing BLE restart for later"); until then updateServices throws "Can't update services until BLE
+//   restart". A restart applies the pending UART state ("U" line).
 // The host drives it through __T (scan reports, connections, writes) and reads "\x01" lines it prints: "A" what is on
-// air after every change ("-": nothing), "D" an address set by a restart, "M" the GAP device name.
+// air after every change ("-": nothing), "D" an address set by a restart, "M" the GAP device name, "G" a setServices
+// call, "U" the Nordic UART (console) service after a restart: 1 on, 0 off.
 // __T_CFG (seed words, boot time, battery, default GAP name) is prepended by the host.
 var __T = {
   c: __T_CFG,
@@ -33,6 +38,11 @@ var __T = {
   wc: false,
   pa: undefined,
   name: __T_CFG.name,
+  // Services: set before (a change needs a restart), the UART as it is, as a restart will make it, a restart waiting.
+  sv: false,
+  uart: true,
+  pu: true,
+  rs: false,
   peak: 0,
   fail: {},
   faults: 0,
@@ -113,6 +123,11 @@ NRF.wake = function () {
 };
 // jsble_restart_softdevice: the address, the default GAP name, awake, then the stored advert and options again.
 __T.restart = function () {
+  __T.rs = false;
+  if (__T.pu !== __T.uart) {
+    __T.uart = __T.pu;
+    __T.out("U", __T.uart ? 1 : 0);
+  }
   if (__T.scanOpts) __T.scanOpts = { filters: __T.scanOpts.filters };
   __T.out("D", __T.addr);
   __T.setName(__T.ao && __T.ao.name !== undefined ? String(__T.ao.name) : __T.c.name);
@@ -159,11 +174,21 @@ NRF.setServices = function (s, o) {
     var ck = Object.keys(ch);
     for (var j = 0; j < ck.length; j++) if (ch[ck[j]].onWrite) __T.onWrite = ch[ck[j]].onWrite;
   }
-  __T.out("G", (o && o.uart ? "uart" : "nouart") + " " + keys.join(","));
+  var u = !(o && o.uart === false);
+  __T.out("G", (u ? "uart" : "nouart") + " " + keys.join(","));
+  var again = __T.sv || u !== __T.pu;
+  __T.sv = true;
+  __T.pu = u;
+  if (!again) return;
+  if (__T.conn) {
+    __T.rs = true;
+    print("BLE Connected, queueing BLE restart for later");
+  } else __T.restart();
 };
 NRF.updateServices = function (u) {
   __T.f("updateServices");
   __T.m();
+  if (__T.rs) throw new Error("Can't update services until BLE restart");
   var keys = Object.keys(u);
   for (var i = 0; i < keys.length; i++) {
     var ch = u[keys[i]];
@@ -336,9 +361,9 @@ __T.W = function (hex) {
 __T.D = function () {
   if (!__T.conn) return;
   __T.conn = __T.wc = false;
-  // Advertising resumes unless asleep, then a restart queued by setAddress runs.
-  if (__T.pa) {
-    __T.addr = __T.pa;
+  // Advertising resumes unless asleep, then a restart queued by setAddress or setServices runs.
+  if (__T.pa || __T.rs) {
+    if (__T.pa) __T.addr = __T.pa;
     __T.pa = undefined;
     __T.restart();
   } else __T.air();

@@ -205,6 +205,11 @@ export class RealInterpreter {
       this.out += String.fromCharCode(M._jshGetCharToTransmit(d));
     if (!this.out) return;
     this.onOutput?.(this.out);
+    if (this.capture !== undefined) {
+      this.capture += this.out;
+      this.out = "";
+      return;
+    }
     const text = this.partial + this.out;
     this.out = "";
     const lines = text.split("\n");
@@ -250,6 +255,22 @@ export class RealInterpreter {
       }
       // A timer due in under a millisecond reads as 0: time must move for it to fire.
       this.now += Math.max(1, next);
+    }
+  }
+
+  private capture: string | undefined;
+
+  /**
+   * Types `text` on the console as a terminal would (no 0x10 added) and returns exactly what the interpreter printed
+   * meanwhile, control characters and all (for comparing console behaviour; lines do not reach onLine).
+   */
+  typeRaw(text: string): string {
+    this.capture = "";
+    try {
+      this.type(text);
+      return this.capture;
+    } finally {
+      this.capture = undefined;
     }
   }
 

@@ -7,11 +7,14 @@ import {
   decodeStatus,
   decodeTekPayload,
   decodeTimeOk,
+  encodeConsoleCommand,
   encodeReadCommand,
   KioskEvent,
   KioskSession,
   OP_ACK,
   OP_ACK_OK,
+  OP_CONSOLE,
+  OP_CONSOLE_OK,
   OP_DATA,
   OP_READ,
   OP_READ_END,
@@ -173,6 +176,18 @@ export class BandSession {
       throw new SessionError(`band announced ${end.payload[0]} keys but ${teks.length} arrived: read them again`);
     }
     return teks;
+  }
+
+  /**
+   * CONSOLE (maintenance, docs/protocol.md section 7.2): the band turns its JavaScript console over Bluetooth (the
+   * Nordic UART service) on once this link ends, until it restarts. Resolves on CONSOLE_OK; a refusal, a lost link or
+   * no answer is a SessionError. Close the session afterwards, then connect to the band's console (EspruinoTools).
+   */
+  async openConsole(): Promise<void> {
+    const f = (await this.command(OP_CONSOLE, encodeConsoleCommand(), OP_CONSOLE_OK, "CONSOLE")).find(
+      (x) => x.op === OP_CONSOLE_OK,
+    );
+    if (!f || f.payload.length !== 0) throw new SessionError("CONSOLE_OK unreadable: it carries no payload");
   }
 
   async close(): Promise<void> {

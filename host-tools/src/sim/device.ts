@@ -1,5 +1,6 @@
 import { BoardProfile } from "../boards/profile";
 import { bytesToBinaryString, toBytes } from "./bytes";
+import { EspruinoConsole } from "./console";
 import { createCryptoModule, createGlobalAes, CryptoHost, hasCryptoModule } from "./crypto-module";
 import { EnergyMeter, EnergyReport } from "./energy";
 import { NorFlash, PowerCut } from "./flash";
@@ -154,6 +155,8 @@ export class EspruinoDevice implements RadioNode {
   private wdt: { timeout: number; auto: boolean; kicked: number; ev: SimEvent | undefined } | undefined;
   /** Called with every console line (print, console.log, uncaught errors). */
   readonly consoleListeners: ((line: string) => void)[] = [];
+  /** The JavaScript console (REPL): on USB (VirtualSerial) or, while a central uses it, the Nordic UART. */
+  readonly console: EspruinoConsole;
 
   constructor(
     readonly world: World,
@@ -183,6 +186,7 @@ export class EspruinoDevice implements RadioNode {
     else if (typeof opts.console === "function") this.consoleEcho = opts.console;
     // 13-byte variables on the 2,630-2,950-variable boards, 14 on the larger ones (Espruino's block size).
     this.estimator = new JsVarEstimator(board.jsVars > 5000 ? 14 : 13);
+    this.console = new EspruinoConsole(this);
     this.nrf = new NrfStack(this, rng.fork("radio"));
     this.clockBase = opts.clock ?? 0;
     this.clockRef = world.now;
@@ -233,7 +237,7 @@ export class EspruinoDevice implements RadioNode {
     this.clockRef = this.world.now;
     this.powerOns++;
     this.powerOnLog.push({ t: this.world.now, clock: this.clockBase });
-    this.boot();
+    this.boot(false, true);
   }
 
   /**
@@ -257,7 +261,19 @@ export class EspruinoDevice implements RadioNode {
       return;
     }
     this.shutdownRam();
-    this.boot();
+    this.boot(false, true);
+  }
+
+  /**
+   * Holds a button down (or lets it go): its pin reads 1 while held and setWatch callbacks fire on the edges. Held
+   * through a power-on or chip reset, the board's first button (BTN1) skips the saved code (see boot). Default: the
+   * board's first button.
+   */
+  holdButton(held = true, pin = this.board.buttons[0]): void {
+    if (pin === undefined) throw new Error(`${this.board.name} has no button`);
+    if (!!this.pins[pin] === held) return;
+    this.pins[pin] = held ? 1 : 0;
+    if (this.on) this.fireWatches(pin, held);
   }
 
   /** Arms a power cut after `bytes` more bytes of flash are programmed or erased (see NorFlash.armCut). */
@@ -353,8 +369,15 @@ export class EspruinoDevice implements RadioNode {
     this.busyUntil = this.world.now;
   }
 
-  /** Boots the interpreter; after a soft reset (`reset()`) .bootcde does not run, only .boot0-3 and .bootrst. */
-  private boot(softReset = false): void {
+  /**
+   * Boots the interpreter; after a soft reset (`reset()`) .bootcde does not run, only .boot0-3 and .bootrst.
+   * A chip start (power-on, E.reboot, the watchdog) with BTN1 held skips the saved code as Espruino does on nRF52
+   * boards with a button: targets/nrf5x/main.c calls jsiInit(autoLoad = false) when BTN1 reads pressed, so boot code
+   * loads as after reset(): .bootcde is skipped, .bootrst runs (jsfGetBootCodeFromFlash); .boot0-.boot3 still run
+   * except on Bangle.js, which skips them too when BTN1 is held at first boot (jsflash.c jsfLoadBootCodeFromFlash).
+   * load() does not look at the button.
+   */
+  private boot(softReset = false, chipStart = false): void {
     this.accrue();
     this.on = true;
     this.boots++;
@@ -368,10 +391,14 @@ export class EspruinoDevice implements RadioNode {
     this.installGlobals(this.realm);
     this.estimator.markBuiltin(this.realm.global.Date);
     this.nrf.boot();
+    this.console.clearInputLine();
+    const btn1 = this.board.buttons[0];
+    const held = chipStart && btn1 !== undefined && !!this.pins[btn1];
     // jsfLoadBootCodeFromFlash: .boot0 - .boot3, then .bootrst or .bootcde, then E.on('init').
-    const names = [".boot0", ".boot1", ".boot2", ".boot3"];
+    const names =
+      held && this.board.espruinoBoard.startsWith("BANGLEJS") ? [] : [".boot0", ".boot1", ".boot2", ".boot3"];
     const rst = this.storage.read(".bootrst");
-    names.push(rst || softReset ? ".bootrst" : ".bootcde");
+    names.push(rst || softReset || held ? ".bootrst" : ".bootcde");
     for (const n of names) {
       if (!this.on || this.dying) break;
       const code = this.storage.read(n);
@@ -430,7 +457,7 @@ export class EspruinoDevice implements RadioNode {
     }
     if (dying === "reboot") {
       this.shutdownRam();
-      this.world.scheduler.after(0.01, () => this.boot());
+      this.world.scheduler.after(0.01, () => this.boot(false, true));
       return;
     }
     const after = this.afterCallback;
@@ -663,23 +690,24 @@ export class EspruinoDevice implements RadioNode {
 
   /** Presses and releases a button (BTN1 ...), firing setWatch callbacks. */
   pressButton(pin = "BTN1", holdSeconds = 0.1): void {
-    const fire = (state: boolean) => {
-      for (const [id, w] of this.watches) {
-        if (w.pin !== pin) continue;
-        if ((w.edge === "rising" && !state) || (w.edge === "falling" && state)) continue;
-        const time = this.deviceTime(this.world.now);
-        const ev = this.realm ? new this.realm.Object() : {};
-        Object.assign(ev, { state, time, lastTime: time });
-        this.call("watch", w.fn, undefined, [ev]);
-        if (!w.repeat) this.watches.delete(id);
-      }
-    };
     this.pins[pin] = 1;
-    fire(true);
+    this.fireWatches(pin, true);
     this.world.scheduler.after(holdSeconds, () => {
       this.pins[pin] = 0;
-      fire(false);
+      this.fireWatches(pin, false);
     });
+  }
+
+  private fireWatches(pin: string, state: boolean): void {
+    for (const [id, w] of this.watches) {
+      if (w.pin !== pin) continue;
+      if ((w.edge === "rising" && !state) || (w.edge === "falling" && state)) continue;
+      const time = this.deviceTime(this.world.now);
+      const ev = this.realm ? new this.realm.Object() : {};
+      Object.assign(ev, { state, time, lastTime: time });
+      this.call("watch", w.fn, undefined, [ev]);
+      if (!w.repeat) this.watches.delete(id);
+    }
   }
 
   // ------------------------------------------------------------------------------------------ globals
@@ -855,7 +883,7 @@ export class EspruinoDevice implements RadioNode {
       setConsole: this.fn((dev: unknown) => {
         this.nrf.consoleOnBluetooth = dev === "Bluetooth" || dev === undefined;
       }),
-      getConsole: this.fn(() => (this.nrf.consoleOnBluetooth ? "Bluetooth" : "USB")),
+      getConsole: this.fn(() => this.console.where()),
       getSizeOf: this.fn((v: unknown) => this.estimator.measure([v]) - this.estimator.baseline),
       getErrorFlags: this.fn(() => this.newArray(this.fifoDrops ? ["RX_FIFO_FULL"] : [])),
       toUint8Array: this.fn((...a: unknown[]) => {

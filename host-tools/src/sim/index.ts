@@ -15,6 +15,8 @@ export { Central, Link } from "./gatt";
 export type { CentralOptions, LinkOptions, Sighting, CharInfo } from "./gatt";
 export { createNobleBindings, SimNobleBindings, parseAdvertisement } from "./noble-bindings";
 export { VirtualSerial } from "./serial";
+export { EspruinoConsole } from "./console";
+export type { ConsoleDevice } from "./console";
 export { NorFlash, PowerCut } from "./flash";
 export { EspruinoStorage, StorageError } from "./storage";
 export { ENVIRONMENTS, environment, RadioMedium } from "./radio";

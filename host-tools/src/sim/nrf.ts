@@ -39,7 +39,8 @@ import type { Advertiser, AdvertState, RxPacket, Scanner } from "./world";
  *   then services and serviceData only when non-empty; 16-bit UUIDs as lowercase "%04x"; values ArrayBuffers),
  *   filtered by jswrap_ble_filter_device. Default interval = window = 100 ms (continuous).
  * - setServices/updateServices: UUIDs as numbers, "ABCD" or 128-bit strings; maxLen defaults to the initial value's
- *   length; `uart` (default true) keeps the Nordic UART service, i.e. the JavaScript console over Bluetooth.
+ *   length; `uart` (default true) keeps the Nordic UART service, i.e. the JavaScript console over Bluetooth
+ *   (console.ts: the same line discipline as the USB console; output as UART_TX notifications of 20 bytes).
  *   Changing services that were already set needs a stack restart (queued while connected; updateServices then
  *   throws "Can't update services until BLE restart"). A notification while the SoftDevice's TX queue is full is
  *   silently dropped: jswrap_ble_updateServices ignores NRF_ERROR_RESOURCES.
@@ -54,6 +55,8 @@ const DEFAULT_ADV_INTERVAL_MS = 375;
 const DEFAULT_SCAN_MS = 100;
 /** SoftDevice notification queue (hvn_tx_queue_size) assumed for Espruino builds. */
 export const TX_QUEUE = 8;
+/** Console output per UART_TX notification: the default MTU (23) less the ATT header. */
+export const UART_CHUNK = 20;
 
 export interface CharDef {
   uuid: string;
@@ -123,7 +126,6 @@ export class NrfStack implements Advertiser {
   link: Link | undefined;
   private roots: Record<string, unknown> = {};
   private security: unknown;
-  private uartBuffer = "";
   /** Extra connection-interval request from NRF.setConnectionInterval (seconds), if any. */
   connectionIntervalS: number | undefined;
 
@@ -132,6 +134,7 @@ export class NrfStack implements Advertiser {
     private rng: Rng,
   ) {
     this.txPowerDbm = device.board.radio.txPowerDbm;
+    device.console.attach("Bluetooth", (s) => this.uartOutput(s));
     const a = rng.fork("address").bytes(6);
     a[0] |= 0xc0;
     this.factoryAddress = formatAddress(a);
@@ -177,8 +180,8 @@ export class NrfStack implements Advertiser {
     this.restarted = undefined;
     this.scanResponse = undefined;
     this.scan = undefined;
-    this.services = new Map();
-    this.uart = true;
+    // Espruino's own services until the program sets some: the Nordic UART (the console) alone.
+    this.applyServices(undefined, true);
     this.consoleOnBluetooth = true;
     this.servicesWereSet = false;
     this.needsRestart = false;
@@ -320,6 +323,9 @@ export class NrfStack implements Advertiser {
   connected(link: Link): void {
     this.device.accrue();
     this.link = link;
+    this.uartTx = [];
+    // The console moves to Bluetooth with a fresh input line (jsiClearInputLine on BLE_GAP_EVT_CONNECTED).
+    if (this.consoleIsBluetooth()) this.device.console.clearInputLine();
     this.advChanged();
     const addr = link.central.address;
     this.device.emitNow(this.device.global("NRF"), "connect", [addr], "event:connect");
@@ -328,7 +334,9 @@ export class NrfStack implements Advertiser {
   /** The connection ended (either side). */
   disconnected(reason: number): void {
     this.device.accrue();
+    if (this.consoleIsBluetooth()) this.device.console.clearInputLine();
     this.link = undefined;
+    this.uartTx = [];
     this.advertisingAsleep = false;
     if (this.needsRestart) this.doRestart();
     else this.advChanged();
@@ -364,21 +372,53 @@ export class NrfStack implements Advertiser {
     this.device.call("onWriteDesc", c.onWriteDesc, undefined, [evt]);
   }
 
+  /**
+   * The console is on Bluetooth while a central is connected and the Nordic UART service is up, unless the program
+   * moved it elsewhere (E.setConsole): targets/nrf5x/bluetooth.c moves it at BLE_GAP_EVT_CONNECTED when the UART is
+   * initialised and the console is not forced, and back at the disconnect.
+   */
+  consoleIsBluetooth(): boolean {
+    return !!this.link && this.uart && this.consoleOnBluetooth;
+  }
+
+  /** What the central wrote to the UART's RX characteristic: console input (console.ts, shared with USB). */
   private uartInput(data: Uint8Array): void {
-    if (!this.consoleOnBluetooth) return;
-    for (const b of data) {
-      const ch = String.fromCharCode(b);
-      if (ch === "\n" || ch === "\r") {
-        const line = this.uartBuffer.trim();
-        this.uartBuffer = "";
-        if (line) {
-          const before = this.device.consoleLines.length;
-          const result = this.device.evaluate(line);
-          const out = this.device.consoleLines.slice(before).concat([result]).join("\r\n") + "\r\n>";
-          if (this.link) this.link.notifyFromPeripheral(UART_SERVICE, UART_TX, toBytes(out), this.device.localNow());
-        }
-      } else this.uartBuffer += ch;
+    this.device.console.input("Bluetooth", data);
+  }
+
+  /**
+   * Console output over Bluetooth: UART_TX notifications of at most 20 bytes (nus_transmit_string sends up to the
+   * effective MTU - 3, and the effective MTU starts at 23), in order; held back while the SoftDevice's queue is full,
+   * dropped when the central has not enabled notifications (NRF_ERROR_INVALID_STATE clears the buffer).
+   */
+  private uartOutput(s: string): void {
+    for (let i = 0; i < s.length; i++) this.uartTx.push(s.charCodeAt(i) & 255);
+    this.uartPump();
+  }
+
+  private uartTx: number[] = [];
+  private uartRetry = false;
+
+  private uartPump(): void {
+    const link = this.link;
+    while (link && this.uartTx.length && !this.uartRetry) {
+      if (!link.subscribed.has(`${UART_SERVICE}/${UART_TX}`)) {
+        this.uartTx = [];
+        return;
+      }
+      const chunk = Uint8Array.from(this.uartTx.slice(0, UART_CHUNK));
+      if (!link.notifyFromPeripheral(UART_SERVICE, UART_TX, chunk, this.device.localNow())) {
+        // The TX queue is full: try again a connection interval later.
+        this.uartRetry = true;
+        this.device.world.scheduler.after(link.connectionInterval, () => {
+          this.uartRetry = false;
+          if (this.link === link) this.uartPump();
+        });
+        return;
+      }
+      this.uartTx.splice(0, chunk.length);
     }
+    if (!link) this.uartTx = [];
   }
 
   // ------------------------------------------------------------------------------------------ scanning

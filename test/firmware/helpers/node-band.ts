@@ -66,6 +66,8 @@ export class NodeBandRig {
   notifications: Uint8Array[] = [];
   connected = false;
   reboots = 0;
+  /** Radio.console calls (the console turned on until the next restart). */
+  consoles = 0;
   battery = 90;
   faults: unknown[] = [];
 
@@ -136,6 +138,11 @@ export class NodeBandRig {
       reboot() {
         rig.reboots++;
         rig.timers.push({ at: rig.t, fn: () => rig.boot(), id: rig.nextId++ });
+      },
+      console() {
+        // Services changed without a connection: the stack restarts, awake.
+        rig.consoles++;
+        rig.asleep = false;
       },
     };
     this.guard(() => {
