@@ -14,7 +14,7 @@ NRF.on("connect", guard(band.onConnect));
 NRF.on("disconnect", guard(band.onDisconnect));
 
 guard(() => {
-  band.start(
+  const provisioned = band.start(
     boardCrypto(),
     platform,
     radio,
@@ -36,5 +36,5 @@ guard(() => {
     // Table rows (distinct ids held per scan): 50 beacons in range fit with room to spare; bigger boards keep more.
     __JS_VARS__ > 5000 ? 160 : 64,
   );
-  setupServices(maxFrameBytes(__MTU__), band.onWrite);
+  setupServices(maxFrameBytes(__MTU__), band.onWrite, !provisioned);
 })(undefined);

@@ -66,80 +66,63 @@ function files(d: EspruinoDevice): Record<string, Buffer> {
   return out;
 }
 
-test("tracelet flash --port sim: one band flashed, verified, registered, healthy, labelled; no secret printed", async () => {
-  const reg = path.join(dir, "one.json");
-  const labels = path.join(dir, "one.svg");
-  const before = silenced.lines;
+test("tracelet flash --port sim --batch: two bands flashed, verified, registered, healthy, labelled; no secret printed", async () => {
+  const reg = path.join(dir, "batch.json");
+  const labels = path.join(dir, "batch.svg");
   const { stdout, stderr } = await run(
     process.execPath,
-    [CLI, "flash", "--board", "puckjs", "--port", "sim", "--registry", reg, "--labels", labels, "--json"],
+    [
+      CLI,
+      "flash",
+      "--board",
+      "mdbt42q",
+      "--port",
+      "sim",
+      "--batch",
+      "--count",
+      "2",
+      "--registry",
+      reg,
+      "--labels",
+      labels,
+      "--json",
+    ],
     { cwd: dir },
   );
   const out = JSON.parse(stdout) as {
-    bands: {
-      bandId: string;
-      board: string;
-      attempts: { firmware: number };
-      health: { ok: boolean };
-      bundleCrc32: number;
-    }[];
+    bands: { bandId: string; board: string; health: { ok: boolean }; bundleCrc32: number }[];
     failures: unknown[];
   };
   expect(out.failures).toEqual([]);
-  expect(out.bands).toHaveLength(1);
-  const band = out.bands[0];
-  expect(band.health.ok).toBe(true);
-  expect(band.bundleCrc32).toBe(crc32(bundle("puckjs")));
-  // The registry file holds the band with its sync key; the key is in no output.
-  const registry = loadRegistryFile(reg);
-  expect(registry.bands.map((b) => b.bandId)).toEqual([band.bandId]);
-  const key = registry.bands[0].syncKey;
-  expect(stdout + stderr).not.toContain(key);
-  expect(stdout + stderr).not.toContain(key.toUpperCase());
-  expect(fs.statSync(reg).mode & 0o777).toBe(0o600);
-  expect(fs.readFileSync(labels, "utf8")).toContain(band.bandId.slice(0, 4).toUpperCase());
-  // Every step was reported on stderr.
-  for (const s of ["Identifying", "Writing the firmware", "Registering", "Checking the band's health"])
-    expect(stderr).toContain(s);
-  expect(silenced.lines).toBe(before); // (the CLI ran in its own process)
-});
-
-test("a batch of two: distinct identities, both healthy, the band's Storage holds exactly the flashed bytes", async () => {
-  const st = new SimStation("mdbt42q", 2, { seed: 7 });
-  await st.start();
-  const reg = new FileSink(path.join(dir, "batch.json"));
-  const seen: string[] = [];
-  try {
-    for (let port = await st.next(); port; port = await st.next()) {
-      const r = await flashBand(options(st, port, reg));
-      expect(r.health.ok).toBe(true);
-      seen.push(r.bandId);
-      const f = files(deviceOf(st, port));
-      expect(Buffer.compare(f[".bootcde"], Buffer.from(bundle("mdbt42q")))).toBe(0);
-      const prov = decodeProvisioning(new Uint8Array(f[PROVISIONING_FILE]));
-      if (!prov.ok) throw new Error(prov.error);
-      expect(Buffer.from(prov.value.bandId).toString("hex")).toBe(r.bandId);
-      const entry = loadRegistryFile(path.join(dir, "batch.json")).bands.find((b) => b.bandId === r.bandId);
-      expect(entry?.syncKey).toBe(Buffer.from(prov.value.syncKey).toString("hex"));
-      // The clock was set over the console and vouched for by the record.
-      expect(prov.value.flags & 1).toBe(1);
-      expect(Math.abs(prov.value.provisionedAt - st.now() / 1000)).toBeLessThan(60);
-    }
-  } finally {
-    st.stop();
+  expect(out.bands).toHaveLength(2);
+  for (const band of out.bands) {
+    expect(band.health.ok).toBe(true);
+    expect(band.bundleCrc32).toBe(crc32(bundle("mdbt42q")));
   }
-  expect(new Set(seen).size).toBe(2);
-  const keys = loadRegistryFile(path.join(dir, "batch.json")).bands.map((b) => b.syncKey);
-  expect(new Set(keys).size).toBe(2);
+  // The registry file holds both bands with distinct sync keys; no key is in any output.
+  const registry = loadRegistryFile(reg);
+  expect(registry.bands.map((b) => b.bandId).sort()).toEqual(out.bands.map((b) => b.bandId).sort());
+  expect(new Set(registry.bands.map((b) => b.syncKey)).size).toBe(2);
+  for (const b of registry.bands) {
+    expect(stdout + stderr).not.toContain(b.syncKey);
+    expect(stdout + stderr).not.toContain(b.syncKey.toUpperCase());
+  }
+  expect(fs.statSync(reg).mode & 0o777).toBe(0o600);
+  const sheet = fs.readFileSync(labels, "utf8");
+  for (const b of out.bands) expect(sheet).toContain(b.bandId.slice(0, 4).toUpperCase());
+  // Every step was reported on stderr, with the running count.
+  for (const s of ["Identifying", "Writing the firmware", "Registering", "flashed and healthy", "2 flashed, 0 failed"])
+    expect(stderr).toContain(s);
 });
 
 test("an already provisioned band is refused untouched; --force wipes it and gives it a new identity", async () => {
-  const st = new SimStation("puckjs", 1, { seed: 9 });
+  const st = new SimStation("mdbt42q", 1, { seed: 9 });
   await st.start();
   const reg = new FileSink(path.join(dir, "force.json"));
   try {
     const port = (await st.next()) as string;
-    const first = await flashBand(options(st, port, reg));
+    const first = await flashBand(options(st, port, reg, { health: undefined }));
+    expect(first.health).toEqual({ ok: false, skipped: expect.stringMatching(/no Bluetooth/) });
     const d = deviceOf(st, port);
     // Let the band log and journal something of its own.
     await new Promise((r) => setTimeout(r, 1500));
@@ -162,7 +145,7 @@ test("an already provisioned band is refused untouched; --force wipes it and giv
 });
 
 test("a registry that refuses the band leaves it unprovisioned; a wrong board and a full Storage are refused untouched", async () => {
-  const st = new SimStation("pixljs", 3, { seed: 11 });
+  const st = new SimStation("mdbt42q", 3, { seed: 11 });
   await st.start();
   try {
     // 1. The registry fails at the moment of registering: the identity just written is erased again.
@@ -185,7 +168,7 @@ test("a registry that refuses the band leaves it unprovisioned; a wrong board an
     const d2 = deviceOf(st, p2);
     const reg = new FileSink(path.join(dir, "refused.json"));
     await expect(flashBand({ ...options(st, p2, reg), board: loadBoard("puckjs") })).rejects.toThrow(
-      /is a PIXLJS, not a Puck\.js .*pick --board/,
+      /is a MDBT42Q, not a Puck\.js .*pick --board/,
     );
     expect(Object.keys(files(d2))).toEqual([]);
 
@@ -196,6 +179,38 @@ test("a registry that refuses the band leaves it unprovisioned; a wrong board an
     await expect(flashBand(options(st, p3, reg))).rejects.toThrow(/Storage too small .*needs \d+ bytes/);
     expect(Object.keys(files(d3))).toEqual(["photos"]);
     expect(loadRegistryFile(path.join(dir, "refused.json")).bands).toEqual([]);
+  } finally {
+    st.stop();
+  }
+});
+
+test("over Bluetooth (Puck.js): flashed through the Nordic UART console; re-flashed as a production band via the maintenance command", async () => {
+  const st = new SimStation("puckjs", 1, { seed: 13 });
+  await st.start();
+  expect(st.transport).toBe("bluetooth");
+  const reg = new FileSink(path.join(dir, "ble.json"));
+  try {
+    const name = (await st.next()) as string;
+    expect(name).toMatch(/^Puck\.js [0-9a-f]{4}$/);
+    const first = await flashBand(options(st, name, reg, { health: undefined }));
+    const d = st.world.devices[st.world.devices.length - 1] as EspruinoDevice;
+    expect(Buffer.compare(files(d)[".bootcde"], Buffer.from(bundle("puckjs")))).toBe(0);
+    // Production firmware, provisioned: no console over Bluetooth any more, and its name rotates.
+    await expect(flashBand(options(st, name, reg, { force: true }))).rejects.toThrow(/no device answered/);
+    // With its sync key the flasher asks the band (authenticated) to open its console until its next restart.
+    const entry = loadRegistryFile(path.join(dir, "ble.json")).bands[0];
+    const ble = st.bluetooth as NonNullable<typeof st.bluetooth>;
+    ble.keys.set(entry.bandId, Buffer.from(entry.syncKey, "hex"));
+    const second = await flashBand(options(st, `band:${entry.bandId}`, reg, { force: true }));
+    expect(second.wiped).toBe(true);
+    expect(second.bandId).not.toBe(first.bandId);
+    expect(second.health.ok).toBe(true);
+    const prov = decodeProvisioning(new Uint8Array(files(d)[PROVISIONING_FILE]));
+    expect(prov.ok && Buffer.from(prov.value.bandId).toString("hex")).toBe(second.bandId);
+    // A wrong key cannot open it.
+    ble.keys.set(second.bandId, new Uint8Array(16).fill(1));
+    await expect(flashBand(options(st, `band:${second.bandId}`, reg, { force: true }))).rejects.toThrow();
+    expect(decodeProvisioning(new Uint8Array(files(d)[PROVISIONING_FILE])).ok).toBe(true);
   } finally {
     st.stop();
   }

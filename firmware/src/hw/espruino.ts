@@ -184,10 +184,11 @@ const services: { [uuid: string]: unknown } = {};
 
 /**
  * Defines the sync GATT service. Production builds remove the Nordic UART service, so nobody in range can reach
- * the JavaScript console; `--dev` builds keep it. An authenticated kiosk can turn it on until the next restart
+ * the JavaScript console, once the band is provisioned (`open` false); `--dev` builds and unprovisioned bands (no
+ * identity, no data yet: the flasher reaches them over Bluetooth) keep it. An authenticated kiosk can turn it on until the next restart
  * (sync CONSOLE, Radio.console): nothing stores that, so every boot starts here again.
  */
-export function setupServices(maxLen: number, onWrite: (d: Uint8Array) => void): void {
+export function setupServices(maxLen: number, onWrite: (d: Uint8Array) => void, open: boolean): void {
   const chars: { [uuid: string]: unknown } = {};
   chars[syncUuid(3)] = {
     maxLen: maxLen,
@@ -196,5 +197,5 @@ export function setupServices(maxLen: number, onWrite: (d: Uint8Array) => void):
   };
   chars[syncUuid(4)] = { maxLen: maxLen, readable: true, notify: true };
   services[syncUuid(1)] = chars;
-  NRF.setServices(services, { uart: __DEV__ });
+  NRF.setServices(services, { uart: __DEV__ || open });
 }

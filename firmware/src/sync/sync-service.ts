@@ -136,7 +136,9 @@ export function init(
   upc = unitsPerChunk(mtu);
   duties.push(pumpNow, watch);
   connected = pumping = false;
-  uart = 0;
+  // An unprovisioned band keeps its console (setupServices): it holds no identity or data yet, and the flasher
+  // finishes it over Bluetooth.
+  uart = syncKey ? 0 : 2;
   reset();
 }
 

@@ -20,6 +20,7 @@ import {
 } from "../flash/provision";
 import { AuthoritySink, FileSink, RegistryError, RegistrySink } from "../flash/registry";
 import { PortStation, SimStation, Station, WatchStation } from "../flash/station";
+import { loadRegistryFile } from "../kiosk/registry-file";
 import { BluetoothUartPorts } from "../flash/transports";
 import { CliError, ExitCode } from "./exit-codes";
 import { prepareOutputFile, requireInputFile } from "./files";
@@ -212,8 +213,21 @@ async function station(opts: FlashOptions, p: Plan): Promise<Station> {
     radio = realRadio();
     await radio.start();
     ble = new BluetoothUartPorts(radio);
+    // Production bands are re-flashed as band:<id>, with their sync keys from the registry file.
+    if (opts.registry && fs.existsSync(opts.registry))
+      for (const b of loadRegistryFile(opts.registry).bands) ble.keys.set(b.bandId, Buffer.from(b.syncKey, "hex"));
+    const band = /^band:([0-9a-f]{16})$/i.exec(opts.port ?? "")?.[1]?.toLowerCase();
+    if (band && !ble.keys.has(band))
+      throw new CliError(
+        ExitCode.USAGE,
+        `band ${band} is not in --registry: re-flashing a production band needs its sync key (tracelet authority registry export writes a file with it)`,
+      );
     await addDevice(ble);
   } catch (e) {
+    if (e instanceof CliError) {
+      radio?.stop();
+      throw e;
+    }
     radio?.stop();
     radio = undefined;
     if (kind === "bluetooth" || !(e instanceof RadioUnavailable))

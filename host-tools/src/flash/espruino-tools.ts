@@ -181,7 +181,8 @@ export async function addDevice(dev: ConsoleDevice): Promise<void> {
   const disconnected = () => {
     const f = pkgClosed;
     pkgClosed = undefined;
-    f?.();
+    // The package logs the disconnection (and what it was doing): dropped like everything else it prints.
+    if (f) void silently(async () => f());
   };
   E.Core.Serial.devices.push({
     name: dev.name,

@@ -37,6 +37,8 @@ export class SimStation implements Station {
   private stopped = false;
   private radio: KioskRadio;
   private consoleRadio: KioskRadio | undefined;
+  /** The Bluetooth console transport (bluetooth stations): its `keys` let it re-flash bands as `band:<id>`. */
+  bluetooth: BluetoothUartPorts | undefined;
 
   constructor(
     readonly board: string,
@@ -56,7 +58,8 @@ export class SimStation implements Station {
     else {
       // The console link is a second central (the laptop's adapter), beside the health check's.
       this.consoleRadio = simRadio(this.world, { x: 0, y: 0.5 });
-      await addDevice(simBluetoothPorts(this.consoleRadio));
+      this.bluetooth = simBluetoothPorts(this.consoleRadio, worldClock(this.world));
+      await addDevice(this.bluetooth);
     }
     this.world.startRealtime(1);
   }

@@ -169,9 +169,11 @@ export function emulatorPorts(): EmulatorPorts {
 
 let simBle: BluetoothUartPorts | undefined;
 /** The process's Bluetooth console transport for simulated bands (its radio set by the station that uses it). */
-export function simBluetoothPorts(radio: KioskRadio): BluetoothUartPorts {
-  if (simBle) simBle.use(radio);
-  else simBle = new BluetoothUartPorts(radio);
+export function simBluetoothPorts(radio: KioskRadio, clock: KioskClock): BluetoothUartPorts {
+  if (simBle) simBle.use(radio, clock);
+  // Simulated bands advertise within a metre of the adapter: 1.5 s of scanning hears every one of them.
+  else simBle = new BluetoothUartPorts(radio, 1500, clock);
+  simBle.keys.clear();
   return simBle;
 }
 

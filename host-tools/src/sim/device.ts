@@ -353,14 +353,14 @@ export class EspruinoDevice implements RadioNode {
     this.on = false;
   }
 
-  private shutdownRam(): void {
+  private shutdownRam(softReset = false): void {
     this.accrue();
     for (const t of this.timers.values()) if (t.ev) t.ev.cancelled = true;
     for (const e of this.pendingEmits) e.cancelled = true;
     this.pendingEmits = [];
     this.timers.clear();
     this.watches.clear();
-    this.nrf.shutdown();
+    this.nrf.shutdown(softReset);
     this.realm = undefined;
     this.scopes = [];
     this.dying = undefined;
@@ -463,7 +463,9 @@ export class EspruinoDevice implements RadioNode {
     const after = this.afterCallback;
     this.afterCallback = undefined;
     if (after) {
-      this.shutdownRam();
+      // reset() and load() keep a central's link to the band (jswrap_ble_kill disconnects only the band's own
+      // central links); power loss and chip resets drop it.
+      this.shutdownRam(true);
       this.world.scheduler.after(0.01, () => this.boot(after === "soft-reset"));
       return;
     }

@@ -180,25 +180,31 @@ export class NrfStack implements Advertiser {
     this.restarted = undefined;
     this.scanResponse = undefined;
     this.scan = undefined;
-    // Espruino's own services until the program sets some: the Nordic UART (the console) alone.
-    this.applyServices(undefined, true);
-    this.consoleOnBluetooth = true;
+    // Espruino's own services until the program sets some: the Nordic UART (the console) alone. A link kept
+    // through a soft reset keeps the services it sees until it ends (the stack applies new ones on disconnect).
     this.servicesWereSet = false;
     this.needsRestart = false;
     this.pendingServices = undefined;
+    if (this.link) {
+      this.pendingServices = { data: undefined, uart: true };
+      this.needsRestart = true;
+    } else this.applyServices(undefined, true);
+    this.consoleOnBluetooth = true;
     this.roots = {};
     this.connectionIntervalS = undefined;
     this.advChanged();
   }
 
-  /** Power loss or reset: the radio goes quiet and any connection drops (the central sees a timeout). */
-  shutdown(): void {
+  /** Power loss or reset: the radio goes quiet; a connection drops (the central sees a timeout) unless soft. */
+  shutdown(softReset = false): void {
     this.device.accrue();
     if (this.scan) this.device.world.stopScan(this.scan.scanner);
     this.scan = undefined;
     const l = this.link;
-    this.link = undefined;
-    if (l) l.lost(0x08, true);
+    if (!softReset) {
+      this.link = undefined;
+      if (l) l.lost(0x08, true);
+    }
     this.advPackets = undefined;
     this.advVersion++;
     this.device.world.advertChanged(this);
