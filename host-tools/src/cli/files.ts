@@ -103,3 +103,26 @@ export function makeFolder(dir: string): void {
   }
   for (const m of missing) fs.mkdirSync(m);
 }
+
+/**
+ * `--authority <url> --api-key-file <file>`, as the kiosk and the flasher take them: the URL must be http(s), the
+ * key is read from its file (never the command line) and must not be empty. `role` names the key in messages.
+ */
+export function authorityOption(
+  url: string,
+  apiKeyFile: string | undefined,
+  role: string,
+): { url: string; apiKey: string } {
+  if (!/^https?:\/\/[^/]/.test(url))
+    throw new CliError(ExitCode.USAGE, `--authority must be an http(s) URL, got "${url}"`);
+  if (!apiKeyFile)
+    throw new CliError(
+      ExitCode.USAGE,
+      `--authority needs --api-key-file (the ${role} API key, kept off the command line)`,
+    );
+  requireInputFile("--api-key-file", apiKeyFile);
+  const apiKey = fs.readFileSync(apiKeyFile, "utf8").trim();
+  if (!apiKey)
+    throw new CliError(ExitCode.BAD_INPUT, `--api-key-file: ${apiKeyFile} is empty (it must hold a ${role} API key)`);
+  return { url, apiKey };
+}

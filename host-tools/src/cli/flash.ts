@@ -23,7 +23,7 @@ import { PortStation, SimStation, Station, WatchStation } from "../flash/station
 import { loadRegistryFile } from "../kiosk/registry-file";
 import { BluetoothUartPorts } from "../flash/transports";
 import { CliError, ExitCode } from "./exit-codes";
-import { prepareOutputFile, requireInputFile } from "./files";
+import { authorityOption, prepareOutputFile, requireInputFile } from "./files";
 import { parseNumberOption } from "./options";
 import { emit, log } from "./output";
 
@@ -135,21 +135,8 @@ async function plan(opts: FlashOptions): Promise<Plan> {
     throw new CliError(ExitCode.USAGE, "give either --authority or --registry, not both");
   let registry: RegistrySink;
   if (opts.authority) {
-    if (!/^https?:\/\/[^/]/.test(opts.authority))
-      throw new CliError(ExitCode.USAGE, `--authority must be an http(s) URL, got "${opts.authority}"`);
-    if (!opts.apiKeyFile)
-      throw new CliError(
-        ExitCode.USAGE,
-        "--authority needs --api-key-file (the flasher's API key, kept off the command line)",
-      );
-    requireInputFile("--api-key-file", opts.apiKeyFile);
-    const key = fs.readFileSync(opts.apiKeyFile, "utf8").trim();
-    if (!key)
-      throw new CliError(
-        ExitCode.BAD_INPUT,
-        `--api-key-file: ${opts.apiKeyFile} is empty (it must hold a flasher API key)`,
-      );
-    registry = new AuthoritySink(opts.authority, key);
+    const a = authorityOption(opts.authority, opts.apiKeyFile, "flasher");
+    registry = new AuthoritySink(a.url, a.apiKey);
   } else if (opts.registry) {
     registry = new FileSink(path.resolve(opts.registry));
   } else {

@@ -11,7 +11,7 @@ import { loadRegistryFile } from "../kiosk/registry-file";
 import { registryEntry } from "../kiosk/service";
 import { loadBoard } from "../boards/load";
 import { CliError, ExitCode } from "./exit-codes";
-import { requireInputFile } from "./files";
+import { authorityOption, requireInputFile } from "./files";
 import { parseNumberOption } from "./options";
 import { emit, log } from "./output";
 import { isLoopback } from "./authority";
@@ -110,19 +110,7 @@ async function setup(opts: CommonOptions, visitWindowS?: number): Promise<Setup>
   const registry = opts.registry ? readRegistry(opts.registry) : undefined;
   // Every option and file is checked before any work starts (a simulation takes seconds to build).
   let authority: KioskServiceOptions["authority"];
-  if (opts.authority) {
-    if (!/^https?:\/\/[^/]/.test(opts.authority))
-      throw new CliError(ExitCode.USAGE, `--authority must be an http(s) URL, got "${opts.authority}"`);
-    if (!opts.apiKeyFile)
-      throw new CliError(
-        ExitCode.USAGE,
-        "--authority needs --api-key-file (the kiosk API key, kept out of the command line)",
-      );
-    requireInputFile("--api-key-file", opts.apiKeyFile);
-    const apiKey = fs.readFileSync(opts.apiKeyFile, "utf8").trim();
-    if (!apiKey) throw new CliError(ExitCode.BAD_INPUT, `${opts.apiKeyFile} is empty`);
-    authority = { url: opts.authority, apiKey };
-  }
+  if (opts.authority) authority = authorityOption(opts.authority, opts.apiKeyFile, "kiosk");
   let exportKeyPem: string | undefined;
   if (opts.exportKey) {
     requireInputFile("--export-key", opts.exportKey);

@@ -234,19 +234,25 @@ export class NobleRadio implements KioskRadio {
   }
 }
 
-class NobleLink implements BandLink {
-  private notify: ((d: Uint8Array) => void) | undefined;
+/**
+ * A connection to one characteristic pair: writes go one at a time, since noble keeps one completion callback per
+ * characteristic (`onceExclusive`), so a second write issued before the first is acknowledged would leave the first
+ * waiting forever. That happens whenever a band's notification (the CHALLENGE) arrives before the write response of
+ * the command that caused it.
+ */
+class NobleConnection {
+  private listener: ((d: Uint8Array) => void) | undefined;
   private gone: ((r: string) => void)[] = [];
   private writes: Promise<void> = Promise.resolve();
   connected = true;
 
   constructor(
-    private p: NoblePeripheral,
-    private control: NobleChar,
-    response: NobleChar,
+    protected p: NoblePeripheral,
+    private out: NobleChar,
+    incoming: NobleChar,
   ) {
-    response.on("data", (d: Buffer, isNotification: boolean) => {
-      if (isNotification && this.notify) this.notify(new Uint8Array(d));
+    incoming.on("data", (d: Buffer, isNotification: boolean) => {
+      if (isNotification && this.listener) this.listener(new Uint8Array(d));
     });
     p.once("disconnect", (reason: unknown) => {
       this.connected = false;
@@ -254,30 +260,17 @@ class NobleLink implements BandLink {
     });
   }
 
-  get id(): string {
-    return this.p.id;
-  }
-
-  get mtu(): number {
-    return this.p.mtu ?? 23;
-  }
-
-  /**
-   * Writes one at a time: noble keeps one completion callback per characteristic (`onceExclusive`), so a second
-   * write issued before the first is acknowledged would leave the first waiting forever. That happens whenever a
-   * band's notification (the CHALLENGE) arrives before the write response of the command that caused it.
-   */
   write(data: Uint8Array): Promise<void> {
-    const p = this.writes.then(() => {
+    const w = this.writes.then(() => {
       if (!this.connected) throw new Error("link is down");
-      return this.control.writeAsync(Buffer.from(data), false);
+      return this.out.writeAsync(Buffer.from(data), false);
     });
-    this.writes = p.catch(() => undefined);
-    return p;
+    this.writes = w.catch(() => undefined);
+    return w;
   }
 
-  onNotify(fn: (d: Uint8Array) => void): void {
-    this.notify = fn;
+  protected listen(fn: (d: Uint8Array) => void): void {
+    this.listener = fn;
   }
 
   onDisconnect(fn: (r: string) => void): void {
@@ -289,46 +282,25 @@ class NobleLink implements BandLink {
   }
 }
 
-/** The console over the Nordic UART service: writes go one at a time, as NobleLink's do (same noble limit). */
-class NobleUart implements UartLink {
-  private data: ((d: Uint8Array) => void) | undefined;
-  private gone: ((r: string) => void)[] = [];
-  private writes: Promise<void> = Promise.resolve();
-  private connected = true;
-
-  constructor(
-    private p: NoblePeripheral,
-    private rx: NobleChar,
-    tx: NobleChar,
-  ) {
-    tx.on("data", (d: Buffer, isNotification: boolean) => {
-      if (isNotification && this.data) this.data(new Uint8Array(d));
-    });
-    p.once("disconnect", (reason: unknown) => {
-      this.connected = false;
-      for (const f of this.gone) f(String(reason ?? "disconnected"));
-    });
+/** The sync service: frames to the control characteristic, notifications from the response one. */
+class NobleLink extends NobleConnection implements BandLink {
+  get id(): string {
+    return this.p.id;
   }
 
-  write(data: Uint8Array): Promise<void> {
-    const w = this.writes.then(() => {
-      if (!this.connected) throw new Error("link is down");
-      return this.rx.writeAsync(Buffer.from(data), false);
-    });
-    this.writes = w.catch(() => undefined);
-    return w;
+  get mtu(): number {
+    return this.p.mtu ?? 23;
   }
 
+  onNotify(fn: (d: Uint8Array) => void): void {
+    this.listen(fn);
+  }
+}
+
+/** The console over the Nordic UART service: writes to RX, what the device prints from TX. */
+class NobleUart extends NobleConnection implements UartLink {
   onData(fn: (d: Uint8Array) => void): void {
-    this.data = fn;
-  }
-
-  onDisconnect(fn: (r: string) => void): void {
-    this.gone.push(fn);
-  }
-
-  async disconnect(): Promise<void> {
-    if (this.connected) await this.p.disconnectAsync();
+    this.listen(fn);
   }
 }
 
