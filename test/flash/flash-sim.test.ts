@@ -179,9 +179,36 @@ test("a registry that refuses the band leaves it unprovisioned; a wrong board an
     await expect(flashBand(options(st, p3, reg))).rejects.toThrow(/Storage too small .*needs \d+ bytes/);
     expect(Object.keys(files(d3))).toEqual(["photos"]);
     expect(loadRegistryFile(path.join(dir, "refused.json")).bands).toEqual([]);
+
+    // 4. An Espruino older than the firmware supports: refused untouched.
+    d2.evaluate('process.env.VERSION="2v21"');
+    await expect(flashBand(options(st, p2, reg))).rejects.toThrow(/runs Espruino 2v21; Tracelet needs 2v29 or later/);
+    expect(Object.keys(files(d2))).toEqual([]);
+
+    // 5. A registry that knows every identity drawn: no identity is ever reused, nothing is written.
+    const asked: string[] = [];
+    const full: RegistrySink = {
+      where: "a registry that knows them all",
+      check: async () => undefined,
+      taken: async (r: BandRecord) => {
+        asked.push(r.bandId + r.syncKey);
+        return true;
+      },
+      add: async () => undefined,
+    };
+    d2.evaluate('process.env.VERSION="2v29"');
+    await expect(flashBand(options(st, p2, full))).rejects.toThrow(/could not draw an identity/);
+    expect(new Set(asked).size).toBe(5);
+    expect(Object.keys(files(d2))).toEqual([]);
   } finally {
     st.stop();
   }
+});
+
+test("tracelet flash --list: serial ports and, without a Bluetooth adapter, says so", async () => {
+  const { stdout, stderr } = await run(process.execPath, [CLI, "flash", "--list", "--json"], { cwd: dir });
+  expect(JSON.parse(stdout)).toEqual({ ports: expect.any(Array) });
+  expect(stderr).toMatch(/listing serial ports only/);
 });
 
 test("over Bluetooth (Puck.js): flashed through the Nordic UART console; re-flashed as a production band via the maintenance command", async () => {

@@ -77,11 +77,14 @@ async function list(opts: FlashOptions): Promise<void> {
   let radio: KioskRadio | undefined;
   try {
     radio = realRadio();
+    await radio.start();
     const ble = new BluetoothUartPorts(radio);
     await addDevice(ble);
   } catch (e) {
     if (!(e instanceof RadioUnavailable)) throw e;
-    log(`flash: ${e.message.split(":")[0]}: listing serial ports only`);
+    radio?.stop();
+    radio = undefined;
+    log("flash: no Bluetooth LE adapter is available: listing serial ports only");
   }
   try {
     ports.push(...(await listPorts().catch(() => [])));

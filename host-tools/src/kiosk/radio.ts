@@ -123,6 +123,9 @@ export class NobleRadio implements KioskRadio {
   ) {}
 
   async start(): Promise<void> {
+    // noble prints its adapter warnings with console.log: to stderr, so that stdout stays the command's output.
+    const log = console.log;
+    console.log = (...a: unknown[]) => console.error(...a);
     try {
       await this.noble.waitForPoweredOnAsync(5000);
     } catch {
@@ -130,6 +133,8 @@ export class NobleRadio implements KioskRadio {
         `${this.what} is not available (state: ${this.noble.state}): plug in a Bluetooth LE adapter ` +
           "(docs/kiosk.md says how to give Node access to it), or run with --sim <N> to use simulated bands",
       );
+    } finally {
+      console.log = log;
     }
   }
 
