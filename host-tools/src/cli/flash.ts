@@ -228,7 +228,7 @@ async function station(opts: FlashOptions, p: Plan): Promise<Station> {
     ? radioHealthCheck(radio, { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) })
     : undefined;
   if (opts.batch) {
-    const w = new WatchStation(p.count, radio && ble ? { radio, ports: ble } : undefined);
+    const w = new WatchStation(p.count, radio ? { radio } : undefined);
     await w.start();
     return w;
   }
@@ -270,7 +270,7 @@ async function flash(opts: FlashOptions): Promise<void> {
           now: () => st.now(),
           onStep: (e) => bar.update(e),
           // A batch flashes the next band while this one's health is checked over Bluetooth.
-          healthInBackground: opts.batch === true,
+          healthInBackground: opts.batch === true && st.parallelHealth,
         });
         if (r.healthDone) {
           bar.finish(`band ${r.bandId} flashed in ${r.seconds.total.toFixed(1)} s; checking its health`);

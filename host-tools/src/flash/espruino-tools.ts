@@ -243,6 +243,21 @@ export async function listPorts(): Promise<PortInfo[]> {
   );
 }
 
+/** The serial ports the package's own serial transport sees now (no Bluetooth scan: cheap to poll). */
+export async function listSerialPorts(): Promise<PortInfo[]> {
+  const E = await espruinoTools();
+  const serial = E.Core.Serial.devices.find((d: { name: string }) => d.name === "Node Serial");
+  if (!serial) return [];
+  return silently(
+    () =>
+      new Promise<PortInfo[]>((resolve) =>
+        serial.getPorts((ports: { path: string; description?: string }[] | undefined) =>
+          resolve((ports ?? []).map((p) => ({ path: p.path, description: p.description ?? "", kind: "serial" }))),
+        ),
+      ),
+  );
+}
+
 export class ConsoleError extends Error {}
 
 /** One open console on a device, through the package. One at a time: the package has one connection. */
@@ -357,7 +372,7 @@ export class EspruinoConsole {
     await silently(async () => {
       const done = new Promise<void>((r) => this.closedWaiters.push(r));
       this.E.Core.Serial.close();
-      await Promise.race([done, new Promise((r) => setTimeout(r, 2000))]);
+      await Promise.race([done, new Promise((r) => setTimeout(r, 2000).unref())]);
     });
     this.gone("closed");
   }

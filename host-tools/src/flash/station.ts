@@ -1,7 +1,7 @@
 import { decodeDiscoveryServiceData, SYNC_SERVICE_UUID } from "../../../firmware/src/protocol/sync";
-import { KioskRadio, simRadio, wallClock, worldClock } from "../kiosk/radio";
+import { KioskClock, KioskRadio, simRadio, wallClock, worldClock } from "../kiosk/radio";
 import { World } from "../sim/world";
-import { addDevice, listPorts } from "./espruino-tools";
+import { addDevice, listSerialPorts, PortInfo } from "./espruino-tools";
 import { HealthCheck, radioHealthCheck } from "./health";
 import { BluetoothUartPorts, simBluetoothPorts, simSerialPorts } from "./transports";
 import { loadBoard } from "../boards/load";
@@ -18,6 +18,11 @@ export interface Station {
   /** Unix milliseconds as the bands should be set to. */
   now(): number;
   stop(): void;
+  /**
+   * Whether a band's health check may run while the next band is flashed: only when the check has a radio of its
+   * own (noble keeps one scan listener per adapter, and the console and the watch for new bands use it too).
+   */
+  readonly parallelHealth: boolean;
 }
 
 const SERVICE = SYNC_SERVICE_UUID.replace(/-/g, "");
@@ -29,6 +34,7 @@ const ESPRUINO_NAME = /^(Puck\.js|Pixl\.js|Bangle\.js|MDBT42Q|Espruino)\b/;
  * through the same transport and noble library as a real adapter.
  */
 export class SimStation implements Station {
+  readonly parallelHealth = true;
   readonly world: World;
   readonly ports = simSerialPorts();
   readonly health: HealthCheck;
@@ -92,6 +98,7 @@ export class SimStation implements Station {
 
 /** One given port (a serial path, or a Bluetooth address or name). */
 export class PortStation implements Station {
+  readonly parallelHealth = false;
   private given = false;
   constructor(
     private readonly port: string,
@@ -122,12 +129,16 @@ export class WatchStation implements Station {
   private wake: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   readonly health?: HealthCheck;
+  readonly parallelHealth: boolean;
 
   constructor(
     private readonly count: number | undefined,
-    private readonly bluetooth: { radio: KioskRadio; ports: BluetoothUartPorts } | undefined,
+    private readonly bluetooth: { radio: KioskRadio; clock?: KioskClock } | undefined,
+    /** Where serial ports are listed (the package's serial transport; tests give simulated ports). */
+    private readonly serialPorts: () => Promise<PortInfo[]> = listSerialPorts,
   ) {
-    if (bluetooth) this.health = radioHealthCheck(bluetooth.radio, wallClock, 60_000);
+    if (bluetooth) this.health = radioHealthCheck(bluetooth.radio, bluetooth.clock ?? wallClock, 60_000);
+    this.parallelHealth = !bluetooth;
   }
 
   async start(): Promise<void> {
@@ -149,7 +160,7 @@ export class WatchStation implements Station {
   }
 
   private async poll(): Promise<void> {
-    const serial = (await listPorts()).filter((p) => p.kind === "serial").map((p) => p.path);
+    const serial = (await this.serialPorts().catch(() => [])).map((p) => p.path);
     for (const p of [...this.present]) if (!serial.includes(p)) this.present.delete(p);
     for (const p of serial)
       if (!this.present.has(p)) {
