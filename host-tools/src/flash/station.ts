@@ -93,6 +93,9 @@ export class SimStation implements Station {
     this.world.stopRealtime();
     this.radio.stop();
     this.consoleRadio?.stop();
+    // The package keeps asking every transport for ports: none of this world's may be offered any more.
+    this.bluetooth?.use(undefined);
+    if (this.transport === "serial") this.ports.unplugAll(this.world.devices);
   }
 }
 

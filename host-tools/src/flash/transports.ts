@@ -41,6 +41,11 @@ export class SimSerialPorts implements ConsoleDevice {
     return path;
   }
 
+  /** Removes every port of these devices (their world is gone). */
+  unplugAll(devices: readonly EspruinoDevice[]): void {
+    for (const [path, d] of [...this.devices]) if (devices.includes(d.device)) this.unplug(path);
+  }
+
   unplug(path: string): void {
     if (this.current && this.devices.get(path)?.serial === this.current.serial) this.close();
     this.devices.delete(path);
@@ -197,14 +202,17 @@ export class BluetoothUartPorts implements ConsoleDevice {
   readonly keys = new Map<string, Uint8Array>();
 
   constructor(
-    private radio: KioskRadio,
+    private radio: KioskRadio | undefined,
     /** How long `ports()` listens for adverts. */
     private readonly scanMs = 3000,
     private clock: KioskClock = wallClock,
   ) {}
 
-  /** Another radio from now on (the package remembers the transport of a path: one object per process). */
-  use(radio: KioskRadio, clock: KioskClock = wallClock): void {
+  /**
+   * Another radio from now on, or none (`undefined`: no ports, nothing to open) once its world is gone; the package
+   * remembers the transport of a path, so a process keeps one object.
+   */
+  use(radio: KioskRadio | undefined, clock: KioskClock = wallClock): void {
     this.close();
     this.radio = radio;
     this.clock = clock;
@@ -212,10 +220,11 @@ export class BluetoothUartPorts implements ConsoleDevice {
     this.seen.clear();
   }
 
-  private async ensureStarted(): Promise<void> {
-    if (this.started) return;
-    await this.radio.start();
+  private async ensureStarted(): Promise<KioskRadio> {
+    if (!this.radio) throw new Error("no Bluetooth adapter");
+    if (!this.started) await this.radio.start();
     this.started = true;
+    return this.radio;
   }
 
   /** Which known band sent this discovery service data, if any. */
@@ -230,8 +239,8 @@ export class BluetoothUartPorts implements ConsoleDevice {
   }
 
   private async listen(ms: number, until?: () => boolean): Promise<void> {
-    await this.ensureStarted();
-    await this.radio.scan((a) => {
+    const radio = await this.ensureStarted();
+    await radio.scan((a) => {
       if (!a.connectable) return;
       const band = this.bandOf(a.serviceData);
       const name = a.localName ?? "";
@@ -240,7 +249,7 @@ export class BluetoothUartPorts implements ConsoleDevice {
     });
     const end = this.clock.now() + ms;
     while (this.clock.now() < end && !(until && until())) await this.clock.sleep(100);
-    await this.radio.stopScan();
+    await radio.stopScan();
   }
 
   /**
@@ -248,6 +257,7 @@ export class BluetoothUartPorts implements ConsoleDevice {
    * device is listed under its address and, as an alias the package also accepts, its name.
    */
   async ports(): Promise<PortInfo[]> {
+    if (!this.radio) return [];
     await this.listen(this.scanMs);
     const out: PortInfo[] = [];
     const devices = [...this.seen.values()].sort(
@@ -279,7 +289,8 @@ export class BluetoothUartPorts implements ConsoleDevice {
     const id = this.resolve(path);
     if (!id) throw new Error(`${path} is not in Bluetooth range`);
     const band = /^band:([0-9a-f]{16})$/i.exec(path)?.[1]?.toLowerCase();
-    const link = band ? await this.maintenanceConsole(band, id) : await this.radio.connectUart(id, 10000);
+    const radio = await this.ensureStarted();
+    const link = band ? await this.maintenanceConsole(radio, band, id) : await radio.connectUart(id, 10000);
     link.onData((d) => onData(Buffer.from(d).toString("latin1")));
     link.onDisconnect(() => {
       if (this.link === link) {
@@ -294,9 +305,9 @@ export class BluetoothUartPorts implements ConsoleDevice {
    * A production band's console: authenticated with the band's sync key over the sync service, the maintenance
    * command turns the console on until the band's next restart; the console is then reached as any other.
    */
-  private async maintenanceConsole(band: string, id: string): Promise<UartLink> {
+  private async maintenanceConsole(radio: KioskRadio, band: string, id: string): Promise<UartLink> {
     const key = this.keys.get(band) as Uint8Array;
-    const sync = await this.radio.connect(id, 10000);
+    const sync = await radio.connect(id, 10000);
     const session = new BandSession(sync, key, this.clock);
     try {
       await session.authenticate();
@@ -314,7 +325,7 @@ export class BluetoothUartPorts implements ConsoleDevice {
       if (!d) continue;
       heard = true;
       try {
-        return await this.radio.connectUart(d.id, 5000);
+        return await radio.connectUart(d.id, 5000);
       } catch (e) {
         last = e as Error;
       }

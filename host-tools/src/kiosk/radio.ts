@@ -115,26 +115,35 @@ export class NobleRadio implements KioskRadio {
   private listener:
     ((p: NoblePeripheral & { connectable: boolean; rssi: number; advertisement: never }) => void) | undefined;
 
+  private poweredOn = false;
+
   constructor(
     private noble: NobleLike,
     private clock: KioskClock,
     /** How the adapter is named in errors ("the Bluetooth adapter", "the simulated adapter"). */
     private what = "the Bluetooth adapter",
+    /** A real adapter: noble may print warnings about it (sent to stderr). */
+    private warnings = true,
   ) {}
 
   async start(): Promise<void> {
+    // Once powered on, later calls (every health check, every scan) do not wait again.
+    if (this.poweredOn && this.noble.state === "poweredOn") return;
     // noble prints its adapter warnings with console.log: to stderr, so that stdout stays the command's output.
+    // Only a real adapter warns; the simulator's bindings never do, and their radios start while other code may
+    // be holding the console (the flasher drops the espruino package's output meanwhile).
     const log = console.log;
-    console.log = (...a: unknown[]) => console.error(...a);
+    if (this.warnings) console.log = (...a: unknown[]) => console.error(...a);
     try {
       await this.noble.waitForPoweredOnAsync(5000);
+      this.poweredOn = true;
     } catch {
       throw new RadioUnavailable(
         `${this.what} is not available (state: ${this.noble.state}): plug in a Bluetooth LE adapter ` +
           "(docs/kiosk.md says how to give Node access to it), or run with --sim <N> to use simulated bands",
       );
     } finally {
-      console.log = log;
+      if (this.warnings) console.log = log;
     }
   }
 
@@ -339,5 +348,6 @@ export function simRadio(
     new Noble(createNobleBindings(world, { position, name: "kiosk", ...link })),
     worldClock(world),
     "the simulated adapter",
+    false,
   );
 }
