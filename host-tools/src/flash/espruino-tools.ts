@@ -322,7 +322,7 @@ export class EspruinoConsole {
     try {
       return (raw === "undefined" ? undefined : JSON.parse(raw)) as T;
     } catch {
-      throw new ConsoleError(`the device answered something unexpected: ${raw.slice(0, 60)}`);
+      throw new ConsoleError(`the device answered something unexpected: ${scrub(raw.slice(0, 60))}`);
     }
   }
 
@@ -338,7 +338,8 @@ export class EspruinoConsole {
         this.E.Core.Utils.uploadFile(name, contents, cb, { maxTimeout: timeoutS }),
       );
       if (printed === undefined) throw new ConsoleError(this.closedBy ?? `the device did not confirm writing ${name}`);
-      if (/Uncaught|Error/.test(printed)) throw new ConsoleError(`writing ${name} failed: ${firstLine(printed)}`);
+      if (/Uncaught|Error/.test(printed))
+        throw new ConsoleError(`writing ${name} failed: ${scrub(firstLine(printed))}`);
     } finally {
       progressHook = undefined;
     }
@@ -376,6 +377,14 @@ export class EspruinoConsole {
     });
     this.gone("closed");
   }
+}
+
+/**
+ * Device text for a message, without what could be a file's contents: an Espruino error may quote the token it
+ * choked on, and the provisioning record travels base64-encoded.
+ */
+export function scrub(s: string): string {
+  return s.replace(/[A-Za-z0-9+/]{12,}={0,2}/g, "…");
 }
 
 function firstLine(s: string): string {
