@@ -1,4 +1,4 @@
-import { execFile } from "child_process";
+import { execFile, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -203,6 +203,30 @@ test("a registry that refuses the band leaves it unprovisioned; a wrong board an
   } finally {
     st.stop();
   }
+});
+
+test("Ctrl-C during a batch finishes the band in progress, then stops", async () => {
+  const reg = path.join(dir, "interrupted.json");
+  const child = spawn(
+    process.execPath,
+    [CLI, "flash", "--board", "mdbt42q", "--port", "sim", "--batch", "--count", "3", "--registry", reg, "--json"],
+    { cwd: dir },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => {
+    stderr += d;
+    if (/Writing the firmware/.test(stderr) && !child.killed) child.kill("SIGINT");
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  expect(stderr).toContain("stopping after this band");
+  expect(code).toBe(0);
+  const out = JSON.parse(stdout) as { bands: { bandId: string; health: { ok: boolean } }[]; failures: unknown[] };
+  expect(out.failures).toEqual([]);
+  expect(out.bands).toHaveLength(1);
+  expect(out.bands[0].health.ok).toBe(true);
+  expect(loadRegistryFile(reg).bands.map((b) => b.bandId)).toEqual([out.bands[0].bandId]);
 });
 
 test("tracelet flash --list: serial ports and, without a Bluetooth adapter, says so", async () => {

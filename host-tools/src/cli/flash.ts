@@ -196,30 +196,39 @@ async function station(opts: FlashOptions, p: Plan): Promise<Station> {
     await s.start();
     return s;
   }
+  if (kind === "serial" && !opts.batch && !fs.existsSync(opts.port as string))
+    throw new CliError(
+      ExitCode.DEVICE,
+      `no serial port ${opts.port}: is the adapter plugged in? (tracelet flash --list shows what is attached)`,
+    );
   // Bluetooth: the console over the Nordic UART service, and the health check over the sync service.
+  // Production bands are re-flashed as band:<id>, with their sync keys from the registry file.
+  const keys = new Map<string, Uint8Array>();
+  if (opts.registry && fs.existsSync(opts.registry))
+    for (const b of loadRegistryFile(opts.registry).bands) keys.set(b.bandId, Buffer.from(b.syncKey, "hex"));
+  const band = /^band:([0-9a-f]{16})$/i.exec(opts.port ?? "")?.[1]?.toLowerCase();
+  if (band && !keys.has(band))
+    throw new CliError(
+      ExitCode.USAGE,
+      `band ${band} is not in --registry: re-flashing a production band needs its sync key (tracelet authority registry export writes a file with it)`,
+    );
   let radio: KioskRadio | undefined;
   let ble: BluetoothUartPorts | undefined;
   try {
     radio = realRadio();
     await radio.start();
     ble = new BluetoothUartPorts(radio);
-    // Production bands are re-flashed as band:<id>, with their sync keys from the registry file.
-    if (opts.registry && fs.existsSync(opts.registry))
-      for (const b of loadRegistryFile(opts.registry).bands) ble.keys.set(b.bandId, Buffer.from(b.syncKey, "hex"));
-    const band = /^band:([0-9a-f]{16})$/i.exec(opts.port ?? "")?.[1]?.toLowerCase();
-    if (band && !ble.keys.has(band))
-      throw new CliError(
-        ExitCode.USAGE,
-        `band ${band} is not in --registry: re-flashing a production band needs its sync key (tracelet authority registry export writes a file with it)`,
-      );
+    for (const [id, key] of keys) ble.keys.set(id, key);
     await addDevice(ble);
   } catch (e) {
-    if (e instanceof CliError) {
-      radio?.stop();
-      throw e;
-    }
     radio?.stop();
     radio = undefined;
+    if (kind === "bluetooth" && e instanceof RadioUnavailable)
+      throw new CliError(
+        ExitCode.DEVICE,
+        `no Bluetooth LE adapter for ${opts.port}: Puck.js, Pixl.js and Bangle.js 2 are flashed over Bluetooth ` +
+          "(docs/flashing.md says how to give Node access to the adapter); --port sim flashes simulated bands",
+      );
     if (kind === "bluetooth" || !(e instanceof RadioUnavailable))
       throw new CliError(ExitCode.DEVICE, (e as Error).message);
     log(`flash: no Bluetooth adapter: bands are flashed over serial, and their health check over Bluetooth is skipped`);
@@ -244,7 +253,7 @@ async function flash(opts: FlashOptions): Promise<void> {
   const onSigint = () => {
     interrupted = true;
     log("flash: stopping after this band (Ctrl-C again to abort)");
-    st.stop();
+    st.drain();
     process.once("SIGINT", () => process.exit(130));
   };
   process.once("SIGINT", onSigint);
@@ -285,7 +294,9 @@ async function flash(opts: FlashOptions): Promise<void> {
         results.push(r);
       } catch (e) {
         if (!(e instanceof FlashError)) throw e;
-        bar.finish(`failed: ${e.message}`);
+        // A single band's failure is the command's one error line (below); a batch goes on and counts it.
+        if (opts.batch) bar.finish(`failed: ${e.message}`);
+        else bar.finish("failed");
         failures.push({ port, error: e.message });
         lastError = e;
         if (!opts.batch) break;
@@ -302,14 +313,14 @@ async function flash(opts: FlashOptions): Promise<void> {
   const labels: BandLabel[] = results.map((r) => ({
     bandId: r.bandId,
     board: r.board,
-    boardName: p.board.name,
+    boardName: p.board.name.replace(/\s*\(.*\)$/, ""),
     firmware: r.firmwareVersion,
     date,
     deployment: p.deployment.name,
   }));
   if (p.labels && labels.length) {
     try {
-      writeLabelSheet(p.labels, labels, { title: p.deployment.name ?? `Tracelet bands ${date}` });
+      writeLabelSheet(p.labels, labels, { title: p.deployment.name ?? date });
     } catch (e) {
       throw new CliError(ExitCode.FILE, (e as Error).message);
     }
@@ -319,8 +330,12 @@ async function flash(opts: FlashOptions): Promise<void> {
     failures,
     labels: p.labels && labels.length ? p.labels : undefined,
   };
-  const qr = !opts.json && !opts.batch && results.length === 1 ? await terminalQr(labelPayload(results[0].bandId)) : "";
-  emit(opts, out, () => human(results, failures, p, qr));
+  // The QR code is for a technician's terminal, not for a file or a pipe.
+  const qr =
+    !opts.json && !opts.batch && results.length === 1 && process.stdout.isTTY
+      ? await terminalQr(labelPayload(results[0].bandId))
+      : "";
+  if (results.length || opts.batch) emit(opts, out, () => human(results, failures, p, qr));
   if (!opts.batch && lastError) throw new CliError(exitFor(lastError), lastError.message);
   if (!opts.batch && results.length === 1 && !results[0].health.ok && !("skipped" in results[0].health))
     throw new CliError(

@@ -1,4 +1,5 @@
 import * as fs from "fs";
+import * as path from "path";
 import { AuthorityClient, AuthorityError } from "../kiosk/authority-client";
 import {
   loadRegistryFile,
@@ -103,11 +104,30 @@ export class FileSink implements RegistrySink {
 
   async check(): Promise<void> {
     const bands = this.read();
-    // Prove the file can be written before a band is touched: write it back unchanged (created if new).
+    // Prove the file can be written before a band is touched: an existing one is written back unchanged; for a
+    // new one its folder must take it (the file itself appears with the first band).
     try {
-      if (bands.length || !fs.existsSync(this.file)) writeRegistryFile(this.file, bands, new Date());
-      else fs.accessSync(this.file, fs.constants.W_OK);
+      if (bands.length) writeRegistryFile(this.file, bands, new Date());
+      else if (fs.existsSync(this.file)) fs.accessSync(this.file, fs.constants.W_OK);
+      else {
+        const dir = path.dirname(this.file);
+        let ok = false;
+        try {
+          ok = fs.statSync(dir).isDirectory();
+          if (ok) fs.accessSync(dir, fs.constants.W_OK);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          throw new RegistryError(
+            `cannot write band registry file ${this.file}: ` +
+              (code === "ENOENT" ? `its folder ${dir} does not exist` : `its folder ${dir} is not writable (${code})`),
+            "file",
+          );
+        }
+        if (!ok)
+          throw new RegistryError(`cannot write band registry file ${this.file}: ${dir} is not a folder`, "file");
+      }
     } catch (e) {
+      if (e instanceof RegistryError) throw e;
       throw new RegistryError(e instanceof RegistryFileError ? e.message : (e as Error).message, "file");
     }
   }

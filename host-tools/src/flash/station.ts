@@ -17,6 +17,8 @@ export interface Station {
   readonly health?: HealthCheck;
   /** Unix milliseconds as the bands should be set to. */
   now(): number;
+  /** No more bands after the one in progress (Ctrl-C): next() answers undefined; nothing is torn down yet. */
+  drain(): void;
   stop(): void;
   /**
    * Whether a band's health check may run while the next band is flashed: only when the check has a radio of its
@@ -88,6 +90,10 @@ export class SimStation implements Station {
     return Math.round((this.world.startUnix + this.world.now) * 1000);
   }
 
+  drain(): void {
+    this.stopped = true;
+  }
+
   stop(): void {
     this.stopped = true;
     this.world.stopRealtime();
@@ -114,6 +120,9 @@ export class PortStation implements Station {
   }
   now(): number {
     return Date.now();
+  }
+  drain(): void {
+    this.given = true;
   }
   stop(): void {}
 }
@@ -197,6 +206,13 @@ export class WatchStation implements Station {
 
   now(): number {
     return Date.now();
+  }
+
+  drain(): void {
+    this.stopped = true;
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
   }
 
   stop(): void {
