@@ -1,14 +1,12 @@
 import {
   BandStatus,
   BOARD_CODES,
-  decodeDiscoveryServiceData,
   FAULT_DUTIES,
   matchDiscovery,
   STATUS_FLAG_TIME_VALID,
-  SYNC_SERVICE_UUID,
 } from "../../../firmware/src/protocol/sync";
 import { nodePrims } from "../crypto/native";
-import { BandLink, KioskClock, KioskRadio } from "../kiosk/radio";
+import { BandLink, discoveryOf, KioskClock, KioskRadio } from "../kiosk/radio";
 import { BandSession } from "../kiosk/session";
 
 /**
@@ -25,8 +23,6 @@ export interface HealthReport {
 }
 
 export type HealthCheck = (band: { bandId: string; board: string; syncKey: Uint8Array }) => Promise<HealthReport>;
-
-const SERVICE = SYNC_SERVICE_UUID.replace(/-/g, "");
 
 /** What a status says is wrong for a band just flashed for `board`. */
 export function statusProblems(s: BandStatus, board: string, unixNow: number): string[] {
@@ -49,16 +45,9 @@ export function radioHealthCheck(radio: KioskRadio, clock: KioskClock, timeoutMs
     const seconds = () => (clock.now() - t0) / 1000;
     await radio.start();
     let heard: (id: string) => void = () => undefined;
-    const adverts: string[] = [];
     await radio.scan((a) => {
-      if (!a.connectable) return;
-      const sd = a.serviceData.find((d) => d.uuid === SERVICE);
-      if (!sd) return;
-      const d = decodeDiscoveryServiceData(new Uint8Array(sd.data));
-      if (d.ok && matchDiscovery(nodePrims, [band.syncKey], d.value) === 0) {
-        adverts.push(a.id);
-        heard(a.id);
-      }
+      const d = a.connectable ? discoveryOf(a.serviceData) : undefined;
+      if (d && matchDiscovery(nodePrims, [band.syncKey], d) === 0) heard(a.id);
     });
     const nextAdvert = () =>
       Promise.race([

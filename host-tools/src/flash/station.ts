@@ -1,9 +1,8 @@
-import { decodeDiscoveryServiceData, SYNC_SERVICE_UUID } from "../../../firmware/src/protocol/sync";
-import { KioskClock, KioskRadio, simRadio, wallClock, worldClock } from "../kiosk/radio";
+import { discoveryOf, KioskClock, KioskRadio, simRadio, wallClock, worldClock } from "../kiosk/radio";
 import { World } from "../sim/world";
 import { addDevice, listSerialPorts, PortInfo } from "./espruino-tools";
 import { HealthCheck, radioHealthCheck } from "./health";
-import { BluetoothUartPorts, simBluetoothPorts, simSerialPorts } from "./transports";
+import { BluetoothUartPorts, ESPRUINO_NAMES, simBluetoothPorts, simSerialPorts } from "./transports";
 import { loadBoard } from "../boards/load";
 
 /**
@@ -26,9 +25,6 @@ export interface Station {
    */
   readonly parallelHealth: boolean;
 }
-
-const SERVICE = SYNC_SERVICE_UUID.replace(/-/g, "");
-const ESPRUINO_NAME = /^(Puck\.js|Pixl\.js|Bangle\.js|MDBT42Q|Espruino)\b/;
 
 /**
  * Simulated bands of `board`, fresh from the box, reached as that board is: a simulated USB serial port on boards
@@ -164,9 +160,7 @@ export class WatchStation implements Station {
     if (this.bluetooth)
       await this.bluetooth.radio.scan((a) => {
         if (!a.connectable) return;
-        const sd = a.serviceData.find((d) => d.uuid === SERVICE);
-        const fresh = sd ? decodeDiscoveryServiceData(new Uint8Array(sd.data)) : undefined;
-        const candidate = (fresh?.ok && fresh.value.unprovisioned) || ESPRUINO_NAME.test(a.localName ?? "");
+        const candidate = discoveryOf(a.serviceData)?.unprovisioned || ESPRUINO_NAMES.test(a.localName ?? "");
         if (candidate) this.offer(a.address || a.id);
       });
   }

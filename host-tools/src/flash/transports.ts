@@ -1,7 +1,7 @@
 import type { RealInterpreter } from "../espruino-real/interpreter";
-import { decodeDiscoveryServiceData, matchDiscovery, SYNC_SERVICE_UUID } from "../../../firmware/src/protocol/sync";
+import { matchDiscovery } from "../../../firmware/src/protocol/sync";
 import { nodePrims } from "../crypto/native";
-import { KioskRadio, UartLink, wallClock, KioskClock } from "../kiosk/radio";
+import { Advert, discoveryOf, KioskRadio, UartLink, wallClock, KioskClock } from "../kiosk/radio";
 import { BandSession } from "../kiosk/session";
 import type { EspruinoDevice } from "../sim/device";
 import { VirtualSerial } from "../sim/serial";
@@ -182,10 +182,8 @@ export function simBluetoothPorts(radio: KioskRadio, clock: KioskClock): Bluetoo
   return simBle;
 }
 
-const SYNC_SERVICE = SYNC_SERVICE_UUID.replace(/-/g, "");
-
 /** Names Espruino boards advertise out of the box (`<board> <last 4 hex digits of the address>`). */
-const ESPRUINO_NAMES = /^(Puck\.js|Pixl\.js|Bangle\.js|MDBT42Q|Espruino)\b/;
+export const ESPRUINO_NAMES = /^(Puck\.js|Pixl\.js|Bangle\.js|MDBT42Q|Espruino)\b/;
 
 /** The Espruino console over the Nordic UART service, found by name or address in Bluetooth range. */
 export class BluetoothUartPorts implements ConsoleDevice {
@@ -228,13 +226,12 @@ export class BluetoothUartPorts implements ConsoleDevice {
   }
 
   /** Which known band sent this discovery service data, if any. */
-  private bandOf(serviceData: { uuid: string; data: Buffer }[]): string | undefined {
+  private bandOf(serviceData: Advert["serviceData"]): string | undefined {
     if (this.keys.size === 0) return undefined;
-    const sd = serviceData.find((d) => d.uuid === SYNC_SERVICE);
-    const d = sd ? decodeDiscoveryServiceData(new Uint8Array(sd.data)) : undefined;
-    if (!d?.ok) return undefined;
+    const d = discoveryOf(serviceData);
+    if (!d) return undefined;
     const ids = [...this.keys.keys()];
-    const i = matchDiscovery(nodePrims, [...this.keys.values()], d.value);
+    const i = matchDiscovery(nodePrims, [...this.keys.values()], d);
     return i >= 0 ? ids[i] : undefined;
   }
 

@@ -5,12 +5,11 @@ import {
   matchDiscovery,
   STATUS_FLAG_LOG_DROPPED_UNSYNCED,
   STATUS_FLAG_TIME_VALID,
-  SYNC_SERVICE_UUID,
   TekEntry,
 } from "../../../firmware/src/protocol/sync";
 import { LogPage } from "../../../firmware/src/protocol/log-mac";
 import { nodePrims } from "../crypto/native";
-import { Advert, BandLink, KioskClock, KioskRadio } from "./radio";
+import { Advert, BandLink, KioskClock, KioskRadio, SYNC_SERVICE_ID } from "./radio";
 import { BandSession, SessionError } from "./session";
 import { KioskStore, RegistryEntry } from "./store";
 
@@ -94,8 +93,6 @@ const DEFAULTS: Required<Omit<EngineOptions, "only">> & { only?: string } = {
   minRssi: -90,
 };
 
-const SERVICE = SYNC_SERVICE_UUID.replace(/-/g, "");
-
 /**
  * The sync engine: recognises registered bands by their discovery adverts, syncs up to `links` of them at once,
  * and stores every page before it ACKs it (docs/kiosk.md). Events: "progress" (Progress) and "synced"
@@ -169,7 +166,7 @@ export class SyncEngine extends EventEmitter {
   /** Which registered band sent this advert, if any. */
   recognise(a: Advert): RegistryEntry | undefined {
     if (!a.connectable) return undefined;
-    const sd = a.serviceData.find((s) => s.uuid === SERVICE);
+    const sd = a.serviceData.find((s) => s.uuid === SYNC_SERVICE_ID);
     if (!sd) return undefined;
     const k = sd.data.toString("hex");
     let i = this.matches.get(k);

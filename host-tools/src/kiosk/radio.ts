@@ -1,5 +1,11 @@
 import { EventEmitter } from "events";
-import { SYNC_CONTROL_UUID, SYNC_RESPONSE_UUID, SYNC_SERVICE_UUID } from "../../../firmware/src/protocol/sync";
+import {
+  decodeDiscoveryServiceData,
+  DiscoveryAdvert,
+  SYNC_CONTROL_UUID,
+  SYNC_RESPONSE_UUID,
+  SYNC_SERVICE_UUID,
+} from "../../../firmware/src/protocol/sync";
 import type { World } from "../sim/world";
 
 /**
@@ -18,6 +24,16 @@ export interface Advert {
   localName?: string;
   /** Service data entries (UUID as noble gives it: lower-case hex, no dashes). */
   serviceData: { uuid: string; data: Buffer }[];
+}
+
+/** The sync service UUID as noble gives service data UUIDs (lower-case hex, no dashes). */
+export const SYNC_SERVICE_ID = SYNC_SERVICE_UUID.replace(/-/g, "");
+
+/** A Tracelet band's discovery data in an advert's service data, if it carries valid data. */
+export function discoveryOf(serviceData: Advert["serviceData"]): DiscoveryAdvert | undefined {
+  const sd = serviceData.find((d) => d.uuid === SYNC_SERVICE_ID);
+  const d = sd ? decodeDiscoveryServiceData(new Uint8Array(sd.data)) : undefined;
+  return d?.ok ? d.value : undefined;
 }
 
 export interface BandLink {
