@@ -235,18 +235,43 @@ export class BluetoothUartPorts implements ConsoleDevice {
     return i >= 0 ? ids[i] : undefined;
   }
 
-  private async listen(ms: number, until?: () => boolean): Promise<void> {
+  /**
+   * Scans for `ms`, noting what is in range; with `band`, stops as soon as that band's advert is heard and returns
+   * its peripheral id (a band takes connections only while its discovery burst is on air: connect at once).
+   */
+  private async listen(ms: number, band?: string): Promise<string | undefined> {
     const radio = await this.ensureStarted();
+    let heard: string | undefined;
+    let wake: () => void = () => undefined;
     await radio.scan((a) => {
       if (!a.connectable) return;
-      const band = this.bandOf(a.serviceData);
+      const b = this.bandOf(a.serviceData);
       const name = a.localName ?? "";
-      if (!name && !band && !this.seen.has(a.id)) return;
-      this.seen.set(a.id, { id: a.id, name, address: a.address, rssi: a.rssi, band });
+      if (!name && !b && !this.seen.has(a.id)) return;
+      this.seen.set(a.id, { id: a.id, name, address: a.address, rssi: a.rssi, band: b });
+      if (band !== undefined && b === band && heard === undefined) {
+        heard = a.id;
+        wake();
+      }
     });
-    const end = this.clock.now() + ms;
-    while (this.clock.now() < end && !(until && until())) await this.clock.sleep(100);
+    await Promise.race([new Promise<void>((r) => (wake = r)), this.clock.sleep(ms)]);
     await radio.stopScan();
+    return heard;
+  }
+
+  /** Connects to `band` at one of its next discovery bursts (up to 4 tries of 8 s each). */
+  private async atNextBurst<T>(band: string, connect: (id: string) => Promise<T>): Promise<T> {
+    let last: Error | undefined;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const id = await this.listen(8000, band);
+      if (id === undefined) continue;
+      try {
+        return await connect(id);
+      } catch (e) {
+        last = e as Error;
+      }
+    }
+    throw new Error(`band ${band}: ${last?.message ?? "not heard"}`);
   }
 
   /**
@@ -287,7 +312,7 @@ export class BluetoothUartPorts implements ConsoleDevice {
     if (!id) throw new Error(`${path} is not in Bluetooth range`);
     const band = /^band:([0-9a-f]{16})$/i.exec(path)?.[1]?.toLowerCase();
     const radio = await this.ensureStarted();
-    const link = band ? await this.maintenanceConsole(radio, band, id) : await radio.connectUart(id, 10000);
+    const link = band ? await this.maintenanceConsole(radio, band) : await radio.connectUart(id, 10000);
     link.onData((d) => onData(Buffer.from(d).toString("latin1")));
     link.onDisconnect(() => {
       if (this.link === link) {
@@ -302,9 +327,9 @@ export class BluetoothUartPorts implements ConsoleDevice {
    * A production band's console: authenticated with the band's sync key over the sync service, the maintenance
    * command turns the console on until the band's next restart; the console is then reached as any other.
    */
-  private async maintenanceConsole(radio: KioskRadio, band: string, id: string): Promise<UartLink> {
+  private async maintenanceConsole(radio: KioskRadio, band: string): Promise<UartLink> {
     const key = this.keys.get(band) as Uint8Array;
-    const sync = await radio.connect(id, 10000);
+    const sync = await this.atNextBurst(band, (id) => radio.connect(id, 5000));
     const session = new BandSession(sync, key, this.clock);
     try {
       await session.authenticate();
@@ -314,20 +339,11 @@ export class BluetoothUartPorts implements ConsoleDevice {
     }
     // The console service appears once the kiosk link is gone; the band is connectable again at its next
     // discovery burst (every 4-6 s).
-    let last: Error | undefined;
-    for (let attempt = 0; attempt < 4; attempt++) {
-      let heard = false;
-      await this.listen(8000, () => heard);
-      const d = [...this.seen.values()].find((x) => x.band === band);
-      if (!d) continue;
-      heard = true;
-      try {
-        return await radio.connectUart(d.id, 5000);
-      } catch (e) {
-        last = e as Error;
-      }
+    try {
+      return await this.atNextBurst(band, (id) => radio.connectUart(id, 5000));
+    } catch (e) {
+      throw new Error(`did not open its console: ${(e as Error).message}`);
     }
-    throw new Error(`band ${band} did not open its console: ${last?.message ?? "not heard again"}`);
   }
 
   async write(data: string): Promise<void> {
