@@ -21,7 +21,7 @@ import {
 import { AuthoritySink, FileSink, RegistryError, RegistrySink } from "../flash/registry";
 import { PortStation, SimStation, Station, WatchStation } from "../flash/station";
 import { loadRegistryFile } from "../kiosk/registry-file";
-import { BluetoothUartPorts } from "../flash/transports";
+import { BluetoothUartPorts, portKind } from "../flash/transports";
 import { CliError, ExitCode } from "./exit-codes";
 import { authorityOption, prepareOutputFile, requireInputFile } from "./files";
 import { parseNumberOption } from "./options";
@@ -180,13 +180,6 @@ async function firmwareFor(board: string, dev: boolean): Promise<Uint8Array> {
     }
   }
   return new Uint8Array(fs.readFileSync(file));
-}
-
-/** What the port argument names. */
-function portKind(port: string): "sim" | "serial" | "bluetooth" {
-  if (port === "sim") return "sim";
-  if (/^(\/dev\/|COM\d+$|\\\\\.\\)/i.test(port) || port.startsWith("/")) return "serial";
-  return "bluetooth";
 }
 
 async function station(opts: FlashOptions, p: Plan): Promise<Station> {

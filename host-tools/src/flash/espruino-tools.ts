@@ -23,6 +23,11 @@ export interface ConsoleDevice {
   readonly name: string;
   /** Ports this transport can open now (path + description). */
   ports(): Promise<PortInfo[]>;
+  /**
+   * Before a port is opened: waits (a bounded time) until `path` is one of `ports()`, so the package's own port
+   * lookup finds it. For transports whose devices come and go, such as a band heard only during its discovery bursts.
+   */
+  find?(path: string): Promise<void>;
   /** Opens a port; `onData` gets what the device prints, `onClose` a disconnection. */
   open(path: string, onData: (s: string) => void, onClose: () => void): Promise<void>;
   /** Sends characters (each a byte, latin1); resolves once they are on their way. */
@@ -172,6 +177,9 @@ export interface ProgressHook {
 let progressHook: ProgressHook | undefined;
 
 /** Adds a transport to the package's device list (once per object). */
+/** Why our transports last failed to open a port (the package only hears that it failed). */
+const openFailures = new Map<string, string>();
+
 export async function addDevice(dev: ConsoleDevice): Promise<void> {
   const E = await espruinoTools();
   if (ours.includes(dev)) return;
@@ -205,7 +213,10 @@ export async function addDevice(dev: ConsoleDevice): Promise<void> {
             pkgClosed = closed;
             opened({ portName: p });
           },
-          () => opened(undefined),
+          (e: unknown) => {
+            openFailures.set(p, (e as Error)?.message ?? String(e));
+            opened(undefined);
+          },
         );
     },
     write: (data: string, cb: () => void) => {
@@ -278,18 +289,21 @@ export class EspruinoConsole {
     if (E.Core.Serial.isConnected()) throw new ConsoleError("another console is already open in this process");
     E.Config.BAUD_RATE = opts.baud ?? 9600;
     const c = new EspruinoConsole(E, port);
+    for (const d of ours) await d.find?.(port);
     await silently(
       () =>
         new Promise<void>((resolve, reject) => {
           const timer = setTimeout(() => {
             reject(new ConsoleError(`no answer from ${port} within ${(opts.timeoutMs ?? 30000) / 1000} s`));
           }, opts.timeoutMs ?? 30000);
+          openFailures.delete(port);
           E.Core.Serial.open(
             port,
             (status: unknown) => {
               clearTimeout(timer);
+              const why = openFailures.get(port);
               if (status === undefined || status === null || (status as { error?: unknown }).error !== undefined)
-                reject(new ConsoleError(`cannot open ${port}`));
+                reject(new ConsoleError(`cannot open ${port}${why ? `: ${why}` : ""}`));
               else resolve();
             },
             () => c.gone("the device disconnected"),

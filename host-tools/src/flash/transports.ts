@@ -185,11 +185,28 @@ export function simBluetoothPorts(radio: KioskRadio, clock: KioskClock): Bluetoo
 /** Names Espruino boards advertise out of the box (`<board> <last 4 hex digits of the address>`). */
 export const ESPRUINO_NAMES = /^(Puck\.js|Pixl\.js|Bangle\.js|MDBT42Q|Espruino)\b/;
 
+/**
+ * What a port argument names: `sim` (simulated bands), a serial port (a device path; `sim:` and `emu:` are the
+ * simulated and emulated ones), or a Bluetooth device (an address, a name or `band:<id>`).
+ */
+export function portKind(port: string): "sim" | "serial" | "bluetooth" {
+  if (port === "sim") return "sim";
+  if (/^(\/dev\/|COM\d+$|\\\\\.\\|sim:|emu:)/i.test(port) || port.startsWith("/")) return "serial";
+  return "bluetooth";
+}
+
+/** How long a device heard in a scan counts as in range: several of a band's discovery bursts. */
+const RECENT_MS = 60_000;
+
 /** The Espruino console over the Nordic UART service, found by name or address in Bluetooth range. */
 export class BluetoothUartPorts implements ConsoleDevice {
   readonly name = "Tracelet Bluetooth console (Nordic UART)";
   readonly maxWriteLength = 20;
-  private seen = new Map<string, { id: string; name: string; address: string; rssi: number; band?: string }>();
+  /** What recent scans heard, by peripheral id, with when (clock ms). */
+  private seen = new Map<
+    string,
+    { id: string; name: string; address: string; rssi: number; band?: string; heardMs: number }
+  >();
   private link: UartLink | undefined;
   private started = false;
   /**
@@ -237,9 +254,10 @@ export class BluetoothUartPorts implements ConsoleDevice {
 
   /**
    * Scans for `ms`, noting what is in range; with `band`, stops as soon as that band's advert is heard and returns
-   * its peripheral id (a band takes connections only while its discovery burst is on air: connect at once).
+   * its peripheral id (a band takes connections only while its discovery burst is on air: connect at once); with
+   * `path`, stops as soon as that address or name is heard.
    */
-  private async listen(ms: number, band?: string): Promise<string | undefined> {
+  private async listen(ms: number, band?: string, path?: string): Promise<string | undefined> {
     const radio = await this.ensureStarted();
     let heard: string | undefined;
     let wake: () => void = () => undefined;
@@ -248,8 +266,9 @@ export class BluetoothUartPorts implements ConsoleDevice {
       const b = this.bandOf(a.serviceData);
       const name = a.localName ?? "";
       if (!name && !b && !this.seen.has(a.id)) return;
-      this.seen.set(a.id, { id: a.id, name, address: a.address, rssi: a.rssi, band: b });
-      if (band !== undefined && b === band && heard === undefined) {
+      this.seen.set(a.id, { id: a.id, name, address: a.address, rssi: a.rssi, band: b, heardMs: this.clock.now() });
+      if (heard !== undefined) return;
+      if ((band !== undefined && b === band) || (path !== undefined && this.resolve(path) === a.id)) {
         heard = a.id;
         wake();
       }
@@ -276,15 +295,17 @@ export class BluetoothUartPorts implements ConsoleDevice {
 
   /**
    * Scans for `scanMs` and lists what is in range: Espruino boards by name, known bands as `band:<id>`. Every
-   * device is listed under its address and, as an alias the package also accepts, its name.
+   * device is listed under its address and, as an alias the package also accepts, its name. A band is on air only
+   * during its discovery bursts (every 4-6 s), so what was heard in the last minute counts as in range.
    */
   async ports(): Promise<PortInfo[]> {
     if (!this.radio) return [];
     await this.listen(this.scanMs);
     const out: PortInfo[] = [];
-    const devices = [...this.seen.values()].sort(
-      (a, b) => Number(ESPRUINO_NAMES.test(b.name)) - Number(ESPRUINO_NAMES.test(a.name)) || b.rssi - a.rssi,
-    );
+    const recent = this.clock.now() - RECENT_MS;
+    const devices = [...this.seen.values()]
+      .filter((d) => d.heardMs >= recent)
+      .sort((a, b) => Number(ESPRUINO_NAMES.test(b.name)) - Number(ESPRUINO_NAMES.test(a.name)) || b.rssi - a.rssi);
     for (const d of devices) {
       const description = `${d.band ? `Tracelet band ${d.band}` : d.name || "(no name)"} ${d.rssi} dBm (Bluetooth)`;
       out.push({ path: d.band ? `band:${d.band}` : d.address || d.id, description, kind: "bluetooth" });
@@ -293,12 +314,23 @@ export class BluetoothUartPorts implements ConsoleDevice {
     return out;
   }
 
-  /** The peripheral id for an address, a name or `band:<id>` seen by the last scan. */
+  /** Listens until `path` (an address, a name or `band:<id>`) is heard, up to 4 tries of 8 s. */
+  async find(path: string): Promise<void> {
+    if (!this.radio || portKind(path) !== "bluetooth") return;
+    for (let attempt = 0; attempt < 4 && this.resolve(path) === undefined; attempt++) {
+      const band = /^band:([0-9a-f]{16})$/i.exec(path)?.[1]?.toLowerCase();
+      if (band !== undefined && !this.keys.has(band)) return;
+      await this.listen(8000, band, path);
+    }
+  }
+
+  /** The peripheral id for an address, a name or `band:<id>` heard in the last minute. */
   private resolve(path: string): string | undefined {
     const want = path.toLowerCase();
+    const recent = this.clock.now() - RECENT_MS;
     for (const d of this.seen.values())
       if (
-        d.address.toLowerCase() === want ||
+        (d.heardMs >= recent && d.address.toLowerCase() === want) ||
         d.id === want.replace(/:/g, "") ||
         d.name.toLowerCase() === want ||
         (d.band !== undefined && `band:${d.band}` === want)

@@ -461,15 +461,34 @@ export class World {
     return p;
   }
 
-  /** Advances virtual time with the wall clock (x `speed`) in the background: for kiosk demos. */
+  /**
+   * Advances virtual time with the wall clock (x `speed`) in the background: for kiosk demos and the flasher's
+   * simulated bench. Host code gets a turn after every event it can react to (as in `runAsync`), so it answers a
+   * band's advert while the band is still advertising. A stalled event loop does not make the world jump: a tick
+   * catches up at most 250 ms of wall time and the world falls behind instead (the host's clock is the world's, so
+   * nothing it times is cut short), rather than running a band's whole 250 ms discovery burst before the host can
+   * connect.
+   */
   startRealtime(speed = 1, tickMs = 20): void {
     this.stopRealtime();
     let last = Date.now();
-    this.realtime = setInterval(() => {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
       const nowMs = Date.now();
-      this.run(this.now + ((nowMs - last) / 1000) * speed);
+      const until = this.now + (Math.min(nowMs - last, 250) / 1000) * speed;
       last = nowMs;
+      running = true;
+      this.runAsync(until).then(
+        () => (running = false),
+        (e: unknown) => {
+          // A fault in a simulated device or in host code run by it: stop, and let it surface as before.
+          if (this.realtime === timer) this.stopRealtime();
+          throw e;
+        },
+      );
     }, tickMs);
+    this.realtime = timer;
   }
 
   stopRealtime(): void {
