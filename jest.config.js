@@ -1,5 +1,12 @@
-/** Tests run TypeScript through SWC; firmware tests load the built bundles from dist/. */
+/**
+ * Tests run TypeScript through SWC; firmware tests load the built bundles from dist/. At least two suites run at
+ * once (jest's default is one fewer than the cores, so one on a 2-core machine): many suites mostly wait on
+ * simulated real time (the flasher's, the kiosk page's), so a second worker halves the wall time.
+ */
+const os = require("node:os");
+
 module.exports = {
+  maxWorkers: Math.max(2, os.availableParallelism()),
   testEnvironment: "node",
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],

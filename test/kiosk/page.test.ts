@@ -51,6 +51,24 @@ describe("the kiosk page in a real browser", () => {
       });
   }
 
+  /**
+   * What the page shows once it has caught up: reads until `assert` passes (the page renders after a click or an
+   * event, not at once), and fails with the last reading after `timeout`.
+   */
+  async function eventually<T>(read: () => Promise<T>, assert: (v: T) => void, timeout = 10_000): Promise<void> {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const v = await read();
+      try {
+        assert(v);
+        return;
+      } catch (e) {
+        if (Date.now() > deadline) throw e;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   async function check(name: string): Promise<void> {
     const c = await checkScreen(page, name);
     checks.push(...c);
@@ -107,11 +125,17 @@ describe("the kiosk page in a real browser", () => {
 
   test("a band walks up: its card goes from found to done with the right result", async () => {
     await page.goto(k.url);
-    await expect(page.locator("main h2").textContent()).resolves.toBe("Bands at the kiosk");
+    await eventually(
+      () => page.locator("main h2").textContent(),
+      (v) => expect(v).toBe("Bands at the kiosk"),
+    );
     await recordCardStates(page);
     k.residents[C].walkUp();
     await see(`li[data-band="${id(C)}"] [data-result="none"]`, 60_000);
-    await expect(row(C).locator(".result").textContent()).resolves.toBe("No exposure found");
+    await eventually(
+      () => row(C).locator(".result").textContent(),
+      (v) => expect(v).toBe("No exposure found"),
+    );
     const states = await cardStates(page, id(C));
     expect(states[0]).toBe("found");
     expect(states.at(-1)).toBe("done");
@@ -122,7 +146,10 @@ describe("the kiosk page in a real browser", () => {
     k.residents[A].walkUp();
     k.residents[B].walkUp();
     for (const i of [A, B]) await see(`li[data-band="${id(i)}"] [data-result="none"]`, 60_000);
-    await expect(row(A).getAttribute("data-state")).resolves.toBe("done");
+    await eventually(
+      () => row(A).getAttribute("data-state"),
+      (v) => expect(v).toBe("done"),
+    );
     expect(errors).toEqual([]);
   }, 120_000);
 
@@ -146,7 +173,10 @@ describe("the kiosk page in a real browser", () => {
     await page.locator("#positive-publish").focus();
     await page.keyboard.press("Enter");
     await see("[data-outcome]", 60_000);
-    await expect(page.locator("[data-outcome]").getAttribute("data-outcome")).resolves.toBe("done");
+    await eventually(
+      () => page.locator("[data-outcome]").getAttribute("data-outcome"),
+      (v) => expect(v).toBe("done"),
+    );
     const sent = (await page.locator(".sent").textContent()) as string;
     const keys = Number(/Daily keys: (\d+)/.exec(sent)?.[1]);
     expect(keys).toBeGreaterThanOrEqual(1);
@@ -173,10 +203,14 @@ describe("the kiosk page in a real browser", () => {
     // On the queue, after the kiosk's "checked" event.
     await page.goto(k.url + "/#/queue");
     await see(`li[data-band="${id(B)}"] [data-result="exposure"]`);
-    await expect(row(B).locator(".result").textContent()).resolves.toBe(
-      `Possible exposure on ${day}: please see the nurse`,
+    await eventually(
+      () => row(B).locator(".result").textContent(),
+      (v) => expect(v).toBe(`Possible exposure on ${day}: please see the nurse`),
     );
-    await expect(row(C).locator(".result").textContent()).resolves.toBe("No exposure found");
+    await eventually(
+      () => row(C).locator(".result").textContent(),
+      (v) => expect(v).toBe("No exposure found"),
+    );
     // A's card ends as done after the keys were read, not stuck in the session that read them.
     await see(`li[data-band="${id(A)}"][data-state="done"]`);
     await check("queue");
@@ -191,7 +225,10 @@ describe("the kiosk page in a real browser", () => {
     await page.locator('nav a[href="#/follow-up"]').click();
     const followRow = page.locator(`tr[data-band="${id(B)}"]`);
     await followRow.waitFor();
-    await expect(followRow.textContent()).resolves.toContain(day);
+    await eventually(
+      () => followRow.textContent(),
+      (v) => expect(v).toContain(day),
+    );
     await check("follow-up");
     await followRow.locator("button").focus();
     await page.keyboard.press("Enter");
@@ -207,7 +244,10 @@ describe("the kiosk page in a real browser", () => {
     await k.service.refreshRegistry().catch(() => undefined);
     const banner = page.locator('[data-banner="offline"]');
     await see('[data-banner="offline"]', 15_000);
-    await expect(banner.textContent()).resolves.toContain("Everything is saved, will upload when it answers.");
+    await eventually(
+      () => banner.textContent(),
+      (v) => expect(v).toContain("Everything is saved, will upload when it answers."),
+    );
     // A positive result entered now is saved and waits.
     const code = await issueCode();
     await page.goto(k.url + "/#/positive");
@@ -217,10 +257,14 @@ describe("the kiosk page in a real browser", () => {
     await page.locator("form.positive button[type=submit]").click();
     await page.locator("#positive-publish").click();
     await see("[data-outcome]", 60_000);
-    await expect(page.locator("[data-outcome]").textContent()).resolves.toBe(
-      "Saved, will upload when the health authority answers.",
+    await eventually(
+      () => page.locator("[data-outcome]").textContent(),
+      (v) => expect(v).toBe("Saved, will upload when the health authority answers."),
     );
-    await expect(banner.textContent()).resolves.toContain("Waiting to upload: 1.");
+    await eventually(
+      () => banner.textContent(),
+      (v) => expect(v).toContain("Waiting to upload: 1."),
+    );
     await check("offline");
     const before = (await k.authority.store.counts()).exposures;
     k.setOffline(false);
@@ -236,23 +280,42 @@ describe("the kiosk page in a real browser", () => {
     await see(`li[data-band="${id(C)}"]`);
     await page.locator('button[data-lang="vi"]').focus();
     await page.keyboard.press("Enter");
-    await expect(page.locator("html").getAttribute("lang")).resolves.toBe("vi");
-    await expect(page.locator("main h2").textContent()).resolves.toBe("Vòng đeo tay tại máy");
-    await expect(page.locator('nav a[href="#/follow-up"]').textContent()).resolves.toBe("Theo dõi");
+    await eventually(
+      () => page.locator("html").getAttribute("lang"),
+      (v) => expect(v).toBe("vi"),
+    );
+    await eventually(
+      () => page.locator("main h2").textContent(),
+      (v) => expect(v).toBe("Vòng đeo tay tại máy"),
+    );
+    await eventually(
+      () => page.locator('nav a[href="#/follow-up"]').textContent(),
+      (v) => expect(v).toBe("Theo dõi"),
+    );
     await see(`li[data-band="${id(B)}"] [data-result="exposure"]`);
-    await expect(row(B).locator(".result").textContent()).resolves.toMatch(
-      /^Có thể đã phơi nhiễm ngày \d+\u00a0thg\u00a0\d+: xin gặp y tá$/,
+    await eventually(
+      () => row(B).locator(".result").textContent(),
+      (v) => expect(v).toMatch(/^Có thể đã phơi nhiễm ngày \d+\u00a0thg\u00a0\d+: xin gặp y tá$/),
     );
     await page.reload();
     await see(`li[data-band="${id(A)}"]`);
-    await expect(page.locator("main h2").textContent()).resolves.toBe("Vòng đeo tay tại máy");
+    await eventually(
+      () => page.locator("main h2").textContent(),
+      (v) => expect(v).toBe("Vòng đeo tay tại máy"),
+    );
     await check("queue-vi");
     await page.goto(k.url + `/#/band/${id(B)}`);
     await page.locator("figure.timeline").waitFor();
     await check("band-result-vi");
     await page.locator('button[data-lang="en"]').click();
-    await expect(page.locator("main h2").textContent()).resolves.toBe(`Band ${id(B).replace(/(.{4})(?=.)/g, "$1 ")}`);
-    await expect(page.locator("html").getAttribute("lang")).resolves.toBe("en");
+    await eventually(
+      () => page.locator("main h2").textContent(),
+      (v) => expect(v).toBe(`Band ${id(B).replace(/(.{4})(?=.)/g, "$1 ")}`),
+    );
+    await eventually(
+      () => page.locator("html").getAttribute("lang"),
+      (v) => expect(v).toBe("en"),
+    );
     expect(errors).toEqual([]);
   }, 60_000);
 
@@ -262,7 +325,10 @@ describe("the kiosk page in a real browser", () => {
     const other = await context.newPage();
     await other.goto(url + "/");
     await other.locator(".banner").waitFor({ timeout: 10_000 });
-    await expect(other.locator(".banner").textContent()).resolves.toContain("needs its access token");
+    await eventually(
+      () => other.locator(".banner").textContent(),
+      (v) => expect(v).toContain("needs its access token"),
+    );
     await other.goto(url + `/?token=${token}#/queue`);
     await other.locator(`li[data-band="${id(A)}"]`).waitFor({ timeout: 10_000 });
     expect(other.url()).not.toContain(token);
@@ -283,14 +349,22 @@ describe("the kiosk page in a real browser", () => {
     progress("00000000000000f3", "left", "out of range before its turn");
     await see('li[data-band="00000000000000f3"]');
     const card = (b: string) => page.locator(`li[data-band="${b}"]`);
-    await expect(card("00000000000000f1").locator(".state").textContent()).resolves.toBe("Failed");
-    await expect(card("00000000000000f1").locator(".reason").textContent()).resolves.toBe(
-      "The band moved away. Please come closer to the kiosk.",
+    await eventually(
+      () => card("00000000000000f1").locator(".state").textContent(),
+      (v) => expect(v).toBe("Failed"),
     );
-    await expect(card("00000000000000f2").locator(".reason").textContent()).resolves.toBe(
-      "The kiosk could not recognise this band. Please see the staff.",
+    await eventually(
+      () => card("00000000000000f1").locator(".reason").textContent(),
+      (v) => expect(v).toBe("The band moved away. Please come closer to the kiosk."),
     );
-    await expect(card("00000000000000f3").locator(".state").textContent()).resolves.toBe("Left before its turn");
+    await eventually(
+      () => card("00000000000000f2").locator(".reason").textContent(),
+      (v) => expect(v).toBe("The kiosk could not recognise this band. Please see the staff."),
+    );
+    await eventually(
+      () => card("00000000000000f3").locator(".state").textContent(),
+      (v) => expect(v).toBe("Left before its turn"),
+    );
     await check("queue-failed");
     expect(errors).toEqual([]);
   }, 60_000);
