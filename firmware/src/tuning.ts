@@ -12,6 +12,11 @@
 export const DEFAULT_SCAN_PERIOD_S = 240;
 export const DEFAULT_SCAN_WINDOW_MS = 800;
 /**
+ * A window the stack refused to start (NRF.setScan threw: a fault, counted) is tried again this much later, once,
+ * instead of a whole period later: two faults in a row would otherwise cost two windows (8 min without a scan).
+ */
+export const SCAN_RETRY_MS = 10 * 1000;
+/**
  * Logging floors. Encounters with a phone (private address) whose mean RSSI is below DEFAULT_RSSI_FLOOR_DBM are
  * not logged: with GAEN's typical -20 dBm calibration that is 67 dB of attenuation, inside the 70 dB exposure
  * threshold. Bands (random static address, calibrated -4..-8 dBm) are logged from BAND_FLOOR_ABOVE_PHONE_DB

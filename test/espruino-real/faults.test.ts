@@ -8,6 +8,7 @@ import {
   ROTATE_MIN_MS,
   ROTATE_QUIET_MAX_MS,
   ROTATE_SPAN_MS,
+  SCAN_RETRY_MS,
   WATCHDOG_S,
 } from "../../firmware/src/tuning";
 import { loadBoard } from "../../host-tools/src/boards/load";
@@ -247,6 +248,38 @@ realInterpreterTests()("faults on the real interpreter", () => {
       expect((s.status?.flags ?? 0) & STATUS_FLAG_TIME_VALID).toBeTruthy();
       // The band reports the reset (kept in its journal).
       expect(s.status?.resets).toBe(1);
+      expect(life.band.errors).toEqual([]);
+    }, 300_000);
+
+    it("NRF.setScan refuses two window starts in a row: each is tried again 10 s later, no window lost", async () => {
+      const life = await Life.start(board, 8);
+      life.runTo(900);
+      const retries: number[] = [];
+      for (let k = 0; k < 2; k++) {
+        // Between windows, so that the next NRF.setScan call is a window start.
+        while (life.band.scanning) life.runTo(life.band.now - START + 1);
+        life.band.injectFault("setScan", 1);
+        while (life.hits("setScan").length === k) life.runTo(life.band.now - START + 5);
+        const hit = life.hits("setScan")[k];
+        life.runTo(hit + SCAN_RETRY_MS / 1000 + 5);
+        const again = life.scanStarts.find((t) => t > hit);
+        expect(again).toBeDefined();
+        retries.push((again as number) - hit);
+      }
+      console.log(`${board} setScan refused twice: windows started again after ${retries.map((x) => x.toFixed(1))} s`);
+      for (const r of retries) {
+        expect(r).toBeGreaterThanOrEqual(SCAN_RETRY_MS / 1000 - 0.5);
+        expect(r).toBeLessThanOrEqual(SCAN_RETRY_MS / 1000 + 1);
+      }
+      const hits = life.hits("setScan");
+      // No scan stopped for longer than a period and the retry.
+      expect(longestGap(life.scanStarts, hits[0] - PERIOD, life.band.now - START)).toBeLessThanOrEqual(
+        SCAN_BOUND + SCAN_RETRY_MS / 1000,
+      );
+      const s = life.sync();
+      expect(s.error).toBeUndefined();
+      expect(s.status?.faults).toBe(2);
+      expect(FAULT_DUTIES[s.status?.lastFaultDuty ?? 0]).toBe("scan start");
       expect(life.band.errors).toEqual([]);
     }, 300_000);
 

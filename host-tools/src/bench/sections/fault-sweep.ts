@@ -18,9 +18,9 @@ import { BenchFigure, BenchSection } from "../types";
  * Espruino interpreter, every board. One call fails once every INTERVAL_S of virtual time (beacons in range all
  * along); a kiosk sync every SYNC_EVERY_S (an hour) reads the status frame. Per board: the longest gap per duty (scan window
  * starts, discovery bursts, address rotations), gaps over one faulted run's bound, whether a watchdog reset ended
- * them (caught) or not (silent), and faults the status frame did not count (injected hits less the counter's rise
- * between two syncs with no reset between them). Target: 0 silent failures, 0 uncounted faults, 0 interpreter
- * errors.
+ * them (caught) or not (silent), faults the status frame did not count (injected hits less the counter's rise,
+ * totalled over each stretch without a reset), and kiosk syncs that failed twice running (the kiosk tries again at
+ * the next discovery advert). Target: 0 of each, and 0 interpreter errors.
  */
 const INJECTIONS = 1000;
 const QUICK_INJECTIONS = 60;
@@ -46,9 +46,14 @@ interface BoardSweep {
   faultsCounted: number;
   uncounted: number;
   syncs: number;
+  /** Syncs whose first attempt failed (then tried again). */
+  syncRetries: number;
+  /** Syncs that failed twice. */
   syncErrors: number;
-  /** The first few sync errors, and gaps over the bound: duty, from, to (s of the run), the faults hit just before. */
+  /** The first few sync errors, and gaps over the bound: duty, from, to (s of the run), the faults hit before and in it. */
   syncErrorSamples: string[];
+  /** Sync intervals with fewer faults counted than hit (a later frame may count them): the faults hit in them. */
+  uncountedSamples: string[];
   gapsOver: { duty: Duty; from: number; to: number; caught: boolean; before: string[] }[];
   errors: string[];
   wallSeconds: number;
@@ -93,30 +98,61 @@ export async function sweep(board: string, injections: number, native: boolean):
   const cursor = { value: 0 };
   let syncs = 0;
   let syncErrors = 0;
+  let syncRetries = 0;
   let faultsCounted = 0;
   let uncounted = 0;
   // Counter and hits at the last sync, and the boot it was in (a reset zeroes the counter: no comparison across).
-  let last: { faults: number; hits: number; boots: number } | undefined;
+  let last: { faults: number; hits: number; boots: number; t: number } | undefined;
+  const uncountedSamples: string[] = [];
+  // Hit less counted since the last reset (or the start): what is still owed at a reset or the end is uncounted.
+  let owed = 0;
+  const settle = () => {
+    uncounted += Math.max(0, owed);
+    owed = 0;
+  };
   // Sync windows: no discovery advert while the kiosk is connected, so a discovery gap across one is not a fault.
   const syncWindows: number[][] = [];
   const syncErrorSamples: string[] = [];
-  const sync = () => {
+  const attempt = () => {
     const t0 = band.now;
     const s = kioskSync(band, prov.syncKey, rng.fork(`kiosk:${band.now}`), () => band.now, cursor);
     syncWindows.push([t0, band.now]);
+    if ((s.error || !s.status) && syncErrorSamples.length < 5)
+      syncErrorSamples.push(`${(t0 - START).toFixed(0)} s: ${s.error ?? "no status"}`);
+    return s;
+  };
+  const sync = () => {
     syncs++;
+    // As the kiosk does (kiosk/engine.ts): a failed attempt (an injected fault can hit the handshake's crypto) is
+    // tried again at the band's next discovery advert; a sync fails when the second attempt fails too.
+    let s = attempt();
+    if (s.error || !s.status) {
+      syncRetries++;
+      s = attempt();
+    }
     if (s.error || !s.status) {
       syncErrors++;
-      if (syncErrorSamples.length < 5) syncErrorSamples.push(`${(t0 - START).toFixed(0)} s: ${s.error ?? "no status"}`);
       return;
     }
     const hits = band.injectedLog.length;
     if (last && last.boots === band.boots) {
       const rise = s.status.faults - last.faults;
       faultsCounted += rise;
-      uncounted += Math.max(0, hits - last.hits - rise);
-    }
-    last = { faults: s.status.faults, hits, boots: band.boots };
+      // A fault hit while a sync runs, after its status frame was read, is counted in the next frame: the
+      // comparison is of totals over a boot, not of each hour on its own.
+      const missing = hits - last.hits - rise;
+      owed += missing;
+      if (missing > 0 && uncountedSamples.length < 10)
+        uncountedSamples.push(
+          `${missing} fewer counted than hit between ${(last.t - START).toFixed(0)} and ` +
+            `${(band.now - START).toFixed(0)} s of: ` +
+            band.injectedLog
+              .slice(last.hits)
+              .map((h) => `${h.name}@${Math.round(h.t - START)}`)
+              .join(" "),
+        );
+    } else settle();
+    last = { faults: s.status.faults, hits, boots: band.boots, t: band.now };
   };
   runTo(START + 600);
   sync();
@@ -131,6 +167,7 @@ export async function sweep(board: string, injections: number, native: boolean):
   }
   runTo(band.now + INTERVAL_S);
   sync();
+  settle();
   const end = band.now;
   const series: Record<Duty, number[]> = {
     scan: scanStarts,
@@ -163,7 +200,7 @@ export async function sweep(board: string, injections: number, native: boolean):
             to: Math.round(t - START),
             caught,
             before: band.injectedLog
-              .filter((h) => h.t <= prev + 1 && h.t > prev - 600)
+              .filter((h) => h.t <= t && h.t > prev - 600)
               .map((h) => `${h.name}@${Math.round(h.t - START)}`),
           });
       }
@@ -184,8 +221,10 @@ export async function sweep(board: string, injections: number, native: boolean):
     faultsCounted,
     uncounted,
     syncs,
+    syncRetries,
     syncErrors,
     syncErrorSamples,
+    uncountedSamples,
     gapsOver,
     errors: band.errors,
     wallSeconds: (Date.now() - wall) / 1000,
@@ -227,6 +266,14 @@ export const faultSweepSection: BenchSection = {
           measured: `${b.uncounted} of ${b.faultsCounted + b.uncounted}`,
           pass: b.uncounted === 0,
           method: "injected hits less the counter's rise between syncs without a reset",
+        },
+        {
+          board: b.board,
+          figure: "kiosk syncs failed",
+          target: "0",
+          measured: `${b.syncErrors} of ${b.syncs} (${b.syncRetries} needed a second attempt)`,
+          pass: b.syncErrors === 0,
+          method: "a sync every hour, tried again once at the next discovery advert as the kiosk does",
         },
         {
           board: b.board,
