@@ -64,6 +64,48 @@ describe("sync keys in the band registry", () => {
     expect(open(sub.syncKeySeal, sealed, randomBytes(8))).toBeUndefined();
   });
 
+  test("band health: a kiosk reports a band's STATUS, the registry keeps the latest; others and bad reports refused", async () => {
+    const bandId = hex(8);
+    expect((await register(t, { bandId, syncKey: hex(16) })).status).toBe(201);
+    const report = (at: string, faults: number) => ({
+      syncedAt: at,
+      firmware: 3,
+      board: "puckjs",
+      batteryPercent: 87,
+      lowBattery: false,
+      timeValid: true,
+      faults,
+      lastFaultDuty: faults ? "scan start" : null,
+      resets: 1,
+    });
+    const post = (json: unknown, key = t.kioskKey, id = bandId) =>
+      call(t, "POST", `/api/kiosk/bands/${id}/health`, { key, json });
+    const healthOf = async () => (await call(t, "GET", "/api/bands/" + bandId, { key: t.flasherKey })).json.health;
+    expect(await healthOf()).toBeNull();
+    expect((await post(report("2026-01-05T10:00:00Z", 2))).status).toBe(200);
+    expect(await healthOf()).toMatchObject({ ...report("2026-01-05T10:00:00Z", 2), reportedBy: expect.any(String) });
+    // A late report of an earlier sync does not replace it; a newer one does.
+    expect((await post(report("2026-01-05T09:00:00Z", 0))).status).toBe(200);
+    expect((await healthOf()).faults).toBe(2);
+    expect((await post(report("2026-01-05T11:00:00Z", 3))).status).toBe(200);
+    expect(await healthOf()).toMatchObject({ faults: 3, syncedAt: "2026-01-05T11:00:00Z" });
+    // Only kiosks (and admins) report; an unknown band is 404; a malformed report is 400 and changes nothing.
+    expect((await post(report("2026-01-05T12:00:00Z", 9), t.flasherKey)).status).toBe(403);
+    expect((await post(report("2026-01-05T12:00:00Z", 9), "")).status).toBe(401);
+    expect((await post(report("2026-01-05T12:00:00Z", 9), t.kioskKey, hex(8))).status).toBe(404);
+    for (const bad of [
+      { ...report("2026-01-05T12:00:00Z", 9), faults: -1 },
+      { ...report("2026-01-05T12:00:00Z", 9), batteryPercent: 101 },
+      { ...report("2026-01-05T12:00:00Z", 9), syncedAt: "yesterday" },
+      { ...report("2026-01-05T12:00:00Z", 9), extra: 1 },
+    ])
+      expect((await post(bad)).status).toBe(400);
+    expect((await healthOf()).faults).toBe(3);
+    // A re-provisioned band starts with no health.
+    expect((await register(t, { bandId, syncKey: hex(16), replace: true })).status).toBe(200);
+    expect(await healthOf()).toBeNull();
+  });
+
   test("idempotency: same key unchanged, another key 409 without replace, replaced with it", async () => {
     const bandId = hex(8);
     const k1 = hex(16);
@@ -208,8 +250,9 @@ describe("migration 3 on a database from before sync keys", () => {
       fs.chmodSync(file, 0o600);
 
       const store = new SqliteStore(file);
-      expect(store.schemaVersion()).toBe(3);
-      expect(await store.getBand(bandId)).toMatchObject({ syncKeySealed: null, changedAt: registeredAt });
+      // Every later migration runs too (4: band health, none yet for an old row).
+      expect(store.schemaVersion()).toBe(MIGRATIONS[MIGRATIONS.length - 1].version);
+      expect(await store.getBand(bandId)).toMatchObject({ syncKeySealed: null, changedAt: registeredAt, health: null });
       await store.close();
 
       const t = await startTestAuthority({ rateLimits: { enabled: false } }, file);

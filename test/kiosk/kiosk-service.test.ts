@@ -69,6 +69,25 @@ describe("kiosk service with a real authority", () => {
     expect(service.store.band(hex(outsider.prov.bandId))).toBeUndefined();
     const state = service.state();
     expect(state.authority).toMatchObject({ configured: true, reachable: true, pendingUploads: 0 });
+    // Each band's health (its STATUS frame) is in the authority's band registry, reported by this kiosk.
+    for (const b of bands) {
+      const id = hex(b.prov.bandId);
+      const healthOf = async () => (await call(t, "GET", "/api/bands/" + id, { key: t.flasherKey })).json.health;
+      let health = await healthOf();
+      for (let i = 0; !health && i < 100; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        health = await healthOf();
+      }
+      expect(health).toMatchObject({
+        board: "puckjs",
+        faults: 0,
+        lastFaultDuty: null,
+        resets: 0,
+        timeValid: true,
+        reportedBy: expect.any(String),
+      });
+      expect(health.batteryPercent).toBeGreaterThan(0);
+    }
 
     // The tested-positive flow for band 0: the health worker's code, the band's keys, its signed log.
     const issued = await call(t, "POST", "/api/issue", { key: t.adminKey, json: { testType: "confirmed" } });

@@ -1,5 +1,12 @@
 import { BandLogAuth, BandLogService, BAND_LOG_TYPES } from "./band-logs";
-import { BandRegistry, parseSince, RegisterBandRequest, registrationAudit } from "./bands";
+import {
+  BandHealth,
+  BandHealthReport,
+  BandRegistry,
+  parseSince,
+  RegisterBandRequest,
+  registrationAudit,
+} from "./bands";
 import { AuthorityConfig } from "./config";
 import { ContactList, ContactQuery, ContactStatusRequest } from "./contacts";
 import { deriveServerSubkeys } from "./crypto/server-keys";
@@ -439,6 +446,20 @@ export class AuthorityApp {
           if (!(await this.bands.remove(ctx.params.id, ctx.now))) throw new HttpError(404, "not_found", "no such band");
           await this.audit(ctx, "band.deleted", ctx.params.id.toLowerCase(), null);
           return { status: 200, json: { deleted: true } };
+        },
+      },
+      {
+        // A kiosk reports what a band's STATUS frame said at a sync: its fault and reset counters and battery.
+        method: "POST",
+        path: "/api/kiosk/bands/:id/health",
+        roles: ["kiosk", "admin"],
+        rate: "admin",
+        body: { ...json, schema: BandHealthReport },
+        handler: async (ctx) => {
+          const report = ctx.json as BandHealth;
+          if (!(await this.bands.recordHealth(ctx.actor!, ctx.params.id, report)))
+            throw new HttpError(404, "not_found", "no such band");
+          return { status: 200, json: { recorded: true } };
         },
       },
       {

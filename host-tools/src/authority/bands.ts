@@ -29,6 +29,31 @@ export const RegisterBandRequest = z.object({
 
 export type RegisterBandBody = z.infer<typeof RegisterBandRequest>;
 
+/**
+ * A band's health as a kiosk read it from the band's STATUS frame at a sync (docs/protocol.md section 7): the
+ * fault and reset counters are totals since provisioning, so the latest report says everything and a report a
+ * kiosk could not send is made good by the next sync's.
+ */
+export const BandHealthReport = z
+  .object({
+    /** When the band was synced (ISO 8601); a report older than the stored one is ignored. */
+    syncedAt: z.string().datetime({ offset: true }),
+    firmware: z.number().int().min(0).max(0xffff),
+    board: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/),
+    batteryPercent: z.number().int().min(0).max(100),
+    lowBattery: z.boolean(),
+    timeValid: z.boolean(),
+    /** Exceptions the band caught in its duties and writes it lost, since provisioning (saturates at 65535). */
+    faults: z.number().int().min(0).max(65535),
+    /** The duty of the last fault (FAULT_DUTIES), null when none. */
+    lastFaultDuty: z.string().max(32).nullable(),
+    /** Watchdog or E.reboot restarts since provisioning (saturates at 255). */
+    resets: z.number().int().min(0).max(255),
+  })
+  .strict();
+
+export type BandHealth = z.infer<typeof BandHealthReport>;
+
 export interface BandView {
   bandId: string;
   board: string;
@@ -37,6 +62,8 @@ export interface BandView {
   escrow: boolean;
   /** Whether the registry holds the band's sync key (the key itself is only ever given to kiosks). */
   hasSyncKey: boolean;
+  /** The band's health at its latest sync a kiosk reported, with the kiosk's name; null before any. */
+  health: (BandHealth & { reportedBy: string }) | null;
 }
 
 /** One band as GET /api/kiosk/bands lists it. */
@@ -202,6 +229,13 @@ export class BandRegistry {
     return b ? view(b) : undefined;
   }
 
+  /** Records a kiosk's health report; false when the registry has no such band. */
+  async recordHealth(actor: Actor, bandId: string, report: BandHealth): Promise<boolean> {
+    if (!/^[0-9a-fA-F]{16}$/.test(bandId)) return false;
+    const at = Math.floor(Date.parse(report.syncedAt) / 1000);
+    return this.store.setBandHealth(bandId.toLowerCase(), at, JSON.stringify({ ...report, reportedBy: actor.name }));
+  }
+
   async remove(bandId: string, now: number): Promise<boolean> {
     if (!/^[0-9a-fA-F]{16}$/.test(bandId)) return false;
     return this.store.deleteBand(bandId.toLowerCase(), now);
@@ -229,6 +263,7 @@ function view(b: BandRow): BandView {
     registeredBy: b.registeredBy,
     escrow: b.secretSealed !== null,
     hasSyncKey: Boolean(b.syncKeySealed),
+    health: b.health ? (JSON.parse(b.health) as BandView["health"]) : null,
   };
 }
 

@@ -1,5 +1,6 @@
 import { createPublicKey, KeyObject, randomBytes, randomInt } from "crypto";
 import { z } from "zod";
+import type { BandHealth } from "../authority/bands";
 import { computeLogmac, computeTekmac, MacKey } from "../authority/crypto/tekmac";
 import { RegistryBandSchema } from "./registry-file";
 
@@ -309,6 +310,23 @@ export class AuthorityClient {
       headers,
       secrets: [certificate, hmacKeyText, headers["x-tracelet-keys"] ?? "", ...macKeys.map((k) => k.key)],
     });
+  }
+
+  /**
+   * POST /api/kiosk/bands/:id/health: what the band's STATUS frame said at a sync (its fault and reset counters
+   * are totals, so the latest report is the whole story). False when the registry has no such band.
+   */
+  async reportBandHealth(bandId: string, report: BandHealth): Promise<boolean> {
+    try {
+      await this.json("POST", `/api/kiosk/bands/${encodeURIComponent(bandId)}/health`, z.object({}).passthrough(), {
+        apiKey: true,
+        body: report,
+      });
+      return true;
+    } catch (e) {
+      if (e instanceof AuthorityError && e.status === 404) return false;
+      throw e;
+    }
   }
 
   /** GET /v1/exports/index.txt: the export files' names (`v1/exports/<start>-<end>-<batch>.zip`), oldest first. */

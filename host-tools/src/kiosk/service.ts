@@ -1,5 +1,12 @@
 import { EventEmitter } from "events";
 import { encodeLogExportV3 } from "../../../firmware/src/protocol/log-mac";
+import {
+  BandStatus,
+  BOARD_CODES,
+  FAULT_DUTIES,
+  STATUS_FLAG_LOW_BATTERY,
+  STATUS_FLAG_TIME_VALID,
+} from "../../../firmware/src/protocol/sync";
 import { bandView } from "./api";
 import { AuthorityClient } from "./authority-client";
 import { EngineOptions, Progress, SyncEngine, SyncResult } from "./engine";
@@ -85,9 +92,11 @@ export class KioskService {
         opts.exposure?.exportKeyPem,
         opts.exposure?.bluezoneF0,
       );
-      // A band just synced is checked against the keys the kiosk keeps at once, for its result card.
+      // A band just synced is checked against the keys the kiosk keeps at once, for its result card; its health
+      // goes to the authority's band registry.
       this.engine.on("synced", (r: SyncResult) => {
         if (r.ok && r.units > 0) void this.checkExposures(false);
+        if (r.ok && r.status) void this.reportHealth(r.bandId, r.status);
       });
     }
     this.engine.on("progress", (p: Progress) => {
@@ -102,6 +111,34 @@ export class KioskService {
         );
     });
     this.engine.on("fault", (m: string) => this.log(`kiosk: fault in the sync engine (counted): ${m}`));
+  }
+
+  /**
+   * Sends a synced band's health (its STATUS frame) to the authority's band registry. Its counters are totals
+   * since provisioning, so a report that does not get through (offline) is made good by the band's next sync's:
+   * nothing is queued, and a failure is logged.
+   */
+  async reportHealth(bandId: string, status: BandStatus): Promise<boolean> {
+    const client = this.client as AuthorityClient;
+    const board = BOARD_CODES[status.boardCode] ?? this.store.registry().find((e) => e.bandId === bandId)?.board;
+    try {
+      const known = await client.reportBandHealth(bandId, {
+        syncedAt: new Date(this.opts.clock.now()).toISOString(),
+        firmware: status.firmwareVersion,
+        board: board ?? "unknown",
+        batteryPercent: Math.min(100, status.batteryPercent),
+        lowBattery: Boolean(status.flags & STATUS_FLAG_LOW_BATTERY),
+        timeValid: Boolean(status.flags & STATUS_FLAG_TIME_VALID),
+        faults: status.faults,
+        lastFaultDuty: status.faults ? (FAULT_DUTIES[status.lastFaultDuty] ?? null) : null,
+        resets: status.resets,
+      });
+      if (!known) this.log(`kiosk: band ${bandId} health not recorded: the authority's registry has no such band`);
+      return known;
+    } catch (e) {
+      this.log(`kiosk: band ${bandId} health not reported (the next sync reports it): ${(e as Error).message}`);
+      return false;
+    }
   }
 
   async start(): Promise<void> {

@@ -178,4 +178,14 @@ CREATE TABLE band_deletions (
 CREATE INDEX band_deletions_at ON band_deletions(deleted_at);
 `,
   },
+  {
+    version: 4,
+    name: "band health as kiosks last read it",
+    // The band's STATUS frame at its latest sync (fault and reset counters, battery, firmware), JSON, and the
+    // band's sync time it was read at: a late report never replaces a newer one.
+    sql: `
+ALTER TABLE bands ADD COLUMN health TEXT;
+ALTER TABLE bands ADD COLUMN health_at INTEGER;
+`,
+  },
 ];

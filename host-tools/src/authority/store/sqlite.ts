@@ -110,9 +110,19 @@ export class SqliteStore implements AuthorityStore {
     this.db.transaction(() => {
       this.q(
         `UPDATE bands SET board = ?, registered_at = ?, registered_by = ?, secret_sealed = ?, sync_key_sealed = ?,
-           changed_at = ? WHERE band_id = ?`,
+           changed_at = ?, health = NULL, health_at = NULL WHERE band_id = ?`,
       ).run(b.board, b.registeredAt, b.registeredBy, b.secretSealed, b.syncKeySealed ?? null, changedAt, b.bandId);
       if (!b.syncKeySealed) this.recordForgotten(b.bandId, changedAt);
+    })();
+  }
+
+  async setBandHealth(bandId: string, at: number, health: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (!this.q("SELECT 1 FROM bands WHERE band_id = ?").get(bandId)) return false;
+      this.q(
+        "UPDATE bands SET health = ?, health_at = ? WHERE band_id = ? AND (health_at IS NULL OR health_at <= ?)",
+      ).run(health, at, bandId, at);
+      return true;
     })();
   }
 
@@ -648,6 +658,8 @@ function bandRow(r: Row): BandRow {
     secretSealed: (r.secret_sealed as Buffer | null) ?? null,
     syncKeySealed: (r.sync_key_sealed as Buffer | null) ?? null,
     changedAt: r.changed_at as number,
+    health: (r.health as string | null) ?? null,
+    healthAt: (r.health_at as number | null) ?? null,
   };
 }
 

@@ -21,6 +21,9 @@ export interface BandRow {
   syncKeySealed?: Buffer | null;
   /** Last registration, replacement or sync key added (kiosks refresh by it); registeredAt when absent. */
   changedAt?: number;
+  /** The band's health as a kiosk last read it (JSON of BandHealth), and when the band was synced. */
+  health?: string | null;
+  healthAt?: number | null;
 }
 
 /** A band as kiosks get it: only bands with a sync key. */
@@ -220,6 +223,11 @@ export interface AuthorityStore {
   replaceBand(b: BandRow): Promise<void>;
   /** Deletes a registration and records the deletion for kiosks (bandsForgottenSince). */
   deleteBand(bandId: string, now: number): Promise<boolean>;
+  /**
+   * Records a band's health read at `at` (JSON), unless a report read later is already stored. False when the
+   * registry has no such band.
+   */
+  setBandHealth(bandId: string, at: number, health: string): Promise<boolean>;
   /** Bands with a sync key changed at or after `since` (all of them when null), in registration order. */
   kioskBands(since: number | null): Promise<KioskBandRow[]>;
   /**
