@@ -121,8 +121,11 @@ export class RealBand {
   /** Resets by the hardware watchdog (not kicked within its timeout), and their interpreter times (s). */
   watchdogResets = 0;
   readonly watchdogResetTimes: number[] = [];
-  /** Injected faults that fired (board-shim.js __T.f): name and interpreter time (s). */
-  readonly injectedLog: { name: string; t: number }[] = [];
+  /**
+   * Injected faults that fired (board-shim.js __T.f): name and interpreter time (s); `recovered`: a write failure
+   * the firmware's retry made good (not a fault by design).
+   */
+  readonly injectedLog: { name: string; t: number; recovered?: boolean }[] = [];
   /** NRF.setServices calls (interpreter time, the `uart` option, the service UUIDs). */
   readonly serviceCalls: { t: number; uart: boolean; services: string[] }[] = [];
   /** The Nordic UART (Bluetooth console) as the stack has it: on at every boot until a restart removes it. */
@@ -284,6 +287,14 @@ export class RealBand {
       case "F":
         this.injectedLog.push({ name: rest, t });
         break;
+      case "R": {
+        for (let i = this.injectedLog.length - 1; i >= 0; i--)
+          if (this.injectedLog[i].name === rest) {
+            this.injectedLog[i].recovered = true;
+            break;
+          }
+        break;
+      }
       default:
         this.lines.push(l);
     }

@@ -251,10 +251,20 @@ __T.St = (function () {
       __T.f("Storage.read");
       return S.readArrayBuffer(n);
     },
+    // An injected write failure that the firmware's next write of the same file makes good (it compacts and
+    // writes again: a lost write only is a fault) is reported as recovered ("R").
     write: function (n, d, o, s) {
-      __T.f("Storage.write");
+      try {
+        __T.f("Storage.write");
+      } catch (e) {
+        __T.pw = n;
+        throw e;
+      }
       __T.m();
-      return S.write(n, d, o, s);
+      var r = S.write(n, d, o, s);
+      if (r && __T.pw === n) __T.out("R", "Storage.write");
+      __T.pw = undefined;
+      return r;
     },
     erase: function (n) {
       __T.f("Storage.erase");

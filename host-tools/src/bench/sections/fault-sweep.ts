@@ -19,13 +19,16 @@ import { BenchFigure, BenchSection } from "../types";
  * along); a kiosk sync every SYNC_EVERY_S (an hour) reads the status frame. Per board: the longest gap per duty (scan window
  * starts, discovery bursts, address rotations), gaps over one faulted run's bound, whether a watchdog reset ended
  * them (caught) or not (silent), faults the status frame did not count (injected hits less the counter's rise,
- * totalled over each stretch without a reset), and kiosk syncs that failed twice running (the kiosk tries again at
- * the next discovery advert). Target: 0 of each, and 0 interpreter errors.
+ * totalled over each stretch without a reset; a write failure the firmware's retry made good is not a fault), and
+ * kiosk syncs whose attempts all failed (the kiosk tries again, backing off). Target: 0 of each, and 0 interpreter
+ * errors.
  */
 const INJECTIONS = 1000;
 const QUICK_INJECTIONS = 60;
 const INTERVAL_S = 120;
 const SYNC_EVERY_S = 3600;
+/** Attempts a kiosk makes while the band stays in range (its engine keeps trying, backing off to 10 min). */
+const SYNC_ATTEMPTS = 4;
 const START = Date.UTC(2026, 0, 5) / 1000;
 /** One faulted run may be lost: the bound is two runs (with jitter), plus slack (and a rotation's quiet for bursts). */
 const BOUND = {
@@ -45,10 +48,12 @@ interface BoardSweep {
   watchdogResets: number;
   faultsCounted: number;
   uncounted: number;
+  /** Injected write failures the firmware's retry made good (not faults by design). */
+  recoveredWrites: number;
   syncs: number;
-  /** Syncs whose first attempt failed (then tried again). */
+  /** Attempts tried again after a failed one. */
   syncRetries: number;
-  /** Syncs that failed twice. */
+  /** Syncs whose SYNC_ATTEMPTS attempts all failed. */
   syncErrors: number;
   /** The first few sync errors, and gaps over the bound: duty, from, to (s of the run), the faults hit before and in it. */
   syncErrorSamples: string[];
@@ -102,7 +107,7 @@ export async function sweep(board: string, injections: number, native: boolean):
   let faultsCounted = 0;
   let uncounted = 0;
   // Counter and hits at the last sync, and the boot it was in (a reset zeroes the counter: no comparison across).
-  let last: { faults: number; hits: number; boots: number; t: number } | undefined;
+  let last: { faults: number; hits: number; index: number; boots: number; t: number } | undefined;
   const uncountedSamples: string[] = [];
   // Hit less counted since the last reset (or the start): what is still owed at a reset or the end is uncounted.
   let owed = 0;
@@ -123,18 +128,22 @@ export async function sweep(board: string, injections: number, native: boolean):
   };
   const sync = () => {
     syncs++;
-    // As the kiosk does (kiosk/engine.ts): a failed attempt (an injected fault can hit the handshake's crypto) is
-    // tried again at the band's next discovery advert; a sync fails when the second attempt fails too.
+    // As the kiosk does (kiosk/engine.ts): a failed attempt (an injected fault can hit the handshake's crypto or
+    // random numbers, and one may still wait there) is tried again after a back-off of 5 s doubling, at the band's
+    // next discovery advert; a sync fails when SYNC_ATTEMPTS attempts fail.
     let s = attempt();
-    if (s.error || !s.status) {
+    for (let a = 1; a < SYNC_ATTEMPTS && (s.error || !s.status); a++) {
       syncRetries++;
+      runTo(band.now + 5 * 2 ** (a - 1));
       s = attempt();
     }
     if (s.error || !s.status) {
       syncErrors++;
       return;
     }
-    const hits = band.injectedLog.length;
+    // A write failure the firmware's retry made good is not a fault (hw/espruino.ts): not expected in the count.
+    const hits = band.injectedLog.filter((h) => !h.recovered).length;
+    const index = band.injectedLog.length;
     if (last && last.boots === band.boots) {
       const rise = s.status.faults - last.faults;
       faultsCounted += rise;
@@ -147,12 +156,12 @@ export async function sweep(board: string, injections: number, native: boolean):
           `${missing} fewer counted than hit between ${(last.t - START).toFixed(0)} and ` +
             `${(band.now - START).toFixed(0)} s of: ` +
             band.injectedLog
-              .slice(last.hits)
-              .map((h) => `${h.name}@${Math.round(h.t - START)}`)
+              .slice(last.index)
+              .map((h) => `${h.name}${h.recovered ? "(recovered)" : ""}@${Math.round(h.t - START)}`)
               .join(" "),
         );
     } else settle();
-    last = { faults: s.status.faults, hits, boots: band.boots, t: band.now };
+    last = { faults: s.status.faults, hits, index, boots: band.boots, t: band.now };
   };
   runTo(START + 600);
   sync();
@@ -220,6 +229,7 @@ export async function sweep(board: string, injections: number, native: boolean):
     watchdogResets: band.watchdogResets,
     faultsCounted,
     uncounted,
+    recoveredWrites: band.injectedLog.filter((h) => h.recovered).length,
     syncs,
     syncRetries,
     syncErrors,
@@ -263,7 +273,7 @@ export const faultSweepSection: BenchSection = {
           board: b.board,
           figure: "faults not counted in STATUS",
           target: "0",
-          measured: `${b.uncounted} of ${b.faultsCounted + b.uncounted}`,
+          measured: `${b.uncounted} of ${b.faultsCounted + b.uncounted} (${b.recoveredWrites} write failures recovered by the retry, not faults)`,
           pass: b.uncounted === 0,
           method: "injected hits less the counter's rise between syncs without a reset",
         },
@@ -271,9 +281,9 @@ export const faultSweepSection: BenchSection = {
           board: b.board,
           figure: "kiosk syncs failed",
           target: "0",
-          measured: `${b.syncErrors} of ${b.syncs} (${b.syncRetries} needed a second attempt)`,
+          measured: `${b.syncErrors} of ${b.syncs} (${b.syncRetries} attempts tried again)`,
           pass: b.syncErrors === 0,
-          method: "a sync every hour, tried again once at the next discovery advert as the kiosk does",
+          method: `a sync every hour, up to ${SYNC_ATTEMPTS} attempts backing off 5 s doubling, as the kiosk does`,
         },
         {
           board: b.board,
