@@ -55,6 +55,7 @@ import {
   ROTATE_GRACE_MS,
   ROTATE_QUIET_MIN_MS,
   ROTATE_RETRY_MS,
+  SCAN_RETRIES,
   SCAN_RETRY_MS,
   FIRMWARE_VERSION,
 } from "./tuning";
@@ -105,8 +106,8 @@ let lastExpire = 0;
 /** Uptime at the end of the last scan window (or at boot): the watchdog is kicked only while windows keep ending. */
 let lastScan = 0;
 let lowBat = false;
-/** The window that just ended was a retry of one the stack refused to start (scanEnd). */
-let scanRetried = false;
+/** Retries of a window the stack refused to start, so far (scanEnd). */
+let scanRetries = 0;
 
 /** Log time: Unix seconds with a valid clock, else seconds of uptime (monotonic segments). */
 function logTime(): number {
@@ -229,11 +230,12 @@ function scanStart(): void {
 function scanEnd(): void {
   // The next window first (+-10% jitter so that bands that met once do not keep scanning in lockstep); the
   // battery is read last, for the window after it.
-  // A window that did not scan is tried again soon, once (scanRetried): a scan that keeps failing backs off to the
-  // period, and only a window that really scanned feeds the watchdog, so one that fails every time ends in a reset.
+  // A window that did not scan is tried again soon, up to SCAN_RETRIES times: a scan that keeps failing backs off
+  // to the period, and only a window that really scanned feeds the watchdog, so one that fails every time ends in
+  // a reset.
   const pd = lowBat ? period * 2 : period;
-  scanRetried = !scanning && !scanRetried;
-  timers.after(scanStart, scanRetried ? SCAN_RETRY_MS : pd * (0.9 + Math.random() * 0.2));
+  scanRetries = scanning || scanRetries >= SCAN_RETRIES ? 0 : scanRetries + 1;
+  timers.after(scanStart, scanRetries ? SCAN_RETRY_MS : pd * (0.9 + Math.random() * 0.2));
   if (scanning) lastScan = p.uptime();
   scanning = false;
   table.endScan(emit);
@@ -350,7 +352,7 @@ export function start(
   duties.splice(0, duties.length);
   duties.push(scanStart, scanEnd, rotate, discovery, endBurst, sightDevice);
   lowBat = false;
-  scanRetried = false;
+  scanRetries = 0;
   table.init(tableRows);
   log.init(p.flash, logBudgetBytes);
   sync.init(c, syncKey, { status: status, setTime: setTime, flush: flush, wipe: wipe }, r, t, p, mtu);

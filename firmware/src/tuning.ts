@@ -12,10 +12,12 @@
 export const DEFAULT_SCAN_PERIOD_S = 240;
 export const DEFAULT_SCAN_WINDOW_MS = 800;
 /**
- * A window the stack refused to start (NRF.setScan threw: a fault, counted) is tried again this much later, once,
- * instead of a whole period later: two faults in a row would otherwise cost two windows (8 min without a scan).
+ * A window the stack refused to start (NRF.setScan threw: a fault, counted) is tried again this much later, up to
+ * SCAN_RETRIES times, instead of a whole period later: two faults in a row would otherwise cost two windows (8 min
+ * without a scan). A scan that keeps failing backs off to the period (and ends in a watchdog reset).
  */
 export const SCAN_RETRY_MS = 10 * 1000;
+export const SCAN_RETRIES = 3;
 /**
  * Logging floors. Encounters with a phone (private address) whose mean RSSI is below DEFAULT_RSSI_FLOOR_DBM are
  * not logged: with GAEN's typical -20 dBm calibration that is 67 dB of attenuation, inside the 70 dB exposure
