@@ -26,8 +26,9 @@ export interface ConsoleDevice {
   /**
    * Before a port is opened: waits (a bounded time) until `path` is one of `ports()`, so the package's own port
    * lookup finds it. For transports whose devices come and go, such as a band heard only during its discovery bursts.
+   * Returns why it could not, if it looked and failed.
    */
-  find?(path: string): Promise<void>;
+  find?(path: string): Promise<string | undefined>;
   /** Opens a port; `onData` gets what the device prints, `onClose` a disconnection. */
   open(path: string, onData: (s: string) => void, onClose: () => void): Promise<void>;
   /** Sends characters (each a byte, latin1); resolves once they are on their way. */
@@ -289,7 +290,8 @@ export class EspruinoConsole {
     if (E.Core.Serial.isConnected()) throw new ConsoleError("another console is already open in this process");
     E.Config.BAUD_RATE = opts.baud ?? 9600;
     const c = new EspruinoConsole(E, port);
-    for (const d of ours) await d.find?.(port);
+    let notFound: string | undefined;
+    for (const d of ours) notFound ??= await d.find?.(port);
     await silently(
       () =>
         new Promise<void>((resolve, reject) => {
@@ -301,7 +303,7 @@ export class EspruinoConsole {
             port,
             (status: unknown) => {
               clearTimeout(timer);
-              const why = openFailures.get(port);
+              const why = openFailures.get(port) ?? notFound;
               if (status === undefined || status === null || (status as { error?: unknown }).error !== undefined)
                 reject(new ConsoleError(`cannot open ${port}${why ? `: ${why}` : ""}`));
               else resolve();

@@ -314,14 +314,17 @@ export class BluetoothUartPorts implements ConsoleDevice {
     return out;
   }
 
-  /** Listens until `path` (an address, a name or `band:<id>`) is heard, up to 4 tries of 8 s. */
-  async find(path: string): Promise<void> {
-    if (!this.radio || portKind(path) !== "bluetooth") return;
-    for (let attempt = 0; attempt < 4 && this.resolve(path) === undefined; attempt++) {
-      const band = /^band:([0-9a-f]{16})$/i.exec(path)?.[1]?.toLowerCase();
-      if (band !== undefined && !this.keys.has(band)) return;
+  /**
+   * Listens until `path` (an address, a name or `band:<id>`) is heard, up to 4 tries of 8 s; says why not when it
+   * was not.
+   */
+  async find(path: string): Promise<string | undefined> {
+    if (!this.radio || portKind(path) !== "bluetooth") return undefined;
+    const band = /^band:([0-9a-f]{16})$/i.exec(path)?.[1]?.toLowerCase();
+    if (band !== undefined && !this.keys.has(band)) return `no sync key for band ${band}`;
+    for (let attempt = 0; attempt < 4 && this.resolve(path) === undefined; attempt++)
       await this.listen(8000, band, path);
-    }
+    return this.resolve(path) === undefined ? "not heard in Bluetooth range within 32 s" : undefined;
   }
 
   /** The peripheral id for an address, a name or `band:<id>` heard in the last minute. */
@@ -330,10 +333,11 @@ export class BluetoothUartPorts implements ConsoleDevice {
     const recent = this.clock.now() - RECENT_MS;
     for (const d of this.seen.values())
       if (
-        (d.heardMs >= recent && d.address.toLowerCase() === want) ||
-        d.id === want.replace(/:/g, "") ||
-        d.name.toLowerCase() === want ||
-        (d.band !== undefined && `band:${d.band}` === want)
+        d.heardMs >= recent &&
+        (d.address.toLowerCase() === want ||
+          d.id === want.replace(/:/g, "") ||
+          d.name.toLowerCase() === want ||
+          (d.band !== undefined && `band:${d.band}` === want))
       )
         return d.id;
     return undefined;
