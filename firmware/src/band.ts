@@ -128,7 +128,11 @@ function batteryLow(): boolean {
  * discovery advert, slowly, so that a kiosk can still find the band and set its clock.
  */
 function advertise(): void {
-  if (quiet) return;
+  if (!quiet) putAdvert();
+}
+
+/** The steady advert to the stack, also while asleep (it keeps it until `wake`). */
+function putAdvert(): void {
   if (enPacket) radio.advertise(enPacket, advInterval, false);
   else if (!connected && discPacket) radio.advertise(discPacket, DISCOVERY_IDLE_INTERVAL_MS, true);
 }
@@ -168,11 +172,12 @@ function rotate(): void {
   const id = rotateIdentity(c, keys.keysFor, now, tx, syncKey, p.rand32);
   enPacket = id.en;
   discPacket = id.disc;
-  quiet = false;
-  // Asleep, the stack only keeps the advert; wake() brings address, name and advert up together. (A fault in either
-  // leaves the radio asleep: the retry goes quiet again.)
-  advertise();
+  // Asleep, the stack only keeps the advert; wake() brings address, name and advert up together. The band is quiet
+  // until both went through: a fault in either leaves the radio asleep, and the retry (a second) comes back here
+  // with a fresh identity, not to the old identity's step a minute later with no burst on air meanwhile.
+  putAdvert();
   radio.wake(id.address, id.name);
+  quiet = false;
   // On air: the next rotation replaces the retry.
   timers.cancel(rotateTimer);
   rotateTimer = timers.after(rotate, id.nextMs);

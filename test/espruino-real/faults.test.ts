@@ -294,6 +294,42 @@ realInterpreterTests()("faults on the real interpreter", () => {
       expect(life.band.errors).toEqual([]);
     }, 300_000);
 
+    it("the new identity refused twice in a row (setAddress, then hwRand at the retry): quiet for seconds, not a minute", async () => {
+      const life = await Life.start(board, 9);
+      life.runTo(900);
+      // The next rotation's wake fails (a rotation can be 20 minutes away), and the shim then fails the next call
+      // for random bits: the retry's.
+      life.band.interp.exec(
+        '__T.f0=__T.f;__T.f=function(n){try{__T.f0(n)}catch(e){if(n==="setAddress")__T.fail.hwRand=1;throw e}}',
+      );
+      life.band.injectFault("setAddress", 1);
+      while (!life.hits("hwRand").length && life.band.now - START < 900 + ROTATE_BOUND)
+        life.runTo(life.band.now - START + 10);
+      const first = life.hits("setAddress")[0];
+      const second = life.hits("hwRand")[0];
+      expect(first).toBeDefined();
+      expect(second).toBeDefined();
+      // The retry of the refused identity step is the next call to draw random bits.
+      expect(second - first).toBeLessThanOrEqual(1.5);
+      const units = life.logUnits();
+      life.runTo(second + ROTATE_BOUND + 60);
+      const bursts = life.discovery();
+      const back = bursts.find((t) => t > second) as number;
+      const last = [...bursts].reverse().find((t) => t < first) as number;
+      console.log(
+        `${board} setAddress then hwRand at a rotation: no burst from ${last.toFixed(1)} to ${back.toFixed(1)} s ` +
+          `(faults at ${first.toFixed(1)}, ${second.toFixed(1)})`,
+      );
+      // Two faults cost two tries a second apart, within the bound of one rotation's quiet.
+      expect(back - last).toBeLessThanOrEqual(BURST_BOUND + 2);
+      expect(life.band.errors).toEqual([]);
+      expectDutiesBack(life, first, units, `${board} setAddress+hwRand at a rotation`);
+      const s = life.sync();
+      expect(s.error).toBeUndefined();
+      expect(s.status?.faults).toBe(2);
+      expect(FAULT_DUTIES[s.status?.lastFaultDuty ?? 0]).toBe("rotation");
+    }, 300_000);
+
     it("NRF.setScan failing for good: a watchdog reset within 3 scan periods + the timeout", async () => {
       const life = await Life.start(board, 7);
       life.runTo(600);

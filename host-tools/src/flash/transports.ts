@@ -198,6 +198,11 @@ export function portKind(port: string): "sim" | "serial" | "bluetooth" {
 /** How long a device heard in a scan counts as in range: several of a band's discovery bursts. */
 const RECENT_MS = 60_000;
 
+/** The band id in a `band:<id>` path (lowercase), or undefined for an address or a name. */
+function bandOfPath(path: string): string | undefined {
+  return /^band:([0-9a-f]{16})$/i.exec(path)?.[1]?.toLowerCase();
+}
+
 /** The Espruino console over the Nordic UART service, found by name or address in Bluetooth range. */
 export class BluetoothUartPorts implements ConsoleDevice {
   readonly name = "Tracelet Bluetooth console (Nordic UART)";
@@ -320,7 +325,7 @@ export class BluetoothUartPorts implements ConsoleDevice {
    */
   async find(path: string): Promise<string | undefined> {
     if (!this.radio || portKind(path) !== "bluetooth") return undefined;
-    const band = /^band:([0-9a-f]{16})$/i.exec(path)?.[1]?.toLowerCase();
+    const band = bandOfPath(path);
     if (band !== undefined && !this.keys.has(band)) return `no sync key for band ${band}`;
     for (let attempt = 0; attempt < 4 && this.resolve(path) === undefined; attempt++)
       await this.listen(8000, band, path);
@@ -346,7 +351,7 @@ export class BluetoothUartPorts implements ConsoleDevice {
   async open(path: string, onData: (s: string) => void, onClose: () => void): Promise<void> {
     const id = this.resolve(path);
     if (!id) throw new Error(`${path} is not in Bluetooth range`);
-    const band = /^band:([0-9a-f]{16})$/i.exec(path)?.[1]?.toLowerCase();
+    const band = bandOfPath(path);
     const radio = await this.ensureStarted();
     const link = band ? await this.maintenanceConsole(radio, band) : await radio.connectUart(id, 10000);
     link.onData((d) => onData(Buffer.from(d).toString("latin1")));

@@ -1,6 +1,6 @@
 import { timingSafeEqual, createHash } from "crypto";
 import Fastify, { FastifyInstance } from "fastify";
-import { BOARD_CODES, FAULT_DUTIES, STATUS_FLAG_LOW_BATTERY } from "../../../firmware/src/protocol/sync";
+import { BandStatus, BOARD_CODES, FAULT_DUTIES, STATUS_FLAG_LOW_BATTERY } from "../../../firmware/src/protocol/sync";
 import { Progress, SyncResult } from "./engine";
 import type { KioskService } from "./service";
 import { registerPage } from "./page-routes";
@@ -33,6 +33,14 @@ export interface BandView {
 }
 
 /** A band as staff see it: its health and why it needs attention (empty when it does not). */
+/** A STATUS frame's board (the registry's `board` for a code this kiosk does not know) and last fault's duty, by name. */
+export function statusNames(s: BandStatus, board: string): { board: string; lastFaultDuty: string | null } {
+  return {
+    board: BOARD_CODES[s.boardCode] ?? board,
+    lastFaultDuty: s.faults ? (FAULT_DUTIES[s.lastFaultDuty] ?? null) : null,
+  };
+}
+
 export function bandView(row: BandRow, board: string): BandView {
   const s = row.status;
   const attention: string[] = [];
@@ -43,9 +51,10 @@ export function bandView(row: BandRow, board: string): BandView {
   if (s && s.faults > 0) attention.push(`band faults: ${s.faults}`);
   if (row.failures >= 3) attention.push(`sync failing: ${row.lastError ?? "unknown"}`);
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  const names = s ? statusNames(s, board) : { board, lastFaultDuty: null };
   return {
     bandId: row.bandId,
-    board: s ? (BOARD_CODES[s.boardCode] ?? board) : board,
+    board: names.board,
     firmwareVersion: s ? s.firmwareVersion : null,
     batteryPercent: s ? s.batteryPercent : null,
     lastSyncAt: iso(row.lastSyncAt),
@@ -59,7 +68,7 @@ export function bandView(row: BandRow, board: string): BandView {
       ? { oldest: s.oldestTime ? new Date(s.oldestTime * 1000).toISOString() : null, records: s.records }
       : null,
     faults: s ? s.faults : 0,
-    lastFaultDuty: s && s.faults ? (FAULT_DUTIES[s.lastFaultDuty] ?? null) : null,
+    lastFaultDuty: names.lastFaultDuty,
     resets: s ? s.resets : 0,
     failures: row.failures,
     lastError: row.lastError,

@@ -1,13 +1,7 @@
 import { EventEmitter } from "events";
 import { encodeLogExportV3 } from "../../../firmware/src/protocol/log-mac";
-import {
-  BandStatus,
-  BOARD_CODES,
-  FAULT_DUTIES,
-  STATUS_FLAG_LOW_BATTERY,
-  STATUS_FLAG_TIME_VALID,
-} from "../../../firmware/src/protocol/sync";
-import { bandView } from "./api";
+import { BandStatus, STATUS_FLAG_LOW_BATTERY, STATUS_FLAG_TIME_VALID } from "../../../firmware/src/protocol/sync";
+import { bandView, statusNames } from "./api";
 import { AuthorityClient } from "./authority-client";
 import { EngineOptions, Progress, SyncEngine, SyncResult } from "./engine";
 import { UploadOutcome, UploadQueue } from "./uploads";
@@ -120,17 +114,17 @@ export class KioskService {
    */
   async reportHealth(bandId: string, status: BandStatus): Promise<boolean> {
     const client = this.client as AuthorityClient;
-    const board = BOARD_CODES[status.boardCode] ?? this.store.registry().find((e) => e.bandId === bandId)?.board;
+    const names = statusNames(status, this.engine.boardOf(bandId));
     try {
       const known = await client.reportBandHealth(bandId, {
         syncedAt: new Date(this.opts.clock.now()).toISOString(),
         firmware: status.firmwareVersion,
-        board: board ?? "unknown",
+        board: names.board,
         batteryPercent: Math.min(100, status.batteryPercent),
         lowBattery: Boolean(status.flags & STATUS_FLAG_LOW_BATTERY),
         timeValid: Boolean(status.flags & STATUS_FLAG_TIME_VALID),
         faults: status.faults,
-        lastFaultDuty: status.faults ? (FAULT_DUTIES[status.lastFaultDuty] ?? null) : null,
+        lastFaultDuty: names.lastFaultDuty,
         resets: status.resets,
       });
       if (!known) this.log(`kiosk: band ${bandId} health not recorded: the authority's registry has no such band`);
