@@ -9,7 +9,9 @@ import { parseConfig } from "../../host-tools/src/authority/config";
 import { computeLogmac, computeTekmac, MacKey } from "../../host-tools/src/authority/crypto/tekmac";
 import { generateSecretsFile, SecretsFile, secretsFromFile } from "../../host-tools/src/authority/secrets";
 import { RunningAuthority, startServer } from "../../host-tools/src/authority/server";
-import { SqliteStore } from "../../host-tools/src/authority/store/sqlite";
+import { openStore } from "../../host-tools/src/authority/store/open";
+import { AuthorityStore } from "../../host-tools/src/authority/store/store";
+import { dropPostgres, freshPostgresUrl } from "../postgres";
 
 /** 2025-03-10T12:00:00Z: tests run on a fake clock starting here. */
 export const T0 = Date.UTC(2025, 2, 10, 12, 0, 0);
@@ -18,7 +20,7 @@ export const DAY0 = Math.floor(T0 / 86400000);
 export interface TestAuthority {
   app: AuthorityApp;
   server: RunningAuthority;
-  store: SqliteStore;
+  store: AuthorityStore;
   url: string;
   secretsFile: SecretsFile;
   adminKey: string;
@@ -30,6 +32,10 @@ export interface TestAuthority {
   close(): Promise<void>;
 }
 
+/**
+ * An authority on loopback with a fake clock. `db`: a SQLite file, ":memory:", or "postgres" for a fresh
+ * database of its own on the test server (test/postgres.ts), dropped on close.
+ */
 export async function startTestAuthority(
   config: Record<string, unknown> = {},
   db = ":memory:",
@@ -37,7 +43,8 @@ export async function startTestAuthority(
   const cfg = parseConfig(config);
   const secretsFile = generateSecretsFile();
   const secrets = secretsFromFile(secretsFile, cfg);
-  const store = new SqliteStore(db);
+  const pgUrl = db === "postgres" ? await freshPostgresUrl() : undefined;
+  const store = await openStore(pgUrl ?? db);
   const clock = { ms: T0 };
   const logs: string[] = [];
   const app = new AuthorityApp({ config: cfg, secrets, store, now: () => clock.ms, log: (l) => logs.push(l) });
@@ -57,6 +64,7 @@ export async function startTestAuthority(
     close: async () => {
       await server.close();
       await store.close();
+      if (pgUrl) await dropPostgres(pgUrl);
     },
   };
 }

@@ -7,7 +7,7 @@ import { deriveServerSubkeys } from "../../host-tools/src/authority/crypto/serve
 import { open } from "../../host-tools/src/authority/crypto/secret-box";
 import { secretsFromFile } from "../../host-tools/src/authority/secrets";
 import { parseConfig } from "../../host-tools/src/authority/config";
-import { MIGRATIONS } from "../../host-tools/src/authority/store/migrations";
+import { MIGRATIONS, migrationSql } from "../../host-tools/src/authority/store/migrations";
 import { SqliteStore } from "../../host-tools/src/authority/store/sqlite";
 import { loadRegistryFile, RegistryFileError } from "../../host-tools/src/kiosk/registry-file";
 import { runCli } from "../helpers/cli";
@@ -238,7 +238,7 @@ describe("migration 3 on a database from before sync keys", () => {
         "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
       );
       for (const m of MIGRATIONS.filter((x) => x.version <= 2)) {
-        old.exec(m.sql);
+        old.exec(migrationSql(m, "sqlite"));
         old.prepare("INSERT INTO schema_migrations VALUES (?, ?, 0)").run(m.version, m.name);
       }
       const bandId = hex(8);
