@@ -49,3 +49,8 @@ export async function dropPostgres(url: string): Promise<void> {
   if (!/^tracelet_t\d+_[0-9a-f]+$/.test(name)) throw new Error(`not a test database: ${name}`);
   await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
 }
+
+/** What startTestAuthority (authority/helpers.ts) opens for a backend: a fresh database, or SQLite in memory. */
+export function testDb(backend: Backend): string {
+  return backend === "postgres" ? "postgres" : ":memory:";
+}

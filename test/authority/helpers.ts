@@ -9,7 +9,10 @@ import { parseConfig } from "../../host-tools/src/authority/config";
 import { computeLogmac, computeTekmac, MacKey } from "../../host-tools/src/authority/crypto/tekmac";
 import { generateSecretsFile, SecretsFile, secretsFromFile } from "../../host-tools/src/authority/secrets";
 import { RunningAuthority, startServer } from "../../host-tools/src/authority/server";
+import Database from "better-sqlite3";
+import pg from "pg";
 import { openStore } from "../../host-tools/src/authority/store/open";
+import { isPostgresUrl } from "../../host-tools/src/authority/store/postgres";
 import { AuthorityStore } from "../../host-tools/src/authority/store/store";
 import { dropPostgres, freshPostgresUrl } from "../postgres";
 
@@ -29,6 +32,11 @@ export interface TestAuthority {
   /** Fake clock in milliseconds; tests move it. */
   clock: { ms: number };
   logs: string[];
+  /**
+   * Runs SQL on the authority's database behind the store's back (`?` placeholders, either backend): what a
+   * test that tampers with or inspects raw rows uses. Not for ":memory:".
+   */
+  rawSql(sql: string, ...args: unknown[]): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
 }
 
@@ -61,6 +69,7 @@ export async function startTestAuthority(
     flasherKey: key("flasher"),
     clock,
     logs,
+    rawSql: (sql, ...args) => rawSql(pgUrl ?? db, sql, args),
     close: async () => {
       await server.close();
       await store.close();
@@ -255,4 +264,32 @@ export function logBytes(bandId: Buffer, segments: ExportSegment[], secret: Uint
 
 export function hmacSha256(key: Uint8Array, msg: string | Uint8Array): Buffer {
   return createHmac("sha256", key).update(msg).digest();
+}
+
+async function rawSql(db: string, sql: string, args: unknown[]): Promise<Record<string, unknown>[]> {
+  if (db === ":memory:") throw new Error("rawSql: an in-memory database has no other connection");
+  if (!isPostgresUrl(db)) {
+    const raw = new Database(db);
+    try {
+      const st = raw.prepare(sql);
+      if (/^\s*SELECT/i.test(sql)) return st.all(...args) as Record<string, unknown>[];
+      st.run(...args);
+      return [];
+    } finally {
+      raw.close();
+    }
+  }
+  const c = new pg.Client({ connectionString: db });
+  await c.connect();
+  try {
+    let n = 0;
+    return (
+      await c.query(
+        sql.replace(/\?/g, () => `$${++n}`),
+        args,
+      )
+    ).rows;
+  } finally {
+    await c.end();
+  }
 }
