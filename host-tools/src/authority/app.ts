@@ -16,7 +16,7 @@ import * as http from "http";
 import { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { HttpError, parseWith } from "./http/errors";
-import { Lockout, LOOPBACK_PROXIES, proxyMatcher } from "./http/rate-limit";
+import { Lockout, LockoutTable, LOOPBACK_PROXIES, proxyMatcher } from "./http/rate-limit";
 import { buildHttp, lockoutKeys, PreBodyContext, RequestContext, RouteDef, RouterOptions } from "./http/router";
 import { PublishRequest, PublishService } from "./publish";
 import { AuthoritySecrets } from "./secrets";
@@ -57,7 +57,7 @@ export class AuthorityApp {
     failures: 0,
   };
   private readonly routerOptions: RouterOptions;
-  private readonly lockout: Lockout | null;
+  private readonly lockout: LockoutTable | null;
   private readonly nowMs: () => number;
   private readonly log: (line: string) => void;
   private readonly background: boolean;
@@ -93,8 +93,16 @@ export class AuthorityApp {
       log: this.log,
     });
     const rl = o.config.rateLimits;
+    const lockoutSettings = {
+      maxFailures: rl.lockoutFailures,
+      windowS: rl.lockoutWindowMinutes * 60,
+      lockS: rl.lockoutMinutes * 60,
+    };
+    // A store shared by several API nodes keeps the limits in the database, so they hold across the nodes.
+    const shared = o.store.sharedGuards?.(lockoutSettings, this.nowMs);
     this.lockout = rl.enabled
-      ? new Lockout(this.nowMs, rl.lockoutFailures, rl.lockoutWindowMinutes * 60, rl.lockoutMinutes * 60)
+      ? (shared?.lockout ??
+        new Lockout(this.nowMs, lockoutSettings.maxFailures, lockoutSettings.windowS, lockoutSettings.lockS))
       : null;
     const proxies = o.config.trustProxy
       ? o.config.trustedProxies.length
@@ -114,6 +122,7 @@ export class AuthorityApp {
       },
       trustedProxies: proxyMatcher(proxies),
       lockout: this.lockout,
+      rateLimiter: shared?.rateLimiter,
       nowMs: this.nowMs,
       log: this.log,
       defaultBodyLimit: o.config.limits.jsonBytes,
@@ -206,7 +215,7 @@ export class AuthorityApp {
     } catch (e) {
       if (e instanceof HttpError && GUESS_FAILURES.has(e.code)) {
         await this.audit(ctx, action, null, { reason: e.code });
-        const locked = this.lockout?.fail(lockoutKeys(ctx.ip, ctx.actor)) ?? [];
+        const locked = (await this.lockout?.fail(lockoutKeys(ctx.ip, ctx.actor))) ?? [];
         for (const key of locked) {
           await this.audit(ctx, "auth.locked_out", key.startsWith("key|") ? key.slice(4) : "address", {
             after: this.config.rateLimits.lockoutFailures,

@@ -346,9 +346,52 @@ CREATE INDEX band_deletions_at ON band_deletions(deleted_at);
     name: "band health as kiosks last read it",
     // The band's STATUS frame at its latest sync (fault and reset counters, battery, firmware), JSON, and the
     // band's sync time it was read at: a late report never replaces a newer one.
-    sql: `
+    sql: {
+      sqlite: `
+ALTER TABLE bands ADD COLUMN health TEXT;
+ALTER TABLE bands ADD COLUMN health_at INTEGER;
+`,
+      postgres: `
 ALTER TABLE bands ADD COLUMN health TEXT;
 ALTER TABLE bands ADD COLUMN health_at BIGINT;
 `,
+    },
+  },
+  {
+    version: 5,
+    name: "rate limits and guess lockouts shared by API nodes",
+    // Used by the PostgreSQL store, where several API nodes must see one another's counts (a SQLite
+    // authority is one process and keeps them in memory); created in both so both reach the same version.
+    // Times are milliseconds (buckets) and seconds with fractions (lockouts), as the in-memory tables keep them.
+    sql: {
+      sqlite: `
+CREATE TABLE rate_buckets (
+  key TEXT PRIMARY KEY,
+  tokens REAL NOT NULL,
+  at_ms INTEGER NOT NULL,
+  granted INTEGER NOT NULL
+);
+CREATE TABLE auth_lockouts (
+  key TEXT PRIMARY KEY,
+  since REAL NOT NULL,
+  failures INTEGER NOT NULL,
+  locked_until REAL NOT NULL
+);
+`,
+      postgres: `
+CREATE TABLE rate_buckets (
+  key TEXT PRIMARY KEY,
+  tokens DOUBLE PRECISION NOT NULL,
+  at_ms BIGINT NOT NULL,
+  granted BOOLEAN NOT NULL
+);
+CREATE TABLE auth_lockouts (
+  key TEXT PRIMARY KEY,
+  since DOUBLE PRECISION NOT NULL,
+  failures BIGINT NOT NULL,
+  locked_until DOUBLE PRECISION NOT NULL
+);
+`,
+    },
   },
 ];

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { LockoutSettings, LockoutTable, RateLimitTable } from "../http/rate-limit";
 import { planPublish } from "../publish-plan";
 import { MIGRATIONS, migrationSql } from "./migrations";
 import {
@@ -29,6 +30,8 @@ import {
   ContactWrite,
   EscrowBandRow,
   ExportFileRow,
+  ExportPlan,
+  ExportReader,
   ExposureRow,
   F1Sighting,
   KioskBandRow,
@@ -83,6 +86,8 @@ const MAX_ATTEMPTS = 8;
 
 /** Advisory lock key under which migrations run: nodes starting together migrate one at a time. */
 const MIGRATION_LOCK = 0x7472_6163;
+/** Advisory lock key export generation runs under: one node at a time. */
+const EXPORT_LOCK = 0x7472_6164;
 
 /**
  * Integers are BIGINT columns; node-postgres returns those as strings (they may exceed 2^53). Tracelet's
@@ -408,6 +413,10 @@ export class PostgresStore implements AuthorityStore {
       }
       const plan = planPublish(existing, p.incoming, p.revisable);
       if (plan.error) return { ok: false, ...plan.error };
+      // Another node may have batched the windows up to the cursor since this node read its clock: a key (or
+      // revision) dated before the cursor would never be exported, so it is released at the cursor instead.
+      const cursor = (await this.reader(c).exportCursor()) ?? 0;
+      const revisedAt = Math.max(p.now, cursor);
       for (const k of plan.inserts) {
         await this.query(
           `INSERT INTO exposures (key_data, rolling_start, rolling_period, transmission_risk, report_type,
@@ -423,7 +432,7 @@ export class PostgresStore implements AuthorityStore {
             k.traveler ? 1 : 0,
             k.healthAuthority,
             k.createdAt,
-            k.releaseAt,
+            Math.max(k.releaseAt, cursor),
           ],
           c,
         );
@@ -432,7 +441,7 @@ export class PostgresStore implements AuthorityStore {
         await this.query(
           `UPDATE exposures SET revised_at = $1, revised_report_type = $2, revised_days_since_onset = $3
            WHERE key_data = $4 AND revised_at IS NULL`,
-          [p.now, r.reportType, r.daysSinceOnset, r.keyData],
+          [revisedAt, r.reportType, r.daysSinceOnset, r.keyData],
           c,
         );
       }
@@ -637,52 +646,91 @@ export class PostgresStore implements AuthorityStore {
   // ---- exports
 
   async exportCursor(): Promise<number | null> {
-    const r = await this.one("SELECT end_ts FROM export_cursor WHERE id = 1");
-    return r ? (r.end_ts as number) : null;
+    return this.reader().exportCursor();
   }
 
   async earliestPendingRelease(): Promise<number | null> {
-    const cursor = (await this.exportCursor()) ?? 0;
-    const r = await this.one(
-      `SELECT MIN(t) AS t FROM (SELECT MIN(release_at) AS t FROM exposures WHERE release_at >= $1
-         UNION ALL SELECT MIN(revised_at) AS t FROM exposures WHERE revised_at >= $1) AS pending`,
-      [cursor],
-    );
-    return (r!.t as number | null) ?? null;
+    return this.reader().earliestPendingRelease();
   }
 
   async exposuresReleasedIn(from: number, to: number): Promise<ExposureRow[]> {
-    const rows = await this.all(
-      "SELECT * FROM exposures WHERE release_at >= $1 AND release_at < $2 ORDER BY key_data",
-      [from, to],
-    );
-    return rows.map(exposureRow);
+    return this.reader().exposuresReleasedIn(from, to);
   }
 
   async exposuresRevisedIn(from: number, to: number): Promise<ExposureRow[]> {
-    const rows = await this.all(
-      "SELECT * FROM exposures WHERE revised_at >= $1 AND revised_at < $2 ORDER BY key_data",
-      [from, to],
-    );
-    return rows.map(exposureRow);
+    return this.reader().exposuresRevisedIn(from, to);
+  }
+
+  /** The export reads, on the pool or on one transaction's connection. */
+  private reader(c?: Client): ExportReader {
+    const exportCursor = async () => {
+      const r = await this.one("SELECT end_ts FROM export_cursor WHERE id = 1", [], c);
+      return r ? (r.end_ts as number) : null;
+    };
+    return {
+      exportCursor,
+      earliestPendingRelease: async () => {
+        const cursor = (await exportCursor()) ?? 0;
+        const r = await this.one(
+          `SELECT MIN(t) AS t FROM (SELECT MIN(release_at) AS t FROM exposures WHERE release_at >= $1
+             UNION ALL SELECT MIN(revised_at) AS t FROM exposures WHERE revised_at >= $1) AS pending`,
+          [cursor],
+          c,
+        );
+        return (r!.t as number | null) ?? null;
+      },
+      exposuresReleasedIn: async (from, to) =>
+        (
+          await this.all(
+            "SELECT * FROM exposures WHERE release_at >= $1 AND release_at < $2 ORDER BY key_data",
+            [from, to],
+            c,
+          )
+        ).map(exposureRow),
+      exposuresRevisedIn: async (from, to) =>
+        (
+          await this.all(
+            "SELECT * FROM exposures WHERE revised_at >= $1 AND revised_at < $2 ORDER BY key_data",
+            [from, to],
+            c,
+          )
+        ).map(exposureRow),
+    };
+  }
+
+  /**
+   * Nodes take turns (a transaction-scoped advisory lock), and the reads and the save are one SERIALIZABLE
+   * transaction: a publish committing keys into the windows being batched conflicts with it and one of the
+   * two is retried (the publish then sees the moved cursor and releases its keys after it, see publish).
+   */
+  async runExport(plan: (reader: ExportReader) => Promise<ExportPlan | null>): Promise<number> {
+    return this.tx(async (c) => {
+      await this.query("SELECT pg_advisory_xact_lock($1)", [EXPORT_LOCK], c);
+      const p = await plan(this.reader(c));
+      if (!p) return 0;
+      await this.insertExportFiles(c, p.files, p.cursor);
+      return p.files.length;
+    });
   }
 
   async saveExportFiles(files: ExportFileRow[], cursor: number): Promise<void> {
-    await this.tx(async (c) => {
-      for (const f of files) {
-        await this.query(
-          `INSERT INTO export_files (name, start_ts, end_ts, batch_num, batch_size, key_count, created_at, zip)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-          [f.name, f.startTs, f.endTs, f.batchNum, f.batchSize, f.keyCount, f.createdAt, f.zip],
-          c,
-        );
-      }
+    await this.tx((c) => this.insertExportFiles(c, files, cursor));
+  }
+
+  private async insertExportFiles(c: Client, files: ExportFileRow[], cursor: number): Promise<void> {
+    for (const f of files) {
       await this.query(
-        "INSERT INTO export_cursor (id, end_ts) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET end_ts = excluded.end_ts",
-        [cursor],
+        `INSERT INTO export_files (name, start_ts, end_ts, batch_num, batch_size, key_count, created_at, zip)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [f.name, f.startTs, f.endTs, f.batchNum, f.batchSize, f.keyCount, f.createdAt, f.zip],
         c,
       );
-    });
+    }
+    await this.query(
+      "INSERT INTO export_cursor (id, end_ts) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET end_ts = excluded.end_ts",
+      [cursor],
+      c,
+    );
   }
 
   async listExportFiles(sinceEndTs: number): Promise<Omit<ExportFileRow, "zip">[]> {
@@ -721,6 +769,63 @@ export class PostgresStore implements AuthorityStore {
         audit: await run("DELETE FROM audit_log WHERE at < $1", cut.auditBefore),
       };
     });
+  }
+
+  // ---- limits shared by the API nodes
+
+  sharedGuards(settings: LockoutSettings, nowMs: () => number): { rateLimiter: RateLimitTable; lockout: LockoutTable } {
+    return {
+      rateLimiter: {
+        // One statement: the bucket refills for the time since its last take and gives a token if it has one.
+        take: async (key, perMinute) => {
+          const r = (await this.one(
+            `INSERT INTO rate_buckets AS b (key, tokens, at_ms, granted) VALUES ($1, $2::DOUBLE PRECISION - 1, $3, TRUE)
+             ON CONFLICT (key) DO UPDATE SET
+               tokens = LEAST($2, b.tokens + GREATEST(0, $3 - b.at_ms) / 60000.0 * $2)
+                 - CASE WHEN LEAST($2, b.tokens + GREATEST(0, $3 - b.at_ms) / 60000.0 * $2) >= 1 THEN 1 ELSE 0 END,
+               granted = LEAST($2, b.tokens + GREATEST(0, $3 - b.at_ms) / 60000.0 * $2) >= 1,
+               at_ms = GREATEST(b.at_ms, $3)
+             RETURNING tokens, granted`,
+            [key, perMinute, Math.floor(nowMs())],
+          ))!;
+          if (r.granted) return 0;
+          return Math.max(1, Math.ceil(((1 - (r.tokens as number)) / perMinute) * 60));
+        },
+      },
+      lockout: {
+        wait: async (keys) => {
+          const t = nowMs() / 1000;
+          const r = await this.one(
+            "SELECT MAX(locked_until) AS until FROM auth_lockouts WHERE key = ANY($1::TEXT[]) AND locked_until > $2",
+            [keys, t],
+          );
+          const until = r?.until as number | null;
+          return until ? Math.ceil(until - t) : 0;
+        },
+        // Each key: count the failure (a new window when the last one ended), then lock it if the count is
+        // reached and it is not locked already; the conditional update lets exactly one node lock it.
+        fail: async (keys) => {
+          const t = nowMs() / 1000;
+          const locked: string[] = [];
+          for (const key of keys) {
+            await this.query(
+              `INSERT INTO auth_lockouts AS l (key, since, failures, locked_until) VALUES ($1, $2::DOUBLE PRECISION, 1, 0)
+               ON CONFLICT (key) DO UPDATE SET
+                 failures = CASE WHEN $2 - l.since > $3 THEN 1 ELSE l.failures + 1 END,
+                 since = CASE WHEN $2 - l.since > $3 THEN $2 ELSE l.since END`,
+              [key, t, settings.windowS],
+            );
+            const r = await this.one(
+              `UPDATE auth_lockouts SET locked_until = $2::DOUBLE PRECISION + $3::DOUBLE PRECISION, since = $2, failures = 0
+               WHERE key = $1 AND failures >= $4 AND locked_until <= $2 RETURNING key`,
+              [key, t, settings.lockS, settings.maxFailures],
+            );
+            if (r) locked.push(key);
+          }
+          return locked;
+        },
+      },
+    };
   }
 
   // ---- audit

@@ -30,6 +30,8 @@ import {
   ContactWrite,
   EscrowBandRow,
   ExportFileRow,
+  ExportPlan,
+  ExportReader,
   KioskBandRow,
   ExposureRow,
   F1Sighting,
@@ -516,6 +518,14 @@ export class SqliteStore implements AuthorityStore {
         "INSERT INTO export_cursor (id, end_ts) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET end_ts = excluded.end_ts",
       ).run(cursor);
     })();
+  }
+
+  /** In-process callers are one at a time already (ExportBatcher), and nothing else writes this file. */
+  async runExport(plan: (reader: ExportReader) => Promise<ExportPlan | null>): Promise<number> {
+    const p = await plan(this);
+    if (!p) return 0;
+    await this.saveExportFiles(p.files, p.cursor);
+    return p.files.length;
   }
 
   async listExportFiles(sinceEndTs: number): Promise<Omit<ExportFileRow, "zip">[]> {
