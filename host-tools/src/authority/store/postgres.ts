@@ -104,8 +104,11 @@ type Client = pg.PoolClient;
 
 /**
  * The national-scale store: one PostgreSQL database shared by any number of API nodes. Every operation that
- * must be atomic runs in one SERIALIZABLE transaction, retried when a concurrent node's transaction conflicts
- * with it (a retry re-reads, so a certificate another node just used is then reported as used).
+ * must be atomic runs in one transaction (READ COMMITTED). Races between nodes end on a unique constraint (a
+ * certificate's jti, a key's bytes, a log's hash) or a conditional update; the transaction that lost is run
+ * again from the start and then sees the winner's rows (a certificate another node just used is reported as
+ * used). SERIALIZABLE was tried first: on small tables PostgreSQL locks whole relations for it, and a burst of
+ * publishes aborted one another until the retries ran out.
  * Open with PostgresStore.open(url); the URL's password never appears in an error this store throws.
  */
 export class PostgresStore implements AuthorityStore {
@@ -158,14 +161,14 @@ export class PostgresStore implements AuthorityStore {
     return (await this.query(sql, args, c)).rows;
   }
 
-  /** Runs `f` in one SERIALIZABLE transaction, again from the start when it lost a race to another node. */
+  /** Runs `f` in one transaction, again from the start when it lost a race to another node. */
   private async tx<T>(f: (c: Client) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const c = await this.pool.connect().catch((e: unknown) => {
         throw this.wrap(e, "cannot reach PostgreSQL at");
       });
       try {
-        await c.query("BEGIN ISOLATION LEVEL SERIALIZABLE");
+        await c.query("BEGIN");
         const r = await f(c);
         await c.query("COMMIT");
         return r;
@@ -415,6 +418,8 @@ export class PostgresStore implements AuthorityStore {
       if (plan.error) return { ok: false, ...plan.error };
       // Another node may have batched the windows up to the cursor since this node read its clock: a key (or
       // revision) dated before the cursor would never be exported, so it is released at the cursor instead.
+      // The shared export lock keeps an export from starting until this transaction has ended.
+      await this.query("SELECT pg_advisory_xact_lock_shared($1)", [EXPORT_LOCK], c);
       const cursor = (await this.reader(c).exportCursor()) ?? 0;
       const revisedAt = Math.max(p.now, cursor);
       for (const k of plan.inserts) {
@@ -699,9 +704,9 @@ export class PostgresStore implements AuthorityStore {
   }
 
   /**
-   * Nodes take turns (a transaction-scoped advisory lock), and the reads and the save are one SERIALIZABLE
-   * transaction: a publish committing keys into the windows being batched conflicts with it and one of the
-   * two is retried (the publish then sees the moved cursor and releases its keys after it, see publish).
+   * Nodes take turns: the export holds the export lock exclusively, a publish holds it shared (see publish),
+   * so the reads see every publish that started before, and a publish that waited reads the moved cursor and
+   * releases its keys after it. The reads and the save are one transaction on one connection.
    */
   async runExport(plan: (reader: ExportReader) => Promise<ExportPlan | null>): Promise<number> {
     return this.tx(async (c) => {
