@@ -41,15 +41,17 @@ export interface TestAuthority {
 }
 
 /**
- * An authority on loopback with a fake clock. `db`: a SQLite file, ":memory:", or "postgres" for a fresh
- * database of its own on the test server (test/postgres.ts), dropped on close.
+ * An authority on loopback with a fake clock. `db`: a SQLite file, ":memory:", "postgres" for a fresh
+ * database of its own on the test server (test/postgres.ts), dropped on close, or a postgres:// URL (another
+ * API node on that database: pass the first node's `secretsFile` too).
  */
 export async function startTestAuthority(
   config: Record<string, unknown> = {},
   db = ":memory:",
+  sharedSecrets?: SecretsFile,
 ): Promise<TestAuthority> {
   const cfg = parseConfig(config);
-  const secretsFile = generateSecretsFile();
+  const secretsFile = sharedSecrets ?? generateSecretsFile();
   const secrets = secretsFromFile(secretsFile, cfg);
   const pgUrl = db === "postgres" ? await freshPostgresUrl() : undefined;
   const store = await openStore(pgUrl ?? db);

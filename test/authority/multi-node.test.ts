@@ -3,7 +3,7 @@ import * as os from "os";
 import * as path from "path";
 import pg from "pg";
 import { dropPostgres, freshPostgresUrl, PG_SKIP_REASON, PG_URL } from "../postgres";
-import { certify, makeKeys, publishBody, TestAuthority, TestKey } from "./helpers";
+import { call, certify, makeKeys, publishBody, startTestAuthority, TestAuthority, TestKey } from "./helpers";
 import { readExportZip } from "./independent-export";
 import { serveProcess, ServeProcess } from "./serve-process";
 
@@ -163,5 +163,37 @@ async function post(url: string, body: unknown): Promise<number> {
       for (const nums of batches.values()) expect(nums.sort((x, y) => x - y)).toEqual(nums.map((_, i) => i + 1));
       for (const j of acked) for (const k of j.keys) expect(seen.get(k.bytes.toString("hex"))).toBe(1);
     }, 180_000);
+
+    test("guess lockouts and rate limits hold across nodes", async () => {
+      const url = await freshPostgresUrl();
+      const config = { trustProxy: true, rateLimits: { verifyPerMinute: 6, lockoutFailures: 4 } };
+      const a = await startTestAuthority(config, url);
+      const b = await startTestAuthority(config, url, a.secretsFile);
+      try {
+        const guess = (t: TestAuthority, i: number, ip = `203.0.113.${i}`) =>
+          call(t, "POST", "/api/verify", {
+            key: t.kioskKey,
+            json: { code: String(30000000 + i) },
+            headers: { "x-forwarded-for": ip },
+          });
+        // Four failed guesses with one kiosk key, two on each node: the key is locked out on both.
+        for (let i = 0; i < 4; i++) expect((await guess(i % 2 ? a : b, i)).status).toBe(400);
+        for (const t of [a, b]) expect((await guess(t, 50)).json.code).toBe("locked_out");
+        // One address, six verify requests a minute, spread over both nodes: the seventh is refused.
+        const statuses: number[] = [];
+        for (let i = 0; i < 8; i++) {
+          const t = i % 2 ? a : b;
+          statuses.push(
+            (await call(t, "POST", "/api/verify", { json: {}, headers: { "x-forwarded-for": "198.51.100.7" } })).status,
+          );
+        }
+        expect(statuses.slice(0, 6)).not.toContain(429);
+        expect(statuses.slice(6)).toEqual([429, 429]);
+      } finally {
+        await a.close();
+        await b.close();
+        await dropPostgres(url);
+      }
+    });
   },
 );
