@@ -24,6 +24,8 @@ export interface TestAuthority {
   app: AuthorityApp;
   server: RunningAuthority;
   store: AuthorityStore;
+  /** The database: a SQLite file, ":memory:" or a postgres:// URL. */
+  db: string;
   url: string;
   secretsFile: SecretsFile;
   adminKey: string;
@@ -64,6 +66,7 @@ export async function startTestAuthority(
     app,
     server,
     store,
+    db: pgUrl ?? db,
     url: server.url,
     secretsFile,
     adminKey: key("admin"),

@@ -167,7 +167,7 @@ export class AuthorityApp {
    */
   async runPendingWork(): Promise<void> {
     const now = Math.floor(this.nowMs() / 1000);
-    if (this.config.deployment === "escrow") await this.f1.kick();
+    if (this.config.deployment === "escrow" && !this.config.f1Workers) await this.f1.kick();
     await this.exports.ensureBatches(now);
     if (now - this.lastPurge >= 3600) {
       this.lastPurge = now;
@@ -177,6 +177,7 @@ export class AuthorityApp {
 
   /** Starts F1 resolution in the background; failures are recorded on the log, never thrown here. */
   private kickF1(): void {
+    if (this.config.f1Workers) return;
     this.f1.kick().catch((e: Error) => this.log(`authority: F1 queue stopped: ${e.message}`));
   }
 

@@ -14,6 +14,7 @@ import {
   SecretsFile,
   secretsFromFile,
 } from "../authority/secrets";
+import { runF1Worker } from "../authority/f1/worker";
 import { startServer } from "../authority/server";
 import { openStore } from "../authority/store/open";
 import { isPostgresUrl, redactUrl } from "../authority/store/postgres";
@@ -58,6 +59,20 @@ export function registerAuthority(program: Command): void {
     .action(async (opts: ServeOptions) => {
       await serve(opts);
     });
+  authority
+    .command("worker")
+    .description("resolve uploaded band logs to F1 contacts (escrow), beside API nodes started with f1Workers")
+    .requiredOption("--db <path|url>", "the authority's database: a postgres:// URL (or a SQLite file, one worker)")
+    .option(
+      "--secrets <file>",
+      "secrets file holding the server key (default: <db>.secrets.json; required for postgres)",
+    )
+    .option("--config <file>", "the authority's JSON config (the same as the API nodes')")
+    .option("--poll <seconds>", "how often an idle worker looks for pending logs", "5")
+    .option("--json", "print {worker, db} as JSON on stdout once it runs, and {resolved} when it stops")
+    .action(async (opts: WorkerOptions) => {
+      await worker(opts);
+    });
   const registry = authority.command("registry").description("the band registry, for kiosks without a link");
   registry
     .command("export")
@@ -99,6 +114,7 @@ interface ExportRegistryOptions {
 interface OpenedRegistry {
   store: AuthorityStore;
   registry: BandRegistry;
+  escrowSeal: Buffer;
   config: AuthorityConfig;
   secretsFile: string;
 }
@@ -134,7 +150,13 @@ async function openRegistry(
   }
   const store = await openCliStore(opts.db);
   const sub = deriveServerSubkeys(secrets.serverKey);
-  return { store, registry: new BandRegistry(store, config, sub.escrowSeal, sub.syncKeySeal), config, secretsFile };
+  return {
+    store,
+    registry: new BandRegistry(store, config, sub.escrowSeal, sub.syncKeySeal),
+    escrowSeal: sub.escrowSeal,
+    config,
+    secretsFile,
+  };
 }
 
 /**
@@ -380,4 +402,52 @@ async function openCliStore(db: string): Promise<AuthorityStore> {
     if (postgres) throw new CliError(ExitCode.NETWORK, (e as Error).message);
     throw new CliError(ExitCode.BAD_INPUT, `cannot open database ${db}: ${(e as Error).message}`);
   }
+}
+
+interface WorkerOptions {
+  db: string;
+  secrets?: string;
+  config?: string;
+  poll: string;
+  json?: boolean;
+}
+
+/**
+ * `tracelet authority worker`: claims pending band logs one at a time and resolves them (f1/worker.ts) until
+ * SIGINT/SIGTERM; the log in hand is finished first, then it exits 0. Only escrow deployments have F1 work.
+ */
+async function worker(opts: WorkerOptions): Promise<void> {
+  const poll = parseNumberOption("poll", opts.poll, { min: 0.05, max: 3600 });
+  const opened = await openRegistry(opts, "has no band logs to resolve");
+  const { store, config } = opened;
+  if (config.deployment !== "escrow") {
+    await store.close();
+    throw new CliError(
+      ExitCode.USAGE,
+      'F1 resolution needs an escrow deployment (--config with "deployment": "escrow")',
+    );
+  }
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const db = isPostgresUrl(opts.db) ? redactUrl(opts.db) : path.resolve(opts.db);
+  emit(opts, { worker: process.pid, db }, () => `authority worker ${process.pid} resolving band logs in ${db}`);
+  let resolved = 0;
+  try {
+    resolved = await runF1Worker({
+      store,
+      config,
+      escrowSealKey: opened.escrowSeal,
+      now: () => Math.floor(Date.now() / 1000),
+      log,
+      idleMs: poll * 1000,
+      stop: stop.signal,
+    });
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await store.close();
+  }
+  emit(opts, { resolved }, () => `authority worker ${process.pid}: resolved ${resolved} log(s)`);
 }

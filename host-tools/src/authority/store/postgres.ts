@@ -86,6 +86,8 @@ const MAX_ATTEMPTS = 8;
 
 /** Advisory lock key under which migrations run: nodes starting together migrate one at a time. */
 const MIGRATION_LOCK = 0x7472_6163;
+/** A log marked running longer than this is taken to have lost its worker (requeueInterrupted). */
+const F1_LEASE_S = 15 * 60;
 /** Advisory lock key export generation runs under: one node at a time. */
 const EXPORT_LOCK = 0x7472_6164;
 
@@ -554,8 +556,26 @@ export class PostgresStore implements AuthorityStore {
     ]);
   }
 
+  /**
+   * Other nodes and workers may be resolving logs right now: only a log running for longer than F1_LEASE_S
+   * (its worker died) goes back in the queue.
+   */
   async requeueInterrupted(): Promise<number> {
-    return (await this.query("UPDATE band_logs SET resolution = 'pending' WHERE resolution = 'running'")).rowCount ?? 0;
+    const r = await this.query(
+      "UPDATE band_logs SET resolution = 'pending' WHERE resolution = 'running' AND resolved_at < $1",
+      [Math.floor(Date.now() / 1000) - F1_LEASE_S],
+    );
+    return r.rowCount ?? 0;
+  }
+
+  async claimPendingLog(now: number): Promise<BandLogRow | undefined> {
+    const r = await this.one(
+      `UPDATE band_logs SET resolution = 'running', resolved_at = $1, resolution_summary = NULL
+       WHERE id = (SELECT id FROM band_logs WHERE resolution = 'pending' ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
+       RETURNING ${LOG_COLUMNS}`,
+      [now],
+    );
+    return r ? bandLogRow(r) : undefined;
   }
 
   async nextPendingLog(): Promise<BandLogRow | undefined> {

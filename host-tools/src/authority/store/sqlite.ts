@@ -377,6 +377,19 @@ export class SqliteStore implements AuthorityStore {
     return r ? bandLogRow(r) : undefined;
   }
 
+  async claimPendingLog(now: number): Promise<BandLogRow | undefined> {
+    return this.db.transaction((): BandLogRow | undefined => {
+      const r = this.q(
+        `SELECT ${LOG_COLUMNS} FROM band_logs WHERE resolution = 'pending' ORDER BY id LIMIT 1`,
+      ).get() as Row | undefined;
+      if (!r) return undefined;
+      this.q(
+        "UPDATE band_logs SET resolution = 'running', resolved_at = ?, resolution_summary = NULL WHERE id = ?",
+      ).run(now, r.id);
+      return bandLogRow({ ...r, resolution: "running", resolved_at: now, resolution_summary: null });
+    })();
+  }
+
   // ---- F1 resolution
 
   async saveF1Sightings(sightings: F1Sighting[]): Promise<number> {

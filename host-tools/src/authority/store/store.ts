@@ -273,6 +273,11 @@ export interface AuthorityStore {
   requeueInterrupted(): Promise<number>;
   /** The oldest log waiting for F1 resolution. */
   nextPendingLog(): Promise<BandLogRow | undefined>;
+  /**
+   * Takes the oldest pending log for F1 resolution (marks it running at `now`); a log another worker holds
+   * is skipped, so every pending log is claimed by one worker.
+   */
+  claimPendingLog(now: number): Promise<BandLogRow | undefined>;
 
   /** Stores resolved sightings (deduplicated across overlapping logs of the same F0 band). */
   saveF1Sightings(sightings: F1Sighting[]): Promise<number>;
