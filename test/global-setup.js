@@ -1,5 +1,11 @@
 // Builds every board's firmware bundle once before the tests: tests load dist/<board>/tracelet.js, the flashed bundle.
+// Without a PostgreSQL server the authority's PostgreSQL variants skip: said once here, not once per suite.
 module.exports = async function globalSetup() {
+  if (!process.env.TRACELET_PG_URL) {
+    process.stderr.write(
+      "\nauthority tests on PostgreSQL skipped: no PostgreSQL (set TRACELET_PG_URL or run .ci/run)\n",
+    );
+  }
   if (process.env.TRACELET_SKIP_BUILD) return;
   require("esbuild-register/dist/node").register({ target: "node20" });
   const { buildAllBoards } = require("../host-tools/src/build/build");

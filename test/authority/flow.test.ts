@@ -21,13 +21,14 @@ import {
   TestKey,
   uploadLog,
 } from "./helpers";
+import { describeEachBackend, testDb } from "../postgres";
 
 /**
  * The scripted flow of issue 5 against a server on loopback: register bands, issue a code, verify it, get a
  * certificate, publish the positive band's keys, upload its log, resolve F1 contacts, and download and verify
  * the export.
  */
-describe("authority end-to-end flow (escrow deployment)", () => {
+describeEachBackend("authority end-to-end flow (escrow deployment)", (backend) => {
   let t: TestAuthority;
   const bandF0 = randomBytes(8);
   const secrets = { F0: randomBytes(16), A: randomBytes(16), B: randomBytes(16), C: randomBytes(16) };
@@ -44,7 +45,7 @@ describe("authority end-to-end flow (escrow deployment)", () => {
   let logId: number;
 
   beforeAll(async () => {
-    t = await startTestAuthority({ deployment: "escrow", rateLimits: { enabled: false } });
+    t = await startTestAuthority({ deployment: "escrow", rateLimits: { enabled: false } }, testDb(backend));
   });
   afterAll(async () => {
     await t.close();

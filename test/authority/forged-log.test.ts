@@ -15,6 +15,7 @@ import {
   TestAuthority,
   uploadLog,
 } from "./helpers";
+import { describeEachBackend, testDb } from "../postgres";
 
 /**
  * Issue 19 finding 3, "forged contacts": a log uploaded with a valid certificate was bound only to the kiosk's
@@ -22,7 +23,7 @@ import {
  * the close-contact list. The log must now be the band's (page MACs under its log key), its band id registered, the
  * certificate's keys that band's, and one RPI's span at most what rotation allows.
  */
-describe("forged band logs (escrow deployment)", () => {
+describeEachBackend("forged band logs (escrow deployment)", (backend) => {
   let t: TestAuthority;
   const positive = randomBytes(8);
   const innocent = randomBytes(8);
@@ -48,7 +49,7 @@ describe("forged band logs (escrow deployment)", () => {
   ];
 
   beforeAll(async () => {
-    t = await startTestAuthority({ deployment: "escrow", rateLimits: { enabled: false } });
+    t = await startTestAuthority({ deployment: "escrow", rateLimits: { enabled: false } }, testDb(backend));
     for (const b of [positive, innocent, other]) await registerBand(t, b);
   });
   afterAll(async () => {

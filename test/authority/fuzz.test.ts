@@ -4,6 +4,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import fc from "fast-check";
+import { describeEachBackend, dropPostgres, freshPostgresUrl } from "../postgres";
 import { serveProcess, ServeProcess } from "./serve-process";
 
 /**
@@ -218,21 +219,26 @@ function cases(adminKey: string, kioskKey: string): Case[] {
   ];
 }
 
-describe("authority fuzz (real process, loopback)", () => {
+describeEachBackend("authority fuzz (real process, loopback)", (backend) => {
   let dir: string;
   let srv: ServeProcess;
+  let pgUrl: string | undefined;
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "tracelet-authority-fuzz-"));
-    srv = await serveProcess(path.join(dir, "fuzz.db"), {
-      deployment: "escrow",
-      trustProxy: true,
-      rateLimits: { enabled: false },
-    });
+    const config = { deployment: "escrow", trustProxy: true, rateLimits: { enabled: false } };
+    if (backend === "postgres") {
+      pgUrl = await freshPostgresUrl();
+      const secretsFile = path.join(dir, "secrets.json");
+      srv = await serveProcess(pgUrl, { ...config, secretsFile }, path.join(dir, "fuzz.config.json"));
+    } else {
+      srv = await serveProcess(path.join(dir, "fuzz.db"), config);
+    }
   });
   afterAll(async () => {
     srv.child.kill("SIGTERM");
     await srv.exited;
     fs.rmSync(dir, { recursive: true, force: true });
+    if (pgUrl) await dropPostgres(pgUrl);
   });
 
   test("10,500 hostile requests: no crash, no 5xx, /healthz answers after every batch", async () => {

@@ -9,6 +9,7 @@ import { SqliteStore } from "../../host-tools/src/authority/store/sqlite";
 import { GAEN_EXPORTS } from "../helpers/paths";
 import { call, certify, DAY0, makeKeys, publishBody, startTestAuthority } from "./helpers";
 import { readExportZip } from "./independent-export";
+import { describeEachBackend, testDb } from "../postgres";
 
 /** Issue 16: the HTTP layer's edges, rate limits behind proxies, lockouts, file modes, background errors. */
 describe("request targets", () => {
@@ -29,7 +30,7 @@ describe("request targets", () => {
   });
 });
 
-describe("client address behind proxies", () => {
+describeEachBackend("client address behind proxies", (backend) => {
   const trusted = proxyMatcher(["127.0.0.0/8", "10.0.0.0/8", "::1"]);
   test("the right-most address that is not a trusted proxy is the client", () => {
     expect(clientIp("127.0.0.1", "6.6.6.6, 203.0.113.9", trusted)).toBe("203.0.113.9");
@@ -45,7 +46,7 @@ describe("client address behind proxies", () => {
   });
 
   test("a client rotating the left-most X-Forwarded-For entry is still limited", async () => {
-    const t = await startTestAuthority({ trustProxy: true, rateLimits: { verifyPerMinute: 3 } });
+    const t = await startTestAuthority({ trustProxy: true, rateLimits: { verifyPerMinute: 3 } }, testDb(backend));
     try {
       const statuses: number[] = [];
       for (let i = 0; i < 6; i++) {
@@ -70,7 +71,7 @@ describe("client address behind proxies", () => {
   });
 });
 
-describe("rate limiter and lockout tables", () => {
+describeEachBackend("rate limiter and lockout tables", (backend) => {
   test("a full bucket table does not reset the buckets of limited clients", () => {
     const clock = { ms: 0 };
     const rl = new RateLimiter(() => clock.ms, 1000);
@@ -98,10 +99,10 @@ describe("rate limiter and lockout tables", () => {
   });
 
   test("failed code guesses are audited and lock out the kiosk key, also from a new address", async () => {
-    const t = await startTestAuthority({
-      trustProxy: true,
-      rateLimits: { verifyPerMinute: 1000, lockoutFailures: 5 },
-    });
+    const t = await startTestAuthority(
+      { trustProxy: true, rateLimits: { verifyPerMinute: 1000, lockoutFailures: 5 } },
+      testDb(backend),
+    );
     try {
       const guess = (i: number) =>
         call(t, "POST", "/api/verify", {
@@ -127,9 +128,9 @@ describe("rate limiter and lockout tables", () => {
   });
 });
 
-describe("HTTP edges", () => {
+describeEachBackend("HTTP edges", (backend) => {
   test("admin paging must be whole numbers; HEAD on a zip has its length; early refusal of band logs", async () => {
-    const t = await startTestAuthority({ rateLimits: { enabled: false } });
+    const t = await startTestAuthority({ rateLimits: { enabled: false } }, testDb(backend));
     try {
       for (const q of ["limit=1.5", "offset=1e20", "limit=-1", "limit=abc", "offset=0x10"]) {
         const r = await call(t, "GET", "/api/band-logs?" + q, { key: t.adminKey });
@@ -177,7 +178,7 @@ describe("HTTP edges", () => {
   });
 
   test("background failures are logged and shown in /healthz", async () => {
-    const t = await startTestAuthority();
+    const t = await startTestAuthority({}, testDb(backend));
     try {
       t.app.exports.ensureBatches = () => Promise.reject(new Error("disk full"));
       await t.app.runBackgroundWork();
@@ -191,7 +192,7 @@ describe("HTTP edges", () => {
   });
 });
 
-describe("real GAEN shapes", () => {
+describeEachBackend("real GAEN shapes", (backend) => {
   test("the keys of Google's example export (not day-aligned, adjacent) publish once moved to recent days", async () => {
     // Read with the independent decoder: it also has to understand Google's own file.
     const pem = generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey.export({
@@ -214,7 +215,7 @@ describe("real GAEN shapes", () => {
         transmissionRisk: k.transmissionRisk,
       };
     });
-    const t = await startTestAuthority({ rateLimits: { enabled: false } });
+    const t = await startTestAuthority({ rateLimits: { enabled: false } }, testDb(backend));
     try {
       const c = await certify(t, keys);
       const r = await call(t, "POST", "/v1/publish", { json: publishBody(keys, c.certificate, c.hmacKey) });

@@ -9,7 +9,12 @@ import { parseConfig } from "../../host-tools/src/authority/config";
 import { computeLogmac, computeTekmac, MacKey } from "../../host-tools/src/authority/crypto/tekmac";
 import { generateSecretsFile, SecretsFile, secretsFromFile } from "../../host-tools/src/authority/secrets";
 import { RunningAuthority, startServer } from "../../host-tools/src/authority/server";
-import { SqliteStore } from "../../host-tools/src/authority/store/sqlite";
+import Database from "better-sqlite3";
+import pg from "pg";
+import { openStore } from "../../host-tools/src/authority/store/open";
+import { isPostgresUrl } from "../../host-tools/src/authority/store/postgres";
+import { AuthorityStore } from "../../host-tools/src/authority/store/store";
+import { dropPostgres, freshPostgresUrl } from "../postgres";
 
 /** 2025-03-10T12:00:00Z: tests run on a fake clock starting here. */
 export const T0 = Date.UTC(2025, 2, 10, 12, 0, 0);
@@ -18,7 +23,9 @@ export const DAY0 = Math.floor(T0 / 86400000);
 export interface TestAuthority {
   app: AuthorityApp;
   server: RunningAuthority;
-  store: SqliteStore;
+  store: AuthorityStore;
+  /** The database: a SQLite file, ":memory:" or a postgres:// URL. */
+  db: string;
   url: string;
   secretsFile: SecretsFile;
   adminKey: string;
@@ -27,17 +34,29 @@ export interface TestAuthority {
   /** Fake clock in milliseconds; tests move it. */
   clock: { ms: number };
   logs: string[];
+  /**
+   * Runs SQL on the authority's database behind the store's back (`?` placeholders, either backend): what a
+   * test that tampers with or inspects raw rows uses. Not for ":memory:".
+   */
+  rawSql(sql: string, ...args: unknown[]): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
 }
 
+/**
+ * An authority on loopback with a fake clock. `db`: a SQLite file, ":memory:", "postgres" for a fresh
+ * database of its own on the test server (test/postgres.ts), dropped on close, or a postgres:// URL (another
+ * API node on that database: pass the first node's `secretsFile` too).
+ */
 export async function startTestAuthority(
   config: Record<string, unknown> = {},
   db = ":memory:",
+  sharedSecrets?: SecretsFile,
 ): Promise<TestAuthority> {
   const cfg = parseConfig(config);
-  const secretsFile = generateSecretsFile();
+  const secretsFile = sharedSecrets ?? generateSecretsFile();
   const secrets = secretsFromFile(secretsFile, cfg);
-  const store = new SqliteStore(db);
+  const pgUrl = db === "postgres" ? await freshPostgresUrl() : undefined;
+  const store = await openStore(pgUrl ?? db);
   const clock = { ms: T0 };
   const logs: string[] = [];
   const app = new AuthorityApp({ config: cfg, secrets, store, now: () => clock.ms, log: (l) => logs.push(l) });
@@ -47,6 +66,7 @@ export async function startTestAuthority(
     app,
     server,
     store,
+    db: pgUrl ?? db,
     url: server.url,
     secretsFile,
     adminKey: key("admin"),
@@ -54,9 +74,11 @@ export async function startTestAuthority(
     flasherKey: key("flasher"),
     clock,
     logs,
+    rawSql: (sql, ...args) => rawSql(pgUrl ?? db, sql, args),
     close: async () => {
       await server.close();
       await store.close();
+      if (pgUrl) await dropPostgres(pgUrl);
     },
   };
 }
@@ -247,4 +269,32 @@ export function logBytes(bandId: Buffer, segments: ExportSegment[], secret: Uint
 
 export function hmacSha256(key: Uint8Array, msg: string | Uint8Array): Buffer {
   return createHmac("sha256", key).update(msg).digest();
+}
+
+async function rawSql(db: string, sql: string, args: unknown[]): Promise<Record<string, unknown>[]> {
+  if (db === ":memory:") throw new Error("rawSql: an in-memory database has no other connection");
+  if (!isPostgresUrl(db)) {
+    const raw = new Database(db);
+    try {
+      const st = raw.prepare(sql);
+      if (/^\s*SELECT/i.test(sql)) return st.all(...args) as Record<string, unknown>[];
+      st.run(...args);
+      return [];
+    } finally {
+      raw.close();
+    }
+  }
+  const c = new pg.Client({ connectionString: db });
+  await c.connect();
+  try {
+    let n = 0;
+    return (
+      await c.query(
+        sql.replace(/\?/g, () => `$${++n}`),
+        args,
+      )
+    ).rows;
+  } finally {
+    await c.end();
+  }
 }

@@ -16,13 +16,14 @@ import {
   TestAuthority,
   uploadLog,
 } from "./helpers";
+import { describeEachBackend, testDb } from "../postgres";
 
 /** Bad input of every kind gets a clear 4xx JSON answer and changes nothing. */
-describe("authority hostile input", () => {
+describeEachBackend("authority hostile input", (backend) => {
   let t: TestAuthority;
 
   beforeAll(async () => {
-    t = await startTestAuthority({ deployment: "escrow", rateLimits: { enabled: false } });
+    t = await startTestAuthority({ deployment: "escrow", rateLimits: { enabled: false } }, testDb(backend));
   });
   afterAll(async () => {
     await t.close();
@@ -432,7 +433,10 @@ describe("authority hostile input", () => {
     });
 
     test("oversize logs are refused with 413", async () => {
-      const small = await startTestAuthority({ limits: { bandLogBytes: 2048 }, rateLimits: { enabled: false } });
+      const small = await startTestAuthority(
+        { limits: { bandLogBytes: 2048 }, rateLimits: { enabled: false } },
+        testDb(backend),
+      );
       try {
         const big = Buffer.alloc(4096);
         const r = await call(small, "POST", "/v1/band-logs", {
@@ -517,9 +521,9 @@ describe("authority hostile input", () => {
   });
 });
 
-describe("authority limits and deployments", () => {
+describeEachBackend("authority limits and deployments", (backend) => {
   test("verification is rate limited per client", async () => {
-    const t = await startTestAuthority({ rateLimits: { verifyPerMinute: 5 } });
+    const t = await startTestAuthority({ rateLimits: { verifyPerMinute: 5 } }, testDb(backend));
     try {
       const statuses: number[] = [];
       for (let i = 0; i < 8; i++) {
@@ -539,7 +543,7 @@ describe("authority limits and deployments", () => {
   });
 
   test("the private deployment refuses escrow secrets and has no F1 worklist", async () => {
-    const t = await startTestAuthority({ deployment: "private" });
+    const t = await startTestAuthority({ deployment: "private" }, testDb(backend));
     try {
       const r = await call(t, "POST", "/api/bands", {
         key: t.flasherKey,

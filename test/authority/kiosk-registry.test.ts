@@ -7,11 +7,12 @@ import { deriveServerSubkeys } from "../../host-tools/src/authority/crypto/serve
 import { open } from "../../host-tools/src/authority/crypto/secret-box";
 import { secretsFromFile } from "../../host-tools/src/authority/secrets";
 import { parseConfig } from "../../host-tools/src/authority/config";
-import { MIGRATIONS } from "../../host-tools/src/authority/store/migrations";
+import { MIGRATIONS, migrationSql } from "../../host-tools/src/authority/store/migrations";
 import { SqliteStore } from "../../host-tools/src/authority/store/sqlite";
 import { loadRegistryFile, RegistryFileError } from "../../host-tools/src/kiosk/registry-file";
 import { runCli } from "../helpers/cli";
 import { call, startTestAuthority, T0, TestAuthority } from "./helpers";
+import { describeEachBackend } from "../postgres";
 
 /** Sync keys in the band registry, the kiosk listing, the offline registry file. */
 
@@ -25,12 +26,15 @@ function kioskBands(t: TestAuthority, query = "", key = t.kioskKey) {
   return call(t, "GET", "/api/kiosk/bands" + query, { key });
 }
 
-describe("sync keys in the band registry", () => {
+describeEachBackend("sync keys in the band registry", (backend) => {
   let t: TestAuthority;
   let dir: string;
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "tracelet-kiosk-registry-"));
-    t = await startTestAuthority({ deployment: "escrow", rateLimits: { enabled: false } }, path.join(dir, "a.db"));
+    t = await startTestAuthority(
+      { deployment: "escrow", rateLimits: { enabled: false } },
+      backend === "postgres" ? "postgres" : path.join(dir, "a.db"),
+    );
   });
   afterAll(async () => {
     await t.close();
@@ -51,9 +55,7 @@ describe("sync keys in the band registry", () => {
 
     // The raw row holds neither the bytes nor the hex, and the blob opens only under the sync-key subkey with
     // this band id as associated data.
-    const raw = new Database(path.join(dir, "a.db"), { readonly: true });
-    const row = raw.prepare("SELECT * FROM bands WHERE band_id = ?").get(bandId) as Record<string, unknown>;
-    raw.close();
+    const [row] = await t.rawSql("SELECT * FROM bands WHERE band_id = ?", bandId);
     const flat = Buffer.concat(Object.values(row).map((v) => (Buffer.isBuffer(v) ? v : Buffer.from(String(v)))));
     expect(flat.includes(syncKey)).toBe(false);
     expect(flat.includes(Buffer.from(syncKey.toString("hex")))).toBe(false);
@@ -214,13 +216,11 @@ describe("sync keys in the band registry", () => {
     const b = hex(8);
     await register(t, { bandId: a, syncKey: hex(16) });
     await register(t, { bandId: b, syncKey: hex(16) });
-    const raw = new Database(path.join(dir, "a.db"));
-    raw
-      .prepare(
-        "UPDATE bands SET sync_key_sealed = (SELECT sync_key_sealed FROM bands WHERE band_id = ?) WHERE band_id = ?",
-      )
-      .run(a, b);
-    raw.close();
+    await t.rawSql(
+      "UPDATE bands SET sync_key_sealed = (SELECT sync_key_sealed FROM bands WHERE band_id = ?) WHERE band_id = ?",
+      a,
+      b,
+    );
     const r = await kioskBands(t);
     expect([r.status, r.json.code]).toEqual([500, "internal_error"]);
     await call(t, "DELETE", "/api/bands/" + b, { key: t.adminKey });
@@ -238,7 +238,7 @@ describe("migration 3 on a database from before sync keys", () => {
         "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
       );
       for (const m of MIGRATIONS.filter((x) => x.version <= 2)) {
-        old.exec(m.sql);
+        old.exec(migrationSql(m, "sqlite"));
         old.prepare("INSERT INTO schema_migrations VALUES (?, ?, 0)").run(m.version, m.name);
       }
       const bandId = hex(8);

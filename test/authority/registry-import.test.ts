@@ -7,10 +7,12 @@ import { parseConfig } from "../../host-tools/src/authority/config";
 import { open } from "../../host-tools/src/authority/crypto/secret-box";
 import { deriveServerSubkeys } from "../../host-tools/src/authority/crypto/server-keys";
 import { secretsFromFile } from "../../host-tools/src/authority/secrets";
-import { SqliteStore } from "../../host-tools/src/authority/store/sqlite";
+import { openStore } from "../../host-tools/src/authority/store/open";
+import { AuthorityStore } from "../../host-tools/src/authority/store/store";
 import { BandRecord, FileSink } from "../../host-tools/src/flash/registry";
 import { loadRegistryFile } from "../../host-tools/src/kiosk/registry-file";
 import { runCli } from "../helpers/cli";
+import { Backend, describeEachBackend, dropPostgres, freshPostgresUrl } from "../postgres";
 import { startTestAuthority } from "./helpers";
 
 /**
@@ -24,19 +26,36 @@ interface Authority {
   db: string;
   secrets: string;
   serverKey: Buffer;
+  /** The CLI's database arguments: a SQLite file finds its secrets beside it, a postgres:// URL is given them. */
+  dbArgs: string[];
 }
 
+/** PostgreSQL databases made for this file, dropped at the end. */
+const pgDatabases: string[] = [];
+
 /** A fresh authority database and its secrets file, as `authority serve` leaves them. */
-async function makeAuthority(dir: string, name: string, deployment: "private" | "escrow"): Promise<Authority> {
-  const db = path.join(dir, `${name}.db`);
+async function makeAuthority(
+  dir: string,
+  name: string,
+  deployment: "private" | "escrow",
+  backend: Backend,
+): Promise<Authority> {
+  const file = path.join(dir, `${name}.db`);
+  const db = backend === "postgres" ? await freshPostgresUrl() : file;
+  if (backend === "postgres") pgDatabases.push(db);
   const t = await startTestAuthority({ deployment, rateLimits: { enabled: false } }, db);
-  const secrets = `${db}.secrets.json`;
+  const secrets = `${file}.secrets.json`;
   try {
     fs.writeFileSync(secrets, JSON.stringify(t.secretsFile), { mode: 0o600 });
   } finally {
     await t.close();
   }
-  return { db, secrets, serverKey: secretsFromFile(t.secretsFile, parseConfig({})).serverKey };
+  return {
+    db,
+    secrets,
+    serverKey: secretsFromFile(t.secretsFile, parseConfig({})).serverKey,
+    dbArgs: backend === "postgres" ? ["--db", db, "--secrets", secrets] : ["--db", db],
+  };
 }
 
 /** Bands recorded the way `tracelet flash --registry <file>` records them. */
@@ -55,11 +74,11 @@ async function flasherFile(file: string, escrow: boolean, n: number, board = "pu
 }
 
 function importCli(a: Authority, file: string, extra: string[] = []) {
-  return runCli(["authority", "registry", "import", "--db", a.db, "--in", file, ...extra]);
+  return runCli(["authority", "registry", "import", ...a.dbArgs, "--in", file, ...extra]);
 }
 
-async function withStore<T>(db: string, f: (s: SqliteStore) => Promise<T>): Promise<T> {
-  const s = new SqliteStore(db);
+async function withStore<T>(db: string, f: (s: AuthorityStore) => Promise<T>): Promise<T> {
+  const s = await openStore(db);
   try {
     return await f(s);
   } finally {
@@ -67,7 +86,7 @@ async function withStore<T>(db: string, f: (s: SqliteStore) => Promise<T>): Prom
   }
 }
 
-describe("tracelet authority registry import", () => {
+describeEachBackend("tracelet authority registry import", (backend) => {
   let dir: string;
   let escrowConfig: string;
   beforeAll(() => {
@@ -75,10 +94,13 @@ describe("tracelet authority registry import", () => {
     escrowConfig = path.join(dir, "escrow.json");
     fs.writeFileSync(escrowConfig, JSON.stringify({ deployment: "escrow" }));
   });
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  afterAll(async () => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    for (const db of pgDatabases.splice(0)) await dropPostgres(db);
+  });
 
   test("a private deployment's flasher file: imported, audited as the flasher, exported with the same sync keys", async () => {
-    const a = await makeAuthority(dir, "private", "private");
+    const a = await makeAuthority(dir, "private", "private", backend);
     const file = path.join(dir, "flashed.json");
     const bands = await flasherFile(file, false, 4);
     const r = importCli(a, file, ["--json"]);
@@ -88,7 +110,7 @@ describe("tracelet authority registry import", () => {
     for (const b of bands) expect(r.stdout).not.toContain(b.syncKey);
 
     const out = path.join(dir, "exported.json");
-    const e = runCli(["authority", "registry", "export", "--db", a.db, "--out", out, "--json"]);
+    const e = runCli(["authority", "registry", "export", ...a.dbArgs, "--out", out, "--json"]);
     expect(e.status).toBe(0);
     const exported = loadRegistryFile(out).bands;
     expect([...exported].sort((x, y) => x.bandId.localeCompare(y.bandId))).toEqual(
@@ -111,7 +133,7 @@ describe("tracelet authority registry import", () => {
   });
 
   test("an escrow deployment's file: each escrow secret lands sealed under the escrow subkey, bound to its band", async () => {
-    const a = await makeAuthority(dir, "escrow", "escrow");
+    const a = await makeAuthority(dir, "escrow", "escrow", backend);
     const file = path.join(dir, "escrow-flashed.json");
     const bands = await flasherFile(file, true, 3);
     const r = importCli(a, file, ["--config", escrowConfig]);
@@ -135,7 +157,7 @@ describe("tracelet authority registry import", () => {
   });
 
   test("escrow secrets into a private-deployment authority: refused by band id before anything changes", async () => {
-    const a = await makeAuthority(dir, "private2", "private");
+    const a = await makeAuthority(dir, "private2", "private", backend);
     const file = path.join(dir, "escrow-to-private.json");
     const bands = await flasherFile(file, true, 2);
     const r = importCli(a, file);
@@ -149,7 +171,7 @@ describe("tracelet authority registry import", () => {
   });
 
   test("a band id already registered with other keys is a conflict named by id; the others are imported", async () => {
-    const a = await makeAuthority(dir, "conflict", "private");
+    const a = await makeAuthority(dir, "conflict", "private", backend);
     const first = path.join(dir, "first.json");
     const [kept] = await flasherFile(first, false, 1);
     expect(importCli(a, first).status).toBe(0);
@@ -170,7 +192,7 @@ describe("tracelet authority registry import", () => {
 
     // The registered band kept its key; the other two are there.
     const out = path.join(dir, "after-conflict.json");
-    expect(runCli(["authority", "registry", "export", "--db", a.db, "--out", out]).status).toBe(0);
+    expect(runCli(["authority", "registry", "export", ...a.dbArgs, "--out", out]).status).toBe(0);
     const exported = new Map(loadRegistryFile(out).bands.map((b) => [b.bandId, b.syncKey]));
     expect(exported.get(kept.bandId)).toBe(kept.syncKey);
     for (const b of others) expect(exported.get(b.bandId)).toBe(b.syncKey);
@@ -178,7 +200,7 @@ describe("tracelet authority registry import", () => {
   });
 
   test("an unknown board stops the import before anything changes", async () => {
-    const a = await makeAuthority(dir, "board", "private");
+    const a = await makeAuthority(dir, "board", "private", backend);
     const file = path.join(dir, "moon.json");
     await flasherFile(file, false, 1);
     await flasherFile(file, false, 1, "moonboard");
@@ -223,7 +245,7 @@ describe("tracelet authority registry import", () => {
     ],
     ["missing", () => undefined, 10, /--in: cannot read .*ENOENT/],
   ])("a file that is %s: one line, the right exit code, nothing registered", async (_what, make, code, message) => {
-    const a = await makeAuthority(dir, `bad-${code}-${hex(2)}`, "private");
+    const a = await makeAuthority(dir, `bad-${code}-${hex(2)}`, "private", backend);
     const file = path.join(dir, `bad-${hex(4)}.json`);
     make(file);
     const r = importCli(a, file);

@@ -11,10 +11,11 @@ import {
   startTestAuthority,
   uploadLog,
 } from "./helpers";
+import { describeEachBackend, testDb } from "../postgres";
 
-describe("retention and code status", () => {
+describeEachBackend("retention and code status", (backend) => {
   test("keys, logs and codes past their retention are purged; the purge is audited", async () => {
-    const t = await startTestAuthority({ deployment: "escrow", rateLimits: { enabled: false } });
+    const t = await startTestAuthority({ deployment: "escrow", rateLimits: { enabled: false } }, testDb(backend));
     try {
       const keys = makeKeys(3);
       const c = await certify(t, keys, { log: logBytes(randomBytes(8), []) });

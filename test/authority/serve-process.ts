@@ -17,8 +17,12 @@ export interface ServeProcess {
   alive(): boolean;
 }
 
-export async function serveProcess(db: string, config: Record<string, unknown>): Promise<ServeProcess> {
-  const configFile = db + ".config.json";
+/** `configFile`: where the config is written (beside a SQLite file by default; give one for a postgres:// URL). */
+export async function serveProcess(
+  db: string,
+  config: Record<string, unknown>,
+  configFile = db + ".config.json",
+): Promise<ServeProcess> {
   fs.writeFileSync(configFile, JSON.stringify(config));
   const child = spawnServe(db, configFile, "pipe");
   let stderr = "";

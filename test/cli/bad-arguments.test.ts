@@ -100,7 +100,19 @@ const CASES: [string[], number, RegExp][] = [
   [["authority", "serve", "--tls-cert", "x.pem"], USAGE, /--tls-cert and --tls-key go together/],
   [["authority", "serve", "--config", path.join(dir, "none.json")], FILE, /--config: cannot read/],
   // bench
-  [["authority", "registry", "export", "--out", path.join(dir, "r.json")], USAGE, /required option '--db <path>'/],
+  [["authority", "registry", "export", "--out", path.join(dir, "r.json")], USAGE, /required option '--db <path\|url>'/],
+  [
+    ["authority", "serve", "--db", "postgres://u:Sekr1t@127.0.0.1:1/x"],
+    USAGE,
+    /--db postgres:\/\/\.\.\.: set secretsFile in --config/,
+  ],
+  [
+    ["authority", "registry", "export", "--db", "postgres://u:Sekr1t@127.0.0.1:1/x", "--out", path.join(dir, "r.json")],
+    USAGE,
+    /--db postgres:\/\/\.\.\.: pass --secrets <file>/,
+  ],
+  [["authority", "worker"], USAGE, /required option '--db <path\|url>'/],
+  [["authority", "worker", "--db", path.join(dir, "none.db")], FILE, /--db: cannot read .*none\.db/],
   [
     ["authority", "registry", "export", "--db", path.join(dir, "none.db"), "--out", path.join(dir, "r.json")],
     FILE,

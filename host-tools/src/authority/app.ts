@@ -16,7 +16,7 @@ import * as http from "http";
 import { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { HttpError, parseWith } from "./http/errors";
-import { Lockout, LOOPBACK_PROXIES, proxyMatcher } from "./http/rate-limit";
+import { Lockout, LockoutTable, LOOPBACK_PROXIES, proxyMatcher } from "./http/rate-limit";
 import { buildHttp, lockoutKeys, PreBodyContext, RequestContext, RouteDef, RouterOptions } from "./http/router";
 import { PublishRequest, PublishService } from "./publish";
 import { AuthoritySecrets } from "./secrets";
@@ -57,7 +57,7 @@ export class AuthorityApp {
     failures: 0,
   };
   private readonly routerOptions: RouterOptions;
-  private readonly lockout: Lockout | null;
+  private readonly lockout: LockoutTable | null;
   private readonly nowMs: () => number;
   private readonly log: (line: string) => void;
   private readonly background: boolean;
@@ -93,8 +93,16 @@ export class AuthorityApp {
       log: this.log,
     });
     const rl = o.config.rateLimits;
+    const lockoutSettings = {
+      maxFailures: rl.lockoutFailures,
+      windowS: rl.lockoutWindowMinutes * 60,
+      lockS: rl.lockoutMinutes * 60,
+    };
+    // A store shared by several API nodes keeps the limits in the database, so they hold across the nodes.
+    const shared = o.store.sharedGuards?.(lockoutSettings, this.nowMs);
     this.lockout = rl.enabled
-      ? new Lockout(this.nowMs, rl.lockoutFailures, rl.lockoutWindowMinutes * 60, rl.lockoutMinutes * 60)
+      ? (shared?.lockout ??
+        new Lockout(this.nowMs, lockoutSettings.maxFailures, lockoutSettings.windowS, lockoutSettings.lockS))
       : null;
     const proxies = o.config.trustProxy
       ? o.config.trustedProxies.length
@@ -114,6 +122,7 @@ export class AuthorityApp {
       },
       trustedProxies: proxyMatcher(proxies),
       lockout: this.lockout,
+      rateLimiter: shared?.rateLimiter,
       nowMs: this.nowMs,
       log: this.log,
       defaultBodyLimit: o.config.limits.jsonBytes,
@@ -158,7 +167,7 @@ export class AuthorityApp {
    */
   async runPendingWork(): Promise<void> {
     const now = Math.floor(this.nowMs() / 1000);
-    if (this.config.deployment === "escrow") await this.f1.kick();
+    if (this.config.deployment === "escrow" && !this.config.f1Workers) await this.f1.kick();
     await this.exports.ensureBatches(now);
     if (now - this.lastPurge >= 3600) {
       this.lastPurge = now;
@@ -168,6 +177,7 @@ export class AuthorityApp {
 
   /** Starts F1 resolution in the background; failures are recorded on the log, never thrown here. */
   private kickF1(): void {
+    if (this.config.f1Workers) return;
     this.f1.kick().catch((e: Error) => this.log(`authority: F1 queue stopped: ${e.message}`));
   }
 
@@ -206,7 +216,7 @@ export class AuthorityApp {
     } catch (e) {
       if (e instanceof HttpError && GUESS_FAILURES.has(e.code)) {
         await this.audit(ctx, action, null, { reason: e.code });
-        const locked = this.lockout?.fail(lockoutKeys(ctx.ip, ctx.actor)) ?? [];
+        const locked = (await this.lockout?.fail(lockoutKeys(ctx.ip, ctx.actor))) ?? [];
         for (const key of locked) {
           await this.audit(ctx, "auth.locked_out", key.startsWith("key|") ? key.slice(4) : "address", {
             after: this.config.rateLimits.lockoutFailures,

@@ -31,6 +31,11 @@ export const AuthorityConfigSchema = z
      * registered bands. Its privacy cost: the authority can recognise every escrow band's adverts.
      */
     deployment: z.enum(["private", "escrow"]).default("private"),
+    /**
+     * Escrow on PostgreSQL: F1 resolution runs only in `tracelet authority worker` processes (any number, each
+     * claiming one log at a time), not in the API nodes. Off: each server resolves logs in the background.
+     */
+    f1Workers: z.boolean().default(false),
     /** Region code in export files (ISO 3166-1 alpha-2 or a health-authority defined string). */
     region: z.string().min(1).max(32).default("TL"),
     /** The healthAuthorityID publish requests must name. */

@@ -8,4 +8,6 @@ export type { AuthoritySecrets } from "./secrets";
 export { startServer } from "./server";
 export type { RunningAuthority } from "./server";
 export { SqliteStore } from "./store/sqlite";
+export { PostgresStore } from "./store/postgres";
+export { openStore } from "./store/open";
 export type { AuthorityStore } from "./store/store";

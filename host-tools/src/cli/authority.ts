@@ -14,8 +14,11 @@ import {
   SecretsFile,
   secretsFromFile,
 } from "../authority/secrets";
+import { runF1Worker } from "../authority/f1/worker";
 import { startServer } from "../authority/server";
-import { SqliteStore } from "../authority/store/sqlite";
+import { openStore } from "../authority/store/open";
+import { isPostgresUrl, redactUrl } from "../authority/store/postgres";
+import { AuthorityStore } from "../authority/store/store";
 import { loadRegistryFile, RegistryFileError, writeRegistryFile } from "../kiosk/registry-file";
 import { CliError, ExitCode } from "./exit-codes";
 import { requireInputFile } from "./files";
@@ -42,7 +45,11 @@ export function registerAuthority(program: Command): void {
   authority
     .command("serve")
     .description("run the authority HTTP server until SIGINT/SIGTERM")
-    .option("--db <path>", "SQLite database file (created and migrated on start)", "tracelet-authority.db")
+    .option(
+      "--db <path|url>",
+      "SQLite database file, or a postgres://user:password@host/db URL (created or migrated on start)",
+      "tracelet-authority.db",
+    )
     .option("--host <address>", "address to listen on (keep loopback unless TLS is set up)", "127.0.0.1")
     .option("--port <n>", "TCP port; 0 picks a free one", String(DEFAULT_AUTHORITY_PORT))
     .option("--config <file>", "JSON config (deployment private|escrow, limits, exposure buckets, ...)")
@@ -52,12 +59,29 @@ export function registerAuthority(program: Command): void {
     .action(async (opts: ServeOptions) => {
       await serve(opts);
     });
+  authority
+    .command("worker")
+    .description("resolve uploaded band logs to F1 contacts (escrow), beside API nodes started with f1Workers")
+    .requiredOption("--db <path|url>", "the authority's database: a postgres:// URL (or a SQLite file, one worker)")
+    .option(
+      "--secrets <file>",
+      "secrets file holding the server key (default: <db>.secrets.json; required for postgres)",
+    )
+    .option("--config <file>", "the authority's JSON config (the same as the API nodes')")
+    .option("--poll <seconds>", "how often an idle worker looks for pending logs", "5")
+    .option("--json", "print {worker, db} as JSON on stdout once it runs, and {resolved} when it stops")
+    .action(async (opts: WorkerOptions) => {
+      await worker(opts);
+    });
   const registry = authority.command("registry").description("the band registry, for kiosks without a link");
   registry
     .command("export")
     .description("write every band's sync key to a registry file (mode 0600) for offline kiosks")
-    .requiredOption("--db <path>", "the authority's SQLite database (must exist)")
-    .option("--secrets <file>", "secrets file holding the server key (default: <db>.secrets.json)")
+    .requiredOption("--db <path|url>", "the authority's SQLite database (must exist) or postgres:// URL")
+    .option(
+      "--secrets <file>",
+      "secrets file holding the server key (default: <db>.secrets.json; required for postgres)",
+    )
     .requiredOption("--out <file>", "registry file to write (created 0600; a file others can read is refused)")
     .option("--json", "print {out, bands, withoutSyncKey} as JSON on stdout")
     .action(async (opts: ExportRegistryOptions) => {
@@ -66,8 +90,11 @@ export function registerAuthority(program: Command): void {
   registry
     .command("import")
     .description("register every band of a registry file the flasher wrote offline (tracelet flash --registry)")
-    .requiredOption("--db <path>", "the authority's SQLite database (must exist)")
-    .option("--secrets <file>", "secrets file holding the server key (default: <db>.secrets.json)")
+    .requiredOption("--db <path|url>", "the authority's SQLite database (must exist) or postgres:// URL")
+    .option(
+      "--secrets <file>",
+      "secrets file holding the server key (default: <db>.secrets.json; required for postgres)",
+    )
     .option("--config <file>", "the authority's JSON config: its deployment (private|escrow) decides escrow secrets")
     .requiredOption("--in <file>", "registry file written by tracelet flash --registry (mode 0600)")
     .option("--json", "print {in, created, unchanged, updated, conflicts} as JSON on stdout")
@@ -85,8 +112,9 @@ interface ExportRegistryOptions {
 
 /** The authority's band registry opened from the command line: database, secrets file and config. */
 interface OpenedRegistry {
-  store: SqliteStore;
+  store: AuthorityStore;
   registry: BandRegistry;
+  escrowSeal: Buffer;
   config: AuthorityConfig;
   secretsFile: string;
 }
@@ -95,9 +123,13 @@ interface OpenedRegistry {
  * Opens an existing database with its secrets file (default `<db>.secrets.json`, or the config's secretsFile)
  * for `registry export` and `registry import`. `memoryReason` ends the message for `--db :memory:`.
  */
-function openRegistry(opts: { db: string; secrets?: string; config?: string }, memoryReason: string): OpenedRegistry {
+async function openRegistry(
+  opts: { db: string; secrets?: string; config?: string },
+  memoryReason: string,
+): Promise<OpenedRegistry> {
   if (opts.db === ":memory:") throw new CliError(ExitCode.USAGE, `--db: an in-memory database ${memoryReason}`);
-  requireInputFile("--db", opts.db);
+  const postgres = isPostgresUrl(opts.db);
+  if (!postgres) requireInputFile("--db", opts.db);
   if (opts.config) requireInputFile("--config", opts.config);
   let config: AuthorityConfig;
   try {
@@ -105,7 +137,10 @@ function openRegistry(opts: { db: string; secrets?: string; config?: string }, m
   } catch (e) {
     throw new CliError(ExitCode.BAD_INPUT, (e as Error).message);
   }
-  const secretsFile = opts.secrets ?? config.secretsFile ?? path.resolve(opts.db) + ".secrets.json";
+  const secretsFile =
+    opts.secrets ?? config.secretsFile ?? (postgres ? undefined : path.resolve(opts.db) + ".secrets.json");
+  if (!secretsFile)
+    throw new CliError(ExitCode.USAGE, "--db postgres://...: pass --secrets <file> (the nodes' secrets file)");
   requireInputFile("--secrets", secretsFile);
   let secrets: AuthoritySecrets;
   try {
@@ -113,14 +148,15 @@ function openRegistry(opts: { db: string; secrets?: string; config?: string }, m
   } catch (e) {
     throw new CliError(ExitCode.BAD_INPUT, (e as Error).message);
   }
-  let store: SqliteStore;
-  try {
-    store = new SqliteStore(path.resolve(opts.db));
-  } catch (e) {
-    throw new CliError(ExitCode.BAD_INPUT, `cannot open database ${opts.db}: ${(e as Error).message}`);
-  }
+  const store = await openCliStore(opts.db);
   const sub = deriveServerSubkeys(secrets.serverKey);
-  return { store, registry: new BandRegistry(store, config, sub.escrowSeal, sub.syncKeySeal), config, secretsFile };
+  return {
+    store,
+    registry: new BandRegistry(store, config, sub.escrowSeal, sub.syncKeySeal),
+    escrowSeal: sub.escrowSeal,
+    config,
+    secretsFile,
+  };
 }
 
 /**
@@ -141,7 +177,7 @@ async function listRegistry(o: OpenedRegistry, now: number): Promise<KioskRegist
  * the database like a kiosk's listing.
  */
 async function exportRegistry(opts: ExportRegistryOptions): Promise<void> {
-  const opened = openRegistry(opts, "has no bands to export");
+  const opened = await openRegistry(opts, "has no bands to export");
   const { store } = opened;
   try {
     const nowMs = Date.now();
@@ -199,7 +235,7 @@ async function importRegistry(opts: ImportRegistryOptions): Promise<void> {
     const err = e as RegistryFileError;
     throw new CliError(err.kind === "file" ? ExitCode.FILE : ExitCode.BAD_INPUT, err.message);
   }
-  const opened = openRegistry(opts, "would be gone when the import ends");
+  const opened = await openRegistry(opts, "would be gone when the import ends");
   const { store, registry } = opened;
   const actor: Actor = { name: `import:${path.basename(opts.in)}`, role: "flasher" };
   try {
@@ -269,6 +305,13 @@ async function serve(opts: ServeOptions): Promise<void> {
     throw new CliError(ExitCode.BAD_INPUT, (e as Error).message);
   }
   const memory = opts.db === ":memory:";
+  const postgres = isPostgresUrl(opts.db);
+  if (postgres && !config.secretsFile) {
+    throw new CliError(
+      ExitCode.USAGE,
+      "--db postgres://...: set secretsFile in --config (every API node on the database must use the same secrets)",
+    );
+  }
   const secretsFile = config.secretsFile ?? (memory ? undefined : path.resolve(opts.db) + ".secrets.json");
   let secrets: AuthoritySecrets;
   let created = false;
@@ -286,12 +329,7 @@ async function serve(opts: ServeOptions): Promise<void> {
     throw new CliError(ExitCode.BAD_INPUT, (e as Error).message);
   }
   if (created) log(`authority: generated server key, signing keys and API keys in ${secretsFile} (mode 0600)`);
-  let store: SqliteStore;
-  try {
-    store = new SqliteStore(memory ? ":memory:" : path.resolve(opts.db));
-  } catch (e) {
-    throw new CliError(ExitCode.BAD_INPUT, `cannot open database ${opts.db}: ${(e as Error).message}`);
-  }
+  const store = await openCliStore(memory ? ":memory:" : opts.db);
   const tls = opts.tlsCert && opts.tlsKey ? { certFile: opts.tlsCert, keyFile: opts.tlsKey } : config.tls;
   if (!tls && !isLoopback(opts.host)) {
     log(`authority: warning: plain HTTP on ${opts.host}; terminate TLS in front of it or pass --tls-cert/--tls-key`);
@@ -312,7 +350,7 @@ async function serve(opts: ServeOptions): Promise<void> {
     host: running.host,
     port: running.port,
     deployment: config.deployment,
-    db: memory ? ":memory:" : path.resolve(opts.db),
+    db: memory ? ":memory:" : postgres ? redactUrl(opts.db) : path.resolve(opts.db),
     secretsFile: secretsFile ?? null,
     tls: Boolean(tls),
   };
@@ -350,4 +388,66 @@ async function serve(opts: ServeOptions): Promise<void> {
 
 export function isLoopback(host: string): boolean {
   return host === "127.0.0.1" || host === "::1" || host === "localhost" || host.startsWith("127.");
+}
+
+/**
+ * The store `--db` names: a SQLite file (resolved against the working directory) or a postgres:// URL. A
+ * PostgreSQL server that cannot be reached is a network failure; its URL is shown without the password.
+ */
+async function openCliStore(db: string): Promise<AuthorityStore> {
+  const postgres = isPostgresUrl(db);
+  try {
+    return await openStore(postgres || db === ":memory:" ? db : path.resolve(db));
+  } catch (e) {
+    if (postgres) throw new CliError(ExitCode.NETWORK, (e as Error).message);
+    throw new CliError(ExitCode.BAD_INPUT, `cannot open database ${db}: ${(e as Error).message}`);
+  }
+}
+
+interface WorkerOptions {
+  db: string;
+  secrets?: string;
+  config?: string;
+  poll: string;
+  json?: boolean;
+}
+
+/**
+ * `tracelet authority worker`: claims pending band logs one at a time and resolves them (f1/worker.ts) until
+ * SIGINT/SIGTERM; the log in hand is finished first, then it exits 0. Only escrow deployments have F1 work.
+ */
+async function worker(opts: WorkerOptions): Promise<void> {
+  const poll = parseNumberOption("poll", opts.poll, { min: 0.05, max: 3600 });
+  const opened = await openRegistry(opts, "has no band logs to resolve");
+  const { store, config } = opened;
+  if (config.deployment !== "escrow") {
+    await store.close();
+    throw new CliError(
+      ExitCode.USAGE,
+      'F1 resolution needs an escrow deployment (--config with "deployment": "escrow")',
+    );
+  }
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const db = isPostgresUrl(opts.db) ? redactUrl(opts.db) : path.resolve(opts.db);
+  emit(opts, { worker: process.pid, db }, () => `authority worker ${process.pid} resolving band logs in ${db}`);
+  let resolved = 0;
+  try {
+    resolved = await runF1Worker({
+      store,
+      config,
+      escrowSealKey: opened.escrowSeal,
+      now: () => Math.floor(Date.now() / 1000),
+      log,
+      idleMs: poll * 1000,
+      stop: stop.signal,
+    });
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await store.close();
+  }
+  emit(opts, { resolved }, () => `authority worker ${process.pid}: resolved ${resolved} log(s)`);
 }

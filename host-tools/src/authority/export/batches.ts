@@ -1,7 +1,7 @@
 import { randomBytes, randomInt } from "crypto";
 import { AuthorityConfig } from "../config";
 import { AuthoritySecrets } from "../secrets";
-import { AuthorityStore, ExportFileRow, ExposureRow, TestType } from "../store/store";
+import { AuthorityStore, ExportFileRow, ExportPlan, ExportReader, ExposureRow, TestType } from "../store/store";
 import {
   encodeExportBin,
   encodeSignatureList,
@@ -51,18 +51,22 @@ export class ExportBatcher {
     return files.map((f) => INDEX_PREFIX + f.name + "\n").join("");
   }
 
-  private async build(now: number): Promise<number> {
+  private build(now: number): Promise<number> {
+    return this.store.runExport((reader) => this.plan(reader, now));
+  }
+
+  private async plan(reader: ExportReader, now: number): Promise<ExportPlan | null> {
     const window = this.config.exports.windowMinutes * 60;
     const closedUntil = Math.floor(now / window) * window;
-    let from = await this.store.exportCursor();
+    let from = await reader.exportCursor();
     if (from === null) {
-      const earliest = await this.store.earliestPendingRelease();
-      if (earliest === null) return 0;
+      const earliest = await reader.earliestPendingRelease();
+      if (earliest === null) return null;
       from = Math.floor(earliest / window) * window;
     }
-    if (from >= closedUntil) return 0;
-    const released = await this.store.exposuresReleasedIn(from, closedUntil);
-    const revised = await this.store.exposuresRevisedIn(from, closedUntil);
+    if (from >= closedUntil) return null;
+    const released = await reader.exposuresReleasedIn(from, closedUntil);
+    const revised = await reader.exposuresRevisedIn(from, closedUntil);
     const windows = new Map<number, { keys: ExposureRow[]; revised: ExposureRow[] }>();
     const slot = (t: number) => {
       const start = Math.floor(t / window) * window;
@@ -83,8 +87,7 @@ export class ExportBatcher {
     for (const [start, w] of [...windows.entries()].sort((a, b) => a[0] - b[0])) {
       files.push(...(await this.windowFiles(start, start + window, w.keys, w.revised, now)));
     }
-    await this.store.saveExportFiles(files, closedUntil);
-    return files.length;
+    return { files, cursor: closedUntil };
   }
 
   private padding(real: ExportKey[]): ExportKey[] {

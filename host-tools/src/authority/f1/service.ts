@@ -41,7 +41,7 @@ export class F1Resolver {
         do {
           this.again = false;
           for (;;) {
-            const next = await this.deps.store.nextPendingLog();
+            const next = await this.deps.store.claimPendingLog(this.deps.now());
             if (!next) break;
             await this.resolveOne(next.id);
           }

@@ -1,12 +1,35 @@
 import { BlockList, isIP } from "net";
 
 /**
+ * The rate limits and guess lockouts a request goes through. The classes below keep them in memory, per
+ * process; a store shared by many API nodes (PostgreSQL) keeps them in the database so they hold across nodes
+ * (AuthorityStore.sharedGuards).
+ */
+export interface RateLimitTable {
+  /** Takes one token; resolves with 0 when allowed, else the seconds until a token is available. */
+  take(key: string, perMinute: number): number | Promise<number>;
+}
+
+export interface LockoutTable {
+  /** Seconds until every one of these keys may try again (0 = none is locked out). */
+  wait(keys: readonly string[]): number | Promise<number>;
+  /** Counts one failure against each key; the keys this failure locked out. */
+  fail(keys: readonly string[]): string[] | Promise<string[]>;
+}
+
+export interface LockoutSettings {
+  maxFailures: number;
+  windowS: number;
+  lockS: number;
+}
+
+/**
  * Token-bucket rate limits per client address and route class (in memory, per process). Each bucket holds
  * up to `perMinute` tokens and refills continuously. The table is bounded: when it is full, buckets that
  * have refilled (idle clients) are dropped first, then the least recently used ones, a tenth of the table at
  * a time. A flood of new addresses therefore cannot empty the buckets of the clients being limited.
  */
-export class RateLimiter {
+export class RateLimiter implements RateLimitTable {
   private readonly buckets = new Map<string, { tokens: number; at: number; perMinute: number }>();
 
   constructor(
@@ -56,7 +79,7 @@ export class RateLimiter {
  * (a client address, an API key) within `windowS` lock that key out for `lockS` seconds. Bounded like the
  * rate limiter (least recently failed entries go first; locked entries are kept while others can go).
  */
-export class Lockout {
+export class Lockout implements LockoutTable {
   private readonly entries = new Map<string, { since: number; failures: number; until: number }>();
 
   constructor(

@@ -4,7 +4,7 @@ import Fastify, { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } 
 import { z } from "zod";
 import { Actor, ApiKeyEntry, matchApiKey, Role } from "../crypto/api-keys";
 import { HttpError, zodHttpError } from "./errors";
-import { clientIp, Lockout, RateLimiter } from "./rate-limit";
+import { clientIp, LockoutTable, RateLimiter, RateLimitTable } from "./rate-limit";
 import { malformedTarget, originForm } from "./target";
 
 /** Route classes, each with its own per-client rate limit (config.rateLimits). */
@@ -60,7 +60,9 @@ export interface RouterOptions {
   /** Whether an address is one of our proxies, whose X-Forwarded-For is believed (see clientIp). */
   trustedProxies: (addr: string) => boolean;
   /** Repeated failed guesses (codes, tokens) lock out a key and an address for a while. */
-  lockout: Lockout | null;
+  lockout: LockoutTable | null;
+  /** Rate-limit buckets shared by every API node; in memory for this process when absent. */
+  rateLimiter?: RateLimitTable;
   /** Milliseconds clock (tests pass a fake one). */
   nowMs: () => number;
   log: (line: string) => void;
@@ -99,7 +101,7 @@ export function buildHttp(
   opts: RouterOptions,
   serverFactory: (handler: http.RequestListener) => http.Server,
 ): FastifyInstance {
-  const limiter = new RateLimiter(opts.nowMs);
+  const limiter = opts.rateLimiter ?? new RateLimiter(opts.nowMs);
   const states = routes.map((def) => ({ def, segments: def.path.split("/").filter(Boolean) }));
   const app = Fastify({
     serverFactory: (handler) => {
@@ -161,7 +163,7 @@ export function buildHttp(
     const ip = clientIp(request.raw.socket.remoteAddress, request.headers["x-forwarded-for"], opts.trustedProxies);
     request.tl.ip = ip;
     if (opts.rateLimits.enabled) {
-      const wait = limiter.take(def.rate + "|" + ip, opts.rateLimits[def.rate]);
+      const wait = await limiter.take(def.rate + "|" + ip, opts.rateLimits[def.rate]);
       if (wait > 0) {
         throw new HttpError(429, "rate_limited", `too many requests; retry in ${wait} s`, {
           headers: { "Retry-After": String(wait) },
@@ -180,7 +182,8 @@ export function buildHttp(
       }
       request.tl.actor = actor;
     }
-    if (opts.lockout && (def.rate === "verify" || def.rate === "certificate")) lockedOut(opts.lockout, request.tl);
+    if (opts.lockout && (def.rate === "verify" || def.rate === "certificate"))
+      await lockedOut(opts.lockout, request.tl);
     if (def.body) {
       const type = String(request.headers["content-type"] ?? "")
         .split(";")[0]
@@ -265,8 +268,8 @@ function preBody(request: FastifyRequest, nowMs: () => number): PreBodyContext {
   };
 }
 
-function lockedOut(lockout: Lockout, tl: FastifyRequest["tl"]): void {
-  const wait = lockout.wait(lockoutKeys(tl.ip, tl.actor));
+async function lockedOut(lockout: LockoutTable, tl: FastifyRequest["tl"]): Promise<void> {
+  const wait = await lockout.wait(lockoutKeys(tl.ip, tl.actor));
   if (wait > 0) {
     throw new HttpError(429, "locked_out", `too many failed attempts; retry in ${wait} s`, {
       headers: { "Retry-After": String(wait) },

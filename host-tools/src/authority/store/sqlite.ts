@@ -1,7 +1,20 @@
 import * as fs from "fs";
 import Database from "better-sqlite3";
 import { planPublish } from "../publish-plan";
-import { MIGRATIONS } from "./migrations";
+import { MIGRATIONS, migrationSql } from "./migrations";
+import {
+  auditRow,
+  bandLogRow,
+  bandRow,
+  codeRow,
+  contactRow,
+  exportFileInfo,
+  exposureRow,
+  kioskBandRow,
+  LOG_COLUMNS,
+  Row,
+  sightingRow,
+} from "./rows";
 import {
   AuditEntry,
   AuthorityStore,
@@ -17,6 +30,8 @@ import {
   ContactWrite,
   EscrowBandRow,
   ExportFileRow,
+  ExportPlan,
+  ExportReader,
   KioskBandRow,
   ExposureRow,
   F1Sighting,
@@ -26,10 +41,7 @@ import {
   PublishWrite,
   ResolutionStatus,
   StoreCounts,
-  TestType,
 } from "./store";
-
-type Row = Record<string, unknown>;
 
 /**
  * The embedded store: one SQLite file in WAL mode (readers never block the writer), migrated at open.
@@ -153,14 +165,7 @@ export class SqliteStore implements AuthorityStore {
              FROM bands WHERE sync_key_sealed IS NOT NULL AND changed_at >= ? ORDER BY row_id`,
           ).all(since)
     ) as Row[];
-    return rows.map((r) => ({
-      bandId: r.band_id as string,
-      board: r.board as string,
-      registeredAt: r.registered_at as number,
-      changedAt: r.changed_at as number,
-      escrow: r.escrow === 1,
-      syncKeySealed: r.sync_key_sealed as Buffer,
-    }));
+    return rows.map(kioskBandRow);
   }
 
   async bandsForgottenSince(since: number): Promise<string[]> {
@@ -372,6 +377,19 @@ export class SqliteStore implements AuthorityStore {
     return r ? bandLogRow(r) : undefined;
   }
 
+  async claimPendingLog(now: number): Promise<BandLogRow | undefined> {
+    return this.db.transaction((): BandLogRow | undefined => {
+      const r = this.q(
+        `SELECT ${LOG_COLUMNS} FROM band_logs WHERE resolution = 'pending' ORDER BY id LIMIT 1`,
+      ).get() as Row | undefined;
+      if (!r) return undefined;
+      this.q(
+        "UPDATE band_logs SET resolution = 'running', resolved_at = ?, resolution_summary = NULL WHERE id = ?",
+      ).run(now, r.id);
+      return bandLogRow({ ...r, resolution: "running", resolved_at: now, resolution_summary: null });
+    })();
+  }
+
   // ---- F1 resolution
 
   async saveF1Sightings(sightings: F1Sighting[]): Promise<number> {
@@ -404,17 +422,7 @@ export class SqliteStore implements AuthorityStore {
     const out: F1Sighting[] = [];
     for (const g of groups) {
       for (const r of sel.all(f0BandId, g.f1BandId, g.day) as Row[]) {
-        out.push({
-          f0BandId: r.f0_band_id as string,
-          f1BandId: r.f1_band_id as string,
-          rpiPrefix: r.rpi_prefix as string,
-          startTime: r.start_time as number,
-          durationMinutes: r.duration_minutes as number,
-          rssiMean: r.rssi_mean as number,
-          txPower: r.tx_power as number | null,
-          day: r.day as number,
-          logId: r.log_id as number,
-        });
+        out.push(sightingRow(r));
       }
     }
     return out;
@@ -470,21 +478,7 @@ export class SqliteStore implements AuthorityStore {
       (where.length ? " WHERE " + where.join(" AND ") : "") +
       " ORDER BY close_contact DESC, day DESC, id LIMIT ? OFFSET ?";
     const rows = this.db.prepare(sql).all(...args, f.limit, f.offset) as Row[];
-    return rows.map((r) => ({
-      id: r.id as number,
-      f0BandId: r.f0_band_id as string,
-      f1BandId: r.f1_band_id as string,
-      day: r.day as number,
-      minutes: JSON.parse(r.minutes as string) as number[],
-      minAttenuationDb: r.min_attenuation as number | null,
-      sightings: r.sightings as number,
-      firstSeen: r.first_seen as number,
-      lastSeen: r.last_seen as number,
-      closeContact: r.close_contact === 1,
-      status: r.status as ContactStatus,
-      updatedAt: r.updated_at as number,
-      lastLogId: r.last_log_id as number,
-    }));
+    return rows.map(contactRow);
   }
 
   async setContactStatus(id: number, status: ContactStatus, now: number): Promise<boolean> {
@@ -539,35 +533,26 @@ export class SqliteStore implements AuthorityStore {
     })();
   }
 
+  /** In-process callers are one at a time already (ExportBatcher), and nothing else writes this file. */
+  async runExport(plan: (reader: ExportReader) => Promise<ExportPlan | null>): Promise<number> {
+    const p = await plan(this);
+    if (!p) return 0;
+    await this.saveExportFiles(p.files, p.cursor);
+    return p.files.length;
+  }
+
   async listExportFiles(sinceEndTs: number): Promise<Omit<ExportFileRow, "zip">[]> {
     const rows = this.q(
       `SELECT name, start_ts, end_ts, batch_num, batch_size, key_count, created_at FROM export_files
        WHERE end_ts > ? ORDER BY start_ts, batch_num`,
     ).all(sinceEndTs) as Row[];
-    return rows.map((r) => ({
-      name: r.name as string,
-      startTs: r.start_ts as number,
-      endTs: r.end_ts as number,
-      batchNum: r.batch_num as number,
-      batchSize: r.batch_size as number,
-      keyCount: r.key_count as number,
-      createdAt: r.created_at as number,
-    }));
+    return rows.map(exportFileInfo);
   }
 
   async getExportFile(name: string): Promise<ExportFileRow | undefined> {
     const r = this.q("SELECT * FROM export_files WHERE name = ?").get(name) as Row | undefined;
     if (!r) return undefined;
-    return {
-      name: r.name as string,
-      startTs: r.start_ts as number,
-      endTs: r.end_ts as number,
-      batchNum: r.batch_num as number,
-      batchSize: r.batch_size as number,
-      keyCount: r.key_count as number,
-      createdAt: r.created_at as number,
-      zip: r.zip as Buffer,
-    };
+    return { ...exportFileInfo(r), zip: r.zip as Buffer };
   }
 
   // ---- retention
@@ -610,20 +595,9 @@ export class SqliteStore implements AuthorityStore {
       beforeId ?? Number.MAX_SAFE_INTEGER,
       limit,
     ) as Row[];
-    return rows.map((r) => ({
-      id: r.id as number,
-      at: r.at as number,
-      actor: r.actor as string,
-      action: r.action as string,
-      subject: r.subject as string | null,
-      ip: r.ip as string | null,
-      detail: r.detail ? (JSON.parse(r.detail as string) as Record<string, unknown>) : null,
-    }));
+    return rows.map(auditRow);
   }
 }
-
-const LOG_COLUMNS =
-  "id, sha256, band_id, size, segments, records, uploaded_at, report_type, symptom_onset_interval, resolution, resolved_at, resolution_summary";
 
 function migrate(db: Database.Database): void {
   db.exec(
@@ -639,7 +613,7 @@ function migrate(db: Database.Database): void {
   for (const m of MIGRATIONS) {
     if (applied.has(m.version)) continue;
     db.transaction(() => {
-      db.exec(m.sql);
+      db.exec(migrationSql(m, "sqlite"));
       db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
         m.version,
         m.name,
@@ -647,71 +621,6 @@ function migrate(db: Database.Database): void {
       );
     })();
   }
-}
-
-function bandRow(r: Row): BandRow {
-  return {
-    bandId: r.band_id as string,
-    board: r.board as string,
-    registeredAt: r.registered_at as number,
-    registeredBy: r.registered_by as string,
-    secretSealed: (r.secret_sealed as Buffer | null) ?? null,
-    syncKeySealed: (r.sync_key_sealed as Buffer | null) ?? null,
-    changedAt: r.changed_at as number,
-    health: (r.health as string | null) ?? null,
-    healthAt: (r.health_at as number | null) ?? null,
-  };
-}
-
-function codeRow(r: Row): CodeRow {
-  return {
-    uuid: r.uuid as string,
-    codeHash: r.code_hash as Buffer,
-    testType: r.test_type as TestType,
-    symptomDate: r.symptom_date as string | null,
-    testDate: r.test_date as string | null,
-    issuedAt: r.issued_at as number,
-    expiresAt: r.expires_at as number,
-    issuedBy: r.issued_by as string,
-    claimedAt: r.claimed_at as number | null,
-    tokenExpiresAt: r.token_expires_at as number | null,
-    tokenUsedAt: r.token_used_at as number | null,
-  };
-}
-
-function exposureRow(r: Row): ExposureRow {
-  return {
-    keyData: r.key_data as Buffer,
-    rollingStart: r.rolling_start as number,
-    rollingPeriod: r.rolling_period as number,
-    transmissionRisk: r.transmission_risk as number | null,
-    reportType: r.report_type as TestType,
-    daysSinceOnset: r.days_since_onset as number | null,
-    traveler: r.traveler === 1,
-    healthAuthority: r.health_authority as string,
-    createdAt: r.created_at as number,
-    releaseAt: r.release_at as number,
-    revisedAt: r.revised_at as number | null,
-    revisedReportType: r.revised_report_type as TestType | null,
-    revisedDaysSinceOnset: r.revised_days_since_onset as number | null,
-  };
-}
-
-function bandLogRow(r: Row): BandLogRow {
-  return {
-    id: r.id as number,
-    sha256: r.sha256 as Buffer,
-    bandId: r.band_id as string,
-    size: r.size as number,
-    segments: r.segments as number,
-    records: r.records as number,
-    uploadedAt: r.uploaded_at as number,
-    reportType: r.report_type as TestType,
-    symptomOnsetInterval: r.symptom_onset_interval as number | null,
-    resolution: r.resolution as ResolutionStatus,
-    resolvedAt: r.resolved_at as number | null,
-    resolutionSummary: r.resolution_summary as string | null,
-  };
 }
 
 /**

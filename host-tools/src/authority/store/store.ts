@@ -5,6 +5,8 @@
  * Times are Unix seconds. Band ids are 16 lowercase hex digits.
  */
 
+import type { LockoutSettings, LockoutTable, RateLimitTable } from "../http/rate-limit";
+
 export type TestType = "confirmed" | "likely" | "negative";
 
 export interface BandRow {
@@ -212,6 +214,17 @@ export interface StoreCounts {
   exportFiles: number;
 }
 
+/** What an export generation reads (AuthorityStore.runExport). */
+export type ExportReader = Pick<
+  AuthorityStore,
+  "exportCursor" | "earliestPendingRelease" | "exposuresReleasedIn" | "exposuresRevisedIn"
+>;
+
+export interface ExportPlan {
+  files: ExportFileRow[];
+  cursor: number;
+}
+
 export interface AuthorityStore {
   close(): Promise<void>;
   counts(): Promise<StoreCounts>;
@@ -260,6 +273,11 @@ export interface AuthorityStore {
   requeueInterrupted(): Promise<number>;
   /** The oldest log waiting for F1 resolution. */
   nextPendingLog(): Promise<BandLogRow | undefined>;
+  /**
+   * Takes the oldest pending log for F1 resolution (marks it running at `now`); a log another worker holds
+   * is skipped, so every pending log is claimed by one worker.
+   */
+  claimPendingLog(now: number): Promise<BandLogRow | undefined>;
 
   /** Stores resolved sightings (deduplicated across overlapping logs of the same F0 band). */
   saveF1Sightings(sightings: F1Sighting[]): Promise<number>;
@@ -278,6 +296,13 @@ export interface AuthorityStore {
   exposuresRevisedIn(from: number, to: number): Promise<ExposureRow[]>;
   /** Stores the files of windows up to `cursor` and moves the cursor, atomically. */
   saveExportFiles(files: ExportFileRow[], cursor: number): Promise<void>;
+  /**
+   * One export generation: `plan` reads through `reader` what is to be batched and returns the files and the
+   * new cursor (null when there is nothing to do); they are saved with the cursor atomically with the reads,
+   * and by one API node at a time, so no window is batched twice and no key committed meanwhile is skipped.
+   * Resolves with the number of files saved.
+   */
+  runExport(plan: (reader: ExportReader) => Promise<ExportPlan | null>): Promise<number>;
   listExportFiles(sinceEndTs: number): Promise<Omit<ExportFileRow, "zip">[]>;
   getExportFile(name: string): Promise<ExportFileRow | undefined>;
 
@@ -285,5 +310,11 @@ export interface AuthorityStore {
   purge(c: PurgeCutoffs): Promise<Record<string, number>>;
 
   audit(e: AuditEntry): Promise<void>;
+
+  /**
+   * Rate limits and guess lockouts kept in the database, for stores several API nodes share; absent, each
+   * process keeps its own in memory (http/rate-limit.ts). `nowMs` is the app's clock.
+   */
+  sharedGuards?(lockout: LockoutSettings, nowMs: () => number): { rateLimiter: RateLimitTable; lockout: LockoutTable };
   listAudit(limit: number, beforeId?: number): Promise<(AuditEntry & { id: number })[]>;
 }
