@@ -14,10 +14,11 @@ $(NODE_STAMP): package-lock.json package.json
 demo: $(NODE_STAMP)
 	$(TRACELET) demo
 
-## test: build every board through the dialect gate, then run all tests (installs chromium for the kiosk page's)
+## test: build every board through the dialect gate, then run all tests (installs chromium for the kiosk page's;
+## the authority's tests also run on a throw-away PostgreSQL when its binaries are here, and must in CI)
 test: $(NODE_STAMP)
 	@bash host-tools/scripts/ensure-chromium.sh
-	npx jest
+	bash host-tools/scripts/with-postgres.sh npx jest
 
 ## firmware: dist/<board>/tracelet.js for every board
 firmware: $(NODE_STAMP)

@@ -3,13 +3,13 @@ import pg from "pg";
 
 /**
  * PostgreSQL for tests: the server TRACELET_PG_URL names (.ci/run starts a throw-away one with
- * .ci/with-postgres.sh). Every store a test opens gets a fresh database of its own, so suites run in parallel
+ * host-tools/scripts/with-postgres.sh). Every store a test opens gets a fresh database of its own, so suites run in parallel
  * and never see each other's rows; it is dropped when the store is done with.
  */
 export const PG_URL = process.env.TRACELET_PG_URL;
 
 /** Why the PostgreSQL variants skip, one line (test/global-setup.js prints it once per run). */
-export const PG_SKIP_REASON = "skipped: no PostgreSQL (set TRACELET_PG_URL or run .ci/run)";
+export const PG_SKIP_REASON = "skipped: no PostgreSQL (install postgresql for make test, or set TRACELET_PG_URL)";
 
 export type Backend = "sqlite" | "postgres";
 
