@@ -112,6 +112,18 @@ const CASES: [string[], number, RegExp][] = [
     /--db postgres:\/\/\.\.\.: pass --secrets <file>/,
   ],
   [["authority", "worker"], USAGE, /required option '--db <path\|url>'/],
+  [["authority", "exports", "write", "--out", path.join(dir, "www")], USAGE, /required option '--db <path\|url>'/],
+  [["authority", "exports", "write", "--db", path.join(dir, "a.db")], USAGE, /required option '--out <dir>'/],
+  [
+    ["authority", "exports", "write", "--db", path.join(dir, "none.db"), "--out", path.join(dir, "www")],
+    FILE,
+    /--db: cannot read .*none\.db/,
+  ],
+  [
+    ["authority", "exports", "write", "--db", "postgres://u:Sekr1t@127.0.0.1:1/x", "--out", path.join(dir, "www")],
+    USAGE,
+    /--db postgres:\/\/\.\.\.: pass --secrets <file>/,
+  ],
   [["authority", "worker", "--db", path.join(dir, "none.db")], FILE, /--db: cannot read .*none\.db/],
   [
     ["authority", "registry", "export", "--db", path.join(dir, "none.db"), "--out", path.join(dir, "r.json")],

@@ -11,6 +11,7 @@ import { AuthorityConfig } from "./config";
 import { ContactList, ContactQuery, ContactStatusRequest } from "./contacts";
 import { deriveServerSubkeys } from "./crypto/server-keys";
 import { ExportBatcher } from "./export/batches";
+import { EXPORT_FILE_NAME, ExportDirPublisher } from "./export/publish-dir";
 import { F1Resolver } from "./f1/service";
 import * as http from "http";
 import { FastifyInstance } from "fastify";
@@ -48,6 +49,8 @@ export class AuthorityApp {
   readonly bands: BandRegistry;
   readonly contacts: ContactList;
   readonly exports: ExportBatcher;
+  /** The export directory for a CDN (config exports.publishDir), or null. */
+  readonly exportDir: ExportDirPublisher | null;
   readonly f1: F1Resolver;
   /** Background work (exports, purge, F1): last run and last failure, shown by /healthz. */
   readonly backgroundStatus = {
@@ -85,6 +88,15 @@ export class AuthorityApp {
     this.bands = new BandRegistry(o.store, o.config, sub.escrowSeal, sub.syncKeySeal);
     this.contacts = new ContactList(o.store, o.config);
     this.exports = new ExportBatcher(o.store, o.config, o.secrets);
+    this.exportDir = o.config.exports.publishDir
+      ? new ExportDirPublisher({
+          root: o.config.exports.publishDir,
+          store: o.store,
+          retentionDays: o.config.exports.retentionDays,
+          signingKeyPem: o.secrets.exportPublicKey.export({ type: "spki", format: "pem" }) as string,
+          log: this.log,
+        })
+      : null;
     this.f1 = new F1Resolver({
       store: o.store,
       config: o.config,
@@ -162,17 +174,20 @@ export class AuthorityApp {
   }
 
   /**
-   * Background work: resolves queued band logs, builds closed export windows and (at most hourly) purges data
-   * past its retention. Resolves when all of it is done.
+   * Background work: resolves queued band logs, builds closed export windows, (at most hourly) purges data
+   * past its retention, and brings the export directory (exports.publishDir) up to date. Resolves when all of
+   * it is done. A failure to write the directory is logged and retried at the next pass, never thrown.
    */
   async runPendingWork(): Promise<void> {
     const now = Math.floor(this.nowMs() / 1000);
     if (this.config.deployment === "escrow" && !this.config.f1Workers) await this.f1.kick();
-    await this.exports.ensureBatches(now);
+    const built = await this.exports.ensureBatches(now);
+    let purgedExports = false;
     if (now - this.lastPurge >= 3600) {
       this.lastPurge = now;
-      await this.purge(now);
+      purgedExports = ((await this.purge(now)).exportFiles ?? 0) > 0;
     }
+    await this.exportDir?.update(now, built > 0 || purgedExports);
   }
 
   /** Starts F1 resolution in the background; failures are recorded on the log, never thrown here. */
@@ -242,6 +257,20 @@ export class AuthorityApp {
       ip: ctx.ip,
       detail,
     });
+  }
+
+  /** Throws the 404 of a node configured with exports.serve false (phones fetch exports from the CDN). */
+  private servingExports(): Record<string, never> {
+    const e = this.config.exports;
+    if (e.serve) return {};
+    throw new HttpError(
+      404,
+      "exports_not_served",
+      e.cdnUrl
+        ? `export files are not served by this node; fetch them from ${e.cdnUrl}`
+        : "export files are not served by this node; fetch them from the export CDN",
+      e.cdnUrl ? { cdnUrl: e.cdnUrl } : {},
+    );
   }
 
   private routes(): RouteDef[] {
@@ -389,6 +418,7 @@ export class AuthorityApp {
         path: "/v1/exports/index.txt",
         rate: "public",
         handler: async (ctx) => ({
+          ...this.servingExports(),
           status: 200,
           body: await this.exports.index(ctx.now),
           contentType: "text/plain; charset=utf-8",
@@ -400,6 +430,7 @@ export class AuthorityApp {
         path: "/v1/exports/signing-key.pem",
         rate: "public",
         handler: async () => ({
+          ...this.servingExports(),
           status: 200,
           body: this.secrets.exportPublicKey.export({ type: "spki", format: "pem" }) as string,
           contentType: "application/x-pem-file",
@@ -411,8 +442,9 @@ export class AuthorityApp {
         path: "/v1/exports/:name",
         rate: "public",
         handler: async (ctx) => {
+          this.servingExports();
           const name = ctx.params.name;
-          const f = /^\d{1,12}-\d{1,12}-\d{5}\.zip$/.test(name) ? await this.store.getExportFile(name) : undefined;
+          const f = EXPORT_FILE_NAME.test(name) ? await this.store.getExportFile(name) : undefined;
           if (!f) throw new HttpError(404, "not_found", "no such export file");
           return {
             status: 200,

@@ -112,6 +112,16 @@ export const AuthorityConfigSchema = z
         /** SignatureInfo fields (what phone apps are configured with). */
         keyId: z.string().min(1).max(64).default("tracelet"),
         keyVersion: z.string().min(1).max(64).default("v1"),
+        /**
+         * Exports for a CDN: after each export pass, the export files, index.txt and signing-key.pem are written to
+         * `<publishDir>/v1/exports/` (the paths phones fetch), for a static server or CDN origin serving publishDir.
+         * Relative to the config file.
+         */
+        publishDir: z.string().min(1).optional(),
+        /** false: this node answers `/v1/exports/*` with 404 exports_not_served (phones fetch them from the CDN). */
+        serve: z.boolean().default(true),
+        /** Where phones fetch the exports instead (shown in that 404), e.g. "https://cdn.example.org/v1/exports/". */
+        cdnUrl: z.url().max(512).optional(),
       })
       .prefault({}),
     limits: z
@@ -211,6 +221,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): AuthorityCon
   }
   // Paths are relative to the config file.
   if (c.secretsFile) c.secretsFile = path.resolve(baseDir, c.secretsFile);
+  if (c.exports.publishDir) c.exports.publishDir = path.resolve(baseDir, c.exports.publishDir);
   if (c.tls) c.tls = { certFile: path.resolve(baseDir, c.tls.certFile), keyFile: path.resolve(baseDir, c.tls.keyFile) };
   return c;
 }

@@ -1,10 +1,12 @@
 import { Command } from "commander";
+import * as fs from "fs";
 import * as path from "path";
 import { AuthorityApp } from "../authority/app";
 import { BandRegistry, KioskRegistry, registrationAudit } from "../authority/bands";
 import { AuthorityConfig, loadConfigFile, parseConfig } from "../authority/config";
 import { Actor } from "../authority/crypto/api-keys";
 import { deriveServerSubkeys } from "../authority/crypto/server-keys";
+import { syncExportDir } from "../authority/export/publish-dir";
 import { HttpError } from "../authority/http/errors";
 import {
   AuthoritySecrets,
@@ -21,7 +23,7 @@ import { isPostgresUrl, redactUrl } from "../authority/store/postgres";
 import { AuthorityStore } from "../authority/store/store";
 import { loadRegistryFile, RegistryFileError, writeRegistryFile } from "../kiosk/registry-file";
 import { CliError, ExitCode } from "./exit-codes";
-import { requireInputFile } from "./files";
+import { fileError, isFileSystemError, requireInputFile } from "./files";
 import { parseNumberOption } from "./options";
 import { emit, log } from "./output";
 
@@ -73,6 +75,21 @@ export function registerAuthority(program: Command): void {
     .action(async (opts: WorkerOptions) => {
       await worker(opts);
     });
+  const exportsCmd = authority.command("exports").description("export files for phones, for a CDN or static server");
+  exportsCmd
+    .command("write")
+    .description("write every export file the database holds, index.txt and signing-key.pem to <out>/v1/exports/")
+    .requiredOption("--db <path|url>", "the authority's database: a SQLite file or a postgres:// URL")
+    .option(
+      "--secrets <file>",
+      "secrets file holding the export signing key (default: <db>.secrets.json; required for postgres)",
+    )
+    .option("--config <file>", "the authority's JSON config (exports.retentionDays decides what index.txt lists)")
+    .requiredOption("--out <dir>", "root of the tree a static server or CDN serves (created if missing)")
+    .option("--json", "print {out, files, written, removed, listed} as JSON on stdout")
+    .action(async (opts: WriteExportsOptions) => {
+      await writeExports(opts);
+    });
   const registry = authority.command("registry").description("the band registry, for kiosks without a link");
   registry
     .command("export")
@@ -116,6 +133,7 @@ interface OpenedRegistry {
   registry: BandRegistry;
   escrowSeal: Buffer;
   config: AuthorityConfig;
+  secrets: AuthoritySecrets;
   secretsFile: string;
 }
 
@@ -155,6 +173,7 @@ async function openRegistry(
     registry: new BandRegistry(store, config, sub.escrowSeal, sub.syncKeySeal),
     escrowSeal: sub.escrowSeal,
     config,
+    secrets,
     secretsFile,
   };
 }
@@ -204,6 +223,54 @@ async function exportRegistry(opts: ExportRegistryOptions): Promise<void> {
       () =>
         `wrote ${info.bands} band(s) with sync keys to ${info.out} (mode 0600)` +
         (withoutSyncKey ? `; ${withoutSyncKey} band(s) registered without a sync key were left out` : ""),
+    );
+  } finally {
+    await store.close();
+  }
+}
+
+interface WriteExportsOptions {
+  db: string;
+  secrets?: string;
+  config?: string;
+  out: string;
+  json?: boolean;
+}
+
+/**
+ * `tracelet authority exports write`: the export tree (what `/v1/exports/*` serves) from the database to a
+ * directory, for a CDN origin or a one-off. Existing files are compared byte for byte and rewritten when they
+ * differ; zips the database no longer holds are removed. Batches are not generated here (the API nodes do that).
+ */
+async function writeExports(opts: WriteExportsOptions): Promise<void> {
+  const out = path.resolve(opts.out);
+  if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) {
+    throw new CliError(ExitCode.FILE, `cannot write exports to ${out}: it is not a folder`);
+  }
+  const opened = await openRegistry(opts, "has no export files");
+  const { store, config, secrets } = opened;
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    let r;
+    try {
+      r = await syncExportDir({
+        root: out,
+        store,
+        indexSince: now - config.exports.retentionDays * 86400,
+        signingKeyPem: secrets.exportPublicKey.export({ type: "spki", format: "pem" }) as string,
+        verify: true,
+      });
+    } catch (e) {
+      if (isFileSystemError(e)) throw fileError("write exports to", out, e);
+      throw e;
+    }
+    const info = { out, dir: r.dir, files: r.files, written: r.written, removed: r.removed, listed: r.listed };
+    emit(
+      opts,
+      info,
+      () =>
+        `wrote ${info.dir}: ${info.files} export file(s) (${info.written} written, ${info.removed} removed), ` +
+        `${info.listed} listed in index.txt`,
     );
   } finally {
     await store.close();

@@ -1,0 +1,210 @@
+import { randomBytes } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { AuthorityStore } from "../store/store";
+import { INDEX_PREFIX } from "./batches";
+
+/**
+ * Exports for a CDN: the export files, index.txt and signing-key.pem written to a directory tree with the paths
+ * phones fetch from the API (`<root>/v1/exports/...`), so any static server or CDN serving `<root>` answers
+ * what `/v1/exports/*` answers. The store stays the source of truth; the directory is a copy that a sync brings
+ * up to date:
+ * - every file is written to a temporary name in the same folder, flushed, then renamed over its name, so a
+ *   reader sees the old file or the new one, never a part;
+ * - index.txt is written after every file it names exists, and lists only those;
+ * - zips the store no longer holds (purged) are removed after the new index stops naming them; nothing the
+ *   store still holds is removed.
+ */
+
+/** Export file names as the batcher makes them (`<start>-<end>-<batch>.zip`); the route accepts only these. */
+export const EXPORT_FILE_NAME = /^\d{1,12}-\d{1,12}-\d{5}\.zip$/;
+
+/** Temporary files a crashed write left behind are removed once older than this. */
+const STALE_TEMP_MS = 3600_000;
+const TEMP_MARK = ".tmp-";
+
+export type ExportDirStore = Pick<AuthorityStore, "listExportFiles" | "getExportFile">;
+
+export interface ExportDirOptions {
+  /** The tree's root; files go to `<root>/v1/exports/`. */
+  root: string;
+  store: ExportDirStore;
+  /** Files whose window ended before this (seconds) are kept but not listed, as in the API's index.txt. */
+  indexSince: number;
+  /** The export signing key's public half (PEM), served as signing-key.pem. */
+  signingKeyPem: string;
+  /** Compare every existing zip byte for byte with the store and rewrite those that differ (start-up, CLI). */
+  verify?: boolean;
+}
+
+export interface ExportDirResult {
+  /** `<root>/v1/exports`. */
+  dir: string;
+  /** Zips the store holds (all now on disk). */
+  files: number;
+  /** Zips written by this sync (missing or, with verify, different). */
+  written: number;
+  /** Zips removed because the store no longer holds them. */
+  removed: number;
+  /** Lines of index.txt. */
+  listed: number;
+}
+
+/** index.txt as the API serves it, from the store's listing. */
+export function indexText(names: readonly string[]): string {
+  return names.map((n) => INDEX_PREFIX + n + "\n").join("");
+}
+
+/** The folder under a tree's root that holds what `/v1/exports/` serves. */
+export function exportsFolder(root: string): string {
+  return path.join(path.resolve(root), ...INDEX_PREFIX.split("/").filter(Boolean));
+}
+
+/** Brings the directory up to date with the store (see the file comment). Throws on the first write that fails. */
+export async function syncExportDir(o: ExportDirOptions): Promise<ExportDirResult> {
+  const dir = exportsFolder(o.root);
+  fs.mkdirSync(dir, { recursive: true });
+  removeStaleTemps(dir);
+  const all = await o.store.listExportFiles(-1);
+  const held = new Set(all.map((f) => f.name));
+  let written = 0;
+  for (const f of all) {
+    const file = path.join(dir, f.name);
+    const onDisk = fs.existsSync(file);
+    if (onDisk && !o.verify) continue;
+    const row = await o.store.getExportFile(f.name);
+    if (!row) {
+      held.delete(f.name); // purged since the listing
+      continue;
+    }
+    if (onDisk && sameContent(file, row.zip)) continue;
+    writeAtomic(file, row.zip);
+    written++;
+  }
+  writeIfChanged(path.join(dir, "signing-key.pem"), Buffer.from(o.signingKeyPem, "utf8"));
+  const listed = (await o.store.listExportFiles(o.indexSince))
+    .map((f) => f.name)
+    .filter((n) => held.has(n) && fs.existsSync(path.join(dir, n)));
+  writeIfChanged(path.join(dir, "index.txt"), Buffer.from(indexText(listed), "utf8"));
+  let removed = 0;
+  for (const name of fs.readdirSync(dir)) {
+    if (EXPORT_FILE_NAME.test(name) && !held.has(name)) {
+      fs.rmSync(path.join(dir, name), { force: true });
+      removed++;
+    }
+  }
+  return { dir, files: held.size, written, removed, listed: listed.length };
+}
+
+function sameContent(file: string, data: Buffer): boolean {
+  try {
+    const st = fs.statSync(file);
+    return st.isFile() && st.size === data.length && fs.readFileSync(file).equals(data);
+  } catch {
+    return false;
+  }
+}
+
+function writeIfChanged(file: string, data: Buffer): void {
+  if (!sameContent(file, data)) writeAtomic(file, data);
+}
+
+/** Writes `data` to a temporary file beside `file`, flushes it to disk, then renames it over `file`. */
+export function writeAtomic(file: string, data: Buffer): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}${TEMP_MARK}${randomBytes(6).toString("hex")}`);
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(tmp, "wx", 0o644);
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    if (fd !== undefined) fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Removes temporary files older than an hour (a write another process is making now is younger). */
+function removeStaleTemps(dir: string): void {
+  const now = Date.now();
+  for (const name of fs.readdirSync(dir)) {
+    if (!name.startsWith(".") || !name.includes(TEMP_MARK)) continue;
+    const file = path.join(dir, name);
+    try {
+      if (now - fs.statSync(file).mtimeMs > STALE_TEMP_MS) fs.rmSync(file, { force: true });
+    } catch {
+      // Gone already (another node cleaned it up).
+    }
+  }
+}
+
+/**
+ * An API node's export directory (config `exports.publishDir`): synced after each background pass that changed
+ * what the store lists, after a purge that removed export files, at start-up (comparing every file), and after a
+ * failed sync. A failure is logged (the path and the cause) and retried at the next pass; the store keeps the batch.
+ */
+export class ExportDirPublisher {
+  private lastIndex: string | null = null;
+  private failed = false;
+  private verified = false;
+  private running: Promise<void> | null = null;
+  /** The last failure's message, or null after a sync that worked. */
+  lastError: string | null = null;
+
+  constructor(
+    private readonly o: {
+      root: string;
+      store: ExportDirStore;
+      retentionDays: number;
+      signingKeyPem: string;
+      log: (line: string) => void;
+    },
+  ) {}
+
+  /** Syncs when needed (`force`: always); never throws. Concurrent callers share one run. */
+  update(now: number, force = false): Promise<void> {
+    if (this.running) {
+      const after = this.running.then(() => this.update(now, force));
+      return after;
+    }
+    this.running = this.run(now, force).finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async run(now: number, force: boolean): Promise<void> {
+    const indexSince = now - this.o.retentionDays * 86400;
+    try {
+      if (!force && !this.failed && this.verified) {
+        const names = (await this.o.store.listExportFiles(indexSince)).map((f) => f.name);
+        if (indexText(names) === this.lastIndex) return;
+      }
+      const r = await syncExportDir({
+        root: this.o.root,
+        store: this.o.store,
+        indexSince,
+        signingKeyPem: this.o.signingKeyPem,
+        verify: !this.verified,
+      });
+      this.lastIndex = fs.readFileSync(path.join(r.dir, "index.txt"), "utf8");
+      if (this.failed) this.o.log(`authority: export directory ${r.dir} caught up (${r.files} file(s))`);
+      this.failed = false;
+      this.verified = true;
+      this.lastError = null;
+      if (r.written || r.removed) {
+        this.o.log(`authority: export directory ${r.dir}: ${r.written} file(s) written, ${r.removed} removed`);
+      }
+    } catch (e) {
+      this.failed = true;
+      this.lastError = (e as Error)?.message ?? String(e);
+      this.o.log(
+        `authority: cannot write the export directory ${exportsFolder(this.o.root)}: ${this.lastError}` +
+          " (the batches stay in the database; retried at the next export pass)",
+      );
+    }
+  }
+}
