@@ -107,6 +107,17 @@ describeEachBackend("export directory for a CDN", (backend: Backend) => {
     expect(more.slice(0, names.length)).toEqual(names);
   });
 
+  test("a generation started by an index.txt request syncs the directory too, without a background pass", async () => {
+    await t.app.exportDir!.idle();
+    await publish(t);
+    t.clock.ms += 3600 * 1000;
+    const listed = (await call(t, "GET", "/v1/exports/index.txt")).text.split("\n").filter(Boolean);
+    expect(listed).toHaveLength(1);
+    await t.app.exportDir!.idle();
+    expect(zipsIn(root)).toEqual([listed[0].slice("v1/exports/".length)]);
+    expect(await expectSameAsApi(t.url, cdn.url)).toEqual(listed);
+  });
+
   test("a purge removes the purged files from the directory", async () => {
     await publish(t);
     t.clock.ms += 3600 * 1000;
@@ -166,6 +177,7 @@ describeEachBackend("export directory for a CDN", (backend: Backend) => {
     expect(failure).toContain(path.join(root, "v1", "exports"));
     expect(failure).toContain("retried at the next export pass");
     expect(t.app.exportDir?.lastError).toBeTruthy();
+    expect((await call(t, "GET", "/healthz")).json.exportDir).toEqual({ ok: false });
     for (const secret of [t.adminKey, t.kioskKey, t.secretsFile.serverKey]) {
       expect(t.logs.join("\n")).not.toContain(secret);
     }
@@ -175,6 +187,7 @@ describeEachBackend("export directory for a CDN", (backend: Backend) => {
     t.clock.ms += 60 * 1000;
     await t.app.runPendingWork();
     expect(t.app.exportDir?.lastError).toBeNull();
+    expect((await call(t, "GET", "/healthz")).json.exportDir).toBeUndefined();
     expect(t.logs.some((l) => /export directory .* caught up/.test(l))).toBe(true);
     expect(await expectSameAsApi(t.url, cdn.url)).toEqual(listed);
   });

@@ -87,7 +87,13 @@ export class AuthorityApp {
     this.bandLogs = new BandLogService(o.store, o.config, this.verification, sub.escrowSeal);
     this.bands = new BandRegistry(o.store, o.config, sub.escrowSeal, sub.syncKeySeal);
     this.contacts = new ContactList(o.store, o.config);
-    this.exports = new ExportBatcher(o.store, o.config, o.secrets);
+    // A generation (background pass or an index.txt request) syncs the export directory at once.
+    this.exports = new ExportBatcher(
+      o.store,
+      o.config,
+      o.secrets,
+      (_files, now) => void this.exportDir?.update(now, true),
+    );
     this.exportDir = o.config.exports.publishDir
       ? new ExportDirPublisher({
           root: o.config.exports.publishDir,
@@ -181,13 +187,14 @@ export class AuthorityApp {
   async runPendingWork(): Promise<void> {
     const now = Math.floor(this.nowMs() / 1000);
     if (this.config.deployment === "escrow" && !this.config.f1Workers) await this.f1.kick();
-    const built = await this.exports.ensureBatches(now);
+    await this.exports.ensureBatches(now);
     let purgedExports = false;
     if (now - this.lastPurge >= 3600) {
       this.lastPurge = now;
       purgedExports = ((await this.purge(now)).exportFiles ?? 0) > 0;
     }
-    await this.exportDir?.update(now, built > 0 || purgedExports);
+    // A generation above already started a sync (onBuilt); this waits for it, and catches up after failures.
+    await this.exportDir?.update(now, purgedExports);
   }
 
   /** Starts F1 resolution in the background; failures are recorded on the log, never thrown here. */
@@ -294,6 +301,8 @@ export class AuthorityApp {
             deployment: c.deployment,
             region: c.region,
             ...(this.backgroundStatus.failures > 0 ? { background: { ok: false, ...this.backgroundStatus } } : {}),
+            // A failing export directory (the cause, with its path, is in the log, not on this public page).
+            ...(this.exportDir?.lastError ? { exportDir: { ok: false } } : {}),
           },
         }),
       },

@@ -72,7 +72,8 @@ export async function startServer(app: AuthorityApp, o: ListenOptions): Promise<
       // Let a background run (an export being built) finish before the database closes, within the same bound;
       // what it has not committed by then is redone at the next start (every step is one transaction).
       let waited: NodeJS.Timeout | undefined;
-      await Promise.race([work, new Promise((r) => (waited = setTimeout(r, drainMs)))]);
+      const exportDir = app.exportDir?.idle();
+      await Promise.race([Promise.all([work, exportDir]), new Promise((r) => (waited = setTimeout(r, drainMs)))]);
       clearTimeout(waited);
     },
   };

@@ -33,14 +33,21 @@ export class ExportBatcher {
     private readonly store: AuthorityStore,
     private readonly config: AuthorityConfig,
     private readonly secrets: AuthoritySecrets,
+    /** Called after a run that stored new files (the export directory for a CDN is synced from here). */
+    private readonly onBuilt?: (files: number, now: number) => void,
   ) {}
 
   /** Builds the files of every closed window not yet batched; concurrent callers share one run. */
   ensureBatches(now: number): Promise<number> {
     if (!this.running) {
-      this.running = this.build(now).finally(() => {
-        this.running = null;
-      });
+      this.running = this.build(now)
+        .then((n) => {
+          if (n > 0) this.onBuilt?.(n, now);
+          return n;
+        })
+        .finally(() => {
+          this.running = null;
+        });
     }
     return this.running;
   }

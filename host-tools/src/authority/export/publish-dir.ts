@@ -150,7 +150,7 @@ export class ExportDirPublisher {
   private lastIndex: string | null = null;
   private failed = false;
   private verified = false;
-  private running: Promise<void> | null = null;
+  private tail: Promise<void> = Promise.resolve();
   /** The last failure's message, or null after a sync that worked. */
   lastError: string | null = null;
 
@@ -164,16 +164,20 @@ export class ExportDirPublisher {
     },
   ) {}
 
-  /** Syncs when needed (`force`: always); never throws. Concurrent callers share one run. */
+  /** Syncs when needed (`force`: always); never throws. Calls run one after another, in call order. */
   update(now: number, force = false): Promise<void> {
-    if (this.running) {
-      const after = this.running.then(() => this.update(now, force));
-      return after;
-    }
-    this.running = this.run(now, force).finally(() => {
-      this.running = null;
-    });
-    return this.running;
+    const next = this.tail.then(() => this.run(now, force));
+    this.tail = next;
+    return next;
+  }
+
+  /** Resolves when every sync asked for so far has finished (a server waits for it before closing the store). */
+  async idle(): Promise<void> {
+    let seen: Promise<void>;
+    do {
+      seen = this.tail;
+      await seen;
+    } while (seen !== this.tail);
   }
 
   private async run(now: number, force: boolean): Promise<void> {
