@@ -5,6 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { AuthorityApp } from "../../host-tools/src/authority/app";
 import { parseConfig } from "../../host-tools/src/authority/config";
+import { syncExportDir } from "../../host-tools/src/authority/export/publish-dir";
 import { secretsFromFile } from "../../host-tools/src/authority/secrets";
 import { runCli } from "../helpers/cli";
 import { Backend, describeEachBackend, dropPostgres, freshPostgresUrl, testDb } from "../postgres";
@@ -190,6 +191,45 @@ describeEachBackend("export directory for a CDN", (backend: Backend) => {
     expect((await call(t, "GET", "/healthz")).json.exportDir).toBeUndefined();
     expect(t.logs.some((l) => /export directory .* caught up/.test(l))).toBe(true);
     expect(await expectSameAsApi(t.url, cdn.url)).toEqual(listed);
+  });
+});
+
+describe("syncExportDir", () => {
+  test("a zip on disk that the store gained after the listing (another node's) is not removed", async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "tracelet-export-dir-"));
+    try {
+      const folder = path.join(root, "v1", "exports");
+      fs.mkdirSync(folder, { recursive: true });
+      const row = (name: string) => ({
+        name,
+        startTs: 0,
+        endTs: 3600,
+        batchNum: 1,
+        batchSize: 1,
+        keyCount: 1,
+        createdAt: 0,
+        zip: Buffer.from(name),
+      });
+      const rows = new Map([["0-3600-00001.zip", row("0-3600-00001.zip")]]);
+      fs.writeFileSync(path.join(folder, "3600-7200-00001.zip"), "3600-7200-00001.zip"); // stored after the listing
+      fs.writeFileSync(path.join(folder, "7200-10800-00001.zip"), "purged");
+      const store = {
+        listExportFiles: async () => [...rows.values()].map(({ zip: _zip, ...info }) => info),
+        getExportFile: async (name: string) =>
+          name === "3600-7200-00001.zip" ? { ...row(name), startTs: 3600, endTs: 7200 } : rows.get(name),
+      };
+      const r = await syncExportDir({ root, store, indexSince: 0, signingKeyPem: "pem", verify: true });
+      expect(r).toMatchObject({ files: 1, written: 1, removed: 1, listed: 1 });
+      expect(fs.readdirSync(folder).sort()).toEqual([
+        "0-3600-00001.zip",
+        "3600-7200-00001.zip",
+        "index.txt",
+        "signing-key.pem",
+      ]);
+      expect(fs.readFileSync(path.join(folder, "index.txt"), "utf8")).toBe("v1/exports/0-3600-00001.zip\n");
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 

@@ -88,7 +88,8 @@ export async function syncExportDir(o: ExportDirOptions): Promise<ExportDirResul
   writeIfChanged(path.join(dir, "index.txt"), Buffer.from(indexText(listed), "utf8"));
   let removed = 0;
   for (const name of fs.readdirSync(dir)) {
-    if (EXPORT_FILE_NAME.test(name) && !held.has(name)) {
+    // Asked again: another node sharing the directory may have stored and written a file since the listing.
+    if (EXPORT_FILE_NAME.test(name) && !held.has(name) && !(await o.store.getExportFile(name))) {
       fs.rmSync(path.join(dir, name), { force: true });
       removed++;
     }
