@@ -556,7 +556,7 @@ export const authorityPostgresSection: BenchSection = {
   figures: (result) => {
     const r = result as PostgresBenchResult;
     if (r.skipped)
-      return [{ figure: "PostgreSQL server", target: "set", measured: "none", pass: null, method: r.skipped }];
+      return [{ figure: "PostgreSQL server", target: "set", measured: "none", pass: false, method: r.skipped }];
     const where =
       `this machine (${r.cores} cores, load average ${r.loadAverageBefore.join("/")} before), ` +
       `PostgreSQL ${r.server!.version} fsync=${r.server!.fsync} synchronous_commit=${r.server!.synchronousCommit}`;
