@@ -25,8 +25,9 @@ firmware: $(NODE_STAMP)
 	$(TRACELET) build --all
 
 ## bench: benchmarks as a table (figure, target, measured, pass, how measured); JSON in bench/results.json
+## (authority-postgres runs on a throw-away PostgreSQL with fsync on when its binaries are here)
 bench: $(NODE_STAMP)
-	@$(TRACELET) bench
+	@TRACELET_PG_DURABLE=1 bash host-tools/scripts/with-postgres.sh $(TRACELET) bench
 
 typecheck: $(NODE_STAMP)
 	npm run typecheck

@@ -8,6 +8,9 @@
 # - Elsewhere, without PostgreSQL binaries or when the server cannot start: one line says so, and the command runs
 #   without it (the PostgreSQL variants of the tests skip, each file saying why in one line).
 #   host-tools/scripts/with-postgres.sh npx jest test/authority
+# - TRACELET_PG_DURABLE=1: the server keeps PostgreSQL's durable defaults (fsync, synchronous_commit and
+#   full_page_writes on), for benchmarks whose figures should hold for a real deployment:
+#   TRACELET_PG_DURABLE=1 host-tools/scripts/with-postgres.sh npx tracelet bench --only authority-postgres
 set -euo pipefail
 
 find_bindir() {
@@ -68,8 +71,10 @@ port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>
   without "initdb failed"
 }
 # Durability is not what tests measure: fsync off keeps the many small test databases fast.
+durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+[ "${TRACELET_PG_DURABLE:-}" = 1 ] && durability="-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
 if ! "${as_user[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" > /dev/null; then
+  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $durability -c max_connections=300" > /dev/null; then
   cat "$dir/server.log" >&2 || true
   stop
   trap - EXIT

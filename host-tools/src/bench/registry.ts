@@ -1,5 +1,6 @@
 import { authorityF1Section } from "./sections/authority-f1";
 import { authorityLoadSection } from "./sections/authority-load";
+import { authorityPostgresSection } from "./sections/authority-postgres";
 import { firmwareBandSection } from "./sections/firmware-band";
 import { espruinoRealSection } from "./sections/espruino-real";
 import { faultSweepSection } from "./sections/fault-sweep";
@@ -22,6 +23,7 @@ export const BENCH_SECTIONS: BenchSection[] = [
   protocolCryptoSection,
   authorityLoadSection,
   authorityF1Section,
+  authorityPostgresSection,
   kioskMatchSection,
   kioskSyncSection,
   kioskCrashSection,
