@@ -41,7 +41,9 @@ without() {
 bindir="$(find_bindir || true)"
 if [ -z "$bindir" ] && [ "$ci" = true ]; then
   echo "postgres: no PostgreSQL binaries; installing Debian's postgresql package" >&2
-  apt-get update && apt-get install -y postgresql
+  sudo=""
+  if [ "$(id -u)" -ne 0 ] && command -v sudo > /dev/null; then sudo=sudo; fi
+  $sudo apt-get update >&2 && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >&2
   bindir="$(find_bindir || true)"
 fi
 [ -n "$bindir" ] || without "no PostgreSQL binaries under /usr/lib/postgresql (apt-get install postgresql)"
