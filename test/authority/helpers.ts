@@ -6,6 +6,7 @@ import { signedLogExport } from "../../firmware/src/protocol/log-mac";
 import { EncounterRecord, ExportSegment, KIND_EN, RECORD_ID_BYTES } from "../../firmware/src/protocol/record";
 import { AuthorityApp } from "../../host-tools/src/authority/app";
 import { parseConfig } from "../../host-tools/src/authority/config";
+import { releaseAt } from "../../host-tools/src/authority/publish";
 import { computeLogmac, computeTekmac, MacKey } from "../../host-tools/src/authority/crypto/tekmac";
 import { generateSecretsFile, SecretsFile, secretsFromFile } from "../../host-tools/src/authority/secrets";
 import { RunningAuthority, startServer } from "../../host-tools/src/authority/server";
@@ -296,5 +297,21 @@ async function rawSql(db: string, sql: string, args: unknown[]): Promise<Record<
     ).rows;
   } finally {
     await c.end();
+  }
+}
+
+/**
+ * Asserts how many export files hold each of `keys` (published before `closedAt`), `seen` counting them by key
+ * hex, once the windows before `closedAt` (Unix s) are built: exactly one when the key's release (publish.ts
+ * releaseAt: the embargo after its validity) fell before `closedAt`; none while it is still embargoed now (from
+ * 00:00 to 02:00 UTC yesterday's key is); either in between (its window may close while the test reads).
+ */
+export function expectExportedOnce(seen: Map<string, number>, keys: TestKey[], closedAt: number): void {
+  const now = Date.now() / 1000;
+  for (const k of keys) {
+    const at = releaseAt(k, 0);
+    const hex = k.bytes.toString("hex");
+    if (at < closedAt) expect({ key: hex, files: seen.get(hex) }).toEqual({ key: hex, files: 1 });
+    else if (at > now) expect({ key: hex, files: seen.get(hex) }).toEqual({ key: hex, files: undefined });
   }
 }
