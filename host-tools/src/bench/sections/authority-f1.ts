@@ -6,7 +6,7 @@ import { pureCrypto } from "../../../../firmware/src/protocol/crypto";
 import { escrowTek } from "../../../../firmware/src/protocol/escrow";
 import { computeAem, computeRpi, deriveAemk, deriveRpik, enMetadata } from "../../../../firmware/src/protocol/gaen";
 import { signedLogExport } from "../../../../firmware/src/protocol/log-mac";
-import { EncounterRecord, KIND_EN, RECORD_ID_BYTES } from "../../../../firmware/src/protocol/record";
+import { EncounterRecord, ExportSegment, KIND_EN, RECORD_ID_BYTES } from "../../../../firmware/src/protocol/record";
 import { parseConfig } from "../../authority/config";
 import { deriveServerSubkeys } from "../../authority/crypto/server-keys";
 import { seal } from "../../authority/crypto/secret-box";
@@ -91,44 +91,11 @@ export async function runF1Bench(o: F1BenchOptions = {}): Promise<F1BenchResult>
     // The positive band's log: one segment per day, sightings uniform over the 24 hours.
     const f0 = randomBytes(8);
     const perDay = Math.ceil(nSightings / nDays);
-    const segments = [];
-    let made = 0;
-    let contactIdx = 0;
     const expected = new Set<string>();
-    for (let d = nDays; d >= 1 && made < nSightings; d--) {
-      const base = (today - d) * 86400;
-      const records: EncounterRecord[] = [];
-      for (let i = 0; i < perDay && made < nSightings; i++, made++) {
-        const startMinute = Math.floor(((i + Math.random()) / perDay) * 1440) % 1440;
-        // Every 25th sighting is a registered band (ground truth), the rest unregistered phones or bands.
-        if (made % 25 === 0 && nContacts > 0) {
-          const k = contactIdx++ % nContacts;
-          const t = base + startMinute * 60;
-          const tek = escrowTek(pureCrypto, secrets[k], Math.floor(t / 86400));
-          const rpi = computeRpi(pureCrypto, deriveRpik(pureCrypto, tek), Math.floor(t / 600));
-          const aem = computeAem(pureCrypto, deriveAemk(pureCrypto, tek), rpi, enMetadata(-6));
-          records.push({
-            kind: KIND_EN,
-            id: rpi.subarray(0, RECORD_ID_BYTES),
-            startMinute,
-            durationMinutes: 12,
-            rssiMean: -58,
-            aemTx: aem[1],
-          });
-          expected.add(ids[k] + "/" + Math.floor(t / 86400));
-        } else {
-          records.push({
-            kind: KIND_EN,
-            id: randomBytes(RECORD_ID_BYTES),
-            startMinute,
-            durationMinutes: 5,
-            rssiMean: -75,
-            aemTx: 0,
-          });
-        }
-      }
-      segments.push({ header: { seq: nDays - d, baseTime: base, monotonic: false, bootEpoch: 1 }, records });
-    }
+    let contactIdx = 0;
+    const { segments, records: made } = positiveLogSegments(today, nDays, nSightings, perDay, expected, () =>
+      nContacts > 0 ? { id: ids[contactIdx % nContacts], secret: secrets[contactIdx++ % nContacts] } : undefined,
+    );
     const body = Buffer.from(signedLogExport(pureCrypto.sha256, randomBytes(16), f0, segments));
     const stored = await store.storeBandLog({
       jti: "bench",
@@ -183,6 +150,58 @@ export async function runF1Bench(o: F1BenchOptions = {}): Promise<F1BenchResult>
     await store.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A positive band's log as the bench uploads it: one segment per day for the `days` days before `today`,
+ * `perDay` sightings uniform over each day's 24 hours, `sightings` in all. Every 25th sighting is the band
+ * `contact()` gives (ground truth: "<band>/<day>" added to `expected`), the rest unregistered phones or bands;
+ * without a contact, every sighting is unregistered. Returns the segments and the records they hold.
+ */
+export function positiveLogSegments(
+  today: number,
+  days: number,
+  sightings: number,
+  perDay: number,
+  expected: Set<string>,
+  contact: () => { id: string; secret: Uint8Array } | undefined,
+): { segments: ExportSegment[]; records: number } {
+  const segments: ExportSegment[] = [];
+  let made = 0;
+  for (let d = days; d >= 1 && made < sightings; d--) {
+    const base = (today - d) * 86400;
+    const records: EncounterRecord[] = [];
+    for (let i = 0; i < perDay && made < sightings; i++, made++) {
+      const startMinute = Math.floor(((i + Math.random()) / perDay) * 1440) % 1440;
+      const band = made % 25 === 0 ? contact() : undefined;
+      if (band) {
+        const t = base + startMinute * 60;
+        const tek = escrowTek(pureCrypto, band.secret, Math.floor(t / 86400));
+        const rpi = computeRpi(pureCrypto, deriveRpik(pureCrypto, tek), Math.floor(t / 600));
+        const aem = computeAem(pureCrypto, deriveAemk(pureCrypto, tek), rpi, enMetadata(-6));
+        records.push({
+          kind: KIND_EN,
+          id: rpi.subarray(0, RECORD_ID_BYTES),
+          startMinute,
+          durationMinutes: 12,
+          rssiMean: -58,
+          aemTx: aem[1],
+        });
+        expected.add(band.id + "/" + Math.floor(t / 86400));
+      } else {
+        records.push({
+          kind: KIND_EN,
+          id: randomBytes(RECORD_ID_BYTES),
+          startMinute,
+          durationMinutes: 5,
+          rssiMean: -75,
+          aemTx: 0,
+        });
+      }
+    }
+    segments.push({ header: { seq: days - d, baseTime: base, monotonic: false, bootEpoch: 1 }, records });
+  }
+  return { segments, records: made };
 }
 
 function round(x: number): number {

@@ -243,8 +243,9 @@ async function pool<T>(items: T[], concurrency: number, work: (item: T) => Promi
   );
 }
 
+/** POSTs JSON with an API key; anything but 200/201 throws with the route, status and answer. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function post(url: string, p: string, body: unknown, key: string): Promise<Record<string, any>> {
+export async function post(url: string, p: string, body: unknown, key: string): Promise<Record<string, any>> {
   const r = await fetch(url + p, {
     method: "POST",
     headers: { "content-type": "application/json", "x-api-key": key },
@@ -281,7 +282,8 @@ export function listening(child: ChildProcess): Promise<{ url: string; secretsFi
   });
 }
 
-function stats(ms: number[]): LatencyStats {
+/** p50, p99 and max of latencies in ms. */
+export function stats(ms: number[]): LatencyStats {
   const s = [...ms].sort((a, b) => a - b);
   const q = (p: number) => (s.length ? round(s[Math.min(s.length - 1, Math.floor(p * s.length))]) : 0);
   return { count: s.length, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: s.length ? round(s[s.length - 1]) : 0 };

@@ -5,17 +5,15 @@ import * as os from "os";
 import * as path from "path";
 import pg from "pg";
 import { pureCrypto } from "../../../../firmware/src/protocol/crypto";
-import { escrowTek } from "../../../../firmware/src/protocol/escrow";
-import { computeAem, computeRpi, deriveAemk, deriveRpik, enMetadata } from "../../../../firmware/src/protocol/gaen";
 import { signedLogExport } from "../../../../firmware/src/protocol/log-mac";
-import { EncounterRecord, KIND_EN, RECORD_ID_BYTES } from "../../../../firmware/src/protocol/record";
 import { computeTekmac } from "../../authority/crypto/tekmac";
 import { deriveServerSubkeys } from "../../authority/crypto/server-keys";
 import { seal } from "../../authority/crypto/secret-box";
 import { generateSecretsFile } from "../../authority/secrets";
 import { PostgresStore } from "../../authority/store/postgres";
 import { BenchFigure, BenchSection } from "../types";
-import { LatencyStats, listening, spawnServe } from "./authority-load";
+import { positiveLogSegments } from "./authority-f1";
+import { LatencyStats, listening, post, spawnServe, stats } from "./authority-load";
 
 /**
  * The authority on PostgreSQL (issue 20), on the server TRACELET_PG_URL names (skipped without it), each run on
@@ -303,44 +301,13 @@ function makeF1Input(nBands: number, nLogs: number, nDays: number, nSightings: n
   const logs = [];
   let contact = 0;
   for (let l = 0; l < nLogs; l++) {
-    const segments = [];
-    let made = 0;
-    for (let d = nDays; d >= 1 && made < nSightings; d--) {
-      const base = (today - d) * 86400;
-      const records: EncounterRecord[] = [];
-      for (let i = 0; i < perDay && made < nSightings; i++, made++) {
-        const startMinute = Math.floor(((i + Math.random()) / perDay) * 1440) % 1440;
-        if (made % 25 === 0) {
-          const k = contact++ % Math.min(nBands, 200);
-          const t = base + startMinute * 60;
-          const tek = escrowTek(pureCrypto, bandSecrets[k], Math.floor(t / 86400));
-          const rpi = computeRpi(pureCrypto, deriveRpik(pureCrypto, tek), Math.floor(t / 600));
-          const aem = computeAem(pureCrypto, deriveAemk(pureCrypto, tek), rpi, enMetadata(-6));
-          records.push({
-            kind: KIND_EN,
-            id: rpi.subarray(0, RECORD_ID_BYTES),
-            startMinute,
-            durationMinutes: 12,
-            rssiMean: -58,
-            aemTx: aem[1],
-          });
-          expected.add(bandIds[k] + "/" + Math.floor(t / 86400));
-        } else {
-          records.push({
-            kind: KIND_EN,
-            id: randomBytes(RECORD_ID_BYTES),
-            startMinute,
-            durationMinutes: 5,
-            rssiMean: -75,
-            aemTx: 0,
-          });
-        }
-      }
-      segments.push({ header: { seq: nDays - d, baseTime: base, monotonic: false, bootEpoch: 1 }, records });
-    }
+    const { segments, records } = positiveLogSegments(today, nDays, nSightings, perDay, expected, () => {
+      const k = contact++ % Math.min(nBands, 200);
+      return { id: bandIds[k], secret: bandSecrets[k] };
+    });
     const bandId = randomBytes(8);
     const body = Buffer.from(signedLogExport(pureCrypto.sha256, randomBytes(16), bandId, segments));
-    logs.push({ bandId: bandId.toString("hex"), body, segments: segments.length, records: made });
+    logs.push({ bandId: bandId.toString("hex"), body, segments: segments.length, records });
   }
   return { days: nDays, secretsJson: JSON.stringify(secretsFile), escrowSeal, bandIds, bandSecrets, logs, expected };
 }
@@ -517,25 +484,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function post(url: string, p: string, body: unknown, key: string): Promise<Record<string, any>> {
-  const r = await fetch(url + p, {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-api-key": key },
-    body: JSON.stringify(body),
-  });
-  const j = (await r.json()) as Record<string, unknown>;
-  if (r.status !== 200 && r.status !== 201) throw new Error(`${p}: ${r.status} ${JSON.stringify(j)}`);
-  return j;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function stats(ms: number[]): LatencyStats {
-  const s = [...ms].sort((a, b) => a - b);
-  const q = (p: number) => (s.length ? round(s[Math.min(s.length - 1, Math.floor(p * s.length))]) : 0);
-  return { count: s.length, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: s.length ? round(s[s.length - 1]) : 0 };
-}
 
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
