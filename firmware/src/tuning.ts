@@ -31,7 +31,7 @@ export const SCAN_RETRIES = 3;
 export const DEFAULT_RSSI_FLOOR_DBM = -87;
 export const BAND_FLOOR_ABOVE_PHONE_DB = 14;
 export const DEFAULT_LOW_BATTERY_PERCENT = 15;
-export const FIRMWARE_VERSION = 2;
+export const FIRMWARE_VERSION = 3;
 /** Discovery bursts: every 4-6 s, connectable at 100 ms for 250 ms (docs/protocol.md section 4). */
 export const DISCOVERY_PERIOD_MS = 4000;
 export const DISCOVERY_JITTER_MS = 2000;
@@ -76,17 +76,20 @@ export const WATCHDOG_S = 60;
 export const ROTATE_RETRY_MS = 60 * 1000;
 
 // log/encounter-log.ts
-/** One flash page less Storage's 32-byte file header, rounded down to whole 12-byte units (338). */
-export const LOG_FILE_BYTES = 4056;
+/** Storage bytes one log file takes: 2 KB, so a full log gives up half a flash page at a time, not a whole one. */
+export const LOG_FILE_STRIDE = 2048;
+/** A log file's data: its Storage bytes less Storage's 32-byte file header (252 8-byte units). */
+export const LOG_FILE_BYTES = LOG_FILE_STRIDE - 32;
 /**
  * A new log file opens a new segment based this long before the first sighting of the record that opened it: an
- * encounter is written at most an hour (MAX_ENCOUNTER_S) and two missed scans after its first sighting, so every
- * record the file will hold starts after its header's base. Retention drops a file once the file after it is
- * based more than two leads before the cutoff: all its records are then older than the cutoff.
+ * encounter is written at most MAX_ENCOUNTER_S and two missed scans after its first sighting, so every record the
+ * file will hold starts after its header's base. Retention drops a file once the file after it is based more than
+ * two leads before the cutoff: all its records are then older than the cutoff. A segment that outgrows its records'
+ * 7-bit start (21 h) continues with a new header based this long before the record that needed it.
  */
 export const FILE_BASE_LEAD_S = 7200;
-/** Units per log file: LOG_FILE_BYTES / RECORD_SIZE (12, protocol/record-constants.ts; a test checks both). */
-export const LOG_FILE_UNITS = LOG_FILE_BYTES / 12;
+/** Units per log file: LOG_FILE_BYTES / RECORD_SIZE (8, protocol/record-constants.ts; a test checks both). */
+export const LOG_FILE_UNITS = LOG_FILE_BYTES / 8;
 
 // scan/sightings.ts
 /**
@@ -99,10 +102,11 @@ export const FROM_STATIC = 2;
 /** An encounter missing from this many consecutive scans is finished. */
 export const MISSES_TO_CLOSE = 2;
 /**
- * An encounter closes once it spans an hour: the record's duration field holds 0-63 minutes. Rotating ids
- * (10 or 20 min) never get there; a fixed Bluezone id or a replayed RPI in range all day takes one record an hour.
+ * An encounter closes once it spans 22 minutes: a record's duration holds 0-6 steps of 4 minutes (the next scan,
+ * at most a jittered period later, still rounds to 6). Rotating ids (10-20 min) rarely get there; a fixed Bluezone
+ * id or a replayed RPI in range all day takes about three records an hour.
  */
-export const MAX_ENCOUNTER_S = 3600;
+export const MAX_ENCOUNTER_S = 1320;
 
 // state/band-state.ts
 /** A boot this many seconds (or more) past the previous boot's uptime is a reset; anything less, a power loss. */

@@ -118,7 +118,7 @@ class Life {
   logUnits(): number {
     let n = 0;
     for (const [name, f] of Object.entries(this.band.bandFiles()))
-      if (/^tl\.l\d+$/.test(name))
+      if (/^tl\.e\d+$/.test(name))
         for (let p = 0; p + RECORD_SIZE <= f.length; p += RECORD_SIZE)
           if (f.subarray(p, p + RECORD_SIZE).some((b) => b !== 0xff)) n++;
     return n;

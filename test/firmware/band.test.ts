@@ -3,7 +3,7 @@ import { decodeBeacon } from "../../firmware/src/protocol/advert";
 import { readU32LE, toHex } from "../../firmware/src/protocol/bytes";
 import { pureCrypto as c } from "../../firmware/src/protocol/crypto";
 import { computeRpi, deriveRpik } from "../../firmware/src/protocol/gaen";
-import { SEGMENT_MAGIC } from "../../firmware/src/protocol/record";
+import { isSegmentHeader } from "../../firmware/src/protocol/record";
 import {
   assembleLog,
   decodeDataPayload,
@@ -225,11 +225,11 @@ describe("band on a virtual clock", () => {
     expect(ids2).toContain(4);
     // Units after the acknowledged cursor hold only what was logged since.
     const newIds = second.units
-      .filter((u) => u.cursor >= first.next && u.bytes[0] !== SEGMENT_MAGIC)
-      .map((u) => u.bytes[1]);
+      .filter((u) => u.cursor >= first.next && !isSegmentHeader(u.bytes, 0))
+      .map((u) => u.bytes[0]);
     expect(newIds).toContain(4);
     expect(newIds).not.toContain(3);
-    expect(second.units[0].bytes[0]).toBe(SEGMENT_MAGIC);
+    expect(isSegmentHeader(second.units[0].bytes, 0)).toBe(true);
   });
 
   it("resumes a READ after a dropped link from the last stored cursor without losing or duplicating units", () => {

@@ -1,12 +1,13 @@
 import fc from "fast-check";
 import * as log from "../../firmware/src/log/encounter-log";
 import { LOG_FILE_UNITS } from "../../firmware/src/log/encounter-log";
-import { KIND_EN, RECORD_SIZE, SEGMENT_MAGIC } from "../../firmware/src/protocol/record";
+import { isSegmentHeader, KIND_EN, RECORD_SIZE } from "../../firmware/src/protocol/record";
 import { assembleLog, LogUnit, UNITS_PER_CURSOR_FILE } from "../../firmware/src/protocol/sync";
 import { LOG_FILE_BYTES } from "../../firmware/src/tuning";
 import { FakeFlash, PowerCut } from "./helpers/fake-flash";
 
-const T0 = 1_700_000_000;
+/** On the 10-minute grid, as segment bases are (record.ts). */
+const T0 = 1_700_000_400;
 
 function id(n: number): Uint8Array {
   const b = new Uint8Array(8);
@@ -20,7 +21,7 @@ function id(n: number): Uint8Array {
 type Log = typeof log;
 
 function add(log: Log, n: number, t: number): boolean {
-  return log.add(KIND_EN, id(n), 0, t, t + 120, -60, 7);
+  return log.add(KIND_EN, id(n), 0, t, t + 240, -59, 7);
 }
 
 /** Reads the whole log as a kiosk would, through the cursor API. */
@@ -62,21 +63,21 @@ describe("encounter log", () => {
     const flash = new FakeFlash();
     let log = fresh(flash);
     log.startSegment(T0, false, 1);
-    for (let i = 0; i < 10; i++) expect(add(log, i, T0 + i * 60)).toBe(true);
+    for (let i = 0; i < 10; i++) expect(add(log, i, T0 + i * 600)).toBe(true);
     log = fresh(flash);
     const units = readAll(log);
     expect(units.length).toBe(11);
     const a = assembleLog(units);
     expect(a.segments[0].header.baseTime).toBe(T0);
-    expect(a.segments[0].records.map((r) => r.startMinute)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    expect(a.segments[0].records[0].durationMinutes).toBe(2);
+    expect(a.segments[0].records.map((r) => r.startMinute)).toEqual([0, 10, 20, 30, 40, 50, 60, 70, 80, 90]);
+    expect(a.segments[0].records[0]).toMatchObject({ durationMinutes: 4, rssiMean: -59, aemTx: 7 });
     // A new boot continues the same file with a new segment header.
-    log.startSegment(500, true, 2);
-    add(log, 99, 560);
+    log.startSegment(1200, true, 2);
+    add(log, 99, 1860);
     const again = assembleLog(readAll(fresh(flash)));
     expect(again.segments.length).toBe(2);
-    expect(again.segments[1].header).toMatchObject({ monotonic: true, bootEpoch: 2, baseTime: 500 });
-    expect(again.segments[1].records[0].startMinute).toBe(1);
+    expect(again.segments[1].header).toMatchObject({ monotonic: true, bootEpoch: 2, baseTime: 1200 });
+    expect(again.segments[1].records[0].startMinute).toBe(10);
     expect(again.segments[1].header.seq).toBeGreaterThan(again.segments[0].header.seq);
   });
 
@@ -84,24 +85,25 @@ describe("encounter log", () => {
     const flash = new FakeFlash();
     let log = fresh(flash);
     log.startSegment(T0, false, 1);
-    for (let i = 0; i < 3; i++) add(log, i, T0 + i * 60);
+    for (let i = 0; i < 3; i++) add(log, i, T0 + i * 600);
     // Storage refuses the next write (an exception the hardware layer caught): nothing reaches the flash.
     const write = flash.write.bind(flash);
     flash.write = () => {
       flash.write = write;
       return false;
     };
-    add(log, 3, T0 + 180);
-    for (let i = 4; i < 8; i++) add(log, i, T0 + i * 60);
+    add(log, 3, T0 + 1800);
+    for (let i = 4; i < 8; i++) add(log, i, T0 + i * 600);
     log = fresh(flash);
     const starts = assembleLog(readAll(log)).segments[0].records.map((r) => r.startMinute);
     // Record 3 is lost (counted as a fault by the hardware layer); every later one is there after a reboot.
-    expect(starts).toEqual([0, 1, 2, 4, 5, 6, 7]);
-    // No blank unit before the written ones (the header and 7 records fill units 0-7).
+    expect(starts).toEqual([0, 10, 20, 40, 50, 60, 70]);
+    // No blank unit before the written ones (the header and 7 records fill units 0-7): byte 7 of a written unit is
+    // never 0xFF.
     const file = [...flash.files.values()][0];
-    const firstBytes = Array.from({ length: 8 }, (_, u) => file[u * RECORD_SIZE]);
-    expect(firstBytes).not.toContain(0xff);
-    expect(file[8 * RECORD_SIZE]).toBe(0xff);
+    const typeBytes = Array.from({ length: 8 }, (_, u) => file[u * RECORD_SIZE + 7]);
+    expect(typeBytes).not.toContain(0xff);
+    expect(file.subarray(8 * RECORD_SIZE, 9 * RECORD_SIZE).every((b) => b === 0xff)).toBe(true);
   });
 
   it("stays within its budget when full: drops whole oldest files, never throws, keeps the newest records", () => {
@@ -110,12 +112,13 @@ describe("encounter log", () => {
     log.startSegment(T0, false, 1);
     const total = LOG_FILE_UNITS * 12;
     for (let i = 0; i < total; i++) add(log, i, T0 + i * 60);
-    expect(flash.files.size).toBe(5);
+    // 20 KB of budget: ten 2 KB files.
+    expect(flash.files.size).toBe(10);
     for (const f of flash.files.values()) expect(f.length).toBe(LOG_FILE_BYTES);
     const ids = idsOf(readAll(log));
     expect(ids[ids.length - 1]).toBe(total - 1);
-    // Five files of LOG_FILE_UNITS units, one of them a header in each.
-    expect(ids.length).toBeGreaterThan(4 * (LOG_FILE_UNITS - 1));
+    // Ten files of LOG_FILE_UNITS units, a header in each (and one every 21 h of starts).
+    expect(ids.length).toBeGreaterThan(9 * (LOG_FILE_UNITS - 2));
     expect(log.stats()[2]).toBe(1);
     // Cursors keep growing across the recycled files.
     const units = readAll(log);
@@ -123,7 +126,7 @@ describe("encounter log", () => {
   });
 
   it("never throws when Storage is fuller than the budget: gives up old files, then counts lost records", () => {
-    const flash = new FakeFlash(3 * 4096 + 100);
+    const flash = new FakeFlash(3 * 2048 + 100);
     const log = fresh(flash, 20480);
     log.startSegment(T0, false, 1);
     const total = LOG_FILE_UNITS * 6;
@@ -169,9 +172,9 @@ describe("encounter log", () => {
     log.expire(now - 21 * day);
     const a = assembleLog(readAll(log));
     const times = a.segments.flatMap((s) => s.records.map((r) => s.header.baseTime + r.startMinute * 60));
-    // Five files of 337 records hold ~11 days at 150 a day: none of them is past the 21 days.
-    expect(times.length).toBeGreaterThan(4 * (LOG_FILE_UNITS - 2));
-    expect(Math.min(...times)).toBeGreaterThan(now - 12 * day);
+    // Ten files of ~250 records hold ~16.8 days at 150 a day: none of them is past the 21 days.
+    expect(times.length).toBeGreaterThan(9 * (LOG_FILE_UNITS - 3));
+    expect(Math.min(...times)).toBeGreaterThan(now - 17 * day);
     // With retention at 7 days, files whose every record is older go; the rest stay.
     log.expire(now - 7 * day);
     const b = assembleLog(readAll(log));
@@ -182,7 +185,7 @@ describe("encounter log", () => {
     expect(Math.min(...kept)).toBeGreaterThan(now - 7 * day - 3 * day);
   });
 
-  it("starts a new segment when the clock goes back or minutes would overflow", () => {
+  it("starts a new segment when the clock goes back or a start would not fit its 7 bits (21 h)", () => {
     const flash = new FakeFlash();
     const log = fresh(flash);
     log.startSegment(T0, false, 1);
@@ -191,7 +194,9 @@ describe("encounter log", () => {
     add(log, 3, T0 - 600 + 70000 * 60);
     const a = assembleLog(readAll(log));
     expect(a.segments.length).toBe(3);
-    expect(a.segments[1].header.baseTime).toBe(T0 - 600);
+    // Each new base lies two hours (FILE_BASE_LEAD_S) before the record that needed it.
+    expect(a.segments[1].header.baseTime).toBe(T0 - 600 - 7200);
+    expect(a.segments[2].header.baseTime).toBe(T0 - 600 + 70000 * 60 - 7200);
   });
 
   it("puts a segment header at unit 0 of every file (where a kiosk without context starts reading)", () => {
@@ -200,10 +205,10 @@ describe("encounter log", () => {
     log.startSegment(T0, false, 1);
     for (let i = 0; i < LOG_FILE_UNITS * 2; i++) add(log, i, T0 + i);
     const units = readAll(log);
-    for (const u of units) if (u.cursor % UNITS_PER_CURSOR_FILE === 0) expect(u.bytes[0]).toBe(SEGMENT_MAGIC);
+    for (const u of units) if (u.cursor % UNITS_PER_CURSOR_FILE === 0) expect(isSegmentHeader(u.bytes, 0)).toBe(true);
     const mid = units[units.length - 5].cursor;
     const fromFile = readAll(log, mid - (mid % UNITS_PER_CURSOR_FILE));
-    expect(fromFile[0].bytes[0]).toBe(SEGMENT_MAGIC);
+    expect(isSegmentHeader(fromFile[0].bytes, 0)).toBe(true);
   });
 
   it("recovers after a power cut at any byte: only the record being written can be lost", () => {

@@ -172,8 +172,8 @@ describe("payload codecs", () => {
   });
 
   it("fits DATA frames to the MTU", () => {
-    expect(unitsPerChunk(53)).toBe(2);
-    expect(unitsPerChunk(131)).toBe(9);
+    expect(unitsPerChunk(53)).toBe(4);
+    expect(unitsPerChunk(131)).toBe(13);
     expect(unitsPerChunk(23)).toBe(1);
     // The response characteristic must hold the status reply as well as a DATA chunk, on every MTU.
     for (const mtu of [23, 53, 131, 247]) {
@@ -186,22 +186,22 @@ describe("payload codecs", () => {
 
 describe("log assembly on the kiosk", () => {
   it("groups units under their headers, skips torn units and tolerates duplicates and disorder", () => {
-    const h = encodeSegmentHeader({ seq: 4, baseTime: 1700000000, monotonic: false, bootEpoch: 1 });
+    const h = encodeSegmentHeader({ seq: 4, baseTime: 1700000400, monotonic: false, bootEpoch: 1 });
     const r = new Uint8Array(RECORD_SIZE);
     encodeRecord(
       {
         kind: KIND_EN,
-        id: key(9).subarray(0, 6),
-        startMinute: 3,
-        durationMinutes: 5,
-        rssiMean: -60,
+        id: key(9).subarray(0, 5),
+        startMinute: 30,
+        durationMinutes: 8,
+        rssiMean: -59,
         aemTx: 7,
       },
       r,
       0,
     );
     const torn = r.slice();
-    torn[10] = 0xff;
+    torn.fill(0xff, 4); // a power cut before the second word
     const units = [
       { cursor: 1026, bytes: torn },
       { cursor: 1025, bytes: r },
@@ -212,15 +212,18 @@ describe("log assembly on the kiosk", () => {
     expect(a.segments.length).toBe(1);
     expect(a.segments[0].records.length).toBe(1);
     expect(a.skipped.map((s) => s.cursor)).toEqual([1026]);
-    expect(recordTime(a.segments[0], 3, null)).toBe(1700000180);
+    expect(a.segments[0].records[0]).toMatchObject({ startMinute: 30, durationMinutes: 8, rssiMean: -59, aemTx: 7 });
+    expect(recordTime(a.segments[0], 30, null)).toBe(1700000400 + 1800);
   });
 
   it("re-bases monotonic segments of the current power-on epoch only", () => {
-    const seg = { header: { seq: 1, baseTime: 100, monotonic: true, bootEpoch: 2 }, records: [] };
+    const seg = { header: { seq: 1, baseTime: 600, monotonic: true, bootEpoch: 2 }, records: [] };
     const st = { bandTime: 1700000000, uptime: 1000, bootEpoch: 2, flags: STATUS_FLAG_TIME_VALID };
-    expect(recordTime(seg, 1, st)).toBe(1700000000 - 1000 + 100 + 60);
-    expect(recordTime(seg, 1, { ...st, bootEpoch: 3 })).toBeNull();
-    expect(recordTime(seg, 1, { ...st, flags: 0 })).toBeNull();
+    expect(recordTime(seg, 10, st)).toBe(1700000000 - 1000 + 600 + 600);
+    expect(recordTime(seg, 10, { ...st, bootEpoch: 3 })).toBeNull();
+    expect(recordTime(seg, 10, { ...st, flags: 0 })).toBeNull();
+    // Headers keep the epoch modulo 15 (record.ts): the band's 8-bit count is compared the same way.
+    expect(recordTime(seg, 10, { ...st, bootEpoch: 17 })).toBe(1700000000 - 1000 + 600 + 600);
   });
 });
 

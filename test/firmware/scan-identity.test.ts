@@ -13,6 +13,7 @@ import { pureCrypto as c } from "../../firmware/src/protocol/crypto";
 import { computeAem, computeRpi, deriveAemk, deriveRpik, enMetadata } from "../../firmware/src/protocol/gaen";
 import { decodeBeacon } from "../../firmware/src/protocol/advert";
 import { decodeDiscoveryAdvert, discoveryToken } from "../../firmware/src/protocol/sync";
+import { RECORD_ID_BYTES } from "../../firmware/src/protocol/record";
 import * as table from "../../firmware/src/scan/encounter-table";
 import { EmitFn } from "../../firmware/src/scan/encounter-table";
 import { seededRand } from "./helpers/fake-flash";
@@ -58,7 +59,7 @@ describe("encounter table", () => {
     t.init(8);
     const a = idb(1);
     const b = idb(1);
-    b[5] = 8; // the last id byte kept (ID_BYTES = 6)
+    b[RECORD_ID_BYTES - 1] = 8; // the last id byte kept (RECORD_ID_BYTES = 5)
     t.sight(0, a, 0, -50, 0);
     t.sight(1, a, 0, -50, 0);
     t.sight(0, b, 0, -50, 0);
@@ -74,17 +75,17 @@ describe("encounter table", () => {
     expect(t.dropped()).toBe(6);
   });
 
-  it("closes an encounter once it spans an hour (a record's duration holds 63 minutes)", () => {
+  it("closes an encounter once it spans 22 minutes (a record's duration holds 24)", () => {
     const t = table;
     t.init(2);
     const out: Emitted[] = [];
-    for (let s = 0; s < 20; s++) {
+    for (let s = 0; s < 7; s++) {
       t.begin(s * 240);
       t.sight(0, idb(3), 0, -40, 0);
       t.endScan(collect(out));
     }
     expect(out.length).toBe(1);
-    expect(out[0].last - out[0].first).toBe(3600);
+    expect(out[0].last - out[0].first).toBe(1440);
   });
 
   it("flush emits everything open, and rows stay consistent under random traffic", () => {

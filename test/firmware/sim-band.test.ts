@@ -429,7 +429,7 @@ describe("21 days on the simulator", () => {
       expect(world.faults).toEqual([]);
       // The peak after 21 days is the peak of the first two: nothing accumulates.
       expect(band.memoryPeak).toBeLessThanOrEqual(early + 40);
-      const used = band.storage.files().filter((f) => /^tl\.l\d+$/.test(f.name)).length;
+      const used = band.storage.files().filter((f) => /^tl\.e\d+$/.test(f.name)).length;
       expect(used).toBeGreaterThan(0);
     },
     240000,

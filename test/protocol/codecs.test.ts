@@ -32,31 +32,38 @@ import {
   encodeRecord,
   encodeSegmentHeader,
   EncounterRecord,
-  KIND_BLUEZONE,
+  EPOCH_MODULUS,
   isSegmentHeader,
+  isUnwritten,
+  KIND_BLUEZONE,
   KIND_EN,
   RECORD_ID_BYTES,
   RECORD_MAX_MINUTES,
+  RECORD_MAX_START,
   RECORD_SIZE,
+  RSSI_BASE_DBM,
+  RSSI_MAX_CODE,
   SegmentHeader,
+  UNIT_HEADER_MIN,
 } from "../../firmware/src/protocol/record";
 
 const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });
 
+/** Records as format 3 holds them: starts in 10-minute intervals, durations in 4-minute steps, RSSI to 2 dB. */
 const recordArb: fc.Arbitrary<EncounterRecord> = fc.record({
   kind: fc.constantFrom(KIND_EN, KIND_BLUEZONE),
   id: bytes(RECORD_ID_BYTES),
-  startMinute: fc.integer({ min: 0, max: 65535 }),
-  durationMinutes: fc.integer({ min: 0, max: RECORD_MAX_MINUTES }),
-  rssiMean: fc.integer({ min: -128, max: 127 }),
+  startMinute: fc.integer({ min: 0, max: RECORD_MAX_START }).map((i) => i * 10),
+  durationMinutes: fc.integer({ min: 0, max: RECORD_MAX_MINUTES / 4 }).map((s) => s * 4),
+  rssiMean: fc.integer({ min: 0, max: RSSI_MAX_CODE }).map((v) => RSSI_BASE_DBM + 2 * v),
   aemTx: fc.integer({ min: 0, max: 255 }),
 });
 
 const headerArb: fc.Arbitrary<SegmentHeader> = fc.record({
   seq: fc.integer({ min: 0, max: 0xffffff }),
-  baseTime: fc.integer({ min: 0, max: 0xffffffff }),
+  baseTime: fc.integer({ min: 0, max: 0xffffff }).map((i) => i * 600),
   monotonic: fc.boolean(),
-  bootEpoch: fc.integer({ min: 0, max: 255 }),
+  bootEpoch: fc.integer({ min: 0, max: EPOCH_MODULUS - 1 }),
 });
 
 describe("Exposure Notification advert", () => {
@@ -117,50 +124,72 @@ describe("encounter record codec", () => {
       }),
     );
   });
-  it("detects any single corrupted bit", () => {
+  it("tells every unit's type from byte 7: a record never passes for a header and is never all 0xFF", () => {
     fc.assert(
-      fc.property(recordArb, fc.integer({ min: 0, max: RECORD_SIZE * 8 - 1 }), (r, bit) => {
+      fc.property(recordArb, headerArb, (r, h) => {
         const buf = new Uint8Array(RECORD_SIZE);
         encodeRecord(r, buf, 0);
-        buf[bit >> 3] ^= 1 << (bit & 7);
-        expect(decodeRecord(buf, 0).ok).toBe(false);
+        expect(buf[7]).toBeLessThan(UNIT_HEADER_MIN);
+        expect(isSegmentHeader(buf, 0)).toBe(false);
+        expect(isUnwritten(buf, 0)).toBe(false);
+        const hb = encodeSegmentHeader(h);
+        expect(hb[7]).toBeGreaterThanOrEqual(UNIT_HEADER_MIN);
+        expect(hb[7]).not.toBe(0xff);
+        expect(decodeRecord(hb, 0)).toEqual({ ok: false, error: "not a record" });
       }),
     );
   });
-  it("never lets a record pass for a segment header or start with 0xFF (how the log finds its end)", () => {
+  it("reads a unit torn in its second word (byte 7 still 0xFF) as torn, not as a record or the end", () => {
     fc.assert(
       fc.property(recordArb, (r) => {
         const buf = new Uint8Array(RECORD_SIZE);
         encodeRecord(r, buf, 0);
-        expect(isSegmentHeader(buf, 0)).toBe(false);
-        expect(buf[0]).not.toBe(0xff);
+        buf.fill(0xff, 4);
+        if (buf.subarray(0, 4).every((b) => b === 0xff)) return;
+        expect(decodeRecord(buf, 0)).toEqual({ ok: false, error: "torn unit" });
+        expect(isUnwritten(buf, 0)).toBe(false);
       }),
     );
   });
-  it("saturates durations at 63 minutes", () => {
+  it("saturates durations at 24 minutes and RSSI at -95 and -33 dBm, and rounds both", () => {
     const buf = new Uint8Array(RECORD_SIZE);
-    encodeRecord(
-      { kind: KIND_EN, id: new Uint8Array(6), startMinute: 1, durationMinutes: 200, rssiMean: -60, aemTx: 0 },
-      buf,
-      0,
+    const rec = (durationMinutes: number, rssiMean: number) => {
+      encodeRecord(
+        { kind: KIND_EN, id: new Uint8Array(5), startMinute: 10, durationMinutes, rssiMean, aemTx: 0 },
+        buf,
+        0,
+      );
+      const d = decodeRecord(buf, 0);
+      if (!d.ok) throw new Error(d.error);
+      return [d.value.durationMinutes, d.value.rssiMean];
+    };
+    expect(rec(200, -20)).toEqual([RECORD_MAX_MINUTES, -33]);
+    expect(rec(0, -120)).toEqual([0, -95]);
+    expect(rec(5, -60)).toEqual([4, -59]);
+    expect(rec(7, -61)).toEqual([8, -61]);
+  });
+  it("refuses starts it cannot hold and header bases off the 10-minute grid", () => {
+    const buf = new Uint8Array(RECORD_SIZE);
+    const r = { kind: KIND_EN, id: new Uint8Array(5), durationMinutes: 0, rssiMean: -60, aemTx: 0 };
+    expect(() => encodeRecord({ ...r, startMinute: 1280 }, buf, 0)).toThrow("not a multiple of 10 in 0-1270");
+    expect(() => encodeRecord({ ...r, startMinute: 15 }, buf, 0)).toThrow("not a multiple of 10 in 0-1270");
+    expect(() => encodeSegmentHeader({ seq: 1, baseTime: 1700000000, monotonic: false, bootEpoch: 0 })).toThrow(
+      "not a multiple of 600 s",
     );
-    const d = decodeRecord(buf, 0);
-    expect(d.ok && d.value.durationMinutes).toBe(RECORD_MAX_MINUTES);
   });
   it("treats erased flash (0xFF) as unwritten", () => {
     const d = decodeRecord(new Uint8Array(RECORD_SIZE).fill(0xff), 0);
     expect(d).toEqual({ ok: false, error: "unwritten record" });
   });
-  it("round-trips segment headers and rejects bad magic", () => {
+  it("round-trips segment headers and detects any single corrupted bit in one", () => {
     fc.assert(
-      fc.property(headerArb, (h) => {
-        const d = decodeSegmentHeader(encodeSegmentHeader(h), 0);
-        expect(d).toEqual({ ok: true, value: h });
+      fc.property(headerArb, fc.integer({ min: 0, max: 63 }), (h, bit) => {
+        const b = encodeSegmentHeader(h);
+        expect(decodeSegmentHeader(b, 0)).toEqual({ ok: true, value: h });
+        b[bit >> 3] ^= 1 << (bit & 7);
+        expect(decodeSegmentHeader(b, 0).ok).toBe(false);
       }),
     );
-    const bad = encodeSegmentHeader({ seq: 1, baseTime: 2, monotonic: false, bootEpoch: 0 });
-    bad[0] = 0x58;
-    expect(decodeSegmentHeader(bad, 0)).toEqual({ ok: false, error: "bad segment magic" });
   });
   it("round-trips signed log exports (TLX v3): pages verify, units split back, segments reassemble", () => {
     const secret = new Uint8Array(16).fill(9);
@@ -205,7 +234,7 @@ describe("encounter record codec", () => {
   });
   it("rejects truncated, padded and v2 exports, bad pages, and never throws on garbage", () => {
     const bandId = new Uint8Array(8);
-    const seg = [{ header: { seq: 0, baseTime: 100, monotonic: false, bootEpoch: 1 }, records: [] }];
+    const seg = [{ header: { seq: 0, baseTime: 600, monotonic: false, bootEpoch: 1 }, records: [] }];
     const enc = signedLogExport(pureCrypto.sha256, new Uint8Array(16), bandId, seg);
     const padded = new Uint8Array(enc.length + 3);
     padded.set(enc);

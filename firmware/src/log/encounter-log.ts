@@ -1,20 +1,23 @@
 import { Flash } from "../hw/types";
-import { floor, newBytes, newU32, readU32LE } from "../protocol/bytes";
+import { floor, newBytes, newU32 } from "../protocol/bytes";
 import {
   isSegmentHeader,
+  isUnwritten,
+  RECORD_MAX_START,
   RECORD_SIZE,
-  SEGMENT_FLAG_MONOTONIC,
+  RECORD_START_S,
+  segmentBase,
   segmentSeq,
   writeRecord,
   writeSegmentHeader,
 } from "../protocol/record";
 import { UNITS_PER_CURSOR_FILE } from "../protocol/sync";
-import { FILE_BASE_LEAD_S, LOG_FILE_BYTES, LOG_FILE_UNITS } from "../tuning";
+import { FILE_BASE_LEAD_S, LOG_FILE_BYTES, LOG_FILE_STRIDE, LOG_FILE_UNITS } from "../tuning";
 
 /**
- * The append-only encounter log in Storage (docs/protocol.md section 5.1). Files `tl.l<i>` are preallocated one
- * flash page each and filled unit by unit (12 bytes: segment headers and records); unit 0 of every file is a
- * segment header. Retention drops whole files. Nothing here throws: a write that Storage refuses is counted.
+ * The append-only encounter log in Storage (docs/protocol.md section 5.1). Files `tl.e<i>` are preallocated (2 KB
+ * with Storage's header) and filled unit by unit (8 bytes: segment headers and records, log format 3); unit 0 of
+ * every file is a segment header. (Format 2 files were `tl.l<i>`: the flasher converts them on upgrade.) Retention drops whole files. Nothing here throws: a write that Storage refuses is counted.
  * A module-level singleton (`init` resets it), like the other stateful firmware modules: see scan/encounter-table.ts.
  */
 
@@ -26,21 +29,21 @@ export interface LogChunk {
 }
 
 function fileName(i: number): string {
-  return "tl.l" + i;
+  return "tl.e" + i;
 }
 
-/**
- * Writes go in byte order and byte 0 of a unit is never 0xFF once written (records keep bit 1 clear; headers:
- * 'S'), so a unit whose byte 0 reads 0xFF was never started.
- */
+/** A unit all of whose bytes read 0xFF was never started (byte 7 of a written unit is never 0xFF: record.ts). */
 function unwritten(i: number, unit: number): boolean {
-  const b = flash.read(fileName(i), unit * RECORD_SIZE, 1);
-  return !b || b[0] === 0xff;
+  const b = flash.read(fileName(i), unit * RECORD_SIZE, RECORD_SIZE);
+  return !b || isUnwritten(b, 0);
 }
 
 let flash: Flash;
 let files = 0;
-/** Seq of each file's unit-0 header (0: free slot; seqs start at 1), units used, unit-0 base time when Unix (else 0). */
+/**
+ * Seq of each file's unit-0 header (0: free slot; seqs start at 1), units used, unit-0 base time when Unix
+ * (seconds, else 0). The open segment's base is in 10-minute intervals (record.ts).
+ */
 let seq0: Uint32Array;
 let end: Uint16Array;
 let base0: Uint32Array;
@@ -54,10 +57,10 @@ let syncCursor = 0;
 let droppedUnsynced = 0;
 let lost = 0;
 
-/** Sets the flash and the budget (whole 4096-byte pages, at least two files); call recover() next. */
+/** Sets the flash and the budget (whole 2 KB files, at least two); call recover() next. */
 export function init(f: Flash, budgetBytes: number): void {
   flash = f;
-  files = floor(budgetBytes / 4096);
+  files = floor(budgetBytes / LOG_FILE_STRIDE);
   if (files < 2) files = 2;
   seq0 = newU32(files);
   end = new Uint16Array(files);
@@ -106,7 +109,7 @@ function openFile(): boolean {
     return false;
   }
   seq0[slot] = lastSeq;
-  base0[slot] = segMono ? 0 : segBase;
+  base0[slot] = segMono ? 0 : segBase * RECORD_START_S;
   end[slot] = 1;
   cur = slot;
   segOpen = true;
@@ -133,7 +136,7 @@ function locate(cursor: number): number[] | undefined {
 
 /** Starts a segment (boot, clock set): records after it are timed from `base` (log time, seconds). */
 export function startSegment(base: number, monotonic: boolean, epoch: number): void {
-  segBase = floor(base);
+  segBase = floor(base / RECORD_START_S);
   segMono = monotonic;
   segEpoch = epoch & 255;
   segOpen = false;
@@ -152,7 +155,7 @@ export function recover(): void {
       continue;
     }
     seq0[i] = segmentSeq(u0, 0);
-    base0[i] = u0[2] & SEGMENT_FLAG_MONOTONIC ? 0 : readU32LE(u0, 7);
+    base0[i] = u0[7] & 16 ? 0 : segmentBase(u0, 0) * RECORD_START_S;
     // Units are written in order, so the erased units form a suffix: binary search for its start.
     let lo = 1;
     let hi = LOG_FILE_UNITS;
@@ -169,7 +172,7 @@ export function recover(): void {
   if (newest >= 0) lastSeq = seq0[newest] + end[newest];
 }
 
-/** Appends an encounter (first/last sighting in log time; id prefix at `ids[off..off+6]`); false if lost. */
+/** Appends an encounter (first/last sighting in log time; id prefix at `ids[off..off+5]`); false if lost. */
 export function add(
   kind: number,
   ids: Uint8Array,
@@ -179,9 +182,11 @@ export function add(
   rssiMean: number,
   aem: number,
 ): boolean {
-  if (floor((first - segBase) / 60) > 65000 || first < segBase) {
-    // The clock went back, or the segment is 45 days old: a new time base.
-    startSegment(first, segMono, segEpoch);
+  let start = floor(first / RECORD_START_S) - segBase;
+  if (start < 0 || start > RECORD_MAX_START) {
+    // The clock went back, or the start no longer fits the record's 7 bits (21 h): a new time base, as early as
+    // for a new file, so that encounters still open (first seen before this one) fit it too.
+    startSegment(first > FILE_BASE_LEAD_S ? first - FILE_BASE_LEAD_S : 0, segMono, segEpoch);
   }
   if (cur < 0 || end[cur] >= LOG_FILE_UNITS || (!segOpen && end[cur] + 2 > LOG_FILE_UNITS)) {
     // Every file's unit-0 header dates it for retention: a segment that continues from the previous file gets a
@@ -196,8 +201,9 @@ export function add(
     put(header());
     segOpen = true;
   }
+  start = floor(first / RECORD_START_S) - segBase;
   const u = newBytes(RECORD_SIZE);
-  writeRecord(u, 0, kind, ids, off, floor((first - segBase) / 60), Math.round((last - first) / 60), rssiMean, aem);
+  writeRecord(u, 0, kind, ids, off, start, last - first, rssiMean, aem);
   put(u);
   return true;
 }

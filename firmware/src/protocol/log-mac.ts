@@ -24,6 +24,7 @@ import {
   RECORD_SIZE,
 } from "./record";
 import { assembleLog, LogUnit, OP_DATA, OP_READ_END } from "./sync";
+import { V2_UNIT_SIZE } from "./record-v2";
 
 /**
  * The band's own signature on its log (docs/protocol.md section 7.4): every READ page ends with a MAC under a log
@@ -122,6 +123,8 @@ export class LogPages {
 export interface LogExportV3 {
   bandId: Uint8Array;
   pages: LogPage[];
+  /** Bytes per log unit: RECORD_SIZE (log format 3) when absent, 12 for a band still on format 2 (record-v2.ts). */
+  unitSize?: number;
 }
 
 /**
@@ -136,7 +139,7 @@ export function encodeLogExportV3(x: LogExportV3): Uint8Array {
   out[3] = EXPORT_VERSION;
   out.set(x.bandId, 4);
   writeU16LE(out, 12, x.pages.length);
-  out[14] = RECORD_SIZE;
+  out[14] = x.unitSize || RECORD_SIZE;
   out[15] = crc8(out, 0, 15);
   let pos = 16;
   for (let i = 0; i < x.pages.length; i++) {
@@ -159,7 +162,7 @@ export function decodeLogExportV3(b: Uint8Array): Decoded<LogExportV3> {
       "unsupported log export version " + b[3] + " (expected " + EXPORT_VERSION + ": pages signed by the band)",
     );
   if (crc8(b, 0, 15) !== b[15]) return fail("log export header checksum mismatch");
-  if (b[14] !== RECORD_SIZE) return fail("unsupported record size " + b[14]);
+  if (b[14] !== RECORD_SIZE && b[14] !== V2_UNIT_SIZE) return fail("unsupported record size " + b[14]);
   const count = readU16LE(b, 12);
   const pages: LogPage[] = [];
   let pos = 16;
@@ -176,7 +179,7 @@ export function decodeLogExportV3(b: Uint8Array): Decoded<LogExportV3> {
     pos += n + 4 + LOG_MAC_BYTES;
   }
   if (pos !== b.length) return fail("log export has " + (b.length - pos) + " trailing bytes");
-  return ok({ bandId: copyBytes(b, 4, BAND_ID_BYTES), pages: pages });
+  return ok({ bandId: copyBytes(b, 4, BAND_ID_BYTES), pages: pages, unitSize: b[14] });
 }
 
 /** Index of the first page whose MAC is not the band's, or -1 when every page verifies. */
@@ -197,10 +200,11 @@ export function firstBadPage(sha: Sha256Fn, key: Uint8Array, x: LogExportV3): nu
  * continues the cursor sequence. Every split that consumes the body exactly is tried (failures memoised, so the
  * search is bounded); the first found is used. Undefined when the body is not such a sequence.
  */
-export function pageUnits(body: Uint8Array): LogUnit[] | undefined {
+export function pageUnits(body: Uint8Array, unitSize?: number): LogUnit[] | undefined {
+  const size = unitSize || RECORD_SIZE;
   const out: LogUnit[] = [];
   if (body.length === 0) return out;
-  if (body.length < 4 + RECORD_SIZE) return undefined;
+  if (body.length < 4 + size) return undefined;
   const c0 = readU32LE(body, 0);
   const dead: { [k: number]: boolean } = {};
   // A payload starts at `o` after `u` units of the page; true when the rest of the body parses.
@@ -208,14 +212,14 @@ export function pageUnits(body: Uint8Array): LogUnit[] | undefined {
     const k = o * 64 + u;
     if (dead[k] || readU32LE(body, o) !== (c0 + u) >>> 0) return false;
     let p = o + 4;
-    for (let j = u; p + RECORD_SIZE <= body.length && j < PAGE_MAX_UNITS; j++) {
-      out[j] = { cursor: c0 + j, bytes: body.subarray(p, p + RECORD_SIZE) };
-      p += RECORD_SIZE;
+    for (let j = u; p + size <= body.length && j < PAGE_MAX_UNITS; j++) {
+      out[j] = { cursor: c0 + j, bytes: body.subarray(p, p + size) };
+      p += size;
       if (p === body.length) {
         out.length = j + 1;
         return true;
       }
-      if (p + 4 + RECORD_SIZE <= body.length && from(p, j + 1)) return true;
+      if (p + 4 + size <= body.length && from(p, j + 1)) return true;
     }
     dead[k] = true;
     return false;
@@ -231,13 +235,13 @@ export function unitsOfPages(x: LogExportV3): Decoded<LogUnit[]> {
   const seen: { [cursor: number]: Uint8Array } = {};
   const all: LogUnit[] = [];
   for (let i = 0; i < x.pages.length; i++) {
-    const units = pageUnits(x.pages[i].body);
+    const units = pageUnits(x.pages[i].body, x.unitSize);
     if (!units) return fail("page " + i + ": body is not a sequence of DATA payloads with consecutive cursors");
     for (let j = 0; j < units.length; j++) {
       const u = units[j];
       const prev = seen[u.cursor];
       if (prev) {
-        for (let k = 0; k < RECORD_SIZE; k++)
+        for (let k = 0; k < u.bytes.length; k++)
           if (prev[k] !== u.bytes[k])
             return fail("page " + i + ": cursor " + u.cursor + " differs from an earlier page");
         continue;
@@ -271,9 +275,10 @@ export function signPages(
     while (i < units.length && inPage < pp) {
       let n = 1;
       while (n < pc && inPage + n < pp && i + n < units.length && units[i + n].cursor === units[i].cursor + n) n++;
-      const p = newBytes(4 + n * RECORD_SIZE);
+      const size = units[i].bytes.length;
+      const p = newBytes(4 + n * size);
       writeU32LE(p, 0, units[i].cursor);
-      for (let j = 0; j < n; j++) p.set(units[i + j].bytes, 4 + j * RECORD_SIZE);
+      for (let j = 0; j < n; j++) p.set(units[i + j].bytes, 4 + j * size);
       parts.push(p);
       inPage += n;
       i += n;

@@ -41,7 +41,8 @@ import {
   WIPE_CONFIRM,
   CONSOLE_CONFIRM,
 } from "./sync-constants";
-import { decodeRecord, decodeSegmentHeader, ExportSegment, RECORD_SIZE, SEGMENT_MAGIC } from "./record";
+import { decodeRecord, decodeSegmentHeader, EPOCH_MODULUS, ExportSegment, RECORD_SIZE } from "./record";
+import { decodeV2Header, decodeV2Record, V2_UNIT_SIZE, V2Segment, v3OfV2 } from "./record-v2";
 
 export * from "./sync-constants";
 
@@ -457,11 +458,12 @@ export function unitsPerChunk(mtu: number): number {
   return n < 1 ? 1 : n;
 }
 
-/** DATA payload: cursor u32 of the first unit | units (16 B each, consecutive cursors). */
-export function decodeDataPayload(p: Uint8Array): Decoded<{ cursor: number; units: Uint8Array[] }> {
-  if (!p || p.length < 4 || (p.length - 4) % RECORD_SIZE !== 0) return fail("DATA payload is not cursor + whole units");
+/** DATA payload: cursor u32 of the first unit | units (`unitSize` bytes each, consecutive cursors). */
+export function decodeDataPayload(p: Uint8Array, unitSize?: number): Decoded<{ cursor: number; units: Uint8Array[] }> {
+  const size = unitSize || RECORD_SIZE;
+  if (!p || p.length < 4 || (p.length - 4) % size !== 0) return fail("DATA payload is not cursor + whole units");
   const units: Uint8Array[] = [];
-  for (let i = 4; i < p.length; i += RECORD_SIZE) units.push(copyBytes(p, i, RECORD_SIZE));
+  for (let i = 4; i < p.length; i += size) units.push(copyBytes(p, i, size));
   return ok({ cursor: readU32LE(p, 0), units: units });
 }
 
@@ -487,19 +489,24 @@ export function assembleLog(units: LogUnit[]): AssembledLog {
   const segments: ExportSegment[] = [];
   const skipped: { cursor: number; reason: string }[] = [];
   let orphans = 0;
+  if (sorted.length > 0 && sorted[0].bytes.length === V2_UNIT_SIZE) return assembleV2(sorted);
   let current: ExportSegment | undefined;
   let last = -1;
   for (let i = 0; i < sorted.length; i++) {
     const u = sorted[i];
     if (u.cursor === last) continue;
     last = u.cursor;
-    if (u.bytes[0] === SEGMENT_MAGIC) {
+    if (u.bytes.length !== RECORD_SIZE) {
+      skipped.push({ cursor: u.cursor, reason: "unit of " + u.bytes.length + " bytes among " + RECORD_SIZE });
+      continue;
+    }
+    if (u.bytes[7] >= 0xe0 && u.bytes[7] !== 0xff) {
       const h = decodeSegmentHeader(u.bytes, 0);
       if (h.ok) {
         current = { header: h.value, records: [] };
         segments.push(current);
-        continue;
-      }
+      } else skipped.push({ cursor: u.cursor, reason: h.error });
+      continue;
     }
     const r = decodeRecord(u.bytes, 0);
     if (!r.ok) {
@@ -513,6 +520,33 @@ export function assembleLog(units: LogUnit[]): AssembledLog {
   return { segments: segments, skipped: skipped, orphans: orphans };
 }
 
+/** assembleLog for a band still on log format 2 (12-byte units): its segments converted to format 3 (record-v2.ts). */
+function assembleV2(sorted: LogUnit[]): AssembledLog {
+  const v2: V2Segment[] = [];
+  const skipped: { cursor: number; reason: string }[] = [];
+  let orphans = 0;
+  let last = -1;
+  for (let i = 0; i < sorted.length; i++) {
+    const u = sorted[i];
+    if (u.cursor === last) continue;
+    last = u.cursor;
+    if (u.bytes.length !== V2_UNIT_SIZE) {
+      skipped.push({ cursor: u.cursor, reason: "unit of " + u.bytes.length + " bytes among " + V2_UNIT_SIZE });
+      continue;
+    }
+    const h = decodeV2Header(u.bytes, 0);
+    if (h.ok) {
+      v2.push({ header: h.value, records: [] });
+      continue;
+    }
+    const r = decodeV2Record(u.bytes, 0);
+    if (!r.ok) skipped.push({ cursor: u.cursor, reason: r.error });
+    else if (v2.length === 0) orphans++;
+    else v2[v2.length - 1].records.push(r.value);
+  }
+  return { segments: v3OfV2(v2, v2.length ? v2[0].header.seq : 1), skipped: skipped, orphans: orphans };
+}
+
 /**
  * Unix seconds of a record's first sighting. Monotonic segments (logged without valid time) are placed using
  * the band's status at sync: the boot that wrote them started at `bandTime - uptime` if they belong to the
@@ -524,7 +558,8 @@ export function recordTime(
   status: { bandTime: number; uptime: number; bootEpoch: number; flags: number } | null,
 ): number | null {
   if (!seg.header.monotonic) return seg.header.baseTime + startMinute * 60;
-  if (!status || !(status.flags & STATUS_FLAG_TIME_VALID) || status.bootEpoch !== seg.header.bootEpoch) return null;
+  if (!status || !(status.flags & STATUS_FLAG_TIME_VALID) || status.bootEpoch % EPOCH_MODULUS !== seg.header.bootEpoch)
+    return null;
   return status.bandTime - status.uptime + seg.header.baseTime + startMinute * 60;
 }
 

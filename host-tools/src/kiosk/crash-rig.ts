@@ -117,7 +117,7 @@ const hexOf = (b: Uint8Array) => Buffer.from(b).toString("hex");
 export function flashUnits(band: EspruinoDevice): string[] {
   const out: string[] = [];
   for (const f of band.storage.files()) {
-    if (!/^tl\.l\d+$/.test(f.name)) continue;
+    if (!/^tl\.e\d+$/.test(f.name)) continue;
     for (let o = 0; o + RECORD_SIZE <= f.data.length; o += RECORD_SIZE) {
       if (isUnwritten(f.data, o)) break;
       out.push(hexOf(f.data.subarray(o, o + RECORD_SIZE)));

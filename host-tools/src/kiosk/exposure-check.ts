@@ -3,12 +3,11 @@ import * as v8 from "v8";
 import * as vm from "vm";
 import { pageUnits } from "../../../firmware/src/protocol/log-mac";
 import {
-  crc8,
   decodeSegmentHeader,
   ExportSegment,
-  isUnwritten,
   RECORD_ID_BYTES,
-  SEGMENT_MAGIC,
+  RSSI_BASE_DBM,
+  UNIT_HEADER_MIN,
 } from "../../../firmware/src/protocol/record";
 import { recordTime } from "../../../firmware/src/protocol/sync";
 import { AuthorityClient } from "./authority-client";
@@ -59,25 +58,25 @@ export function sightingsOf(store: KioskStore, bandId: string): { log: MatchLog;
   for (const page of store.pages(bandId)) {
     if (!statuses.has(page.syncId)) statuses.set(page.syncId, store.syncStatus(page.syncId));
     for (const u of pageUnits(page.body) ?? []) {
-      if (u.bytes[0] === SEGMENT_MAGIC) {
-        const h = decodeSegmentHeader(u.bytes, 0);
+      const b = u.bytes;
+      if (b[7] >= UNIT_HEADER_MIN) {
+        const h = decodeSegmentHeader(b, 0);
         if (h.ok) {
           seg = { header: h.value, records: [] };
           // A monotonic segment is placed in time with the status of the sync that brought its header.
           status = statuses.get(page.syncId);
-          continue;
         }
+        continue;
       }
-      // decodeRecord's checks without its copies: the id is a view of the page body (memory, at 10,000 logs).
-      const b = u.bytes;
-      if (!seg || isUnwritten(b, 0) || crc8(b, 0, 11) !== b[11] || b[0] & 2) continue;
+      // decodeRecord without its copies: the id is a view of the page body (memory, at 10,000 logs).
+      if (!seg) continue;
       sightings.push({
-        kind: b[0] & 1,
-        id: b.subarray(1, 1 + RECORD_ID_BYTES),
-        startUnix: recordTime(seg, b[7] | (b[8] << 8), status ?? null),
-        durationMinutes: b[0] >> 2,
-        rssiMean: (b[9] << 24) >> 24,
-        aemTx: b[10],
+        kind: b[6] >> 7,
+        id: b.subarray(0, RECORD_ID_BYTES),
+        startUnix: recordTime(seg, (b[6] & 127) * 10, status ?? null),
+        durationMinutes: (b[7] >> 5) * 4,
+        rssiMean: RSSI_BASE_DBM + 2 * (b[7] & 31),
+        aemTx: b[5],
       });
       cursors.push(u.cursor);
     }

@@ -10,10 +10,10 @@ import { EspruinoDevice } from "./device";
 
 /**
  * Reads a band's encounter log straight out of its simulated Storage, in the format of docs/protocol.md
- * section 5.1 (firmware/src/protocol/record.ts): files `tl.l<i>`, 12-byte units, unit 0 a segment header, later units
+ * section 5.1 (firmware/src/protocol/record.ts): files `tl.e<i>`, 8-byte units, unit 0 a segment header, later units
  * records or further headers, the first all-0xFF unit ends a file, torn units are skipped.
  */
-export const LOG_FILE_PATTERN = /^tl\.l\d+$/;
+export const LOG_FILE_PATTERN = /^tl\.e\d+$/;
 
 export interface LoggedEncounter extends EncounterRecord {
   /** Absolute Unix seconds of the first sighting (undefined if it cannot be placed in time). */

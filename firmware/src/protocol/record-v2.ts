@@ -1,0 +1,145 @@
+import { copyBytes, Decoded, fail, ok, readI8, readU16LE, readU32LE } from "./bytes";
+import {
+  crc8,
+  clampRound,
+  EncounterRecord,
+  EPOCH_MODULUS,
+  ExportSegment,
+  RECORD_ID_BYTES,
+  RECORD_MAX_START,
+  RECORD_START_S,
+  RECORD_STEP_S,
+  RECORD_MAX_STEPS,
+  RSSI_BASE_DBM,
+  RSSI_MAX_CODE,
+  SegmentHeader,
+} from "./record";
+
+/**
+ * Encounter log format 2 (12-byte units), as bands before log format 3 wrote it: decoded by hosts only (a kiosk
+ * syncing a band not yet upgraded, the authority re-reading a stored upload, the flasher migrating a band's log on
+ * upgrade), and converted to format 3's segments and records, which is all the rest of the host code knows. The
+ * band never imports this module.
+ *
+ *   segment header: 'S' | version 2 | flags (bit 0 monotonic) | boot epoch u8 | seq u24 | base u32 (seconds) | CRC-8
+ *   record:         kind (bit 0) | duration minutes << 2 | id 6 B | start minute u16 | RSSI i8 | AEM byte 1 | CRC-8
+ */
+export const V2_UNIT_SIZE = 12;
+export const V2_FILE_BYTES = 4056;
+const V2_MAGIC = 0x53;
+
+export interface V2Header {
+  seq: number;
+  /** Seconds (Unix, or uptime when monotonic). */
+  baseTime: number;
+  monotonic: boolean;
+  /** The full 8-bit power-on count. */
+  bootEpoch: number;
+}
+
+export interface V2Record {
+  kind: number;
+  /** 6 bytes. */
+  id: Uint8Array;
+  startMinute: number;
+  durationMinutes: number;
+  rssiMean: number;
+  aemTx: number;
+}
+
+export function isV2Unwritten(b: Uint8Array, o: number): boolean {
+  for (let i = 0; i < V2_UNIT_SIZE; i++) if (b[o + i] !== 0xff) return false;
+  return true;
+}
+
+export function decodeV2Header(b: Uint8Array, o: number): Decoded<V2Header> {
+  if (b.length < o + V2_UNIT_SIZE) return fail("segment header truncated");
+  if (b[o] !== V2_MAGIC || b[o + 1] !== 2) return fail("not a format 2 segment header");
+  if (crc8(b, o, 11) !== b[o + 11]) return fail("segment header checksum mismatch");
+  if (b[o + 2] & ~1) return fail("unknown segment flags");
+  return ok({
+    seq: readU32LE(b, o + 3) >>> 8,
+    baseTime: readU32LE(b, o + 7),
+    monotonic: (b[o + 2] & 1) !== 0,
+    bootEpoch: b[o + 3],
+  });
+}
+
+export function decodeV2Record(b: Uint8Array, o: number): Decoded<V2Record> {
+  if (b.length < o + V2_UNIT_SIZE) return fail("record truncated");
+  if (isV2Unwritten(b, o)) return fail("unwritten record");
+  if (crc8(b, o, 11) !== b[o + 11]) return fail("record checksum mismatch");
+  if (b[o] & 2) return fail("reserved record bit set");
+  return ok({
+    kind: b[o] & 1,
+    id: copyBytes(b, o + 1, 6),
+    startMinute: readU16LE(b, o + 7),
+    durationMinutes: b[o] >> 2,
+    rssiMean: readI8(b, o + 9),
+    aemTx: b[o + 10],
+  });
+}
+
+/** Format 2 segments as decoded from units: headers with the records after each. */
+export interface V2Segment {
+  header: V2Header;
+  records: V2Record[];
+}
+
+/**
+ * Format 2 segments as format 3 ones: each record keeps the interval of its first sighting (its start rounded down
+ * to 10 minutes), 5 id bytes, its duration in 4-minute steps (over 24 minutes it saturates: format 3 splits longer
+ * encounters), its RSSI to 2 dB; a segment is split where starts would pass 127 intervals after its base, and
+ * records before their segment's base (the clock went back) start a segment of their own. Boot epochs are kept mod
+ * 15, as format 3 headers carry them. `seq` numbers the new segments from `firstSeq` (format 3 cursors must grow
+ * past every format 2 cursor the band gave out).
+ */
+export function v3OfV2(segments: V2Segment[], firstSeq: number): ExportSegment[] {
+  const out: ExportSegment[] = [];
+  let seq = firstSeq;
+  for (const s of segments) {
+    let cur: ExportSegment | undefined;
+    for (const r of s.records) {
+      const interval = Math.floor((s.header.baseTime + r.startMinute * 60) / RECORD_START_S);
+      if (
+        !cur ||
+        interval < cur.header.baseTime / RECORD_START_S ||
+        interval - cur.header.baseTime / RECORD_START_S > RECORD_MAX_START
+      ) {
+        const base = Math.max(0, Math.min(interval, Math.floor(s.header.baseTime / RECORD_START_S)));
+        cur = {
+          header: {
+            seq: seq++,
+            baseTime: (interval - base > RECORD_MAX_START ? interval : base) * RECORD_START_S,
+            monotonic: s.header.monotonic,
+            bootEpoch: s.header.bootEpoch % EPOCH_MODULUS,
+          },
+          records: [],
+        };
+        out.push(cur);
+      }
+      cur.records.push(v3Record(r, interval - cur.header.baseTime / RECORD_START_S));
+    }
+    if (!cur) {
+      const h: SegmentHeader = {
+        seq: seq++,
+        baseTime: Math.floor(s.header.baseTime / RECORD_START_S) * RECORD_START_S,
+        monotonic: s.header.monotonic,
+        bootEpoch: s.header.bootEpoch % EPOCH_MODULUS,
+      };
+      out.push({ header: h, records: [] });
+    }
+  }
+  return out;
+}
+
+function v3Record(r: V2Record, start: number): EncounterRecord {
+  return {
+    kind: r.kind,
+    id: r.id.subarray(0, RECORD_ID_BYTES),
+    startMinute: start * 10,
+    durationMinutes: (clampRound((r.durationMinutes * 60) / RECORD_STEP_S, RECORD_MAX_STEPS) * RECORD_STEP_S) / 60,
+    rssiMean: RSSI_BASE_DBM + 2 * clampRound((r.rssiMean - RSSI_BASE_DBM) / 2, RSSI_MAX_CODE),
+    aemTx: r.aemTx,
+  };
+}
