@@ -173,7 +173,7 @@ describe("payload codecs", () => {
 
   it("fits DATA frames to the MTU", () => {
     expect(unitsPerChunk(53)).toBe(4);
-    expect(unitsPerChunk(131)).toBe(13);
+    expect(unitsPerChunk(131)).toBe(14);
     expect(unitsPerChunk(23)).toBe(1);
     // The response characteristic must hold the status reply as well as a DATA chunk, on every MTU.
     for (const mtu of [23, 53, 131, 247]) {

@@ -1,6 +1,6 @@
 import { pureCrypto as c } from "../../firmware/src/protocol/crypto";
 import { decodeLogExportV3, firstBadPage, logKey } from "../../firmware/src/protocol/log-mac";
-import { crc8 } from "../../firmware/src/protocol/record";
+import { crc8, RECORD_SIZE } from "../../firmware/src/protocol/record";
 import { decodeTekPayload, OP_READ_TEKS, OP_TEK, OP_TEKS_END } from "../../firmware/src/protocol/sync";
 import { World } from "../../host-tools/src/sim/world";
 import { call, certify, registerBand, startTestAuthority, TestKey, uploadLog } from "../authority/helpers";
@@ -35,7 +35,7 @@ describe("signed band log from the simulator to the authority", () => {
     const x = decodeLogExportV3(tlx);
     if (!x.ok) throw new Error(x.error);
     expect(firstBadPage(c.sha256, logKey(c.sha256, f0.prov.bandSecret), x.value)).toBe(-1);
-    expect(x.value.pages.reduce((n, p) => n + (p.body.length - 4) / 12, 0)).toBeGreaterThanOrEqual(units.length);
+    expect(x.value.pages.reduce((n, p) => n + (p.body.length - 4) / RECORD_SIZE, 0)).toBeGreaterThanOrEqual(units.length);
 
     const t = await startTestAuthority({ deployment: "escrow", rateLimits: { enabled: false } });
     try {

@@ -6,6 +6,7 @@ import {
   Provisioning,
   TX_FROM_BOARD,
 } from "../../../firmware/src/protocol/provisioning";
+import { TX_PLAUSIBLE_MAX_DBM, TX_PLAUSIBLE_MIN_DBM } from "../../../firmware/src/protocol/record";
 
 /**
  * A deployment file (`tracelet flash --deployment <file>`): the settings every band of one deployment gets in its
@@ -20,8 +21,11 @@ export const DeploymentSchema = z
     /** private: random daily keys (phones' model); escrow: keys derived from a secret the authority keeps. */
     mode: z.enum(["private", "escrow"]).default("private"),
     retentionDays: z.number().int().min(14).max(60).default(DEFAULT_RETENTION_DAYS),
-    /** dBm carried in the advert's metadata; default: the board profile's calibration. */
-    txCalibrationDbm: z.number().int().min(-100).max(20).optional(),
+    /**
+     * dBm carried in the advert's metadata; default: the board profile's calibration. Held to the range the
+     * matchers' AEM check accepts (record-constants.ts), or no band or phone could ever match this band's RPIs.
+     */
+    txCalibrationDbm: z.number().int().min(TX_PLAUSIBLE_MIN_DBM).max(TX_PLAUSIBLE_MAX_DBM).optional(),
     scanPeriodS: z.number().int().min(10).max(3600).optional(),
     scanWindowMs: z.number().int().min(500).max(10000).optional(),
     rssiFloorDbm: z.number().int().min(-110).max(-40).optional(),

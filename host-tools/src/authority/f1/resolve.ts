@@ -1,6 +1,6 @@
 import { pureCrypto } from "../../../../firmware/src/protocol/crypto";
 import { computeAem, deriveAemk } from "../../../../firmware/src/protocol/gaen";
-import { LogExport } from "../../../../firmware/src/protocol/record";
+import { LogExport, TX_PLAUSIBLE_MAX_DBM, TX_PLAUSIBLE_MIN_DBM } from "../../../../firmware/src/protocol/record";
 import { EscrowBandRow } from "../store/store";
 import { buildDayIndexes } from "./day-index";
 import { EscrowRpiEngine } from "./escrow-rpis";
@@ -51,13 +51,11 @@ export interface ResolveStats {
   bandDays: number;
   rpisComputed: number;
   unsealFailures: number;
+  /** Prefix and time matched, but the AEM decrypted to an implausible tx power: not a match. */
+  aemRejected: number;
   matches: number;
   ms: number;
 }
-
-/** Tx power calibrations outside this range are treated as unknown (a corrupt byte, not a real radio). */
-const TX_MIN = -60;
-const TX_MAX = 30;
 
 export async function resolveLog(input: ResolveInput): Promise<{ matches: ResolvedMatch[]; stats: ResolveStats }> {
   const t0 = Date.now();
@@ -74,6 +72,7 @@ export async function resolveLog(input: ResolveInput): Promise<{ matches: Resolv
     bandDays: 0,
     rpisComputed: 0,
     unsealFailures: 0,
+    aemRejected: 0,
     matches: 0,
     ms: 0,
   };
@@ -106,7 +105,7 @@ export async function resolveLog(input: ResolveInput): Promise<{ matches: Resolv
             const bit = (rpis[o] << 8) | rpis[o + 1];
             if ((filter[bit >>> 5] & (1 << (bit & 31))) === 0) continue;
             const hi = ((rpis[o] << 24) | (rpis[o + 1] << 16) | (rpis[o + 2] << 8) | rpis[o + 3]) >>> 0;
-            const lo = (rpis[o + 4] << 8) | rpis[o + 5]; // the rest of the 6-byte prefix (sightings.ts)
+            const lo = rpis[o + 4]; // the rest of the 5-byte prefix (sightings.ts)
             const list = d.byHi.get(hi);
             if (!list) continue;
             const enin = d.enins[j];
@@ -131,17 +130,18 @@ export async function resolveLog(input: ResolveInput): Promise<{ matches: Resolv
       }
     }
   }
-  const matches: ResolvedMatch[] = raw.map((m) => {
+  // The AEM check (the kiosk matcher's rule, kiosk/exposure/match.ts): the tx power must decrypt to a plausible value.
+  const matches: ResolvedMatch[] = [];
+  for (const m of raw) {
     const aemk = deriveAemk(pureCrypto, m.tek);
     const meta = computeAem(pureCrypto, aemk, m.rpi, new Uint8Array([0, m.sighting.record.aemTx, 0, 0]));
     const tx = meta[1] > 127 ? meta[1] - 256 : meta[1];
-    return {
-      f1BandId: m.f1BandId,
-      sighting: m.sighting,
-      enin: m.enin,
-      txPower: tx >= TX_MIN && tx <= TX_MAX ? tx : null,
-    };
-  });
+    if (tx < TX_PLAUSIBLE_MIN_DBM || tx > TX_PLAUSIBLE_MAX_DBM) {
+      stats.aemRejected++;
+      continue;
+    }
+    matches.push({ f1BandId: m.f1BandId, sighting: m.sighting, enin: m.enin, txPower: tx });
+  }
   stats.matches = matches.length;
   stats.ms = Date.now() - t0;
   return { matches, stats };

@@ -16,7 +16,7 @@ export const RPI_MAX_ON_AIR_S = (ROTATE_MIN_MS + ROTATE_SPAN_MS) / 1000 + 5 * 60
  */
 export interface Sighting {
   record: EncounterRecord;
-  /** First 4 and last 2 bytes of the 6-byte RPI prefix (RECORD_ID_BYTES) as unsigned big-endian integers. */
+  /** First 4 bytes of the 5-byte RPI prefix (RECORD_ID_BYTES) as an unsigned big-endian integer, and byte 4. */
   hi: number;
   lo: number;
   prefixHex: string;
@@ -70,7 +70,7 @@ export function placeSightings(log: LogExport, now: number, maxAgeDays: number):
       out.sightings.push({
         record: r,
         hi: ((id[0] << 24) | (id[1] << 16) | (id[2] << 8) | id[3]) >>> 0,
-        lo: (id[4] << 8) | id[5],
+        lo: id[4],
         prefixHex: toHex(id),
         start,
         end,

@@ -2,7 +2,14 @@ import { createCipheriv, randomInt } from "crypto";
 import { endianness } from "os";
 import { toHex } from "../../../../firmware/src/protocol/bytes";
 import { EN_INTERVAL_SECONDS, EN_TEK_ROLLING_PERIOD } from "../../../../firmware/src/protocol/gaen";
-import { KIND_BLUEZONE, KIND_EN, RECORD_ID_BYTES, RECORD_MAX_MINUTES } from "../../../../firmware/src/protocol/record";
+import {
+  KIND_BLUEZONE,
+  KIND_EN,
+  RECORD_ID_BYTES,
+  RECORD_MAX_MINUTES,
+  TX_PLAUSIBLE_MAX_DBM,
+  TX_PLAUSIBLE_MIN_DBM,
+} from "../../../../firmware/src/protocol/record";
 import { ExportKey, KeyExport, REPORT_TYPES, ReportTypeName } from "../../authority/export/export-file";
 import { deriveAemkNative, RpikDeriver } from "./rpik";
 
@@ -14,33 +21,49 @@ import { deriveAemkNative, RpikDeriver } from "./rpik";
  * RPI of every interval ENIN in [rollingStartIntervalNumber, rollingStartIntervalNumber + rollingPeriod) is
  * AES-128-ECB(RPIK, "EN-RPI" || 0^6 || uint32 LE ENIN) with RPIK = HKDF-SHA256(TEK, no salt, "EN-RPIK", 16). An
  * Exposure Notification record matches that RPI when
- *   - its 6-byte id (RECORD_ID_BYTES) equals RPI[0..6], and
+ *   - its 5-byte id (RECORD_ID_BYTES) equals RPI[0..5],
  *   - |floor(record first sighting / 600) - ENIN| <= 12 intervals (MATCH_TOLERANCE_INTERVALS): "a matcher compares
  *     a record only with the RPIs of the +-2 h (25 intervals) around its time" (section 5.1), the tolerance of
  *     Exposure Notification itself for clocks that disagree. Both ends are inclusive: 12 intervals away matches,
- *     13 does not. (The authority's escrow F1 resolution, section 8, uses a narrower window of its own.)
- * A matched record's tx power is decrypted from its AEM byte 1: txPower = int8(aemTx XOR AES-128-ECB(AEMK, RPI)[1])
- * with AEMK = HKDF-SHA256(TEK, no salt, "EN-AEMK", 16) (section 5.1, protocol/gaen.ts computeAem), and the
- * attenuation is txPower - rssiMean. Keys whose report type is REVOKED produce nothing, and neither does any key of
+ *     13 does not. (The authority's escrow F1 resolution, section 8, uses a narrower window of its own.) And
+ *   - the AEM check: the record's tx power, decrypted from its AEM byte 1 as txPower = int8(aemTx XOR
+ *     AES-128-ECB(AEMK, RPI)[1]) with AEMK = HKDF-SHA256(TEK, no salt, "EN-AEMK", 16) (protocol/gaen.ts
+ *     computeAem), lies in TX_PLAUSIBLE_MIN_DBM..TX_PLAUSIBLE_MAX_DBM (48 of 256 values; record-constants.ts).
+ * The attenuation of a match is txPower - rssiMean. falseMatchesPerBand (below) is this rule's false-match rate. Keys whose report type is REVOKED produce nothing, and neither does any key of
  * the same batch with the same TEK (a revision revokes the key it revises).
- * Bluezone records (KIND_BLUEZONE) are not derived from keys: they match when their 6-byte id is the prefix of an
+ * Bluezone records (KIND_BLUEZONE) are not derived from keys: they match when their 5-byte id is the prefix of an
  * id in the published F0 list; they carry no tx power (attenuation is left to the window settings).
  *
  * Speed (bench section kiosk-match): an index over every stored sighting's prefix is built once (a bit filter on
- * the first 4 id bytes, then an exact hash table on all 6); per key, one RPIK derivation (rpik.ts), one Node AES-128-ECB
+ * the first 4 id bytes, then an exact hash table on all 5); per key, one RPIK derivation (rpik.ts), one Node AES-128-ECB
  * cipher and ONE update over the key's padded data (cached per rolling start), then one filter probe per RPI.
  */
 export const MATCH_TOLERANCE_INTERVALS = 12;
+
+/** Tx power values the AEM check accepts (TX_PLAUSIBLE_MIN_DBM..TX_PLAUSIBLE_MAX_DBM). */
+export const PLAUSIBLE_TX_VALUES = TX_PLAUSIBLE_MAX_DBM - TX_PLAUSIBLE_MIN_DBM + 1;
+
+/**
+ * Expected false matches of one band's log under this file's match rule: each of its `records` Exposure Notification
+ * records is compared with every RPI of the 2 x MATCH_TOLERANCE_INTERVALS + 1 intervals around it, of each of
+ * `keysPerDay` published keys (a key covers one day, so the intervals around a record belong to about that many keys
+ * each); an unrelated RPI, uniformly random, agrees on the RECORD_ID_BYTES prefix with probability 2^-40, and its
+ * AEM then decrypts the record's byte to a uniformly random tx power, accepted with probability 48/256.
+ */
+export function falseMatchesPerBand(records: number, keysPerDay: number): number {
+  const comparisons = records * keysPerDay * (2 * MATCH_TOLERANCE_INTERVALS + 1);
+  return (comparisons * (PLAUSIBLE_TX_VALUES / 256)) / 2 ** (8 * RECORD_ID_BYTES);
+}
 
 /** One record of a stored band log, placed in absolute time (protocol/record.ts EncounterRecord + time). */
 export interface Sighting {
   /** KIND_EN or KIND_BLUEZONE (firmware/src/protocol/record.ts). */
   kind: number;
-  /** The record's RECORD_ID_BYTES (6) id bytes: RPI or BluezoneId prefix. */
+  /** The record's RECORD_ID_BYTES (5) id bytes: RPI or BluezoneId prefix. */
   id: Uint8Array;
   /** Unix seconds of the first sighting; null when the log could not place the record in time (skipped, counted). */
   startUnix: number | null;
-  /** Minutes from first to last sighting (0-63). */
+  /** Minutes from first to last sighting (0-24). */
   durationMinutes: number;
   /** Mean RSSI (dBm). */
   rssiMean: number;
@@ -93,8 +116,10 @@ export interface KeyMatchStats {
   keysOutsideLogs: number;
   /** RPIs computed (= AES-128 blocks encrypted for RPIs). */
   rpis: number;
-  /** RPIs that passed the 4-byte filter (exactly compared on 6 bytes). */
+  /** RPIs that passed the 4-byte filter (exactly compared on 5 bytes). */
   filterHits: number;
+  /** Records whose prefix and time matched but whose AEM decrypted to an implausible tx power (not matches). */
+  aemRejected: number;
   matches: number;
 }
 
@@ -227,10 +252,10 @@ export class SightingIndex {
   private readonly sightingOf: Int32Array;
   private readonly eninOf: Int32Array;
   private readonly hiOf: Int32Array;
-  /** Id bytes 4-5, little-endian. */
-  private readonly loOf: Uint16Array;
+  /** Id byte 4. */
+  private readonly loOf: Uint8Array;
   /**
-   * Exact lookup on all 6 id bytes: open addressing, linear probing, slot = entry + 1 (0 empty), at most half full.
+   * Exact lookup on all 5 id bytes: open addressing, linear probing, slot = entry + 1 (0 empty), at most half full.
    * Entries with the same id (one RPI seen by several bands) sit in one probe run.
    */
   private readonly table: Int32Array;
@@ -273,7 +298,7 @@ export class SightingIndex {
     this.sightingOf = new Int32Array(n);
     this.eninOf = new Int32Array(n);
     this.hiOf = new Int32Array(n);
-    this.loOf = new Uint16Array(n);
+    this.loOf = new Uint8Array(n);
     let size = 1 << 10;
     while (size < 2 * n) size *= 2;
     this.table = new Int32Array(size);
@@ -286,7 +311,7 @@ export class SightingIndex {
       this.sightingOf[e] = enSighting[src];
       this.eninOf[e] = enEnin[src];
       this.hiOf[e] = hi;
-      this.loOf[e] = id[4] | (id[5] << 8);
+      this.loOf[e] = id[4];
       let slot = slotOf(hi, this.loOf[e], this.seed, this.tableMask);
       while (this.table[slot] !== 0) slot = (slot + 1) & this.tableMask;
       this.table[slot] = e + 1;
@@ -303,6 +328,7 @@ export class SightingIndex {
       keysOutsideLogs: 0,
       rpis: 0,
       filterHits: 0,
+      aemRejected: 0,
       matches: 0,
     };
     const matches: SightingMatch[] = [];
@@ -355,7 +381,7 @@ export class SightingIndex {
           const bit = hi & mask;
           if ((words[bit >>> 5] & (1 << (bit & 31))) === 0) continue;
           stats.filterHits++;
-          this.exactMatches(key, k, rpis, j << 4, first + j, hi, w[(j << 2) + 1] & 0xffff, matches);
+          stats.aemRejected += this.exactMatches(key, k, rpis, j << 4, first + j, hi, w[(j << 2) + 1] & 0xff, matches);
         }
       }
     }
@@ -396,7 +422,7 @@ export class SightingIndex {
 
   /**
    * Bluezone sightings whose id is the prefix of a published F0 id. `f0Ids`: hex ids (upper or lower case) of at
-   * least RECORD_ID_BYTES bytes; only their first 6 bytes can be compared (that is all a record keeps).
+   * least RECORD_ID_BYTES bytes; only their first 5 bytes can be compared (that is all a record keeps).
    */
   matchBluezone(f0Ids: Iterable<string>): SightingMatch[] {
     const prefixes = new Set<string>();
@@ -447,8 +473,9 @@ export class SightingIndex {
     hi: number,
     lo: number,
     out: SightingMatch[],
-  ): void {
+  ): number {
     let keystream: Buffer | null = null;
+    let rejected = 0;
     const mask = this.tableMask;
     for (let slot = slotOf(hi, lo, this.seed, mask); this.table[slot] !== 0; slot = (slot + 1) & mask) {
       const e = this.table[slot] - 1;
@@ -459,6 +486,10 @@ export class SightingIndex {
       const log = this.logs[this.logOf[e]];
       const s = log.sightings[this.sightingOf[e]];
       const tx = ((s.aemTx ^ keystream[1]) << 24) >> 24;
+      if (tx < TX_PLAUSIBLE_MIN_DBM || tx > TX_PLAUSIBLE_MAX_DBM) {
+        rejected++;
+        continue;
+      }
       out.push({
         logIndex: this.logOf[e],
         bandId: log.bandId,
@@ -472,6 +503,7 @@ export class SightingIndex {
         attenuationDb: tx - s.rssiMean,
       });
     }
+    return rejected;
   }
 }
 
