@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { loadAllBoards, loadBoard } from "../boards/load";
 import { BoardProfile } from "../boards/profile";
+import { storageProblem } from "../boards/storage";
 import { BuildConstants, buildConstants, esbuildDefine } from "./defines";
 import { espruinoEsbuildOptions } from "./esbuild-options";
 import { GateViolation, checkEspruinoDialect, formatViolation } from "./gate";
@@ -161,9 +162,10 @@ async function buildLoadedBoard(board: BoardProfile, opts: BuildOptions): Promis
   const rejectedFile = path.join(outDir, "tracelet.rejected.js");
 
   const overBudget = bytes > board.bundleBudgetBytes;
+  const storage = storageProblem(board, bytes);
   const gateFails = violations.length > 0 && opts.gate !== "report";
   fs.mkdirSync(outDir, { recursive: true });
-  if (gateFails || overBudget) {
+  if (gateFails || overBudget || storage) {
     // Keep the rejected bundle for inspection, and never leave a stale tracelet.js that tests would load.
     writeAtomic(rejectedFile, bundle.code);
     writeAtomic(rejectedFile + ".map", bundle.map);
@@ -176,6 +178,10 @@ async function buildLoadedBoard(board: BoardProfile, opts: BuildOptions): Promis
       const budget = `bundle is ${bytes} bytes, ${budgetPercent}% of its ${board.bundleBudgetBytes}-byte budget`;
       reasons.push(budget);
       details.push(`${board.id}: ${budget} (boards/${board.id}.json bundleBudgetBytes)`);
+    }
+    if (storage) {
+      reasons.push(storage);
+      details.push(`${board.id}: ${storage}`);
     }
     throw new BuildError(`${board.id}: ${reasons.join(", ")}`, details, violations);
   }

@@ -1,13 +1,9 @@
+import { storagePlan } from "../boards/storage";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { crc32 } from "zlib";
-import {
-  encodeProvisioning,
-  PROVISIONING_BYTES,
-  PROVISIONING_FILE,
-  readProvisioning,
-} from "../../../firmware/src/protocol/provisioning";
+import { encodeProvisioning, PROVISIONING_FILE, readProvisioning } from "../../../firmware/src/protocol/provisioning";
 import { BoardProfile } from "../boards/profile";
 import { Deployment, provisioningFor } from "./deployment";
 import { ConsoleError, EspruinoConsole, ProgressHook } from "./espruino-tools";
@@ -198,11 +194,11 @@ export async function flashBand(o: FlashOptions): Promise<FlashResult> {
         "device",
       );
     }
-    const needed = o.bundle.length + PROVISIONING_BYTES + o.board.logBudgetBytes + 2 * 64 + 256;
+    const plan = storagePlan(o.board, o.bundle.length);
     const available = info.free + info.ours;
-    if (needed > available)
+    if (plan.total > available)
       throw new FlashError(
-        `Storage too small on ${o.port}: Tracelet needs ${needed} bytes (firmware ${o.bundle.length}, log ${o.board.logBudgetBytes}), the device has ${available} free`,
+        `Storage too small on ${o.port}: Tracelet needs ${plan.total} bytes (firmware ${plan.bundle}, log ${plan.log}, journals ${plan.journals}, provisioning ${plan.provisioning}), the device has ${available} free`,
         "board",
       );
 
