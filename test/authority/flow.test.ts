@@ -151,7 +151,7 @@ describeEachBackend("authority end-to-end flow (escrow deployment)", (backend) =
     });
     expect(byBand[ids.B]).toMatchObject({
       day: isoDay(DAY0 - 1),
-      minutesByAttenuation: { "<=55": 0, "56-63": 0, "64-70": 5, ">70": 0 },
+      minutesByAttenuation: { "<=55": 0, "56-63": 0, "64-70": 4, ">70": 0 },
       closeContact: false,
     });
     expect(c.json.contacts[0].contactBandId).toBe(ids.A); // close contacts first
@@ -264,7 +264,7 @@ describeEachBackend("authority end-to-end flow (escrow deployment)", (backend) =
     const base = (DAY0 - 2) * 86400 + 8 * 3600; // 08:00 UTC two days ago
     const at = (day: number, h: number, m: number) => day * 86400 + h * 3600 + m * 60;
     const tA = at(DAY0 - 2, 10, 0);
-    const tA2 = at(DAY0 - 2, 10, 12);
+    const tA2 = at(DAY0 - 2, 10, 10);
     const tB = at(DAY0 - 1, 0, 5);
     const tC = at(DAY0 - 2, 15, 0);
     const records = [
@@ -275,13 +275,13 @@ describeEachBackend("authority end-to-end flow (escrow deployment)", (backend) =
         rssiMean: -55,
         txPower: -6,
       }),
-      sightingOf(secrets.A, Math.floor(tA2 / 600), { seenAt: tA2, base, duration: 10, rssiMean: -70, txPower: -6 }),
+      sightingOf(secrets.A, Math.floor(tA2 / 600), { seenAt: tA2, base, duration: 12, rssiMean: -71, txPower: -6 }),
       // B's advert of 23:50 the day before, seen at 00:05: 15 minutes and a day boundary away.
       sightingOf(secrets.B, Math.floor(at(DAY0 - 2, 23, 50) / 600), {
         seenAt: tB,
         base,
-        duration: 5,
-        rssiMean: -72,
+        duration: 4,
+        rssiMean: -73,
         txPower: -6,
       }),
       // C's RPI of three hours earlier: outside the tolerance, so not C.

@@ -106,15 +106,16 @@ describeEachBackend("forged band logs (escrow deployment)", (backend) => {
     expect((await t.store.counts()).bandLogs).toBe(0);
   });
 
-  test("a genuine record claiming one RPI for 63 min is accepted with its span capped to 25 min", async () => {
-    // Had the positive band itself logged it, the log verifies; resolution caps the span (one RPI is on air
-    // at most 20 min + a connection delay) and reports it.
+  test("a genuine record claims one RPI for 24 min at most (log format 3), under the 25 min an RPI is on air", async () => {
+    // Had the positive band itself logged it, the log verifies. Format 3 holds a duration of 0-6 steps of 4 minutes,
+    // so the 63 minutes claimed arrive as 24, below resolution's own cap (one RPI is on air at most 20 min + a
+    // connection delay), which finds nothing more to cap.
     const r = await upload(logBytes(positive, sniffed()));
     expect(r.status).toBe(201);
     const list = await contacts();
-    expect(list).toEqual([expect.objectContaining({ contactBandId: innocent.toString("hex"), totalMinutes: 25 })]);
+    expect(list).toEqual([expect.objectContaining({ contactBandId: innocent.toString("hex"), totalMinutes: 24 })]);
     const l = await call(t, "GET", `/api/band-logs/${r.json.logId}`, { key: t.adminKey });
-    expect(l.json.summary).toMatchObject({ cappedSpans: 1, matches: 1 });
+    expect(l.json.summary).toMatchObject({ cappedSpans: 0, matches: 1 });
   });
 
   test("the log key is the band's: another band's key does not verify", async () => {

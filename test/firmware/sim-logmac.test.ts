@@ -35,7 +35,9 @@ describe("signed band log from the simulator to the authority", () => {
     const x = decodeLogExportV3(tlx);
     if (!x.ok) throw new Error(x.error);
     expect(firstBadPage(c.sha256, logKey(c.sha256, f0.prov.bandSecret), x.value)).toBe(-1);
-    expect(x.value.pages.reduce((n, p) => n + (p.body.length - 4) / RECORD_SIZE, 0)).toBeGreaterThanOrEqual(units.length);
+    expect(x.value.pages.reduce((n, p) => n + (p.body.length - 4) / RECORD_SIZE, 0)).toBeGreaterThanOrEqual(
+      units.length,
+    );
 
     const t = await startTestAuthority({ deployment: "escrow", rateLimits: { enabled: false } });
     try {

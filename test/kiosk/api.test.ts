@@ -49,7 +49,7 @@ describe("kiosk JSON API", () => {
 
     const bands = (await get("/api/bands")).json().bands;
     expect(bands).toHaveLength(1);
-    expect(bands[0]).toMatchObject({ bandId: hex(a.prov.bandId), firmwareVersion: 2, batteryPercent: 12, syncs: 1 });
+    expect(bands[0]).toMatchObject({ bandId: hex(a.prov.bandId), firmwareVersion: 3, batteryPercent: 12, syncs: 1 });
     expect(bands[0].attention).toContain("low battery");
     const one = (await get(`/api/bands/${hex(a.prov.bandId)}`)).json();
     expect(one.result).toEqual({ checked: false, exposures: [] });

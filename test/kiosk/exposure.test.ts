@@ -5,7 +5,7 @@ import * as path from "path";
 import { fromHex, toHex } from "../../firmware/src/protocol/bytes";
 import { pureCrypto } from "../../firmware/src/protocol/crypto";
 import { computeAem, computeRpi, deriveAemk, deriveRpik } from "../../firmware/src/protocol/gaen";
-import { KIND_BLUEZONE, KIND_EN } from "../../firmware/src/protocol/record";
+import { KIND_BLUEZONE, KIND_EN, RECORD_ID_BYTES } from "../../firmware/src/protocol/record";
 import {
   encodeExportBin,
   encodeSignatureList,
@@ -61,7 +61,20 @@ function key(tek: Uint8Array, rollingStart: number, over: Partial<DiagnosisKey> 
 }
 
 function sighting(id: Uint8Array, startUnix: number | null, over: Partial<Sighting> = {}): Sighting {
-  return { kind: KIND_EN, id: id.slice(0, 6), startUnix, durationMinutes: 5, rssiMean: -60, aemTx: 0, ...over };
+  return {
+    kind: KIND_EN,
+    id: id.slice(0, RECORD_ID_BYTES),
+    startUnix,
+    durationMinutes: 4,
+    rssiMean: -59,
+    aemTx: 0,
+    ...over,
+  };
+}
+
+/** A record of a vector interval's RPI, with the vector's AEM byte (it passes the matcher's AEM check). */
+function vectorSighting(iv: { rpi: string; aem: string }, startUnix: number | null): Sighting {
+  return sighting(hex(iv.rpi), startUnix, { aemTx: hex(iv.aem)[1] });
 }
 
 /** The RPI of `tek` for `enin`, and AEM byte 1 encrypting `txPower`, with the band's own (pure) code. */
@@ -82,9 +95,7 @@ describe("matching against the official Exposure Notification vectors", () => {
   });
 
   test("every vector RPI in a log matches its interval, and the AEM decrypts to the vector's tx power", () => {
-    const sightings = V.intervals.map((iv) =>
-      sighting(hex(iv.rpi), iv.intervalNumber * 600 + 30, { aemTx: hex(iv.aem)[1] }),
-    );
+    const sightings = V.intervals.map((iv) => vectorSighting(iv, iv.intervalNumber * 600 + 30));
     const logs: MatchLog[] = [{ bandId: "band-vectors", sightings }];
     const { matches, keyStats } = matchExposures([key(tek, V.firstIntervalNumber)], logs);
     expect(keyStats.rpis).toBe(V.rollingPeriod);
@@ -98,7 +109,7 @@ describe("matching against the official Exposure Notification vectors", () => {
         keyIndex: 0,
         rpiInterval: V.intervals[i].intervalNumber,
         txPowerDbm: txPower,
-        attenuationDb: txPower + 60,
+        attenuationDb: txPower + 59,
       });
     });
   });
@@ -106,10 +117,10 @@ describe("matching against the official Exposure Notification vectors", () => {
 
 test("one RPI seen by several bands matches in each of their logs, each by its own time", () => {
   const iv = V.intervals[70];
-  const at = (enin: number) => sighting(hex(iv.rpi), enin * 600);
+  const at = (enin: number) => vectorSighting(iv, enin * 600);
   const logs: MatchLog[] = [
     { bandId: "a", sightings: [at(iv.intervalNumber)] },
-    { bandId: "b", sightings: [sighting(new Uint8Array(6), 0), at(iv.intervalNumber + 1)] },
+    { bandId: "b", sightings: [sighting(new Uint8Array(RECORD_ID_BYTES), 0), at(iv.intervalNumber + 1)] },
     { bandId: "c", sightings: [at(iv.intervalNumber + 40)] },
     { bandId: "d", sightings: [at(iv.intervalNumber - 2)] },
   ];
@@ -134,7 +145,7 @@ describe("the +-2 h window (docs/protocol.md section 5.1)", () => {
   ])("first sighting %i intervals from the RPI's interval: match %s", (shift, expected) => {
     const enin = iv.intervalNumber + shift;
     for (const within of [0, 599]) {
-      const logs = [{ bandId: "b", sightings: [sighting(hex(iv.rpi), enin * 600 + within)] }];
+      const logs = [{ bandId: "b", sightings: [vectorSighting(iv, enin * 600 + within)] }];
       const { matches } = matchExposures([key(tek, V.firstIntervalNumber)], logs);
       expect(matches.length > 0).toBe(expected);
     }
@@ -144,7 +155,7 @@ describe("the +-2 h window (docs/protocol.md section 5.1)", () => {
 describe("revoked keys", () => {
   const tek = hex(V.tek);
   const iv = V.intervals[3];
-  const logs = [{ bandId: "b", sightings: [sighting(hex(iv.rpi), iv.intervalNumber * 600)] }];
+  const logs = [{ bandId: "b", sightings: [vectorSighting(iv, iv.intervalNumber * 600)] }];
 
   test("a REVOKED key, and any key of its batch with the same TEK, produce nothing", () => {
     const revoked = key(tek, V.firstIntervalNumber, { reportType: "REVOKED" });
@@ -175,15 +186,15 @@ describe("bad input is refused with a clear error", () => {
     ["a 15-byte TEK", [key(tek.slice(0, 15), 0)], [], /diagnosis key 0: TEK must be 16 bytes/],
     ["a rolling period of 145", [key(tek, 0, { rollingPeriod: 145 })], [], /diagnosis key 0: rollingPeriod 145/],
     [
-      "a 5-byte sighting id",
+      "a 6-byte sighting id (format 2's length)",
       [],
-      [{ bandId: "b7", sightings: [sighting(new Uint8Array(5), 0)] }],
-      /band b7 sighting 0: id must be 6 bytes/,
+      [{ bandId: "b7", sightings: [{ ...sighting(new Uint8Array(5), 0), id: new Uint8Array(6) }] }],
+      /band b7 sighting 0: id must be 5 bytes/,
     ],
     [
       "an unknown record kind",
       [],
-      [{ bandId: "b7", sightings: [sighting(new Uint8Array(6), 0, { kind: 2 })] }],
+      [{ bandId: "b7", sightings: [sighting(new Uint8Array(RECORD_ID_BYTES), 0, { kind: 2 })] }],
       /band b7 sighting 0: unknown kind 2/,
     ],
   ])("%s", (_what, keys, logs, message) => {
@@ -192,7 +203,7 @@ describe("bad input is refused with a clear error", () => {
 
   test("unplaced sightings are skipped and counted", () => {
     const iv = V.intervals[0];
-    const logs = [{ bandId: "b", sightings: [sighting(hex(iv.rpi), null), sighting(new Uint8Array(6), 0)] }];
+    const logs = [{ bandId: "b", sightings: [vectorSighting(iv, null), sighting(new Uint8Array(RECORD_ID_BYTES), 0)] }];
     const r = matchExposures([key(tek, V.firstIntervalNumber)], logs);
     expect(r.matches).toEqual([]);
     expect(r.indexStats).toEqual({ logs: 1, enSightings: 1, bluezoneSightings: 0, unplacedSightings: 1 });
@@ -200,7 +211,7 @@ describe("bad input is refused with a clear error", () => {
 });
 
 describe("Bluezone sightings match the published F0 list", () => {
-  test("by 6-byte prefix of the published id, any case; EN keys never match them", () => {
+  test("by 5-byte prefix of the published id, any case; EN keys never match them", () => {
     const bz = hex("a1b2c3d4e5f6");
     const logs = [
       {
@@ -214,7 +225,7 @@ describe("Bluezone sightings match the published F0 list", () => {
     const r = matchExposures([], logs, { bluezoneF0Ids: ["A1B2C3D4E5F60718293A4B5C"] });
     expect(r.matches).toHaveLength(1);
     expect(r.matches[0]).toMatchObject({ source: "bluezone", sightingIndex: 0, key: null, txPowerDbm: null });
-    expect(() => new SightingIndex(logs).matchBluezone(["a1b2"])).toThrow(/not hex of at least 6 bytes/);
+    expect(() => new SightingIndex(logs).matchBluezone(["a1b2"])).toThrow(/not hex of at least 5 bytes/);
   });
 });
 
@@ -311,7 +322,7 @@ describe("exposure windows", () => {
       logIndex: 0,
       bandId: "band-1",
       sightingIndex: 0,
-      sighting: sighting(new Uint8Array(6), startUnix, { durationMinutes, rssiMean }),
+      sighting: sighting(new Uint8Array(RECORD_ID_BYTES), startUnix, { durationMinutes, rssiMean }),
       source: "en",
       key: k,
       keyIndex: 0,
@@ -432,13 +443,14 @@ describe("the matcher equals a slow reference built from the band's own pure cry
         key: fc.nat(),
         j: fc.nat(),
         shift: fc.integer({ min: -15, max: 15 }),
-        tx: fc.integer({ min: -40, max: 10 }),
+        // Mostly plausible tx powers, some outside the AEM check's range (those must not match).
+        tx: fc.integer({ min: -60, max: 20 }),
       }),
       { freq: 2 },
     ),
-    id: fc.uint8Array({ minLength: 6, maxLength: 6 }),
+    id: fc.uint8Array({ minLength: RECORD_ID_BYTES, maxLength: RECORD_ID_BYTES }),
     minute: fc.integer({ min: 0, max: 4 * 1440 - 1 }),
-    duration: fc.integer({ min: 0, max: 63 }),
+    duration: fc.integer({ min: 0, max: 6 }).map((s) => s * 4),
     rssi: fc.integer({ min: -100, max: -30 }),
     aemTx: fc.integer({ min: 0, max: 255 }),
     unplaced: fc.integer({ min: 0, max: 9 }).map((x) => x === 0),
@@ -517,9 +529,10 @@ function reference(keys: DiagnosisKey[], logs: MatchLog[]): (number | null)[][] 
       logs.forEach((log, li) =>
         log.sightings.forEach((s, si) => {
           if (s.kind !== KIND_EN || s.startUnix === null) return;
-          if (toHex(s.id) !== toHex(rpi.subarray(0, 6))) return;
+          if (toHex(s.id) !== toHex(rpi.subarray(0, 5))) return;
           if (Math.abs(Math.floor(s.startUnix / 600) - enin) > 12) return;
           const tx = (computeAem(pureCrypto, aemk, rpi, new Uint8Array([0, s.aemTx, 0, 0]))[1] << 24) >> 24;
+          if (tx < -37 || tx > 10) return; // the AEM check
           out.push([li, si, ki, enin, tx, tx - s.rssiMean]);
         }),
       );

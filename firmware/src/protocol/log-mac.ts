@@ -24,7 +24,7 @@ import {
   RECORD_SIZE,
 } from "./record";
 import { assembleLog, LogUnit, OP_DATA, OP_READ_END } from "./sync";
-import { V2_UNIT_SIZE } from "./record-v2";
+import { V2_UNIT_SIZE, v3OfV2 } from "./record-v2";
 
 /**
  * The band's own signature on its log (docs/protocol.md section 7.4): every READ page ends with a MAC under a log
@@ -324,13 +324,17 @@ export function unitsOfSegments(segments: ExportSegment[], cursor0?: number): Lo
   return units;
 }
 
-/** The TLX v3 file a kiosk would upload for these segments of band `bandId` (tests, bench). */
+/**
+ * The TLX v3 file a kiosk would upload for these segments of band `bandId` (tests, bench). Segments timed to the
+ * minute and the dBm are first put in format 3's grid (record-v2.ts v3OfV2: starts to 10 minutes, durations to
+ * 4-minute steps, RSSI to 2 dB, a segment split where starts pass 21 h), as a band would have logged them.
+ */
 export function signedLogExport(
   sha: Sha256Fn,
   bandSecret: Uint8Array,
   bandId: Uint8Array,
   segments: ExportSegment[],
 ): Uint8Array {
-  const pages = signPages(sha, logKey(sha, bandSecret), bandId, unitsOfSegments(segments));
+  const pages = signPages(sha, logKey(sha, bandSecret), bandId, unitsOfSegments(v3OfV2(segments)));
   return encodeLogExportV3({ bandId: bandId, pages: pages });
 }

@@ -15,12 +15,12 @@ export const RECORD_SIZE = 8;
 export const RECORD_ID_BYTES = 5;
 /**
  * The AEM check of a match (kiosk and authority matchers): the tx power a record's AEM byte decrypts to under the
- * matched key must lie in this range, 48 of 256 values (2.4 bits of check on top of the 40-bit prefix). Every
- * Exposure Notification device's calibrated radiated power lies well inside it (Tracelet boards -8 dBm; a
- * deployment's own calibration is held to it).
+ * matched key must lie in this range, 48 of 256 values (2.4 bits of check on top of the 40-bit prefix). It holds
+ * the official test vectors' +8 dBm (gaen-v1.2.json), Tracelet's boards (-8 to -4 dBm) and phones' calibrated
+ * radiated powers; a deployment's own calibration is held to it.
  */
-export const TX_PLAUSIBLE_MIN_DBM = -40;
-export const TX_PLAUSIBLE_MAX_DBM = 7;
+export const TX_PLAUSIBLE_MIN_DBM = -37;
+export const TX_PLAUSIBLE_MAX_DBM = 10;
 /** Byte 7 of a unit: records keep its top 3 bits below 0b111; 0xE0-0xFE are segment headers; 0xFF unwritten. */
 export const UNIT_HEADER_MIN = 0xe0;
 /** A record's start: 10-minute intervals (one Exposure Notification interval) after its segment's base. */

@@ -87,48 +87,39 @@ export interface V2Segment {
 }
 
 /**
- * Format 2 segments as format 3 ones: each record keeps the interval of its first sighting (its start rounded down
- * to 10 minutes), 5 id bytes, its duration in 4-minute steps (over 24 minutes it saturates: format 3 splits longer
- * encounters), its RSSI to 2 dB; a segment is split where starts would pass 127 intervals after its base, and
- * records before their segment's base (the clock went back) start a segment of their own. Boot epochs are kept mod
- * 15, as format 3 headers carry them. `seq` numbers the new segments from `firstSeq` (format 3 cursors must grow
- * past every format 2 cursor the band gave out).
+ * Segments with records timed to the minute and the dBm (format 2's, or a host's own) as format 3 ones: each record
+ * keeps the interval of its first sighting (its start rounded down to 10 minutes), 5 id bytes, its duration in
+ * 4-minute steps (over 24 minutes it saturates: format 3 splits longer encounters), its RSSI to 2 dB; a segment is
+ * split where starts would pass 127 intervals after its base, and records before their segment's base (the clock
+ * went back) start a segment of their own. Boot epochs are kept mod 15, as format 3 headers carry them. `firstSeq`
+ * numbers the new segments from it (format 3 cursors must grow past every format 2 cursor the band gave out);
+ * without it every piece of a segment keeps that segment's seq.
  */
-export function v3OfV2(segments: V2Segment[], firstSeq: number): ExportSegment[] {
+export function v3OfV2(segments: V2Segment[], firstSeq?: number): ExportSegment[] {
   const out: ExportSegment[] = [];
   let seq = firstSeq;
   for (const s of segments) {
+    const base0 = Math.floor(s.header.baseTime / RECORD_START_S);
+    const piece = (base: number): ExportSegment => ({
+      header: {
+        seq: seq === undefined ? s.header.seq : seq++,
+        baseTime: base * RECORD_START_S,
+        monotonic: s.header.monotonic,
+        bootEpoch: s.header.bootEpoch % EPOCH_MODULUS,
+      },
+      records: [],
+    });
     let cur: ExportSegment | undefined;
     for (const r of s.records) {
       const interval = Math.floor((s.header.baseTime + r.startMinute * 60) / RECORD_START_S);
-      if (
-        !cur ||
-        interval < cur.header.baseTime / RECORD_START_S ||
-        interval - cur.header.baseTime / RECORD_START_S > RECORD_MAX_START
-      ) {
-        const base = Math.max(0, Math.min(interval, Math.floor(s.header.baseTime / RECORD_START_S)));
-        cur = {
-          header: {
-            seq: seq++,
-            baseTime: (interval - base > RECORD_MAX_START ? interval : base) * RECORD_START_S,
-            monotonic: s.header.monotonic,
-            bootEpoch: s.header.bootEpoch % EPOCH_MODULUS,
-          },
-          records: [],
-        };
+      const curBase = cur ? cur.header.baseTime / RECORD_START_S : -1;
+      if (!cur || interval < curBase || interval - curBase > RECORD_MAX_START) {
+        cur = piece(interval >= base0 && interval - base0 <= RECORD_MAX_START ? base0 : interval);
         out.push(cur);
       }
       cur.records.push(v3Record(r, interval - cur.header.baseTime / RECORD_START_S));
     }
-    if (!cur) {
-      const h: SegmentHeader = {
-        seq: seq++,
-        baseTime: Math.floor(s.header.baseTime / RECORD_START_S) * RECORD_START_S,
-        monotonic: s.header.monotonic,
-        bootEpoch: s.header.bootEpoch % EPOCH_MODULUS,
-      };
-      out.push({ header: h, records: [] });
-    }
+    if (!cur) out.push(piece(base0));
   }
   return out;
 }

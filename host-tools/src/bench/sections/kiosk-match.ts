@@ -1,7 +1,7 @@
 import { createCipheriv } from "crypto";
 import * as os from "os";
 import { EN_INTERVAL_SECONDS, EN_TEK_ROLLING_PERIOD } from "../../../../firmware/src/protocol/gaen";
-import { KIND_BLUEZONE, KIND_EN } from "../../../../firmware/src/protocol/record";
+import { KIND_BLUEZONE, KIND_EN, RECORD_ID_BYTES } from "../../../../firmware/src/protocol/record";
 import {
   DiagnosisKey,
   MatchLog,
@@ -96,9 +96,9 @@ function makeLogs(n: number, rnd: Bytes): BenchLog[] {
       const r = rnd.take(10);
       sightings.push({
         kind: r[6] < 13 ? KIND_BLUEZONE : KIND_EN,
-        id: Buffer.from(r.subarray(0, 6)),
+        id: Buffer.from(r.subarray(0, RECORD_ID_BYTES)),
         startUnix: start + (r.readUInt32LE(6) % (DAYS * 86400)),
-        durationMinutes: r[7] % 30,
+        durationMinutes: (r[7] % 7) * 4,
         rssiMean: -50 - (r[8] % 40),
         aemTx: r[9],
       });
@@ -126,9 +126,9 @@ function plant(keys: DiagnosisKey[], logs: BenchLog[], rnd: Bytes): Planted[] {
     const shift = rnd.int(25) - 12;
     logs[log].sightings[s] = {
       kind: KIND_EN,
-      id: Buffer.from(rpi.subarray(0, 6)),
+      id: Buffer.from(rpi.subarray(0, RECORD_ID_BYTES)),
       startUnix: (enin + shift) * EN_INTERVAL_SECONDS + rnd.int(EN_INTERVAL_SECONDS),
-      durationMinutes: rnd.int(20),
+      durationMinutes: rnd.int(7) * 4,
       rssiMean: -60,
       aemTx: (TX_POWER & 255) ^ ks[1],
     };
