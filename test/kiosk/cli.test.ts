@@ -16,7 +16,7 @@ describe("tracelet kiosk / sync CLI", () => {
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout) as { ok: boolean; bandId: string; status: { firmwareVersion: number } };
     expect(out.ok).toBe(true);
-    expect(out.status.firmwareVersion).toBe(2);
+    expect(out.status.firmwareVersion).toBe(3);
     // Its store now holds that band.
     expect(fs.existsSync(path.join(dir, "kiosk.db"))).toBe(true);
     expect(fs.statSync(path.join(dir, "kiosk.key")).mode & 0o077).toBe(0);
