@@ -13,6 +13,9 @@ import { Advert, BandLink, KioskClock, KioskRadio, SYNC_SERVICE_ID } from "./rad
 import { BandSession, SessionError } from "./session";
 import { KioskStore, RegistryEntry } from "./store";
 
+/** The first firmware version whose log is in format 3 (8-byte units, docs/protocol.md section 5.1). */
+export const LOG_FORMAT_3_FIRMWARE = 3;
+
 export interface EngineOptions {
   /** Links at once (default 3). */
   links?: number;
@@ -346,6 +349,13 @@ export class SyncEngine extends EventEmitter {
       status = await s.status();
     }
     result.status = status;
+    if (status.firmwareVersion < LOG_FORMAT_3_FIRMWARE) {
+      // Its log is in format 2 (12-byte units): reading it as format 3 would store garbage. Nothing is ACKed.
+      throw new SessionError(
+        `band runs firmware ${status.firmwareVersion}, whose log this kiosk cannot read: upgrade it with ` +
+          "`tracelet flash --upgrade` (its unsynced records are carried over), then sync again",
+      );
+    }
     const row = this.store.band(bandId);
     let cursor = row ? row.cursor : 0;
     // The band freed units the kiosk never stored (retention, or a full log): start at its oldest, and say so.
