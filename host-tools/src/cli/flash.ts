@@ -36,6 +36,8 @@ interface FlashOptions {
   registry?: string;
   dev?: boolean;
   force?: boolean;
+  upgrade?: boolean;
+  keepNewest?: boolean;
   baud: string;
   list?: boolean;
   batch?: boolean;
@@ -60,6 +62,14 @@ export function registerFlash(program: Command): void {
     .option("--registry <file>", "offline: append bands to this registry file (created 0600)")
     .option("--dev", "flash the development build (keeps the Bluetooth console)")
     .option("--force", "wipe a band that is already provisioned (its identity and unsynced log are lost)")
+    .option(
+      "--upgrade",
+      "new firmware on a provisioned band keeping its identity, keys and unsynced log (a format-2 log is converted)",
+    )
+    .option(
+      "--keep-newest",
+      "with --upgrade: a log over the board's budget keeps its newest records instead of refusing",
+    )
     .option("--baud <n>", "serial baud rate", "115200")
     .option("--list", "list serial ports and Espruino/Tracelet devices in Bluetooth range, then exit")
     .option("--batch", "flash bands one after another as they are plugged in or come into range")
@@ -123,6 +133,12 @@ async function plan(opts: FlashOptions): Promise<Plan> {
   const baud = parseNumberOption("baud", opts.baud, { min: 1200, max: 1_000_000, integer: true });
   const count = parseNumberOption("count", opts.count, { min: 1, max: 1000, integer: true });
   if (opts.count && !opts.batch) throw new CliError(ExitCode.USAGE, "--count goes with --batch");
+  if (opts.upgrade && opts.force)
+    throw new CliError(
+      ExitCode.USAGE,
+      "give either --upgrade (keeps the band's identity and log) or --force (wipes them)",
+    );
+  if (opts.keepNewest && !opts.upgrade) throw new CliError(ExitCode.USAGE, "--keep-newest goes with --upgrade");
   if (opts.port === "sim" && opts.batch && count === undefined)
     throw new CliError(ExitCode.USAGE, "--port sim --batch needs --count <n> (how many simulated bands)");
   let deployment = DEFAULT_DEPLOYMENT;
@@ -268,6 +284,8 @@ async function flash(opts: FlashOptions): Promise<void> {
           registry: p.registry,
           health: st.health,
           force: opts.force,
+          upgrade: opts.upgrade,
+          keepNewest: opts.keepNewest,
           baud: p.baud,
           now: () => st.now(),
           onStep: (e) => bar.update(e),
@@ -357,8 +375,17 @@ function exitFor(e: FlashError): number {
 }
 
 function healthWord(r: FlashResult): string {
-  if ("skipped" in r.health) return "flashed (health check skipped)";
-  return r.health.ok ? "flashed and healthy" : `flashed, NOT healthy (${r.health.problems.join("; ")})`;
+  const verb = r.upgrade ? `upgraded (${upgradeWords(r.upgrade)})` : "flashed";
+  if ("skipped" in r.health) return `${verb} (health check skipped)`;
+  return r.health.ok ? `${verb} and healthy` : `${verb}, NOT healthy (${r.health.problems.join("; ")})`;
+}
+
+function upgradeWords(u: NonNullable<FlashResult["upgrade"]>): string {
+  if (u.logFormat === 3) return "identity, keys and log kept";
+  const parts = [`${u.carried} unsynced records carried over to log format 3`, `${u.leftBehind} synced left behind`];
+  if (u.dropped) parts.push(`${u.dropped} oldest unsynced left out to fit the budget`);
+  if (u.torn) parts.push(`${u.torn} torn units skipped`);
+  return parts.join(", ");
 }
 
 function summariseHealth(r: FlashResult): unknown {
@@ -398,7 +425,7 @@ class StepBar {
     if (!this.tty) return;
     const width = 24;
     const filled = Math.round(e.fraction * width);
-    const line = `${this.label} [${this.index}/8] ${STEP_TITLES[e.step].padEnd(28)} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${Math.round(
+    const line = `${this.label} [${this.index}/${Object.keys(STEP_TITLES).length}] ${STEP_TITLES[e.step].padEnd(28)} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${Math.round(
       e.fraction * 100,
     )
       .toString()

@@ -9,6 +9,10 @@ import { Deployment, provisioningFor } from "./deployment";
 import { ConsoleError, EspruinoConsole, ProgressHook } from "./espruino-tools";
 import { HealthCheck, HealthReport } from "./health";
 import { BandRecord, RegistryError, RegistrySink } from "./registry";
+import * as up from "./upgrade";
+import { isSegmentHeader, RECORD_SIZE, segmentSeq } from "../../../firmware/src/protocol/record";
+import { UNITS_PER_CURSOR_FILE } from "../../../firmware/src/protocol/sync-constants";
+import { LOG_FILE_STRIDE, LOG_FILE_UNITS } from "../../../firmware/src/tuning";
 
 /**
  * Flashing and provisioning one band over its console (docs/flashing.md). The order makes an interruption at any
@@ -21,12 +25,15 @@ import { BandRecord, RegistryError, RegistrySink } from "./registry";
 /** The oldest Espruino the firmware runs on (its Storage, NRF and crypto calls; docs/flashing.md). */
 export const MIN_ESPRUINO = "2v29";
 
-export type StepName = "connect" | "identify" | "wipe" | "firmware" | "provision" | "register" | "restart" | "health";
+export type StepName =
+  "connect" | "identify" | "wipe" | "read" | "log" | "firmware" | "provision" | "register" | "restart" | "health";
 
 export const STEP_TITLES: Record<StepName, string> = {
   connect: "Connecting",
   identify: "Identifying the device",
   wipe: "Wiping the old band",
+  read: "Reading the band's log",
+  log: "Writing the log in format 3",
   firmware: "Writing the firmware",
   provision: "Writing identity and clock",
   register: "Registering the band",
@@ -53,6 +60,13 @@ export interface FlashOptions {
   health?: HealthCheck;
   /** Wipe a band that is already provisioned (its identity and log) instead of refusing it. */
   force?: boolean;
+  /**
+   * Upgrade a provisioned band's firmware keeping its identity, journal and unsynced log (a format-2 log is
+   * converted to format 3); refuses a band that is not provisioned or not in the registry (upgrade.ts).
+   */
+  upgrade?: boolean;
+  /** With `upgrade`: a log that does not fit the board's log budget keeps its newest records instead of refusing. */
+  keepNewest?: boolean;
   baud?: number;
   /** Unix milliseconds (the clock set on the band). */
   now?: () => number;
@@ -87,6 +101,29 @@ export interface FlashResult {
   /** The health check's report when it runs in the background (healthInBackground); resolves to `health`. */
   healthDone?: Promise<FlashResult["health"]>;
   seconds: Record<StepName | "total", number>;
+  /** `upgrade`: what happened to the band's log. */
+  upgrade?: UpgradeReport;
+}
+
+export interface UpgradeReport {
+  /** The log format the band held: 2 (converted) or 3 (kept as it was; also a band without a log). */
+  logFormat: 2 | 3;
+  /** Format-2 records at or after the journal's sync cursor, now in format 3. */
+  carried: number;
+  /** Format-2 records before the sync cursor (a kiosk has them): not carried over. */
+  leftBehind: number;
+  /** Unsynced records left out to fit the log budget (keepNewest), the oldest. */
+  dropped: number;
+  /** Torn format-2 units skipped (a kiosk skips them too). */
+  torn: number;
+  /** The journal's sync cursor (unchanged); the carried records' cursors start above it. */
+  syncCursor: number;
+  /** Cursor of the first carried unit. */
+  firstCursor?: number;
+  filesWritten: string[];
+  filesErased: string[];
+  /** "beside": the new log was written before the old was erased; "replaced": Storage had room only after erasing it. */
+  order: "beside" | "replaced" | "none";
 }
 
 /** Why flashing failed; `kind` picks the exit code, `bandTouched` says whether the band was written. */
@@ -187,10 +224,25 @@ export async function flashBand(o: FlashOptions): Promise<FlashResult> {
       );
     const info = await inspect(con);
     const provisioned = info.prov !== null && readProvisioning(Buffer.from(info.prov, "hex")) !== undefined;
+    if (o.upgrade) {
+      const ctx: UpgradeContext = {
+        con,
+        env: { BOARD: env.BOARD, VERSION: env.VERSION },
+        info,
+        step,
+        progress,
+        touched: () => (touched = true),
+        stepNow: () => current,
+      };
+      const r = await upgradeBand(o, ctx);
+      step("health");
+      seconds.total = (Date.now() - t0) / 1000;
+      return { ...r, seconds };
+    }
     if (provisioned && !o.force) {
       const id = info.prov!.slice(8, 24);
       throw new FlashError(
-        `the device on ${o.port} is already provisioned as band ${id}: use --force to wipe it (its identity and unsynced log are lost)`,
+        `the device on ${o.port} is already provisioned as band ${id}: use --force to wipe it (its identity and unsynced log are lost), or --upgrade to flash new firmware keeping both`,
         "device",
       );
     }
@@ -359,5 +411,203 @@ export function firmwareLabel(board: string, distDir = path.resolve(__dirname, "
     return `${b.firmwareVersion}+${b.sha256.slice(0, 8)}${b.dev ? "-dev" : ""}`;
   } catch {
     return "unknown";
+  }
+}
+
+interface UpgradeContext {
+  con: EspruinoConsole;
+  env: { BOARD: string; VERSION: string };
+  info: DeviceInfo;
+  step: (s: StepName, detail?: string) => void;
+  progress: (s: StepName) => ProgressHook;
+  touched: () => void;
+  stepNow: () => StepName;
+}
+
+/**
+ * `flash --upgrade` (docs/flashing.md, "Upgrading a band"): new firmware on a provisioned band, its identity and
+ * journal kept, a format-2 log converted to format 3. Everything is read and converted, and the conversion checked,
+ * on the host before anything on the band is written; a failure once writing has started puts the band back as it was
+ * (new files erased, the old log written back if it had to go first) and says so.
+ */
+async function upgradeBand(o: FlashOptions, x: UpgradeContext): Promise<Omit<FlashResult, "seconds">> {
+  const { con, info } = x;
+  const prov = info.prov === null ? undefined : readProvisioning(Buffer.from(info.prov, "hex"));
+  if (!prov)
+    throw new FlashError(
+      `the device on ${o.port} is not provisioned: there is no identity or log to keep; flash it without --upgrade`,
+      "device",
+    );
+  const bandId = hex(prov.bandId);
+  const record: BandRecord = { bandId, board: o.board.id, syncKey: hex(prov.syncKey) };
+  const known = await o.registry.taken(record).catch((e: RegistryError) => {
+    throw new FlashError(e.message, e.kind === "file" ? "registry" : e.kind);
+  });
+  if (!known)
+    throw new FlashError(
+      `band ${bandId} on ${o.port} is not in ${o.registry.where}: upgrade it with the registry it was flashed with (kiosks find it by the key registered there)`,
+      "registry",
+    );
+  const plan = storagePlan(o.board, o.bundle.length);
+  if (plan.total > info.free + info.ours)
+    throw new FlashError(
+      `Storage too small on ${o.port}: Tracelet needs ${plan.total} bytes (firmware ${plan.bundle}, log ${plan.log}, journals ${plan.journals}, provisioning ${plan.provisioning}), the device has ${info.free + info.ours} for it`,
+      "board",
+    );
+
+  // ---- stop the running firmware (nothing may change under the read), then read what is kept
+  await con.send("reset()");
+  let restartOld = true;
+  try {
+    x.step("read");
+    const { sizes, free } = await up.listFiles(con);
+    const names = [...sizes.keys()];
+    const v2Names = names.filter((n) => n.startsWith(up.V2_LOG_PREFIX)).sort();
+    const v3Names = names.filter((n) => n.startsWith(up.V3_LOG_PREFIX)).sort();
+    const journals: (Uint8Array | undefined)[] = [];
+    for (const j of up.JOURNALS)
+      journals.push(sizes.has(j) ? await up.readFile(con, j, sizes.get(j) as number) : undefined);
+    const syncCursor = up.journalCursor(journals) ?? 0;
+    const report: UpgradeReport = {
+      logFormat: v2Names.length ? 2 : 3,
+      carried: 0,
+      leftBehind: 0,
+      dropped: 0,
+      torn: 0,
+      syncCursor,
+      filesWritten: [],
+      filesErased: [],
+      order: "none",
+    };
+    const v2Files = new Map<string, Uint8Array>();
+    const v3Seqs: number[] = [];
+    for (const n of v2Names) v2Files.set(n, await up.readFile(con, n, sizes.get(n) as number));
+    for (const n of v3Names) {
+      const b = await up.readFile(con, n, sizes.get(n) as number);
+      // The firmware numbers on from its newest file's seq plus its units: above that whatever they are.
+      if (isSegmentHeader(b, 0)) v3Seqs.push(segmentSeq(b, 0) + LOG_FILE_UNITS);
+    }
+    x.step("read", `${v2Names.length} format-2 and ${v3Names.length} format-3 log files`);
+
+    // ---- convert and check on the host
+    const slots = up.logSlots(o.board.logBudgetBytes);
+    const freeSlots: string[] = [];
+    for (let i = 0; i < slots; i++) if (!sizes.has(up.V3_LOG_PREFIX + i)) freeSlots.push(up.V3_LOG_PREFIX + i);
+    let files: { name: string; data: Uint8Array; used: number }[] = [];
+    if (v2Names.length) {
+      const v2 = up.readV2Log(v2Files, syncCursor);
+      const firstSeq = Math.max(v2.maxSeq, Math.floor(syncCursor / UNITS_PER_CURSOR_FILE), ...v3Seqs, 0) + 1;
+      const m = up.migrate(v2, firstSeq, freeSlots.length, o.keepNewest === true);
+      report.leftBehind = v2.synced;
+      report.torn = v2.torn;
+      if (m.carried === 0 && m.dropped > 0)
+        throw new FlashError(
+          `band ${bandId}'s ${m.dropped} unsynced records need ${m.packed.files.length} log files of ${LOG_FILE_STRIDE} bytes in format 3, and the ${o.board.name} log budget leaves ${freeSlots.length}: sync it at a kiosk first (synced records are not carried over), or pass --keep-newest to carry over only the newest that fit`,
+          "board",
+        );
+      const problem = up.checkPacked(m.packed, m.segments, firstSeq);
+      if (problem) throw new FlashError(`the converted log of band ${bandId} does not check: ${problem}`, "device");
+      report.carried = m.carried;
+      report.dropped = m.dropped;
+      if (m.packed.files.length) report.firstCursor = firstSeq * UNITS_PER_CURSOR_FILE;
+      files = m.packed.files.map((data, i) => ({
+        name: freeSlots[i],
+        data,
+        used: m.packed.units[i] * RECORD_SIZE,
+      }));
+    }
+    const fileBytes = (n: number) => 32 + Math.ceil(n / 4) * 4;
+    const oldBundle = sizes.has(".bootcde") ? fileBytes(sizes.get(".bootcde") as number) : 0;
+    const needed = files.length * LOG_FILE_STRIDE + Math.max(0, fileBytes(o.bundle.length) - oldBundle);
+    const v2Bytes = v2Names.reduce((n, f) => n + fileBytes(sizes.get(f) as number), 0);
+    if (needed > free + v2Bytes)
+      throw new FlashError(
+        `Storage too small on ${o.port} for the upgrade: the converted log and the new firmware need ${needed} bytes, the device has ${free} free and its format-2 log ${v2Bytes}`,
+        "board",
+      );
+    report.order = files.length ? (needed <= free ? "beside" : "replaced") : "none";
+
+    // ---- write: the new log (beside the old where Storage has room), the firmware, then erase the old log
+    restartOld = false;
+    x.touched();
+    let oldErased = false;
+    let backup: string | undefined;
+    try {
+      if (report.order === "replaced") {
+        // The old log leaves the band before the new one is on it: a copy on this computer first.
+        backup = up.saveBackup(bandId, v2Files);
+        await up.eraseFiles(con, v2Names);
+        oldErased = true;
+      }
+      x.step("log", `${files.length} files, ${report.carried} records`);
+      for (let i = 0; i < files.length; i++) {
+        report.filesWritten.push(files[i].name);
+        await up.writeSized(con, files[i].name, files[i].data, files[i].used);
+        o.onStep?.({ step: "log", fraction: (i + 1) / files.length });
+      }
+      x.step("firmware", `${o.bundle.length} bytes`);
+      const attempts = await writeVerified(con, ".bootcde", o.bundle, x.progress("firmware"), o.retries ?? 1);
+      if (!oldErased) await up.eraseFiles(con, v2Names);
+      report.filesErased = v2Names;
+      if (backup) fs.rmSync(backup, { recursive: true, force: true });
+      // The old log's records (other people's ids) would stay readable in flash until a compaction.
+      if (v2Names.length) await con.expr(`(function(){require("Storage").compact();return 1})()`, 120);
+      x.step("restart");
+      await con.send("load()");
+      await con.close();
+      x.step("health");
+      const health: FlashResult["health"] = o.health
+        ? await o
+            .health({ bandId, board: o.board.id, syncKey: prov.syncKey })
+            .catch((e: Error): HealthReport => ({ ok: false, problems: [e.message], seconds: 0 }))
+        : { ok: false, skipped: "no Bluetooth adapter to reach the band's sync service" };
+      return {
+        bandId,
+        board: o.board.id,
+        port: o.port,
+        firmwareVersion: o.firmwareVersion,
+        espruino: x.env.VERSION,
+        bundleBytes: o.bundle.length,
+        bundleCrc32: crc32(o.bundle),
+        mode: prov.mode,
+        registeredIn: o.registry.where,
+        wiped: false,
+        attempts: { firmware: attempts, provision: 0 },
+        health,
+        upgrade: report,
+      };
+    } catch (e) {
+      const kept = backup ? `; its format-2 log files are saved in ${backup}` : "";
+      if (!con.connected)
+        throw new FlashError(
+          `upgrade of band ${bandId}: the console was lost while ${STEP_TITLES[x.stepNow()].toLowerCase()} on ${o.port}: run the same command again (the format-2 log stays on the band until the new log and firmware verify${kept})`,
+          "device",
+          true,
+        );
+      // Put the band back: the new files go, the old log comes back if it had to go first.
+      const step = STEP_TITLES[x.stepNow()].toLowerCase();
+      const why = e instanceof Error ? e.message : String(e);
+      let back = "";
+      try {
+        await up.eraseFiles(con, report.filesWritten);
+        if (oldErased)
+          for (const [name, data] of v2Files) {
+            let used = data.length;
+            while (used > 0 && data[used - 1] === 0xff) used--;
+            await up.writeSized(con, name, data, used);
+          }
+        back =
+          x.stepNow() === "firmware"
+            ? "its log was put back in format 2, but its firmware did not verify: run the same command again"
+            : "the band was put back as it was (its format-2 log and its old firmware)";
+        await con.send("load()");
+      } catch (e2) {
+        back = `putting the band back failed too (${(e2 as Error).message}): run the same command again${kept}`;
+      }
+      throw new FlashError(`upgrade of band ${bandId}: ${step} failed on ${o.port}: ${why}; ${back}`, "device", true);
+    }
+  } finally {
+    // A refusal before anything was written: the old firmware runs again.
+    if (restartOld && con.connected) await con.send("load()").catch(() => undefined);
   }
 }
