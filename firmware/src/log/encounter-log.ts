@@ -7,6 +7,7 @@ import {
   RECORD_SIZE,
   RECORD_START_S,
   segmentBase,
+  SEGMENT_MONOTONIC_BIT,
   segmentSeq,
   writeRecord,
   writeSegmentHeader,
@@ -155,7 +156,7 @@ export function recover(): void {
       continue;
     }
     seq0[i] = segmentSeq(u0, 0);
-    base0[i] = u0[7] & 16 ? 0 : segmentBase(u0, 0) * RECORD_START_S;
+    base0[i] = u0[7] & SEGMENT_MONOTONIC_BIT ? 0 : segmentBase(u0, 0) * RECORD_START_S;
     // Units are written in order, so the erased units form a suffix: binary search for its start.
     let lo = 1;
     let hi = LOG_FILE_UNITS;

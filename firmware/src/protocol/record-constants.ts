@@ -37,7 +37,8 @@ export const RSSI_BASE_DBM = -95;
 export const RSSI_MAX_CODE = 31;
 /** Boot epochs are kept modulo this in a segment header (4 bits that never make byte 7 0xFF). */
 export const EPOCH_MODULUS = 15;
-export const SEGMENT_FLAG_MONOTONIC = 1;
+/** Byte 7 of a segment header: this bit set when the segment is timed by uptime (no valid clock). */
+export const SEGMENT_MONOTONIC_BIT = 16;
 export const KIND_EN = 0;
 export const KIND_BLUEZONE = 1;
 /**

@@ -12,7 +12,6 @@ import {
   RECORD_MAX_STEPS,
   RSSI_BASE_DBM,
   RSSI_MAX_CODE,
-  SegmentHeader,
 } from "./record";
 
 /**

@@ -9,7 +9,7 @@ import {
   RECORD_STEP_S,
   RSSI_BASE_DBM,
   RSSI_MAX_CODE,
-  SEGMENT_FLAG_MONOTONIC,
+  SEGMENT_MONOTONIC_BIT,
   SEGMENT_HEADER_SIZE,
   UNIT_HEADER_MIN,
 } from "./record-constants";
@@ -75,7 +75,7 @@ export function encodeSegmentHeader(h: SegmentHeader): Uint8Array {
 export function writeSegmentHeader(b: Uint8Array, seq: number, base: number, monotonic: boolean, epoch: number): void {
   writeU32LE(b, 0, seq & 0xffffff);
   writeU32LE(b, 3, base & 0xffffff);
-  b[7] = UNIT_HEADER_MIN | (monotonic ? 16 : 0) | (epoch % EPOCH_MODULUS);
+  b[7] = UNIT_HEADER_MIN | (monotonic ? SEGMENT_MONOTONIC_BIT : 0) | (epoch % EPOCH_MODULUS);
   b[6] = headerCrc(b, 0);
 }
 
@@ -103,7 +103,7 @@ export function decodeSegmentHeader(b: Uint8Array, offset: number): Decoded<Segm
   return ok({
     seq: segmentSeq(b, offset),
     baseTime: segmentBase(b, offset) * RECORD_START_S,
-    monotonic: (t & 16) !== 0,
+    monotonic: (t & SEGMENT_MONOTONIC_BIT) !== 0,
     bootEpoch: t & 15,
   });
 }
