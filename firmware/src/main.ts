@@ -28,7 +28,9 @@ guard(() => {
           ? 3
           : __BOARD__ === "banglejs2"
             ? 4
-            : 0,
+            : __BOARD__ === "puckjs-minimal"
+              ? 5
+              : 0,
     __MTU__,
     __LOG_BUDGET_BYTES__,
     __ADVERTISING_INTERVAL_MS__,

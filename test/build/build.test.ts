@@ -128,7 +128,7 @@ describe("tracelet build (CLI)", () => {
     const r = runCli(["build", "--board", "nosuchboard", "--no-typecheck"]);
     expect(r.status).toBe(4);
     expect(r.stderr.trim().split("\n")).toEqual([
-      'tracelet build: unknown board "nosuchboard" (known boards: banglejs2, mdbt42q, pixljs, puckjs) (exit 4 BOARD)',
+      'tracelet build: unknown board "nosuchboard" (known boards: banglejs2, mdbt42q, pixljs, puckjs, puckjs-minimal) (exit 4 BOARD)',
     ]);
   });
 

@@ -19,6 +19,7 @@ describe("tracelet demo", () => {
       "mdbt42q",
       "pixljs",
       "puckjs",
+      "puckjs-minimal",
     ]);
     expect(out.simulation.faults.count).toBe(0);
     expect(out.simulation.detection.recordsDecoded).toBeGreaterThan(0);

@@ -101,7 +101,7 @@ function spans(onAir: OnAir[]): Map<string, { from: number; to: number }> {
 }
 
 realInterpreterTests()("tracking across rotations (issue 19 finding 5) on the real interpreter", () => {
-  // Two boards in CI (one per SDK); TRACELET_FULL_MATRIX=1 runs all four.
+  // Two boards in CI (one per SDK); TRACELET_FULL_MATRIX=1 runs all five.
   describe.each(sampleBoards())("%s", (board) => {
     let life: Life;
     beforeAll(async () => {

@@ -42,7 +42,7 @@ import { addBand, provisioning, SimKiosk } from "./helpers/sim-kiosk";
  * The flashed bundle (dist/<board>/tracelet.js, built by global-setup) on the simulator, for every board: what a
  * band does in the world, and what a kiosk sees of it over the simulated GATT link.
  */
-const BOARDS = ["puckjs", "mdbt42q", "pixljs", "banglejs2"];
+const BOARDS = ["puckjs", "mdbt42q", "pixljs", "banglejs2", "puckjs-minimal"];
 
 describe.each(BOARDS)("%s band on the simulator", (board) => {
   it("advertises RPIs derived from the TEKs it reports, rotating with the address at interval boundaries", async () => {

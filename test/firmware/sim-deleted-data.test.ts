@@ -26,7 +26,7 @@ import { addBand, provisioning, SimKiosk } from "./helpers/sim-kiosk";
  * phones around it; then no key past retention, and no log unit of an expired file, is anywhere in flash; READ_TEKS
  * without valid time gives no key; after WIPE with the identity flag nothing of the identity or any key is left.
  */
-const BOARDS = ["puckjs", "mdbt42q", "pixljs", "banglejs2"];
+const BOARDS = ["puckjs", "mdbt42q", "pixljs", "banglejs2", "puckjs-minimal"];
 const DAY = 86400;
 const RETENTION = 3;
 const DAYS = 7;

@@ -21,7 +21,7 @@ import { addBand, SimKiosk } from "./helpers/sim-kiosk";
  * firmware makes (once, a few times, for an hour) costs one run of the duty that made it, never the duty itself;
  * the status frame a kiosk reads counts the fault and names its duty; a duty that stops ends in a watchdog reset.
  */
-const BOARDS = ["puckjs", "mdbt42q", "pixljs", "banglejs2"];
+const BOARDS = ["puckjs", "mdbt42q", "pixljs", "banglejs2", "puckjs-minimal"];
 
 /** Calls the firmware makes while it runs on its own (updateServices only under a sync: its own test below). */
 const CALLS = FAULT_CALLS;

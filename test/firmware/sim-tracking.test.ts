@@ -27,7 +27,7 @@ import { provisioning, SimKiosk } from "./helpers/sim-kiosk";
  * TRACELET_DIST=<dir> runs them against another build (e.g. the firmware before the fix, where every one fails).
  */
 const DIST = process.env.TRACELET_DIST ?? path.join(ROOT, "dist");
-const BOARDS = ["puckjs", "mdbt42q", "pixljs", "banglejs2"];
+const BOARDS = ["puckjs", "mdbt42q", "pixljs", "banglejs2", "puckjs-minimal"];
 /**
  * An identity lasts until the boundary its rotation waits for (10 or 20 minutes on, plus the spread); a connected
  * central may hold it a minute past that (the grace, ROTATE_GRACE_MS), never longer (issue 19: "rotation + 1-2 min").

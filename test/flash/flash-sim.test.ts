@@ -168,7 +168,7 @@ test("a registry that refuses the band leaves it unprovisioned; a wrong board an
     const d2 = deviceOf(st, p2);
     const reg = new FileSink(path.join(dir, "refused.json"));
     await expect(flashBand({ ...options(st, p2, reg), board: loadBoard("puckjs") })).rejects.toThrow(
-      /is a MDBT42Q, not a Puck\.js .*pick --board/,
+      /is a MDBT42Q, not a Puck\.js .*: pick --board mdbt42q to match it$/,
     );
     expect(Object.keys(files(d2))).toEqual([]);
 
@@ -201,6 +201,41 @@ test("a registry that refuses the band leaves it unprovisioned; a wrong board an
     await expect(flashBand(options(st, p2, full))).rejects.toThrow(/could not draw an identity/);
     expect(new Set(asked).size).toBe(5);
     expect(Object.keys(files(d2))).toEqual([]);
+  } finally {
+    st.stop();
+  }
+});
+
+test("puckjs-minimal: a Puck.js still on the standard firmware is refused untouched, with the way out; on puckjs_minimal it is flashed and reports its board", async () => {
+  const standard = new SimStation("puckjs", 1, { seed: 15 });
+  await standard.start();
+  try {
+    const port = (await standard.next()) as string;
+    const d = standard.world.devices[standard.world.devices.length - 1] as EspruinoDevice;
+    const minimal = loadBoard("puckjs-minimal");
+    await expect(
+      flashBand({
+        ...options(standard, port, new FileSink(path.join(dir, "standard.json"))),
+        board: minimal,
+        bundle: bundle(minimal.id),
+      }),
+    ).rejects.toThrow(
+      /is a PUCKJS, not a Puck\.js on puckjs_minimal firmware .*\(PUCKJS_MINIMAL\): pick --board puckjs to match it, or install Espruino's PUCKJS_MINIMAL firmware on it first/,
+    );
+    expect(Object.keys(files(d))).toEqual([]);
+  } finally {
+    standard.stop();
+  }
+  const st = new SimStation("puckjs-minimal", 1, { seed: 16 });
+  await st.start();
+  try {
+    const port = (await st.next()) as string;
+    const r = await flashBand(options(st, port, new FileSink(path.join(dir, "minimal.json"))));
+    expect(r.health.ok).toBe(true);
+    expect(r.bundleCrc32).toBe(crc32(bundle("puckjs-minimal")));
+    // Board code 5 (protocol/sync.ts BOARD_CODES): the health check compared it with the profile.
+    expect(r.health).toMatchObject({ status: { boardCode: 5 } });
+    expect(loadRegistryFile(path.join(dir, "minimal.json")).bands[0].board).toBe("puckjs-minimal");
   } finally {
     st.stop();
   }

@@ -151,6 +151,7 @@ describe("crypto per board", () => {
     ["mdbt42q", { module: true, sha1: true, sha256: true, aes: false, ccm: false }],
     ["pixljs", { module: true, sha1: true, sha256: false, aes: false, ccm: false }],
     ["banglejs2", { module: true, sha1: false, sha256: true, aes: false, ccm: true }],
+    ["puckjs-minimal", { module: false, sha1: false, sha256: false, aes: false, ccm: false }],
   ])("%s", (board, expected) => {
     const world = new World({ seed: 1 });
     const band = world.addBand({ board, bundleSource: fixture("crypto.js") });

@@ -313,7 +313,7 @@ export function decodePublicStatus(b: Uint8Array): Decoded<{ provisioned: boolea
 }
 
 /** Board codes in the status (boards/<id>.json ids). */
-export const BOARD_CODES = ["unknown", "puckjs", "pixljs", "mdbt42q", "banglejs2"];
+export const BOARD_CODES = ["unknown", "puckjs", "pixljs", "mdbt42q", "banglejs2", "puckjs-minimal"];
 
 export interface BandStatus {
   firmwareVersion: number;

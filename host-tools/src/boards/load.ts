@@ -23,7 +23,7 @@ export function listBoardIds(dir: string = BOARDS_DIR): string[] {
 
 export function loadBoard(id: string, dir: string = BOARDS_DIR): BoardProfile {
   const known = listBoardIds(dir);
-  if (!/^[a-z0-9]+$/.test(id) || !known.includes(id)) {
+  if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(id) || !known.includes(id)) {
     throw new BoardError(`unknown board "${id}" (known boards: ${known.join(", ")})`);
   }
   const file = path.join(dir, `${id}.json`);

@@ -12,8 +12,8 @@ export const BoardProfileSchema = z
   .object({
     id: z
       .string()
-      .regex(/^[a-z0-9]+$/)
-      .describe("Tracelet board id, also the file name"),
+      .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/)
+      .describe("Tracelet board id, also the file name: lower-case letters and digits, words joined by hyphens"),
     name: z.string().min(1),
     espruinoBoard: z.string().min(1).describe("Espruino board id (BOARD in the interpreter build)"),
     jsVars: z.number().int().positive().describe("JsVars available to JavaScript"),

@@ -34,7 +34,8 @@ export function registerBoards(program: Command): void {
           return;
         }
         const boards = loadAllBoards();
-        emit(opts, boards, () => boards.map(summary).join("\n"));
+        const idWidth = Math.max(...boards.map((b) => b.id.length));
+        emit(opts, boards, () => boards.map((b) => summary(b, idWidth)).join("\n"));
       } catch (err) {
         if (err instanceof BoardError) throw new CliError(ExitCode.BOARD, err.message);
         throw err;
@@ -42,10 +43,10 @@ export function registerBoards(program: Command): void {
     });
 }
 
-function summary(b: BoardProfile): string {
+function summary(b: BoardProfile, idWidth: number): string {
   const crypto = Object.entries(b.crypto)
     .filter(([, v]) => v)
     .map(([k]) => k)
     .join(",");
-  return `${b.id.padEnd(10)} ${b.name.padEnd(48)} jsvars=${b.jsVars} storage=${b.storageBytes} log=${b.logBudgetBytes} mtu=${b.mtu} crypto=${crypto || "none"}`;
+  return `${b.id.padEnd(idWidth)} ${b.name.padEnd(48)} jsvars=${b.jsVars} storage=${b.storageBytes} log=${b.logBudgetBytes} mtu=${b.mtu} crypto=${crypto || "none"}`;
 }

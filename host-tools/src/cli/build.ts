@@ -70,5 +70,5 @@ function summary(r: BuildResult) {
 
 function human(r: BuildResult): string {
   const kind = r.dev ? " (dev)" : "";
-  return `${r.board.padEnd(10)} ${path.relative(ROOT, r.file)}${kind}  ${r.bytes} bytes, ${r.budgetPercent}% of ${r.budgetBytes}`;
+  return `${r.board.padEnd(14)} ${path.relative(ROOT, r.file)}${kind}  ${r.bytes} bytes, ${r.budgetPercent}% of ${r.budgetBytes}`;
 }

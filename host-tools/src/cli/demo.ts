@@ -60,7 +60,7 @@ async function demo(opts: DemoOptions): Promise<void> {
     if (e instanceof BuildError) throw new CliError(ExitCode.BUILD, e.message);
     throw e;
   }
-  for (const b of built) log(`demo: ${b.board.padEnd(10)} ${b.bytes} bytes (${b.budgetPercent}% of budget)`);
+  for (const b of built) log(`demo: ${b.board.padEnd(14)} ${b.bytes} bytes (${b.budgetPercent}% of budget)`);
 
   log(`demo: ${plural(bands, "resident")} with Puck.js bands, staff with phones, ${plural(hours, "simulated hour")}`);
   const progress = progressBar(process.stderr);

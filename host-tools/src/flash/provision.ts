@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { crc32 } from "zlib";
 import { encodeProvisioning, PROVISIONING_FILE, readProvisioning } from "../../../firmware/src/protocol/provisioning";
+import { loadAllBoards } from "../boards/load";
 import { BoardProfile } from "../boards/profile";
 import { Deployment, provisioningFor } from "./deployment";
 import { ConsoleError, EspruinoConsole, ProgressHook } from "./espruino-tools";
@@ -212,11 +213,23 @@ export async function flashBand(o: FlashOptions): Promise<FlashResult> {
         "device",
       );
     const accepted = [o.board.espruinoBoard, ...(o.acceptBoards ?? [])];
-    if (!accepted.includes(env.BOARD))
+    if (!accepted.includes(env.BOARD)) {
+      // Name the profile that matches the device. A variant build of the same board (Espruino names them
+      // <BOARD>_<VARIANT>: a Puck.js on the standard firmware flashed as puckjs-minimal, PUCKJS vs PUCKJS_MINIMAL)
+      // has a second way out: install the firmware this profile needs.
+      const matching = loadAllBoards()
+        .filter((b) => b.espruinoBoard === env.BOARD)
+        .map((b) => `--board ${b.id}`);
+      const want = o.board.espruinoBoard;
+      const variant = env.BOARD.startsWith(want + "_") || want.startsWith(env.BOARD + "_");
+      const hint =
+        (matching.length ? `pick ${matching.join(" or ")} to match it` : "pick --board to match it") +
+        (variant ? `, or install Espruino's ${want} firmware on it first (docs/flashing.md)` : "");
       throw new FlashError(
-        `the device on ${o.port} is a ${env.BOARD}, not a ${o.board.name} (${o.board.espruinoBoard}): pick --board to match it`,
+        `the device on ${o.port} is a ${env.BOARD}, not a ${o.board.name} (${o.board.espruinoBoard}): ${hint}`,
         "board",
       );
+    }
     if (!(versionNumber(env.VERSION) >= versionNumber(MIN_ESPRUINO)))
       throw new FlashError(
         `the device runs Espruino ${env.VERSION}; Tracelet needs ${MIN_ESPRUINO} or later: update its Espruino firmware first (docs/flashing.md)`,
