@@ -6,11 +6,11 @@ import { promisify } from "util";
 import { crc32 } from "zlib";
 import { decodeProvisioning, PROVISIONING_FILE } from "../../firmware/src/protocol/provisioning";
 import { loadBoard } from "../../host-tools/src/boards/load";
-import { DEFAULT_DEPLOYMENT } from "../../host-tools/src/flash/deployment";
 import { silenced } from "../../host-tools/src/flash/espruino-tools";
-import { firmwareLabel, FlashError, flashBand, FlashOptions } from "../../host-tools/src/flash/provision";
+import { FlashError, flashBand } from "../../host-tools/src/flash/provision";
 import { BandRecord, FileSink, RegistryError, RegistrySink } from "../../host-tools/src/flash/registry";
 import { SimStation } from "../../host-tools/src/flash/station";
+import { builtBundle, simFlashOptions } from "./helpers";
 import { loadRegistryFile } from "../../host-tools/src/kiosk/registry-file";
 import type { EspruinoDevice } from "../../host-tools/src/sim/device";
 
@@ -30,29 +30,6 @@ beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "tracelet-flash-"));
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-function bundle(board: string): Uint8Array {
-  return new Uint8Array(fs.readFileSync(path.join(ROOT, "dist", board, "tracelet.js")));
-}
-
-function options(
-  st: SimStation,
-  port: string,
-  registry: RegistrySink,
-  extra: Partial<FlashOptions> = {},
-): FlashOptions {
-  return {
-    port,
-    board: loadBoard(st.board),
-    bundle: bundle(st.board),
-    firmwareVersion: firmwareLabel(st.board),
-    deployment: DEFAULT_DEPLOYMENT,
-    registry,
-    health: st.health,
-    now: () => st.now(),
-    ...extra,
-  };
-}
 
 function deviceOf(st: SimStation, port: string): EspruinoDevice {
   const d = st.world.devices.find((x) => `sim:${x.name}` === port);
@@ -97,7 +74,7 @@ test("tracelet flash --port sim --batch: two bands flashed, verified, registered
   expect(out.bands).toHaveLength(2);
   for (const band of out.bands) {
     expect(band.health.ok).toBe(true);
-    expect(band.bundleCrc32).toBe(crc32(bundle("mdbt42q")));
+    expect(band.bundleCrc32).toBe(crc32(builtBundle("mdbt42q")));
   }
   // The registry file holds both bands with distinct sync keys; no key is in any output.
   const registry = loadRegistryFile(reg);
@@ -121,19 +98,19 @@ test("an already provisioned band is refused untouched; --force wipes it and giv
   const reg = new FileSink(path.join(dir, "force.json"));
   try {
     const port = (await st.next()) as string;
-    const first = await flashBand(options(st, port, reg, { health: undefined }));
+    const first = await flashBand(simFlashOptions(st, port, reg, { health: undefined }));
     expect(first.health).toEqual({ ok: false, skipped: expect.stringMatching(/no Bluetooth/) });
     const d = deviceOf(st, port);
     // Let the band log and journal something of its own.
     await new Promise((r) => setTimeout(r, 1500));
     const before = files(d);
-    await expect(flashBand(options(st, port, reg))).rejects.toThrow(
+    await expect(flashBand(simFlashOptions(st, port, reg))).rejects.toThrow(
       new RegExp(`already provisioned as band ${first.bandId}: use --force`),
     );
     const after = files(d);
     expect(after[PROVISIONING_FILE].equals(before[PROVISIONING_FILE])).toBe(true);
     expect(after[".bootcde"].equals(before[".bootcde"])).toBe(true);
-    const second = await flashBand(options(st, port, reg, { force: true }));
+    const second = await flashBand(simFlashOptions(st, port, reg, { force: true }));
     expect(second.wiped).toBe(true);
     expect(second.bandId).not.toBe(first.bandId);
     expect(second.health.ok).toBe(true);
@@ -158,7 +135,7 @@ test("a registry that refuses the band leaves it unprovisioned; a wrong board an
       },
     };
     const p1 = (await st.next()) as string;
-    const err = (await flashBand(options(st, p1, refusing)).catch((e) => e)) as FlashError;
+    const err = (await flashBand(simFlashOptions(st, p1, refusing)).catch((e) => e)) as FlashError;
     expect(err).toBeInstanceOf(FlashError);
     expect(err.message).toMatch(/the disk is full .*left unprovisioned/);
     expect(files(deviceOf(st, p1))[PROVISIONING_FILE]).toBeUndefined();
@@ -167,7 +144,7 @@ test("a registry that refuses the band leaves it unprovisioned; a wrong board an
     const p2 = (await st.next()) as string;
     const d2 = deviceOf(st, p2);
     const reg = new FileSink(path.join(dir, "refused.json"));
-    await expect(flashBand({ ...options(st, p2, reg), board: loadBoard("puckjs") })).rejects.toThrow(
+    await expect(flashBand({ ...simFlashOptions(st, p2, reg), board: loadBoard("puckjs") })).rejects.toThrow(
       /is a MDBT42Q, not a Puck\.js .*: pick --board mdbt42q to match it$/,
     );
     expect(Object.keys(files(d2))).toEqual([]);
@@ -176,14 +153,16 @@ test("a registry that refuses the band leaves it unprovisioned; a wrong board an
     const p3 = (await st.next()) as string;
     const d3 = deviceOf(st, p3);
     d3.storage.write("photos", new Uint8Array(d3.storage.getFree() - 8000).fill(7), 0, 0);
-    await expect(flashBand(options(st, p3, reg))).rejects.toThrow(/Storage too small .*needs \d+ bytes/);
+    await expect(flashBand(simFlashOptions(st, p3, reg))).rejects.toThrow(/Storage too small .*needs \d+ bytes/);
     expect(Object.keys(files(d3))).toEqual(["photos"]);
     // Nothing was registered, and a failed run leaves no registry file behind.
     expect(fs.existsSync(path.join(dir, "refused.json"))).toBe(false);
 
     // 4. An Espruino older than the firmware supports: refused untouched.
     d2.evaluate('process.env.VERSION="2v21"');
-    await expect(flashBand(options(st, p2, reg))).rejects.toThrow(/runs Espruino 2v21; Tracelet needs 2v29 or later/);
+    await expect(flashBand(simFlashOptions(st, p2, reg))).rejects.toThrow(
+      /runs Espruino 2v21; Tracelet needs 2v29 or later/,
+    );
     expect(Object.keys(files(d2))).toEqual([]);
 
     // 5. A registry that knows every identity drawn: no identity is ever reused, nothing is written.
@@ -198,7 +177,7 @@ test("a registry that refuses the band leaves it unprovisioned; a wrong board an
       add: async () => undefined,
     };
     d2.evaluate('process.env.VERSION="2v29"');
-    await expect(flashBand(options(st, p2, full))).rejects.toThrow(/could not draw an identity/);
+    await expect(flashBand(simFlashOptions(st, p2, full))).rejects.toThrow(/could not draw an identity/);
     expect(new Set(asked).size).toBe(5);
     expect(Object.keys(files(d2))).toEqual([]);
   } finally {
@@ -215,9 +194,9 @@ test("puckjs-minimal: a Puck.js still on the standard firmware is refused untouc
     const minimal = loadBoard("puckjs-minimal");
     await expect(
       flashBand({
-        ...options(standard, port, new FileSink(path.join(dir, "standard.json"))),
+        ...simFlashOptions(standard, port, new FileSink(path.join(dir, "standard.json"))),
         board: minimal,
-        bundle: bundle(minimal.id),
+        bundle: builtBundle(minimal.id),
       }),
     ).rejects.toThrow(
       /is a PUCKJS, not a Puck\.js on puckjs_minimal firmware .*\(PUCKJS_MINIMAL\): pick --board puckjs to match it, or install Espruino's PUCKJS_MINIMAL firmware on it first/,
@@ -230,9 +209,9 @@ test("puckjs-minimal: a Puck.js still on the standard firmware is refused untouc
   await st.start();
   try {
     const port = (await st.next()) as string;
-    const r = await flashBand(options(st, port, new FileSink(path.join(dir, "minimal.json"))));
+    const r = await flashBand(simFlashOptions(st, port, new FileSink(path.join(dir, "minimal.json"))));
     expect(r.health.ok).toBe(true);
-    expect(r.bundleCrc32).toBe(crc32(bundle("puckjs-minimal")));
+    expect(r.bundleCrc32).toBe(crc32(builtBundle("puckjs-minimal")));
     // Board code 5 (protocol/sync.ts BOARD_CODES): the health check compared it with the profile.
     expect(r.health).toMatchObject({ status: { boardCode: 5 } });
     expect(loadRegistryFile(path.join(dir, "minimal.json")).bands[0].board).toBe("puckjs-minimal");
@@ -280,18 +259,18 @@ test("over Bluetooth (Puck.js): flashed through the Nordic UART console; re-flas
   try {
     const name = (await st.next()) as string;
     expect(name).toMatch(/^Puck\.js [0-9a-f]{4}$/);
-    const first = await flashBand(options(st, name, reg, { health: undefined }));
+    const first = await flashBand(simFlashOptions(st, name, reg, { health: undefined }));
     const d = st.world.devices[st.world.devices.length - 1] as EspruinoDevice;
-    expect(Buffer.compare(files(d)[".bootcde"], Buffer.from(bundle("puckjs")))).toBe(0);
+    expect(Buffer.compare(files(d)[".bootcde"], Buffer.from(builtBundle("puckjs")))).toBe(0);
     // Production firmware, provisioned: no console over Bluetooth any more, and its name rotates.
-    await expect(flashBand(options(st, name, reg, { force: true }))).rejects.toThrow(
+    await expect(flashBand(simFlashOptions(st, name, reg, { force: true }))).rejects.toThrow(
       /no device answered on Puck\.js [0-9a-f]{4}: cannot open Puck\.js [0-9a-f]{4}: (connecting timed out|not heard)/,
     );
     // With its sync key the flasher asks the band (authenticated) to open its console until its next restart.
     const entry = loadRegistryFile(path.join(dir, "ble.json")).bands[0];
     const ble = st.bluetooth as NonNullable<typeof st.bluetooth>;
     ble.keys.set(entry.bandId, Buffer.from(entry.syncKey, "hex"));
-    const second = await flashBand(options(st, `band:${entry.bandId}`, reg, { force: true }));
+    const second = await flashBand(simFlashOptions(st, `band:${entry.bandId}`, reg, { force: true }));
     expect(second.wiped).toBe(true);
     expect(second.bandId).not.toBe(first.bandId);
     expect(second.health.ok).toBe(true);
@@ -299,7 +278,7 @@ test("over Bluetooth (Puck.js): flashed through the Nordic UART console; re-flas
     expect(prov.ok && Buffer.from(prov.value.bandId).toString("hex")).toBe(second.bandId);
     // A wrong key cannot open it.
     ble.keys.set(second.bandId, new Uint8Array(16).fill(1));
-    await expect(flashBand(options(st, `band:${second.bandId}`, reg, { force: true }))).rejects.toThrow();
+    await expect(flashBand(simFlashOptions(st, `band:${second.bandId}`, reg, { force: true }))).rejects.toThrow();
     expect(decodeProvisioning(new Uint8Array(files(d)[PROVISIONING_FILE])).ok).toBe(true);
     // The espruino package logs every byte it sends (the provisioning record too): all of it was dropped.
     expect(silenced.lines).toBeGreaterThan(printedBefore + 100);

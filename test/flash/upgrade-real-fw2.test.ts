@@ -21,11 +21,10 @@ import {
   u32Payload,
 } from "../../firmware/src/protocol/sync";
 import { FIRMWARE_VERSION } from "../../firmware/src/tuning";
-import { loadBoard } from "../../host-tools/src/boards/load";
-import { DEFAULT_DEPLOYMENT } from "../../host-tools/src/flash/deployment";
-import { firmwareLabel, flashBand } from "../../host-tools/src/flash/provision";
+import { flashBand } from "../../host-tools/src/flash/provision";
 import { FileSink } from "../../host-tools/src/flash/registry";
 import { SimStation } from "../../host-tools/src/flash/station";
+import { simFlashOptions } from "./helpers";
 import { journalCursor, readV2Log } from "../../host-tools/src/flash/upgrade";
 import { LOG_FORMAT_3_FIRMWARE, SyncEngine, SyncResult } from "../../host-tools/src/kiosk/engine";
 import { sightingsOf } from "../../host-tools/src/kiosk/exposure-check";
@@ -161,17 +160,7 @@ test("a band on the real format-2 firmware: refused by the kiosk, upgraded, its 
   let up: Awaited<ReturnType<typeof flashBand>>;
   try {
     (station.bluetooth as NonNullable<typeof station.bluetooth>).keys.set(bandId, prov.syncKey);
-    up = await flashBand({
-      port: `band:${bandId}`,
-      board: loadBoard("puckjs"),
-      bundle: new Uint8Array(fs.readFileSync(path.join(ROOT, "dist", "puckjs", "tracelet.js"))),
-      firmwareVersion: firmwareLabel("puckjs"),
-      deployment: DEFAULT_DEPLOYMENT,
-      registry: reg,
-      health: station.health,
-      now: () => station.now(),
-      upgrade: true,
-    });
+    up = await flashBand(simFlashOptions(station, `band:${bandId}`, reg, { upgrade: true }));
   } finally {
     station.stop();
   }

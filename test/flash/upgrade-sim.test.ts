@@ -14,14 +14,13 @@ import {
 } from "../../firmware/src/protocol/sync";
 import { encodeSlot } from "../../firmware/src/state/journal";
 import { FIRMWARE_VERSION, J_HEADER, J_STATE, J_TEK, SLOT, SLOTS } from "../../firmware/src/tuning";
-import { loadBoard } from "../../host-tools/src/boards/load";
-import { DEFAULT_DEPLOYMENT } from "../../host-tools/src/flash/deployment";
-import { firmwareLabel, FlashError, flashBand, FlashOptions } from "../../host-tools/src/flash/provision";
+import { FlashError, flashBand, FlashOptions } from "../../host-tools/src/flash/provision";
 import { FileSink, RegistrySink } from "../../host-tools/src/flash/registry";
 import { SimStation } from "../../host-tools/src/flash/station";
 import { journalCursor, packV3, readV2Log } from "../../host-tools/src/flash/upgrade";
 import type { EspruinoDevice } from "../../host-tools/src/sim/device";
 import { SimKiosk } from "../firmware/helpers/sim-kiosk";
+import { simFlashOptions } from "./helpers";
 
 /**
  * `tracelet flash --upgrade` on a simulated band that ran format-2 firmware: its Storage holds a format-2 log
@@ -30,7 +29,6 @@ import { SimKiosk } from "../firmware/helpers/sim-kiosk";
  * kiosk reads exactly those records, with the same identity and keys.
  */
 
-const ROOT = path.resolve(__dirname, "..", "..");
 jest.setTimeout(240_000);
 
 let dir: string;
@@ -166,24 +164,14 @@ function fixture(unix: number, k: number): Fixture {
   return { files, syncKey, bandId: Buffer.from(bandId).toString("hex"), cursor, teks, unsynced, synced };
 }
 
+/** The flasher's options for an upgrade of a band on the simulated station. */
 function options(
   st: SimStation,
   port: string,
   registry: RegistrySink,
   extra: Partial<FlashOptions> = {},
 ): FlashOptions {
-  return {
-    port,
-    board: loadBoard(st.board),
-    bundle: new Uint8Array(fs.readFileSync(path.join(ROOT, "dist", st.board, "tracelet.js"))),
-    firmwareVersion: firmwareLabel(st.board),
-    deployment: DEFAULT_DEPLOYMENT,
-    registry,
-    health: st.health,
-    now: () => st.now(),
-    upgrade: true,
-    ...extra,
-  };
+  return simFlashOptions(st, port, registry, { upgrade: true, ...extra });
 }
 
 function snapshot(d: EspruinoDevice): Record<string, string> {

@@ -36,15 +36,8 @@ export interface V2Header {
   bootEpoch: number;
 }
 
-export interface V2Record {
-  kind: number;
-  /** 6 bytes. */
-  id: Uint8Array;
-  startMinute: number;
-  durationMinutes: number;
-  rssiMean: number;
-  aemTx: number;
-}
+/** A format 2 record: the fields of format 3's, with a 6-byte id and minute / dBm precision. */
+export type V2Record = EncounterRecord;
 
 export function isV2Unwritten(b: Uint8Array, o: number): boolean {
   for (let i = 0; i < V2_UNIT_SIZE; i++) if (b[o + i] !== 0xff) return false;
