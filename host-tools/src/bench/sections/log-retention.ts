@@ -25,7 +25,8 @@ import { bundleFile } from "./firmware-band";
  *   Pixl.js is reported, not judged (its log budget is the smallest).
  * - typical-resident: people living alone with 3-5 close contacts a day (scenario.ts), 10 of them (their load does
  *   not depend on how many there are). Target: >= 21 days.
- * `--quick`: 8 care-home and 4 typical residents, still 21 days.
+ * `--quick`: 8 care-home and 4 typical residents, still 21 days (about 4 minutes here). A care home of 8 is lighter per
+ * band than one of 20 (Puck.js held 12 days against 9), so quick care-home figures are a smoke test, not the figure.
  */
 export const RUN_DAYS = 21;
 /** How far below day 20's share a day may fall and still count as held (day-to-day noise of the share). */
