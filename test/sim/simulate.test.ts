@@ -3,7 +3,7 @@ import * as os from "os";
 import * as path from "path";
 import { renderReport } from "../../host-tools/src/sim/report";
 import { runSimulation } from "../../host-tools/src/sim/run";
-import { careHome, clinicQueue, market } from "../../host-tools/src/sim/scenario";
+import { careHome, clinicQueue, market, typicalResident } from "../../host-tools/src/sim/scenario";
 import { groundTruth, pairKey } from "../../host-tools/src/sim/truth";
 import { runCli } from "../helpers/cli";
 import { ROOT } from "../helpers/paths";
@@ -26,10 +26,34 @@ describe("scenarios and ground truth", () => {
     expect(s.people.some((p) => p.role === "staff" && p.carries !== "band")).toBe(true);
   });
 
+  test("typical resident: 3-5 close contacts a day with distinct peers that advertise, no other close contact", () => {
+    const s = typicalResident(10, 72, 2);
+    const truth = groundTruth(s, START);
+    const kinds = new Map(s.people.map((p) => [p.id, p.carries]));
+    const perBandDay = new Map<string, number>();
+    for (const e of truth.pairs) {
+      if (e.minutes2m < 15) continue;
+      for (const [obs, peer] of [
+        [e.a, e.b],
+        [e.b, e.a],
+      ]) {
+        if (kinds.get(obs) !== "band") continue;
+        expect(kinds.get(peer)).not.toBe("none");
+        // Not the shop's staff: an errand never makes 15 minutes.
+        expect(peer).toMatch(/^(visitor|resident)\d+$/);
+        perBandDay.set(`${obs}|${e.day}`, (perBandDay.get(`${obs}|${e.day}`) ?? 0) + 1);
+      }
+    }
+    expect(perBandDay.size).toBe(10 * 3);
+    for (const n of perBandDay.values()) expect([3, 4, 5]).toContain(n);
+    expect(new Set(perBandDay.values()).size).toBeGreaterThan(1);
+  });
+
   test.each([
     ["care-home", careHome],
     ["clinic-queue", clinicQueue],
     ["market", market],
+    ["typical-resident", typicalResident],
   ])(
     "%s: the requested number of bands, close contacts exist, and the same seed gives the same people",
     (_name, make) => {

@@ -10,6 +10,7 @@ import { kioskCrashSection } from "./sections/kiosk-crash";
 import { kioskMatchSection } from "./sections/kiosk-match";
 import { kioskMemorySection } from "./sections/kiosk-memory";
 import { kioskSyncSection } from "./sections/kiosk-sync";
+import { logRetentionSection } from "./sections/log-retention";
 import { protocolCryptoSection } from "./sections/protocol-crypto";
 import { simScaleSection } from "./sections/sim-scale";
 import { BenchSection } from "./types";
@@ -31,6 +32,7 @@ export const BENCH_SECTIONS: BenchSection[] = [
   flashSection,
   simScaleSection,
   firmwareBandSection,
+  logRetentionSection,
   espruinoRealSection,
   faultSweepSection,
 ];

@@ -45,8 +45,8 @@ interface SimulateCliOptions {
 const HOSTILE: readonly HostileMode[] = ["random-service-data", "malformed", "oversize", "replay", "flood"];
 
 /**
- * `tracelet simulate --scenario <care-home|clinic-queue|market|file.json> [--bands N] [--hours H] [--seed S]
- * [--board <id>] [--json] [--report out.html]`: runs the flashed bundle (dist/<board>/tracelet.js, built first if
+ * `tracelet simulate --scenario <care-home|clinic-queue|market|typical-resident|file.json> [--bands N] [--hours H]
+ * [--seed S] [--board <id>] [--json] [--report out.html]`: runs the flashed bundle (dist/<board>/tracelet.js, built first if
  * missing) on virtual bands in a scenario and reports detection quality against ground truth, flash, energy,
  * faults and memory. Fault injection: --power-cuts, --clock-jumps, --flash-full, --hostile. Progress on stderr.
  * Every option and file is checked before anything is built or run; a run estimated over 10 minutes or the memory

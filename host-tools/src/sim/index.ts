@@ -21,12 +21,21 @@ export { NorFlash, PowerCut } from "./flash";
 export { EspruinoStorage, StorageError } from "./storage";
 export { ENVIRONMENTS, environment, RadioMedium } from "./radio";
 export type { Position, RadioEnvironment } from "./radio";
-export { Track, careHome, clinicQueue, market, loadScenarioFile, resolveScenario, BUILTIN_SCENARIOS } from "./scenario";
+export {
+  Track,
+  careHome,
+  clinicQueue,
+  market,
+  typicalResident,
+  loadScenarioFile,
+  resolveScenario,
+  BUILTIN_SCENARIOS,
+} from "./scenario";
 export type { Scenario, Person, Carries } from "./scenario";
 export { groundTruth } from "./truth";
 export { readBandLog } from "./band-log";
 export { runSimulation } from "./run";
-export type { SimulationOptions, SimulationResult } from "./run";
+export type { SimulationOptions, SimulationResult, BandDays } from "./run";
 export { renderReport } from "./report";
 export { compareWithDublin } from "./calibration";
 export type { EnergyReport } from "./energy";

@@ -3,7 +3,7 @@ import { encodeProvisioning, defaultProvisioning } from "../../../firmware/src/p
 import { loadBoard } from "../boards/load";
 import { bundlePath } from "../build/paths";
 import { BoardProfile } from "../boards/profile";
-import { readBandLog } from "./band-log";
+import { LOG_FILE_PATTERN, readBandLog } from "./band-log";
 import { hex } from "./bytes";
 import { EspruinoDevice, Fault } from "./device";
 import { ENERGY_CATEGORIES, EnergyCategory } from "./energy";
@@ -44,6 +44,8 @@ export interface SimulationOptions {
   hostile?: HostileMode[];
   /** JsVars sampling interval, seconds (default 600). */
   memoryCheckSeconds?: number;
+  /** Also report, per band and UTC day of the run, close contacts and how many of them the log still holds. */
+  byDay?: boolean;
   onProgress?: (fraction: number, simSeconds: number) => void;
 }
 
@@ -62,6 +64,28 @@ export interface BoardSummary {
   /** Days until the log budget fills at this rate (before retention drops old files). */
   projectedLogDays: number | null;
   scanPeriodS: number | null;
+}
+
+/**
+ * One band's log at the end of the run, by UTC day (index 0 = the run's first day): what a kiosk syncing then would
+ * read. Only the decoded log (band-log.ts) and Storage's file list are used, not the log format's constants.
+ */
+export interface BandDays {
+  band: string;
+  board: string;
+  /** True close contacts (>= 15 min within 2 m) with peers that advertise, per day. */
+  closeContacts: number[];
+  /** Of those, the ones with at least one record (any attenuation) still in the log, per day. */
+  inLog: number[];
+  /** Records in the log whose first sighting falls on each day. */
+  records: number[];
+  /** Records that could not be placed in one of the run's days (no Unix time for their segment). */
+  recordsUndated: number;
+  logFiles: number;
+  /** Data bytes of one log file in Storage (without Storage's header): the largest seen. */
+  logFileBytes: number;
+  /** Bytes of log units written (headers, records, torn units). */
+  logBytesUsed: number;
 }
 
 export interface SimulationResult {
@@ -101,6 +125,8 @@ export interface SimulationResult {
     rssi: { t: number; rssi: number }[];
   };
   matrix: { bands: string[]; peers: string[]; cells: { truth: number; logged: number }[][] };
+  /** With `byDay`: each band's log at the end of the run, by day. */
+  byDay?: { firstUnixDay: number; days: number; bands: BandDays[] };
 }
 
 export function bundlePathFor(board: BoardProfile, opt: SimulationOptions["bundle"]): string {
@@ -233,6 +259,9 @@ export function runSimulation(opts: SimulationOptions): SimulationResult {
   let unattributed = 0;
   const scanPeriods = new Map<string, number | null>();
   let firmwareLogs = 0;
+  const unixDay0 = Math.floor(world.startUnix / 86400);
+  const runDays = Math.ceil(scenario.hours / 24);
+  const byDay = new Map<string, BandDays>();
   for (const [name, d] of devices) {
     const period = scanPeriod(d.nrf.scanStarts);
     scanPeriods.set(name, period);
@@ -245,6 +274,31 @@ export function runSimulation(opts: SimulationOptions): SimulationResult {
       return undefined;
     });
     if (log.files) firmwareLogs++;
+    if (opts.byDay) {
+      const days: BandDays = {
+        band: name,
+        board: boardOf.get(name)?.id ?? "",
+        closeContacts: new Array<number>(runDays).fill(0),
+        inLog: new Array<number>(runDays).fill(0),
+        records: new Array<number>(runDays).fill(0),
+        recordsUndated: 0,
+        logFiles: log.files,
+        logFileBytes: Math.max(
+          0,
+          ...d.storage
+            .files()
+            .filter((f) => LOG_FILE_PATTERN.test(f.name))
+            .map((f) => f.data.length),
+        ),
+        logBytesUsed: log.bytesUsed,
+      };
+      for (const r of log.records) {
+        const i = r.startUnix === undefined ? -1 : Math.floor(r.startUnix / 86400) - unixDay0;
+        if (i >= 0 && i < runDays) days.records[i]++;
+        else days.recordsUndated++;
+      }
+      byDay.set(name, days);
+    }
     for (const r of log.records) {
       recordsDecoded++;
       const owner = world.idOwners.get(hex(r.id));
@@ -286,6 +340,12 @@ export function runSimulation(opts: SimulationOptions): SimulationResult {
         if (predicted) tp++;
         else fn++;
         if (sightedAny.has(k)) anyFound++;
+        const days = byDay.get(obs);
+        const i = e.day - unixDay0;
+        if (days && i >= 0 && i < runDays) {
+          days.closeContacts[i]++;
+          if (sightedAny.has(k)) days.inLog[i]++;
+        }
       } else if (e.minutes2m >= 5) {
         short++;
         if (sightedAny.has(k)) shortSeen++;
@@ -406,6 +466,7 @@ export function runSimulation(opts: SimulationOptions): SimulationResult {
       rssi: thin(rssiTrace, 3000),
     },
     matrix: { bands: bandNames, peers, cells },
+    ...(opts.byDay ? { byDay: { firstUnixDay: unixDay0, days: runDays, bands: [...byDay.values()] } } : {}),
   };
 }
 

@@ -12,6 +12,7 @@ import { Rng } from "./rng";
  * - clinic-queue: patients arrive through the day, wait on rows of chairs 0.6 m apart, see a nurse for ten
  *   minutes and leave; a receptionist at the desk. A third of patients wear bands, the rest carry phones.
  * - market: stall keepers at their stalls 07-19, shoppers (most with phones) walking stall to stall.
+ * - typical-resident: people living alone at home with 3-5 close contacts a day (visitors, a club table).
  * People who are not on site are at home, far from everyone else.
  */
 export type Carries = "band" | "en-phone" | "bluezone-phone" | "none";
@@ -102,6 +103,15 @@ class TrackBuilder {
 
 function home(i: number): Position {
   return { x: 10000 + 200 * i, y: 10000, room: `home${i}` };
+}
+
+/** Shuffles `xs` in place (Fisher-Yates) and returns it. */
+function shuffle<T>(r: Rng, xs: T[]): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = r.int(0, i);
+    [xs[i], xs[j]] = [xs[j], xs[i]];
+  }
+  return xs;
 }
 
 function phoneKind(r: Rng): Carries {
@@ -351,6 +361,152 @@ export function market(bands: number, hours: number, seed: number | string): Sce
   };
 }
 
+// ------------------------------------------------------------------------------------------ typical resident
+
+/**
+ * typical-resident: older people living alone at home, 200 m apart, each with 3-5 close contacts a day (drawn per
+ * resident and day, seeded): visits at home by family, friends and carers with phones (75 % Exposure Notification,
+ * 25 % Bluezone; a visitor sees several residents a day), sometimes a club table with another resident (both bands).
+ * A day has five visiting slots; a resident's contacts take distinct slots and distinct peers, 20-70 minutes at 1 m
+ * each, so the ground truth holds as many close contacts as were drawn. In a free slot, about every other day, a shop
+ * errand: a few minutes near the shop's staff phones (logged sightings, never 15 minutes).
+ */
+export function typicalResident(bands: number, hours: number, seed: number | string): Scenario {
+  const r = new Rng(`typical-resident/${seed}`);
+  const days = Math.ceil(hours / 24);
+  const slots = [
+    [9.5, 11],
+    [11, 12.5],
+    [13.5, 15],
+    [15, 16.5],
+    [17, 18.5],
+  ].map(([a, b]) => [a * H, b * H]);
+  const chair = (i: number): Position => ({ ...home(i), heading: 0 });
+  const guestSeat = (i: number): Position => {
+    const h = home(i);
+    return { x: h.x + 1, y: h.y, room: h.room, heading: Math.PI };
+  };
+  // Visitors and shop staff live on lines of their own, so that nobody walks past a resident's home; the shop and
+  // the club lie off every resident's way to the other.
+  const away = (k: number, y: number): Position => ({ x: 10000 + 200 * k, y, room: `away${y}/${k}` });
+  const shop = { x: 3000, y: 6000 };
+  const club = { x: 6000, y: 2000 };
+  const shopStaff: Position[] = [
+    { x: shop.x, y: shop.y, room: "shop", heading: Math.PI / 2 },
+    { x: shop.x + 4, y: shop.y + 3, room: "shop", heading: 0 },
+    { x: shop.x + 8, y: shop.y + 3, room: "shop", heading: Math.PI },
+  ];
+  // Enough visitors that one is always free and new to the resident (each slot takes at most one per resident, and a
+  // resident has met at most four earlier today).
+  const visitors = Math.ceil(bands * 1.2) + 5;
+  type Stay = { t0: number; t1: number; p: Position };
+  const residentStays: Stay[][] = Array.from({ length: bands }, () => []);
+  const visitorStays: Stay[][] = Array.from({ length: visitors }, () => []);
+  for (let d = 0; d < days; d++) {
+    const o = d * 24 * H;
+    const dr = r.fork(`day${d}`);
+    // Each resident's contact slots today (distinct), and who they met (distinct peers).
+    const chosen: number[][] = [];
+    const met: Set<string>[] = [];
+    for (let i = 0; i < bands; i++) {
+      const k = dr.int(3, 5);
+      const order = shuffle(dr, [0, 1, 2, 3, 4]);
+      chosen.push(order.slice(0, k).sort((a, b) => a - b));
+      met.push(new Set());
+    }
+    const visitorBusy = slots.map(() => new Set<number>());
+    let table = 0;
+    for (let s = 0; s < slots.length; s++) {
+      const [s0, s1] = slots[s];
+      const here = [];
+      for (let i = 0; i < bands; i++) if (chosen[i].includes(s)) here.push(i);
+      shuffle(dr, here);
+      const paired = new Set<number>();
+      // Club tables: pairs of residents who both have this slot and have not met today.
+      for (let a = 0; a < here.length; a++) {
+        for (let b = a + 1; b < here.length; b++) {
+          const i = here[a];
+          const j = here[b];
+          if (paired.has(i) || paired.has(j) || met[i].has(`r${j}`) || !dr.chance(0.3)) continue;
+          paired.add(i).add(j);
+          met[i].add(`r${j}`);
+          met[j].add(`r${i}`);
+          const t0 = o + s0 + dr.uniform(0, 10) * 60;
+          const t1 = t0 + dr.uniform(30, 70) * 60;
+          const x = club.x + 6 * table++;
+          residentStays[i].push({ t0, t1, p: { x, y: club.y, room: "club", heading: Math.PI / 2 } });
+          residentStays[j].push({ t0, t1, p: { x, y: club.y + 1, room: "club", heading: -Math.PI / 2 } });
+        }
+      }
+      // Everyone else with this slot gets a visitor at home: one they have not seen today, free in this slot.
+      for (const i of here) {
+        if (paired.has(i)) continue;
+        const free = [];
+        for (let v = 0; v < visitors; v++) if (!visitorBusy[s].has(v) && !met[i].has(`v${v}`)) free.push(v);
+        const v = dr.pick(free);
+        visitorBusy[s].add(v);
+        met[i].add(`v${v}`);
+        const t0 = o + s0 + dr.uniform(0, 10) * 60;
+        const t1 = Math.min(o + s1 - 5 * 60, t0 + dr.uniform(20, 70) * 60);
+        residentStays[i].push({ t0, t1, p: chair(i) });
+        visitorStays[v].push({ t0, t1, p: guestSeat(i) });
+      }
+    }
+    // A shop errand in a free slot, about every other day: a few minutes near the staff (not a close contact).
+    for (let i = 0; i < bands; i++) {
+      const free = [0, 1, 2, 3, 4].filter((s) => !chosen[i].includes(s));
+      if (!free.length || !dr.chance(0.5)) continue;
+      const [s0] = slots[dr.pick(free)];
+      const t0 = o + s0 + dr.uniform(5, 40) * 60;
+      const aisle = dr.uniform(3, 9);
+      const browse = dr.uniform(4, 8) * 60;
+      residentStays[i].push({ t0, t1: t0 + browse, p: { x: shop.x + aisle, y: shop.y + 1.5, room: "shop" } });
+      residentStays[i].push({
+        t0: t0 + browse + 30,
+        t1: t0 + browse + 30 + dr.uniform(1, 3) * 60,
+        p: { x: shop.x, y: shop.y + 0.8, room: "shop", heading: -Math.PI / 2 },
+      });
+    }
+  }
+  // Tracks: at home (residents in their chair) between the day's stays.
+  const track = (stays: Stay[], base: Position): Track => {
+    const tb = new TrackBuilder();
+    let t = -H;
+    for (const st of [...stays].sort((a, b) => a.t0 - b.t0)) {
+      tb.stay(t, st.t0 - 60, base);
+      tb.stay(st.t0, st.t1, st.p);
+      t = st.t1 + 60;
+    }
+    tb.stay(t, days * 24 * H + H, base);
+    return tb.build();
+  };
+  const people: Person[] = [];
+  for (let i = 0; i < bands; i++)
+    people.push({ id: `resident${i}`, carries: "band", role: "resident", track: track(residentStays[i], chair(i)) });
+  for (let v = 0; v < visitors; v++) {
+    const carries: Carries = r.fork(`visitor${v}`).chance(0.75) ? "en-phone" : "bluezone-phone";
+    people.push({ id: `visitor${v}`, carries, role: "visitor", track: track(visitorStays[v], away(v, 20000)) });
+  }
+  shopStaff.forEach((p, k) => {
+    const tb = new TrackBuilder();
+    for (let d = -1; d < days; d++) {
+      const o = d * 24 * H;
+      tb.stay(o + 7.5 * H, o + 19.5 * H, p);
+      tb.stay(o + 20 * H, o + 31 * H, away(k, -20000));
+    }
+    people.push({ id: `shop-staff${k}`, carries: "en-phone", role: "shop staff", track: tb.build() });
+  });
+  return {
+    name: "typical-resident",
+    description: `${bands} residents living alone with bands, 3-5 close contacts a day each (${visitors} visitors with phones, club tables with other residents), shop errands`,
+    hours,
+    environment: "epfl-indoor",
+    rooms: [{ id: "shop", x0: shop.x - 2, y0: shop.y - 2, x1: shop.x + 12, y1: shop.y + 6 }],
+    people,
+    hotspot: { x: shop.x + 4, y: shop.y + 1.5, room: "shop" },
+  };
+}
+
 // ------------------------------------------------------------------------------------------ files
 
 const PositionSchema = z.object({
@@ -421,6 +577,7 @@ export const BUILTIN_SCENARIOS: Record<string, (bands: number, hours: number, se
   "care-home": careHome,
   "clinic-queue": clinicQueue,
   market,
+  "typical-resident": typicalResident,
 };
 
 /** A built-in scenario (24 hours unless `hours`) or a scenario file (its own length unless `hours`). */

@@ -50,14 +50,26 @@ const INDOOR_PRESETS = ["epfl-indoor", "epfl-indoor-light-body"];
 /** The assumed preset, reported for comparison with the figures published before the indoor fit. */
 const ASSUMED_PRESET = "indoor";
 
-async function bundleFile(board: BoardProfile): Promise<{ file: string; source: string; bytes: number }> {
+/**
+ * The board's flashed bundle: dist/<board>/tracelet.js, or one built in memory and pretokenised into a temporary
+ * directory when dist is missing or `fresh` is set (a profile changed in memory, e.g. a smaller log budget).
+ */
+export async function bundleFile(
+  board: BoardProfile,
+  opts: { fresh?: boolean } = {},
+): Promise<{ file: string; source: string; bytes: number }> {
   const file = bundlePath(board.id);
-  if (fs.existsSync(file)) return { file, source: `dist/${board.id}/tracelet.js`, bytes: fs.statSync(file).size };
+  if (!opts.fresh && fs.existsSync(file))
+    return { file, source: `dist/${board.id}/tracelet.js`, bytes: fs.statSync(file).size };
   const b = await bundleFirmware(board);
   const tmp = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tracelet-bench-")), "tracelet.js");
   const flashed = pretokenise(b.code);
   fs.writeFileSync(tmp, flashed);
-  return { file: tmp, source: "in-memory build (dist missing)", bytes: flashed.length };
+  return {
+    file: tmp,
+    source: opts.fresh ? "in-memory build of the given profile" : "in-memory build (dist missing)",
+    bytes: flashed.length,
+  };
 }
 
 function provisioned(world: World, board: BoardProfile, file: string, n: number, x: number, y: number) {
