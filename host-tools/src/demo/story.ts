@@ -217,6 +217,8 @@ export async function runStory(opts: StoryOptions): Promise<RunningStory> {
     // ---- the care home: every band moves as its resident does, staff carry phones
     const t0 = Math.ceil(world.now) + 60;
     const shift = (track: { at(t: number): { x: number; y: number } }) => (t: number) => track.at(t - t0);
+    // JsVars sampled every 10 minutes of the day, as `tracelet simulate` does (not after every callback).
+    for (const f of flashed) f.device.opts.memoryCheck = 600;
     for (const f of flashed) f.device.setMobility(shift(scenario.people.find((p) => p.id === f.person)!.track));
     for (const p of scenario.people) {
       if (p.carries === "en-phone" || p.carries === "bluezone-phone")
