@@ -94,7 +94,9 @@ async function demo(opts: DemoOptions): Promise<void> {
   for (const b of built) log(`demo: ${b.board.padEnd(14)} ${b.bytes} bytes (${b.budgetPercent}% of budget)`);
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tracelet-demo-"));
-  log(`demo: ${plural(bands, "resident")} with ${opts.board} bands, staff with phones, ${days} simulated days; data in ${dir}`);
+  log(
+    `demo: ${plural(bands, "resident")} with ${opts.board} bands, staff with phones, ${days} simulated days; data in ${dir}`,
+  );
   const progress = progressBar(process.stderr);
   let story;
   try {
@@ -149,7 +151,9 @@ function human(r: StoryResult, report: string): string {
     `true close contacts (>= 15 min within 2 m): ${list(r.truth.closeContacts)}`,
     `found by the kiosk:                       ${list(r.found.kiosk)}`,
     `missed: ${list(r.found.missed)}; false: ${list(r.found.falseFound)}; synced units lost: ${r.lost}`,
-    r.truth.phoneContacts.length ? `staff phones in close contact (their own apps match): ${list(r.truth.phoneContacts)}` : "",
+    r.truth.phoneContacts.length
+      ? `staff phones in close contact (their own apps match): ${list(r.truth.phoneContacts)}`
+      : "",
     ...r.boards.map(
       (b) =>
         `${b.board}: ${b.averageUa} uA -> ${b.batteryDays} battery days; JsVars peak ${b.peakJsVars}/${b.jsVars}; log ${b.logBytesPerDay} B/day of ${b.logBudgetBytes} B -> ${b.projectedLogDays ?? "n/a"} days`,

@@ -36,7 +36,10 @@ export function renderStoryReport(r: StoryResult): string {
       "Kiosk ← bands",
       `${r.bands.filter((b) => b.synced).length} bands synced over the simulator's Bluetooth; ${r.bands.reduce((s, b) => s + b.storedUnits, 0)} log units kept in the kiosk's store (${r.kiosk.dataDir}), nothing sent anywhere for residents who are not positive`,
     ],
-    ["Kiosk → authority (registry)", "the kiosk downloaded the band registry (sync keys) and reported each band's health"],
+    [
+      "Kiosk → authority (registry)",
+      "the kiosk downloaded the band registry (sync keys) and reported each band's health",
+    ],
     [
       "Kiosk → authority (positive)",
       `${r.f0.person}'s ${r.uploads.keys} daily keys (${r.uploads.keyDays.join(", ")}) with the verification code, and its encounter log (${r.uploads.logPages} pages, ${r.uploads.logBytes} bytes)`,
@@ -45,7 +48,9 @@ export function renderStoryReport(r: StoryResult): string {
       "Authority database",
       `${r.authority.database}: ${Object.entries(c)
         .map(([k, v]) => `${k} ${v}`)
-        .join(", ")} (${r.authority.deployment} deployment${r.authority.deployment === "private" ? ": the authority cannot resolve a log to bands, so there is no F1 list; the kiosks do the matching" : ""})`,
+        .join(
+          ", ",
+        )} (${r.authority.deployment} deployment${r.authority.deployment === "private" ? ": the authority cannot resolve a log to bands, so there is no F1 list; the kiosks do the matching" : ""})`,
     ],
     [
       "Authority → kiosk",
@@ -113,10 +118,11 @@ function energyBars(r: StoryResult): string {
     out += `<text x="${(x + 4).toFixed(1)}" y="${i * rowH + 17}">${b.averageUa} µA</text>`;
   });
   const keys = r.boards.length ? Object.keys(r.boards[0].breakdownUa) : [];
+  let x = 4;
   keys.forEach((k, j) => {
-    const x = 4 + j * 105;
     const y = r.boards.length * rowH + 20;
     out += `<rect x="${x}" y="${y}" width="10" height="10" fill="${COLORS[j % COLORS.length]}"/><text x="${x + 14}" y="${y + 9}">${esc(k)}</text>`;
+    x += 24 + Math.ceil(k.length * 5.5);
   });
   return out + "</svg>";
 }

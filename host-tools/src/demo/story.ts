@@ -24,6 +24,7 @@ import { ENERGY_CATEGORIES } from "../sim/energy";
 import { resolveScenario, Scenario } from "../sim/scenario";
 import { CLOSE_MINUTES, groundTruth } from "../sim/truth";
 import { World } from "../sim/world";
+import { plural } from "../cli/options";
 
 /**
  * The whole story on simulated bands (issue 17): a local authority, N bands flashed by the flasher and registered
@@ -207,9 +208,13 @@ export async function runStory(opts: StoryOptions): Promise<RunningStory> {
     const date = new Date((world.startUnix + world.now) * 1000).toISOString().slice(0, 10);
     writeLabelSheet(
       labels,
-      flashed.map(
-        (f): BandLabel => ({ bandId: f.result.bandId, board: boardId, boardName: board.name, firmware, date }),
-      ),
+      flashed.map((f): BandLabel => ({
+        bandId: f.result.bandId,
+        board: boardId,
+        boardName: board.name,
+        firmware,
+        date,
+      })),
       { title: "demo care home" },
     );
     event(`flasher: ${flashed.length} bands flashed, healthy and registered; labels in ${labels}`);
@@ -245,10 +250,10 @@ export async function runStory(opts: StoryOptions): Promise<RunningStory> {
     const f0Close = closeOf(f0.person);
     const end = t0 + hours * 3600;
     world.run(t0);
-    event(`care home: ${scenario.description}; ${opts.days} days begin`);
+    event(`care home: ${scenario.description}; ${plural(opts.days, "day")} begin`);
     world.run(end, (now) => opts.onProgress?.(0.5 + 0.4 * Math.max(0, (now - t0) / (end - t0)), now));
     event(
-      `care home: ${opts.days} days lived; resident ${f0.person} (band ${f0.result.bandId}) feels unwell and is tested`,
+      `care home: ${plural(opts.days, "day")} lived; resident ${f0.person} (band ${f0.result.bandId}) feels unwell and is tested`,
     );
 
     // ---- the clinic: every resident walks up to the kiosk (the F0 last, and stays for the positive flow)
