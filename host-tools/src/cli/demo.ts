@@ -11,8 +11,7 @@ import { CliError, ExitCode } from "./exit-codes";
 import { prepareOutputFile, prepareOutputFolder, writeOutputFile } from "./files";
 import { parseNumberOption, plural } from "./options";
 import { emit, log } from "./output";
-import { SEED_RANGE } from "./sim-limits";
-import { progressBar } from "./simulate";
+import { BANDS_RANGE, SEED_RANGE } from "./sim-limits";
 
 interface DemoOptions {
   bands: string;
@@ -63,7 +62,7 @@ export function registerDemo(program: Command): void {
 }
 
 async function demo(opts: DemoOptions): Promise<void> {
-  const bands = parseNumberOption("bands", opts.bands, { min: 2, max: 200, integer: true });
+  const bands = parseNumberOption("bands", opts.bands, { ...BANDS_RANGE, min: 2 });
   const days =
     opts.hours !== undefined
       ? parseNumberOption("hours", opts.hours, { min: 1, max: 24 * 60 }) / 24
@@ -72,7 +71,7 @@ async function demo(opts: DemoOptions): Promise<void> {
   if (!opts.force && (bands > 40 || days > 14))
     throw new CliError(
       ExitCode.USAGE,
-      `${plural(bands, "band")} for ${days} days would take long (each band is flashed in ~13 s): give --force`,
+      `${plural(bands, "band")} for ${plural(days, "day")} would take about ${Math.ceil((bands * 14 + 60) / 60)} minutes (each band is flashed in ~13 s; at most 40 bands and 14 days without --force)`,
     );
   try {
     loadBoard(opts.board);
@@ -97,7 +96,6 @@ async function demo(opts: DemoOptions): Promise<void> {
   log(
     `demo: ${plural(bands, "resident")} with ${opts.board} bands, staff with phones, ${days} simulated days; data in ${dir}`,
   );
-  const progress = progressBar(process.stderr);
   let story;
   try {
     story = await runStory({
@@ -107,14 +105,11 @@ async function demo(opts: DemoOptions): Promise<void> {
       board: opts.board,
       dir,
       log: (l) => log(l),
-      onProgress: progress.update,
       onKioskPage: (url) => log(`demo: the kiosk page is on ${url} while the demo runs`),
     });
   } catch (e) {
-    progress.done();
     throw new CliError(ExitCode.TARGET_MISSED, `the story stopped: ${(e as Error).message.split("\n")[0]}`);
   }
-  progress.done();
   const r = story.result;
   writeOutputFile(report, renderStoryReport(r), "report");
   log(`demo: report written to ${report}`);
@@ -122,6 +117,7 @@ async function demo(opts: DemoOptions): Promise<void> {
     human(r, report),
   );
   if (opts.keep) {
+    story.keepAlive();
     log(`demo: kiosk page on ${r.kiosk.url}, authority on ${r.authority.url}; Ctrl-C to stop`);
     await new Promise<void>((resolve) => {
       const stop = () => {

@@ -117,7 +117,9 @@ export interface StoryResult {
 
 export interface RunningStory {
   result: StoryResult;
-  /** Stops the kiosk page, the kiosk, the authority. */
+  /** Lets the world (bands, kiosk) run on in real time: the kiosk page stays live (`--keep`). */
+  keepAlive(): void;
+  /** Stops the world, the kiosk page, the kiosk, the authority. */
   close(): Promise<void>;
 }
 
@@ -167,6 +169,7 @@ export async function runStory(opts: StoryOptions): Promise<RunningStory> {
     },
   ];
   const close = async () => {
+    world.stopRealtime();
     for (const c of closers.reverse()) await c().catch(() => undefined);
   };
 
@@ -416,7 +419,7 @@ export async function runStory(opts: StoryOptions): Promise<RunningStory> {
       wallSeconds: round((Date.now() - wall0) / 1000, 1),
     };
     opts.onProgress?.(1, world.now);
-    return { result, close };
+    return { result, close, keepAlive: () => world.startRealtime(1) };
   } catch (e) {
     await close();
     throw e;
