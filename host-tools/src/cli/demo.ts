@@ -19,6 +19,7 @@ interface DemoOptions {
   hours?: string;
   seed: string;
   board: string;
+  deployment: string;
   report?: string;
   keep?: boolean;
   force?: boolean;
@@ -52,6 +53,7 @@ export function registerDemo(program: Command): void {
     .option("--hours <h>", "simulated hours instead of --days")
     .option("--seed <s>", "random seed", "1")
     .option("--board <id>", "board of the bands", "mdbt42q")
+    .option("--deployment <mode>", "private (the kiosks match) or escrow (the authority's F1 list too)", "private")
     .option("--report <file>", "HTML report (default: reports/demo.html in the project)")
     .option("--keep", "keep the kiosk page (and the authority) up after the story until Ctrl-C")
     .option("--force", "run more than 40 bands or 14 days")
@@ -73,6 +75,9 @@ async function demo(opts: DemoOptions): Promise<void> {
       ExitCode.USAGE,
       `${plural(bands, "band")} for ${plural(days, "day")} would take about ${Math.ceil((bands * 14 + 60) / 60)} minutes (each band is flashed in ~13 s; at most 40 bands and 14 days without --force)`,
     );
+  if (opts.deployment !== "private" && opts.deployment !== "escrow")
+    throw new CliError(ExitCode.USAGE, `--deployment: must be private or escrow, got "${opts.deployment}"`);
+  const deployment = opts.deployment;
   try {
     loadBoard(opts.board);
   } catch (e) {
@@ -103,6 +108,7 @@ async function demo(opts: DemoOptions): Promise<void> {
       days,
       seed,
       board: opts.board,
+      deployment,
       dir,
       log: (l) => log(l),
       onKioskPage: (url) => log(`demo: the kiosk page is on ${url} while the demo runs`),
@@ -134,6 +140,10 @@ async function demo(opts: DemoOptions): Promise<void> {
   if (r.found.missed.length) problems.push(`${plural(r.found.missed.length, "true close contact")} missed`);
   if (r.found.falseFound.length > falseTolerance(r.truth.closeContacts.length))
     problems.push(`${plural(r.found.falseFound.length, "false close contact")}`);
+  const f1 = r.found.authority;
+  if (f1?.missed.length) problems.push(`${plural(f1.missed.length, "true close contact")} missing from the F1 list`);
+  if (f1 && f1.falseFound.length > falseTolerance(r.truth.closeContacts.length))
+    problems.push(`${plural(f1.falseFound.length, "false close contact")} in the F1 list`);
   if (r.lost) problems.push(`${plural(r.lost, "synced log unit")} lost`);
   if (r.faults) problems.push(`${plural(r.faults, "device fault")}`);
   if (problems.length) throw new CliError(ExitCode.TARGET_MISSED, problems.join(", "));
@@ -147,6 +157,9 @@ function human(r: StoryResult, report: string): string {
     `true close contacts (>= 15 min within 2 m): ${list(r.truth.closeContacts)}`,
     `found by the kiosk:                       ${list(r.found.kiosk)}`,
     `missed: ${list(r.found.missed)}; false: ${list(r.found.falseFound)}; synced units lost: ${r.lost}`,
+    r.found.authority
+      ? `the authority's F1 list: ${list(r.found.authority.contacts)} (missed: ${list(r.found.authority.missed)}; false: ${list(r.found.authority.falseFound)})`
+      : "",
     r.truth.phoneContacts.length
       ? `staff phones in close contact (their own apps match): ${list(r.truth.phoneContacts)}`
       : "",

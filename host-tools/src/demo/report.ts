@@ -7,6 +7,8 @@ import { StoryResult } from "./story";
  */
 export function renderStoryReport(r: StoryResult): string {
   const close = new Set(r.truth.closeContacts);
+  const f1 = r.found.authority;
+  const f1Set = new Set(f1?.contacts ?? []);
   const found = new Set(r.found.kiosk);
   const verdict = (person: string) => {
     if (person === r.f0.person) return `<span class="tag f0">F0: tested positive</span>`;
@@ -16,11 +18,14 @@ export function renderStoryReport(r: StoryResult): string {
     return `<span class="tag">not a close contact, not found</span>`;
   };
   const when = (unix: number) => new Date(unix * 1000).toISOString().replace("T", " ").slice(0, 16) + " UTC";
+  const f1Line = f1
+    ? ` The authority's F1 list (escrow): ${f1.contacts.length} bands, ${f1.missed.length} true close contacts missing, ${f1.falseFound.length} false.`
+    : "";
   const headline = `${r.found.kiosk.filter((p) => close.has(p)).length} of ${r.truth.closeContacts.length} true close contacts of ${esc(r.f0.person)} found by the kiosk, ${r.found.missed.length} missed, ${r.found.falseFound.length} false; ${r.lost} synced log units lost`;
   const bands = r.bands
     .map(
       (b) =>
-        `<tr><td>${esc(b.person)}</td><td><code>${esc(b.bandId)}</code></td><td>${verdict(b.person)}</td><td>${b.matchedDays} / ${b.riskyDays}</td><td>${b.followUp ? "yes" : "no"}</td><td>${b.storedUnits} (${b.bandUnits} on the band)</td><td>${b.flashSeconds.toFixed(1)} s, ${b.healthy ? "healthy" : "unhealthy"}</td><td>${b.faults}</td></tr>`,
+        `<tr><td>${esc(b.person)}</td><td><code>${esc(b.bandId)}</code></td><td>${verdict(b.person)}</td><td>${b.matchedDays} / ${b.riskyDays}</td><td>${b.followUp ? "yes" : "no"}</td>${f1 ? `<td>${f1Set.has(b.person) ? "yes" : "no"}</td>` : ""}<td>${b.storedUnits} (${b.bandUnits} on the band)</td><td>${b.flashSeconds.toFixed(1)} s, ${b.healthy ? "healthy" : "unhealthy"}</td><td>${b.faults}</td></tr>`,
     )
     .join("");
   const timeline = r.timeline
@@ -78,14 +83,14 @@ svg{max-width:100%;height:auto}
 </style></head><body>
 <h1>Tracelet demo: the whole story</h1>
 <p>${esc(r.scenario.description)}. ${r.bands.length} ${esc(r.board)} bands flashed by the flasher, ${(r.scenario.hours / 24).toFixed(1)} simulated days, seed ${r.seed}, ${r.wallSeconds} s wall time.</p>
-<p class="headline">${headline}.</p>
+<p class="headline">${headline}.${esc(f1Line)}</p>
 <h2>Who was found</h2>
 <p>Ground truth: a close contact is another resident who spent at least 15 minutes within 2 m of ${esc(r.f0.person)} on one day (the simulator knows every position). Found: the kiosk matched ${esc(r.f0.person)}'s published keys in the resident's synced log and scored the day as risky (it goes on the follow-up list). Matched days / risky days per band.${
     r.truth.phoneContacts.length
       ? ` ${r.truth.phoneContacts.length} staff phones were close contacts too (${esc(r.truth.phoneContacts.join(", "))}): their own exposure-notification apps match the same published keys.`
       : ""
   }</p>
-<div class="wrap"><table><tr><th>resident</th><th>band</th><th>verdict</th><th>matched / risky days</th><th>follow-up</th><th>log units at the kiosk</th><th>flashed</th><th>faults</th></tr>${bands}</table></div>
+<div class="wrap"><table><tr><th>resident</th><th>band</th><th>verdict</th><th>matched / risky days</th><th>follow-up</th>${f1 ? "<th>authority's F1 list</th>" : ""}<th>log units at the kiosk</th><th>flashed</th><th>faults</th></tr>${bands}</table></div>
 <h2>Timeline</h2>
 <div class="wrap"><table><tr><th>world time</th><th>wall</th><th>what happened</th></tr>${timeline}</table></div>
 <h2>What was uploaded where</h2>
