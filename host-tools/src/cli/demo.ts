@@ -167,7 +167,7 @@ function human(r: StoryResult, report: string): string {
       (b) =>
         `${b.board}: ${b.averageUa} uA -> ${b.batteryDays} battery days; JsVars peak ${b.peakJsVars}/${b.jsVars}; log ${b.logBytesPerDay} B/day of ${b.logBudgetBytes} B -> ${b.projectedLogDays ?? "n/a"} days`,
     ),
-    `kiosk page: ${r.kiosk.url}`,
+    `kiosk page: ${r.kiosk.url} (up while the demo ran; --keep leaves it up)`,
     `report: ${report}`,
   ]
     .filter(Boolean)
