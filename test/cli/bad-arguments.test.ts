@@ -91,7 +91,7 @@ const CASES: [string[], number, RegExp][] = [
   [["demo", "--bands", "one"], USAGE, /--bands/],
   [["demo", "--hours", "-3"], USAGE, /--hours/],
   [["demo", "--seed", "x"], USAGE, /--seed/],
-  [["demo", "--bands", "3000"], USAGE, /3000 bands for 24 hours would take about/],
+  [["demo", "--bands", "3000"], USAGE, /3000 bands for 3 days would take about \d+ minutes/],
   [["demo", "--report", "/proc/tracelet/demo.html"], FILE, /cannot .*\/proc\/tracelet/],
   // authority
   [["authority"], USAGE, /no command given/],

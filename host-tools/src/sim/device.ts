@@ -197,6 +197,16 @@ export class EspruinoDevice implements RadioNode {
 
   // ------------------------------------------------------------------------------------------ identity / radio node
 
+  /** Moves the band from now on: a fixed position or a function / Track of world time (the demo's story). */
+  setMobility(m: Position | ((t: number) => Position) | { at(t: number): Position }): void {
+    if (typeof m === "function") this.mobility = m;
+    else if ("at" in m) this.mobility = (t: number) => m.at(t);
+    else {
+      this.mobility = undefined;
+      this.staticPos = m;
+    }
+  }
+
   positionAt(t: number): Position {
     return this.mobility ? this.mobility(t) : this.staticPos;
   }
