@@ -20,7 +20,7 @@ import { simRadio, worldClock } from "../kiosk/radio";
 import { KioskService } from "../kiosk/service";
 import { readBandLog } from "../sim/band-log";
 import type { EspruinoDevice } from "../sim/device";
-import { ENERGY_CATEGORIES } from "../sim/energy";
+import { boardFigures } from "../sim/run";
 import { resolveScenario, Scenario } from "../sim/scenario";
 import { CLOSE_MINUTES, groundTruth } from "../sim/truth";
 import { World } from "../sim/world";
@@ -110,19 +110,7 @@ export interface StoryResult {
     newKeys: number;
   };
   lost: number;
-  boards: {
-    board: string;
-    bands: number;
-    averageUa: number;
-    batteryDays: number;
-    breakdownUa: Record<string, number>;
-    peakJsVars: number;
-    jsVars: number;
-    logBytesUsed: number;
-    logBudgetBytes: number;
-    logBytesPerDay: number;
-    projectedLogDays: number | null;
-  }[];
+  boards: ReturnType<typeof boardFigures>[];
   faults: number;
   wallSeconds: number;
 }
@@ -403,12 +391,6 @@ export async function runStory(opts: StoryOptions): Promise<RunningStory> {
     const people: Record<string, number> = {};
     for (const p of scenario.people) people[p.carries] = (people[p.carries] ?? 0) + 1;
     const devices = flashed.map((f) => f.device);
-    const reports = devices.map((d) => d.energy());
-    const avg = mean(reports.map((r) => r.averageUaTotal));
-    const breakdown: Record<string, number> = {};
-    for (const c of ENERGY_CATEGORIES) breakdown[c] = round(mean(reports.map((r) => r.averageUa[c])), 2);
-    const logBytes = mean(devices.map((d) => readBandLog(d).bytesUsed));
-    const perDay = logBytes / opts.days;
     const result: StoryResult = {
       scenario: { name: scenario.name, description: scenario.description, hours, people },
       seed: opts.seed,
@@ -443,21 +425,7 @@ export async function runStory(opts: StoryOptions): Promise<RunningStory> {
         newKeys: summary?.newKeys ?? 0,
       },
       lost,
-      boards: [
-        {
-          board: boardId,
-          bands: devices.length,
-          averageUa: round(avg, 1),
-          batteryDays: round((board.battery.capacityMah * 1000) / avg / 24, 1),
-          breakdownUa: breakdown,
-          peakJsVars: Math.max(...devices.map((d) => d.memoryPeak)),
-          jsVars: board.jsVars,
-          logBytesUsed: Math.round(logBytes),
-          logBudgetBytes: board.logBudgetBytes,
-          logBytesPerDay: Math.round(perDay),
-          projectedLogDays: perDay > 0 ? round(board.logBudgetBytes / perDay, 1) : null,
-        },
-      ],
+      boards: [boardFigures(board, devices, opts.days * 24)],
       faults: world.faults.length,
       wallSeconds: round((Date.now() - wall0) / 1000, 1),
     };
@@ -467,10 +435,6 @@ export async function runStory(opts: StoryOptions): Promise<RunningStory> {
     await close();
     throw e;
   }
-}
-
-function mean(xs: number[]): number {
-  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
 }
 
 function round(x: number, digits = 3): number {

@@ -369,26 +369,10 @@ export function runSimulation(opts: SimulationOptions): SimulationResult {
   const boards: BoardSummary[] = [];
   for (const b of new Set([...boardOf.values()])) {
     const ds = [...devices.entries()].filter(([n]) => boardOf.get(n) === b).map(([, d]) => d);
-    const reports = ds.map((d) => d.energy());
-    const avg = mean(reports.map((r) => r.averageUaTotal));
-    const breakdown = {} as Record<EnergyCategory, number>;
-    for (const c of ENERGY_CATEGORIES) breakdown[c] = round(mean(reports.map((r) => r.averageUa[c])), 2);
-    const logBytes = mean(ds.map((d) => readBandLog(d).bytesUsed));
-    const perDay = logBytes / (scenario.hours / 24);
     const periods = ds.map((d) => scanPeriods.get(d.name)).filter((x): x is number => typeof x === "number");
     boards.push({
-      board: b.id,
-      bands: ds.length,
-      averageUa: round(avg, 1),
-      batteryDays: round((b.battery.capacityMah * 1000) / avg / 24, 1),
-      breakdownUa: breakdown,
-      peakJsVars: Math.max(...ds.map((d) => d.memoryPeak)),
-      jsVars: b.jsVars,
+      ...boardFigures(b, ds, scenario.hours),
       storageBytesUsed: Math.round(mean(ds.map((d) => d.storage.stats().fileBytes))),
-      logBytesUsed: Math.round(logBytes),
-      logBudgetBytes: b.logBudgetBytes,
-      logBytesPerDay: Math.round(perDay),
-      projectedLogDays: perDay > 0 ? round(b.logBudgetBytes / perDay, 1) : null,
       scanPeriodS: periods.length ? round(mean(periods), 1) : null,
     });
   }
@@ -477,6 +461,33 @@ export function scanPeriod(starts: number[]): number | null {
   if (!gaps.length) return null;
   gaps.sort((a, b) => a - b);
   return gaps[Math.floor(gaps.length / 2)];
+}
+
+/** Energy, memory and log figures of one board's bands after `hours` (the simulator's and the demo's report). */
+export function boardFigures(
+  b: BoardProfile,
+  ds: EspruinoDevice[],
+  hours: number,
+): Omit<BoardSummary, "storageBytesUsed" | "scanPeriodS"> {
+  const reports = ds.map((d) => d.energy());
+  const avg = mean(reports.map((r) => r.averageUaTotal));
+  const breakdown = {} as Record<EnergyCategory, number>;
+  for (const c of ENERGY_CATEGORIES) breakdown[c] = round(mean(reports.map((r) => r.averageUa[c])), 2);
+  const logBytes = mean(ds.map((d) => readBandLog(d).bytesUsed));
+  const perDay = logBytes / (hours / 24);
+  return {
+    board: b.id,
+    bands: ds.length,
+    averageUa: round(avg, 1),
+    batteryDays: round((b.battery.capacityMah * 1000) / avg / 24, 1),
+    breakdownUa: breakdown,
+    peakJsVars: Math.max(...ds.map((d) => d.memoryPeak)),
+    jsVars: b.jsVars,
+    logBytesUsed: Math.round(logBytes),
+    logBudgetBytes: b.logBudgetBytes,
+    logBytesPerDay: Math.round(perDay),
+    projectedLogDays: perDay > 0 ? round(b.logBudgetBytes / perDay, 1) : null,
+  };
 }
 
 function mean(xs: number[]): number {
