@@ -3,8 +3,7 @@
  * where it is used (it keeps a variable for constants of modules that import). Re-exported by the owning module.
  */
 
-/** Log format version 3: 8-byte units (version 2, 12-byte units, is read by hosts for migration: record-v2.ts). */
-export const SEGMENT_VERSION = 3;
+/** Log format 3: 8-byte units (format 2, 12-byte units, is read by hosts for migration: record-v2.ts). */
 export const SEGMENT_HEADER_SIZE = 8;
 export const RECORD_SIZE = 8;
 /**
@@ -30,8 +29,8 @@ export const RECORD_MAX_START = 127;
 /** A record's duration: steps of 4 minutes (one default scan period), 0-6. */
 export const RECORD_STEP_S = 240;
 export const RECORD_MAX_STEPS = 6;
-/** Largest duration a record carries, minutes (RECORD_MAX_STEPS x 4). */
-export const RECORD_MAX_MINUTES = 24;
+/** Largest duration a record carries, minutes (24). */
+export const RECORD_MAX_MINUTES = (RECORD_MAX_STEPS * RECORD_STEP_S) / 60;
 /** RSSI code v (5 bits) stands for RSSI_BASE_DBM + 2v dBm: -95 to -33 dBm. */
 export const RSSI_BASE_DBM = -95;
 export const RSSI_MAX_CODE = 31;

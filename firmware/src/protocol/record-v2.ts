@@ -1,23 +1,20 @@
-import { copyBytes, Decoded, fail, ok, readI8, readU16LE, readU32LE } from "./bytes";
+import { copyBytes, Decoded, fail, newBytes, ok, readI8, readU16LE, readU32LE } from "./bytes";
 import {
   crc8,
-  clampRound,
+  decodeRecord,
+  DecodedUnit,
   EncounterRecord,
   EPOCH_MODULUS,
   ExportSegment,
-  RECORD_ID_BYTES,
   RECORD_MAX_START,
+  RECORD_SIZE,
   RECORD_START_S,
-  RECORD_STEP_S,
-  RECORD_MAX_STEPS,
-  RSSI_BASE_DBM,
-  RSSI_MAX_CODE,
+  writeRecord,
 } from "./record";
 
 /**
- * Encounter log format 2 (12-byte units), as bands before log format 3 wrote it: decoded by hosts only (a kiosk
- * syncing a band not yet upgraded, the authority re-reading a stored upload, the flasher migrating a band's log on
- * upgrade), and converted to format 3's segments and records, which is all the rest of the host code knows. The
+ * Encounter log format 2 (12-byte units), as bands before log format 3 wrote it: decoded by hosts only (the
+ * authority re-reading an upload whose unit size is 12, the flasher migrating a band's log on upgrade), and converted to format 3's segments and records, which is all the rest of the host code knows. The
  * band never imports this module.
  *
  *   segment header: 'S' | version 2 | flags (bit 0 monotonic) | boot epoch u8 | seq u24 | base u32 (seconds) | CRC-8
@@ -72,6 +69,14 @@ export function decodeV2Record(b: Uint8Array, o: number): Decoded<V2Record> {
   });
 }
 
+/** One format-2 unit: a header if it is one, else a record (an error says why it is neither). */
+export function decodeV2Unit(b: Uint8Array, o: number): DecodedUnit<V2Header, V2Record> {
+  const h = decodeV2Header(b, o);
+  if (h.ok) return ok({ header: h.value });
+  const r = decodeV2Record(b, o);
+  return r.ok ? ok({ record: r.value }) : r;
+}
+
 /** Format 2 segments as decoded from units: headers with the records after each. */
 export interface V2Segment {
   header: V2Header;
@@ -116,13 +121,11 @@ export function v3OfV2(segments: V2Segment[], firstSeq?: number): ExportSegment[
   return out;
 }
 
+/** A record as format 3 holds it: written and read back with the band's own codec (record.ts). */
 function v3Record(r: V2Record, start: number): EncounterRecord {
-  return {
-    kind: r.kind,
-    id: r.id.subarray(0, RECORD_ID_BYTES),
-    startMinute: start * 10,
-    durationMinutes: (clampRound((r.durationMinutes * 60) / RECORD_STEP_S, RECORD_MAX_STEPS) * RECORD_STEP_S) / 60,
-    rssiMean: RSSI_BASE_DBM + 2 * clampRound((r.rssiMean - RSSI_BASE_DBM) / 2, RSSI_MAX_CODE),
-    aemTx: r.aemTx,
-  };
+  const u = newBytes(RECORD_SIZE);
+  writeRecord(u, 0, r.kind, r.id, 0, start, r.durationMinutes * 60, r.rssiMean, r.aemTx);
+  const d = decodeRecord(u, 0);
+  if (!d.ok) throw new Error("format 3 refused a converted record: " + d.error);
+  return d.value;
 }

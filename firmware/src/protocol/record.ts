@@ -138,7 +138,7 @@ export function encodeRecord(r: EncounterRecord, out: Uint8Array, offset: number
 }
 
 /** round(x), saturating at 0 and `max`: a record's duration steps and RSSI code. */
-export function clampRound(x: number, max: number): number {
+function clampRound(x: number, max: number): number {
   const v = Math.round(x);
   return v > max ? max : v < 0 ? 0 : v;
 }
@@ -186,6 +186,19 @@ export function decodeRecord(b: Uint8Array, offset: number): Decoded<EncounterRe
     rssiMean: RSSI_BASE_DBM + 2 * (t & 31),
     aemTx: b[offset + 5],
   });
+}
+
+/** One format-3 unit, told apart by byte 7 (a header, or a record; an error says why it is neither). */
+export type DecodedUnit<H, R> = Decoded<{ header: H } | { record: R }>;
+
+export function decodeUnit(b: Uint8Array, offset: number): DecodedUnit<SegmentHeader, EncounterRecord> {
+  const t = b[offset + 7];
+  if (t >= UNIT_HEADER_MIN && t !== 0xff) {
+    const h = decodeSegmentHeader(b, offset);
+    return h.ok ? ok({ header: h.value }) : h;
+  }
+  const r = decodeRecord(b, offset);
+  return r.ok ? ok({ record: r.value }) : r;
 }
 
 export interface ExportSegment {

@@ -41,8 +41,8 @@ import {
   WIPE_CONFIRM,
   CONSOLE_CONFIRM,
 } from "./sync-constants";
-import { decodeRecord, decodeSegmentHeader, EPOCH_MODULUS, ExportSegment, RECORD_SIZE } from "./record";
-import { decodeV2Header, decodeV2Record, V2_UNIT_SIZE, V2Segment, v3OfV2 } from "./record-v2";
+import { DecodedUnit, decodeUnit, EPOCH_MODULUS, ExportSegment, RECORD_SIZE } from "./record";
+import { decodeV2Unit, V2_UNIT_SIZE, v3OfV2 } from "./record-v2";
 
 export * from "./sync-constants";
 
@@ -486,43 +486,26 @@ export interface AssembledLog {
  */
 export function assembleLog(units: LogUnit[]): AssembledLog {
   const sorted = units.slice().sort((a, b) => a.cursor - b.cursor);
-  const segments: ExportSegment[] = [];
-  const skipped: { cursor: number; reason: string }[] = [];
-  let orphans = 0;
-  if (sorted.length > 0 && sorted[0].bytes.length === V2_UNIT_SIZE) return assembleV2(sorted);
-  let current: ExportSegment | undefined;
-  let last = -1;
-  for (let i = 0; i < sorted.length; i++) {
-    const u = sorted[i];
-    if (u.cursor === last) continue;
-    last = u.cursor;
-    if (u.bytes.length !== RECORD_SIZE) {
-      skipped.push({ cursor: u.cursor, reason: "unit of " + u.bytes.length + " bytes among " + RECORD_SIZE });
-      continue;
-    }
-    if (u.bytes[7] >= 0xe0 && u.bytes[7] !== 0xff) {
-      const h = decodeSegmentHeader(u.bytes, 0);
-      if (h.ok) {
-        current = { header: h.value, records: [] };
-        segments.push(current);
-      } else skipped.push({ cursor: u.cursor, reason: h.error });
-      continue;
-    }
-    const r = decodeRecord(u.bytes, 0);
-    if (!r.ok) {
-      skipped.push({ cursor: u.cursor, reason: r.error });
-    } else if (!current) {
-      orphans++;
-    } else {
-      current.records.push(r.value);
-    }
+  if (sorted.length > 0 && sorted[0].bytes.length === V2_UNIT_SIZE) {
+    // A log kept in format 2 (12-byte units): its segments converted to format 3 (record-v2.ts).
+    const v2 = groupUnits(sorted, V2_UNIT_SIZE, decodeV2Unit);
+    const first = v2.segments.length ? v2.segments[0].header.seq : 1;
+    return { segments: v3OfV2(v2.segments, first), skipped: v2.skipped, orphans: v2.orphans };
   }
-  return { segments: segments, skipped: skipped, orphans: orphans };
+  return groupUnits(sorted, RECORD_SIZE, decodeUnit);
 }
 
-/** assembleLog for a band still on log format 2 (12-byte units): its segments converted to format 3 (record-v2.ts). */
-function assembleV2(sorted: LogUnit[]): AssembledLog {
-  const v2: V2Segment[] = [];
+/**
+ * Units sorted by cursor (duplicates skipped) grouped under the headers before them, with `decode` telling headers
+ * from records; units of another size and undecodable ones are skipped with a reason, records before any header
+ * counted as orphans.
+ */
+function groupUnits<H, R>(
+  sorted: LogUnit[],
+  size: number,
+  decode: (b: Uint8Array, o: number) => DecodedUnit<H, R>,
+): { segments: { header: H; records: R[] }[]; skipped: { cursor: number; reason: string }[]; orphans: number } {
+  const segments: { header: H; records: R[] }[] = [];
   const skipped: { cursor: number; reason: string }[] = [];
   let orphans = 0;
   let last = -1;
@@ -530,21 +513,17 @@ function assembleV2(sorted: LogUnit[]): AssembledLog {
     const u = sorted[i];
     if (u.cursor === last) continue;
     last = u.cursor;
-    if (u.bytes.length !== V2_UNIT_SIZE) {
-      skipped.push({ cursor: u.cursor, reason: "unit of " + u.bytes.length + " bytes among " + V2_UNIT_SIZE });
+    if (u.bytes.length !== size) {
+      skipped.push({ cursor: u.cursor, reason: "unit of " + u.bytes.length + " bytes among " + size });
       continue;
     }
-    const h = decodeV2Header(u.bytes, 0);
-    if (h.ok) {
-      v2.push({ header: h.value, records: [] });
-      continue;
-    }
-    const r = decodeV2Record(u.bytes, 0);
-    if (!r.ok) skipped.push({ cursor: u.cursor, reason: r.error });
-    else if (v2.length === 0) orphans++;
-    else v2[v2.length - 1].records.push(r.value);
+    const d = decode(u.bytes, 0);
+    if (!d.ok) skipped.push({ cursor: u.cursor, reason: d.error });
+    else if ("header" in d.value) segments.push({ header: d.value.header, records: [] });
+    else if (segments.length === 0) orphans++;
+    else segments[segments.length - 1].records.push(d.value.record);
   }
-  return { segments: v3OfV2(v2, v2.length ? v2[0].header.seq : 1), skipped: skipped, orphans: orphans };
+  return { segments: segments, skipped: skipped, orphans: orphans };
 }
 
 /**

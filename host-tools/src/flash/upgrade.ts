@@ -5,7 +5,7 @@ import { crc32 } from "zlib";
 import { readU32LE } from "../../../firmware/src/protocol/bytes";
 import {
   crc8,
-  decodeRecord,
+  decodeUnit,
   decodeSegmentHeader,
   encodeRecord,
   encodeSegmentHeader,
@@ -15,7 +15,7 @@ import {
 } from "../../../firmware/src/protocol/record";
 import {
   decodeV2Header,
-  decodeV2Record,
+  decodeV2Unit,
   isV2Unwritten,
   V2_UNIT_SIZE,
   V2Segment,
@@ -102,15 +102,15 @@ export function readV2Log(files: Map<string, Uint8Array>, syncCursor: number): V
     for (let k = 0; k < units; k++) {
       const o = k * V2_UNIT_SIZE;
       if (isV2Unwritten(f.bytes, o)) break;
-      const h = decodeV2Header(f.bytes, o);
-      if (h.ok) {
-        seg = { header: h.value, records: [] };
+      const d = decodeV2Unit(f.bytes, o);
+      const v = d.ok ? d.value : undefined;
+      if (v && "header" in v) {
+        seg = { header: v.header, records: [] };
         kept = false;
-        out.maxSeq = Math.max(out.maxSeq, h.value.seq);
+        out.maxSeq = Math.max(out.maxSeq, v.header.seq);
         continue;
       }
-      const r = decodeV2Record(f.bytes, o);
-      if (!r.ok || !seg) {
+      if (!v || !seg) {
         out.torn++;
         continue;
       }
@@ -122,7 +122,7 @@ export function readV2Log(files: Map<string, Uint8Array>, syncCursor: number): V
         out.unsynced.push(seg);
         kept = true;
       }
-      seg.records.push(r.value);
+      seg.records.push(v.record);
     }
   }
   return out;
@@ -217,17 +217,16 @@ export function checkPacked(p: PackedLog, expected: ExportSegment[], firstSeq: n
         if (!b.subarray(o, o + RECORD_SIZE).every((x) => x === 0xff)) return `file ${f} unit ${k} is not erased`;
         continue;
       }
-      const h = b[o + 7] >= 0xe0 ? decodeSegmentHeader(b, o) : undefined;
-      if (h) {
-        if (!h.ok) return `file ${f} unit ${k}: ${h.error}`;
-        if (h.value.seq !== lastSeq + 1) return `file ${f} unit ${k}: seq ${h.value.seq} after ${lastSeq}`;
-        lastSeq = h.value.seq;
-        got.push({ header: h.value, records: [] });
+      const d = decodeUnit(b, o);
+      if (!d.ok) return `file ${f} unit ${k}: ${d.error}`;
+      if ("header" in d.value) {
+        const seq = d.value.header.seq;
+        if (seq !== lastSeq + 1) return `file ${f} unit ${k}: seq ${seq} after ${lastSeq}`;
+        lastSeq = seq;
+        got.push({ header: d.value.header, records: [] });
         continue;
       }
-      const r = decodeRecord(b, o);
-      if (!r.ok) return `file ${f} unit ${k}: ${r.error}`;
-      got[got.length - 1].records.push(r.value);
+      got[got.length - 1].records.push(d.value.record);
     }
   }
   const a = recordKeys(got);
