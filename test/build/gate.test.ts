@@ -65,6 +65,9 @@ const FIRES: [GateRuleId, string][] = [
   ["loop-closure", "for (const k in o) handlers[k] = function () { return k; };"],
   ["loop-closure", "for (let i = 0; i < 3; i++) [1].map(function () { return function () { return i; }; });"],
   ["const-length", "const list = [1, 2]; list.length = 0;"],
+  ["shadows-global", "function g() {} g();"],
+  ["shadows-global", "var E = 1, x = 2;"],
+  ["shadows-global", "let D0 = 3;"],
 ];
 
 /** Valid code the gate must accept: the supported dialect, and look-alikes of each rule. */
@@ -80,7 +83,7 @@ const CLEAN: [string, string][] = [
   ["Math.pow and Array.isArray", "Math.pow(2, 3); Array.isArray(x); Object.keys(o);"],
   ["lastIndex is not lastIndexOf", "re.lastIndex = 0; list.indexOf(1);"],
   ["function declared before use", "function f() {} f();"],
-  ["function used only from a later callback", "setTimeout(function () { g(); }, 1); function g() {}"],
+  ["function used only from a later callback", "setTimeout(function () { h(); }, 1); function h() {}"],
   ["function used from a function called after the declaration", "function a() { return b(); } function b() {} a();"],
   ["function expression in a variable", "var q = function () { return later(); }; function later() {}"],
   ["recursion", "function fact(n) { return n < 2 ? 1 : n * fact(n - 1); } fact(5);"],
@@ -96,6 +99,10 @@ const CLEAN: [string, string][] = [
   [
     "closure in a loop not capturing the loop variable",
     "for (let i = 0; i < 3; i++) fns.push(function () { return 1; });",
+  ],
+  [
+    "Espruino globals used, and shadowed only inside a function",
+    "E.getTemperature(); function f(g) { var D0 = g; return D0; }",
   ],
   ["Espruino built-in modules", 'var S = require("Storage"); S.write("a", "b");'],
   [

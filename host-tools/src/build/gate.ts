@@ -1,3 +1,4 @@
+import { ESPRUINO_SHORT_GLOBALS } from "./esbuild-options";
 import * as acorn from "acorn";
 import { Binding, Reference, Scope, ScopeAnalysis, analyzeScopes, childNodes, isFunctionNode } from "./scope";
 import { SourceLocator, SourcePosition, sourceLocator } from "./source-map";
@@ -38,6 +39,7 @@ export const GATE_RULES = {
   "use-before-declaration": "a function used before its declaration is reached (no hoisting)",
   "loop-closure": "a closure capturing a for-loop let/const (one binding for all iterations)",
   "const-length": "assigning .length of a const array (Espruino throws 'Assignment to a constant')",
+  "shadows-global": "a top-level declaration named like an Espruino global (E, g, fs, D0, ...): it would replace it",
 } as const;
 
 export type GateRuleId = keyof typeof GATE_RULES;
@@ -159,7 +161,25 @@ export function checkEspruinoDialect(code: string, options: GateOptions = {}): G
   checkSyntaxAndBuiltins(program, analysis, parents, ctx);
   checkLoopClosures(analysis, parents, ctx);
   checkUseBeforeDeclaration(program, analysis, ctx);
+  checkTopLevelNames(program, ctx);
   return [...found.values()].sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+/**
+ * The bundle's top-level declarations are Espruino root variables (the bundle is not wrapped in a function): one
+ * named like a built-in global would replace it for the whole interpreter.
+ */
+function checkTopLevelNames(program: acorn.Program, ctx: Context): void {
+  const reserved = new Set(ESPRUINO_SHORT_GLOBALS);
+  const check = (id: acorn.Identifier | null | undefined): void => {
+    if (id && reserved.has(id.name))
+      ctx.report("shadows-global", id, `top-level \`${id.name}\` would replace Espruino's global of that name`);
+  };
+  for (const st of program.body) {
+    if (st.type === "FunctionDeclaration" || st.type === "ClassDeclaration") check(st.id);
+    else if (st.type === "VariableDeclaration")
+      for (const d of st.declarations) if (d.id.type === "Identifier") check(d.id);
+  }
 }
 
 /** One line per violation: `firmware/src/x.ts:3:5: [rule] message (bundle 2:1234)`. */

@@ -421,7 +421,13 @@ export class EspruinoDevice implements RadioNode {
   private runScript(source: string, filename: string): void {
     // Espruino's lexer reads every byte from 0x80 up as a token (pretokenised code, as the build flashes it).
     const script = this.world.compile(detokenise(source), `${this.name}/${filename}`);
-    this.invoke("boot", () => script.runInContext((this.realm as Realm).context));
+    const realm = this.realm as Realm;
+    this.invoke("boot", () => script.runInContext(realm.context));
+    // Functions the script declared at the top level are Espruino root functions: no scope link.
+    for (const k of Object.keys(realm.global)) {
+      const d = Object.getOwnPropertyDescriptor(realm.global, k);
+      if (d && typeof d.value === "function") this.estimator.markRootFunction(d.value);
+    }
   }
 
   // ------------------------------------------------------------------------------------------ callbacks

@@ -12,8 +12,9 @@ import * as acorn from "acorn";
  *   memory-mapped flash and cost 1 whatever their length;
  * - ArrayBuffers are flat: 1 + 1 per 16 bytes; a typed array or DataView over one costs 1 more (the buffer is
  *   charged once however many views share it);
- * - functions: 1 for the function, 1 for its code (which stays in flash when loaded from Storage, as .bootcde is),
- *   1 for its scope link, plus their own properties; class prototypes are walked once;
+ * - functions: 1 for the function, 2 for its code (a name and a reference: the code stays in flash when loaded from
+ *   Storage, as .bootcde is), 1 for its scope link unless defined at the top level, plus their own properties;
+ *   class prototypes are walked once;
  * - Espruino's built-in objects (E, NRF, Math, ...) are in flash and cost nothing, but what the program stores
  *   in them (event listeners, timers, scan callbacks, services) is counted through the simulator's own roots;
  * - a fixed BASELINE for the interpreter's root objects.
@@ -70,6 +71,13 @@ export class JsVarEstimator {
   /** Values of strings handed out as memory-mapped flash (Storage.read). */
   private mapped = new Set<string>();
   private mappedOrder: string[] = [];
+
+  /** Functions defined at the program's top level (Espruino keeps no scope link for them). */
+  private readonly rootFunctions = new WeakSet<object>();
+
+  markRootFunction(f: unknown): void {
+    if (typeof f === "function" && !this.builtins.has(f)) this.rootFunctions.add(f);
+  }
 
   markBuiltin(o: unknown): void {
     if (o !== null && (typeof o === "object" || typeof o === "function")) this.builtins.add(o as object);
@@ -138,10 +146,10 @@ export class JsVarEstimator {
       }
       if (typeof o === "function") {
         // A function stored in flash: the function, its code name and code, its scope link, and a variable per
-        // parameter (measured: 3 + parameters at the root, one more inside the bundle's wrapper function, where
-        // the band's functions live).
+        // parameter (measured: 3 + parameters for a function defined at the root, where the band's functions
+        // live since the bundle is not wrapped; one more, the scope link, for one defined inside a function).
         // Only the prototype and enumerable own properties are walked (never arguments/caller).
-        total += 4 + (o as (...a: unknown[]) => unknown).length;
+        total += (this.rootFunctions.has(o) ? 3 : 4) + (o as (...a: unknown[]) => unknown).length;
         const p = Object.getOwnPropertyDescriptor(o, "prototype");
         if (p && p.value && typeof p.value === "object" && Object.getOwnPropertyNames(p.value).length > 1)
           value(p.value);
