@@ -293,7 +293,8 @@ function setTime(unix: number): Uint8Array {
   // Exposure Notification adverts start with a fresh address once the kiosk disconnects.
   if (!hadTime) rotateDue = true;
   const r = newBytes(8);
-  writeU32LE(r, 0, err === null ? 0x7fffffff : Math.round(err));
+  // Halves up in Espruino as in V8 (Math.round differs for negative halves).
+  writeU32LE(r, 0, err === null ? 0x7fffffff : Math.floor(err + 0.5));
   writeU32LE(r, 4, state.driftPpm());
   return r;
 }

@@ -137,9 +137,12 @@ export function encodeRecord(r: EncounterRecord, out: Uint8Array, offset: number
   writeRecord(out, offset, r.kind, r.id, 0, start, r.durationMinutes * 60, r.rssiMean, r.aemTx);
 }
 
-/** round(x), saturating at 0 and `max`: a record's duration steps and RSSI code. */
+/**
+ * round(x) (halves up), saturating at 0 and `max`: a record's duration steps and RSSI code. Math.floor(x + 0.5), not
+ * Math.round: Espruino's Math.round rounds halves away from zero, V8's up, and band and host must agree.
+ */
 function clampRound(x: number, max: number): number {
-  const v = Math.round(x);
+  const v = Math.floor(x + 0.5);
   return v > max ? max : v < 0 ? 0 : v;
 }
 

@@ -57,7 +57,8 @@ export function init(rows: number): void {
 const COLUMNS = () => [kind, aem, cnt, rsum, first, last, seenIn];
 
 function close(i: number, emit: EmitFn): void {
-  emit(kind[i], ids, i * ID_BYTES, first[i], last[i], Math.round(rsum[i] / cnt[i]), aem[i]);
+  // The mean rounded half up. Not Math.round: Espruino's rounds halves away from zero (-68.5 to -69), V8's up (-68).
+  emit(kind[i], ids, i * ID_BYTES, first[i], last[i], Math.floor(rsum[i] / cnt[i] + 0.5), aem[i]);
   const j = --n;
   // Keep rows packed: the last row moves into the freed one.
   ids.set(ids.subarray(j * ID_BYTES, j * ID_BYTES + ID_BYTES), i * ID_BYTES);

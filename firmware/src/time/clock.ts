@@ -19,5 +19,6 @@ export function driftAfterSet(estimate: number, unix: number, base: number, drif
   const err = estimate - unix;
   if (span < MIN_DRIFT_SPAN_S || Math.abs(err) >= span * MAX_DRIFT_PPM * 1e-6) return driftPpm;
   const d = driftPpm + (err / span) * 1e6;
-  return Math.round(d > CLAMP_DRIFT_PPM ? CLAMP_DRIFT_PPM : d < -CLAMP_DRIFT_PPM ? -CLAMP_DRIFT_PPM : d);
+  // Halves up in Espruino as in V8 (Math.round differs for negative halves).
+  return Math.floor((d > CLAMP_DRIFT_PPM ? CLAMP_DRIFT_PPM : d < -CLAMP_DRIFT_PPM ? -CLAMP_DRIFT_PPM : d) + 0.5);
 }

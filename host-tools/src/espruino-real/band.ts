@@ -23,6 +23,8 @@ export interface RealBandOptions {
   startUnix: number;
   /** Four 32-bit words: E.hwRand's sfc32 state (the simulator's Rng stream). */
   seed: [number, number, number, number];
+  /** Math.random's sfc32 state (default: the interpreter's own generator). */
+  mathSeed?: [number, number, number, number];
   batteryPercent?: number;
   batteryVolts?: number;
   /** A flash image to boot from instead of writing the bundle (after a power cut). */
@@ -118,6 +120,11 @@ export class RealBand {
   scanning = false;
   connected = false;
   boots = 0;
+  /**
+   * Interpreter time (unix seconds) of the first power-on: the band's files are written after the emulator's own
+   * start-up (2 virtual seconds), so this is `startUnix` + 2.
+   */
+  powerOnAt = 0;
   /** Resets by the hardware watchdog (not kicked within its timeout), and their interpreter times (s). */
   watchdogResets = 0;
   readonly watchdogResetTimes: number[] = [];
@@ -212,13 +219,16 @@ export class RealBand {
       }
       const cfg = {
         seed: opts.seed.map((x) => x | 0),
-        bootMs: opts.startUnix * 1000,
+        mseed: opts.mathSeed ? opts.mathSeed.map((x) => x | 0) : undefined,
+        // The power-on: load() below, now (the emulator's own start-up ran first). A later boot draws another stream.
+        bootMs: interp.now,
         percent: opts.batteryPercent ?? 100,
         volts: opts.batteryVolts ?? 3.0,
         name,
       };
       interp.writeFile(".boot0", Buffer.from(shimSource(cfg), "latin1"));
       // Power on with the band's files in place.
+      band.powerOnAt = interp.now / 1000;
       band.load();
     }
     return band;
@@ -255,13 +265,14 @@ export class RealBand {
         this.uart = rest === "1";
         break;
       case "A": {
-        const [data, iv, conn, address] = rest.split(" ");
+        // The address is the last field and has a space of its own ("aa:bb:cc:dd:ee:ff random").
+        const [data, iv, conn, ...address] = rest.split(" ");
         this.adverts.push({
           t,
           data: data === "-" ? undefined : Uint8Array.from(Buffer.from(data, "hex")),
           intervalMs: Number(iv),
           connectable: conn === "1",
-          address: address ?? "",
+          address: address.join(" "),
         });
         break;
       }

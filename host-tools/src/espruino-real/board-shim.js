@@ -52,6 +52,21 @@ var __T = {
 __T.r = __T.c.seed.slice();
 // A reboot at another time than the host's power-on draws another stream, as a real hardware RNG would.
 if (Math.floor(getTime() * 1000) !== __T.c.bootMs) __T.r[3] = __T.r[3] ^ Math.floor(getTime() * 1000);
+// Math.random: Espruino seeds it from the hardware RNG at start-up; with __T_CFG.mseed (four sfc32 words) it draws
+// the simulator's stream instead (Rng.fromState), so that both run the same timer jitter (the differential test).
+if (__T.c.mseed) {
+  __T.mr = __T.c.mseed.slice();
+  Math.random = function () {
+    var r = __T.mr;
+    var t = (((r[0] + r[1]) | 0) + r[3]) | 0;
+    r[3] = (r[3] + 1) | 0;
+    r[0] = r[1] ^ (r[1] >>> 9);
+    r[1] = (r[2] + (r[2] << 3)) | 0;
+    r[2] = (r[2] << 21) | (r[2] >>> 11);
+    r[2] = (r[2] + t) | 0;
+    return (t >>> 0) / 4294967296;
+  };
+}
 __T.m = function () {
   var u = process.memory(false).usage;
   if (u > __T.peak) __T.peak = u;

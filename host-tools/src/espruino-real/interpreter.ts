@@ -253,8 +253,11 @@ export class RealInterpreter {
         this.settle();
         return;
       }
-      // A timer due in under a millisecond reads as 0: time must move for it to fire.
-      this.now += Math.max(1, next);
+      // jsIdle gives whole milliseconds, rounded down; the clock takes fractions (getTime has microseconds). A timer
+      // due in under a millisecond reads as 0: creep up on it in 50 us steps rather than 1 ms, or each timer fires up
+      // to 1 ms late and the lateness adds up along a chain of setTimeouts (seconds over hours; an nRF52's RTC ticks
+      // at 32,768 Hz, the simulator's clock likewise).
+      this.now += next >= 1 ? next : 0.05;
     }
   }
 

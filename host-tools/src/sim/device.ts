@@ -51,6 +51,18 @@ export interface DeviceOptions {
   powerOn?: boolean;
   /** Seconds the device stays off after a power cut before power returns (default 1). */
   offAfterCutSeconds?: number;
+  /**
+   * E.hwRand's and Math.random's streams as raw sfc32 state (Rng.fromState), instead of the world's seeded forks: the
+   * same numbers the real interpreter's board shim draws from the same words (the differential test).
+   */
+  hwRandState?: readonly number[];
+  /**
+   * false: CPU time is charged to energy but takes no virtual time (getTime stands still inside a callback and later
+   * events are not delayed), as in the real interpreter on virtual time, whose clock moves only between host calls
+   * (the differential test). Default true.
+   */
+  cpuClock?: boolean;
+  mathRandomState?: readonly number[];
   /** Scan-packet FIFO: packets queued while JavaScript is busy beyond this are dropped (default 22: the stack's 1 KB event
    * buffer, shared/ESPRUINO.md). */
   fifoSize?: number;
@@ -173,8 +185,8 @@ export class EspruinoDevice implements RadioNode {
     });
     this.energyMeter = new EnergyMeter(board);
     const rng = world.rng.fork(`device:${this.name}`);
-    this.hw = rng.fork("hwRand");
-    this.mathRng = rng.fork("Math.random");
+    this.hw = opts.hwRandState ? Rng.fromState(opts.hwRandState) : rng.fork("hwRand");
+    this.mathRng = opts.mathRandomState ? Rng.fromState(opts.mathRandomState) : rng.fork("Math.random");
     this.driftPpm = opts.driftPpm ?? rng.fork("drift").uniform(-board.rtcPpm, board.rtcPpm);
     this.rate = 1 + this.driftPpm * 1e-6;
     this.staticPos = opts.position ?? { x: 0, y: 0 };
@@ -217,7 +229,7 @@ export class EspruinoDevice implements RadioNode {
 
   /** World time as the device experiences it inside a callback (CPU time already spent included). */
   localNow(): number {
-    return this.world.now + this.cbCost;
+    return this.opts.cpuClock === false ? this.world.now : this.world.now + this.cbCost;
   }
 
   // ------------------------------------------------------------------------------------------ clock
@@ -455,7 +467,7 @@ export class EspruinoDevice implements RadioNode {
     const cost = this.cbCost;
     this.cbCost = 0;
     this.energyMeter.add("cpu", this.board.currentUa.cpu * cost);
-    this.busyUntil = Math.max(this.busyUntil, this.world.now) + cost;
+    if (this.opts.cpuClock !== false) this.busyUntil = Math.max(this.busyUntil, this.world.now) + cost;
     const dying = this.dying;
     try {
       this.afterInvoke(dying);
@@ -536,7 +548,7 @@ export class EspruinoDevice implements RadioNode {
   busy(seconds: number): void {
     if (!this.on) return;
     this.energyMeter.add("cpu", this.board.currentUa.cpu * seconds);
-    this.busyUntil = Math.max(this.busyUntil, this.world.now) + seconds;
+    if (this.opts.cpuClock !== false) this.busyUntil = Math.max(this.busyUntil, this.world.now) + seconds;
   }
 
   /** Charges interpreter CPU time (seconds) to the callback in progress. */

@@ -560,24 +560,51 @@ export class NrfStack implements Advertiser {
         this.device.schedule(t, run, true);
       },
       alive: () => this.scan === session && this.device.on,
-      receive: (p) => {
-        if (this.scan !== session) return;
-        // The interpreter builds the object and filters it in C before any JavaScript runs: charge that work,
-        // and only enter the VM for packets that pass the filters.
-        const d = this.parsePacket(p);
-        if (!this.matches(session.filters, d)) {
-          this.device.busy(CPU_COST.scanPacket);
-          return;
-        }
-        this.device.invoke("scan", () => {
-          this.device.cpu(CPU_COST.scanPacket);
-          (session.cb as (d: unknown) => void)(this.deviceObject(p, d));
-        });
-      },
+      receive: (p) => this.scanReport(session, p),
     };
     session.scanner = scanner;
     this.scan = session;
     this.device.world.startScan(scanner);
+  }
+
+  private scanReport(session: ScanSession, p: RxPacket): void {
+    if (this.scan !== session) return;
+    // The interpreter builds the object and filters it in C before any JavaScript runs: charge that work,
+    // and only enter the VM for packets that pass the filters.
+    const d = this.parsePacket(p);
+    if (!this.matches(session.filters, d)) {
+      this.device.busy(CPU_COST.scanPacket);
+      return;
+    }
+    this.device.invoke("scan", () => {
+      this.device.cpu(CPU_COST.scanPacket);
+      (session.cb as (d: unknown) => void)(this.deviceObject(p, d));
+    });
+  }
+
+  /** A scan is on (setScan with a callback). */
+  get scanning(): boolean {
+    return this.scan !== undefined;
+  }
+
+  /**
+   * One advert reaches the scan callback now, outside the radio model (dropped unless a scan is on): the
+   * differential test feeds the simulator and the real interpreter the same reports at the same times.
+   */
+  injectScanReport(data: Uint8Array, rssi: number, address: string): void {
+    const s = this.scan;
+    if (!s) return;
+    const t = this.device.world.now;
+    this.scanReport(s, {
+      t,
+      data,
+      address,
+      rssi,
+      connectable: false,
+      scannable: false,
+      scanResponse: false,
+      from: this,
+    });
   }
 
   // ------------------------------------------------------------------------------------------ services

@@ -12,6 +12,7 @@ import * as vm from "vm";
  *   listeners, stored in hidden "#on<event>" properties; `emit` is provided by the device (events are queued).
  * - `Date` runs on the device clock and in UTC (Espruino's default time zone is 0), `Math.random` on the device's
  *   seeded generator: a run is reproducible.
+ * - `Math.round` rounds halves away from zero, as Espruino's does (V8 rounds them up: -2.5 is -2 there, -3 here).
  * - `global` is the global object.
  */
 export interface RealmHooks {
@@ -122,6 +123,14 @@ const SETUP = `(function (hooks, removed) {
   }
   g.Date = EDate;
   hidden(Math, "random", hooks.random);
+  // jswrap_math_round: x + 0.5 (x - 0.5 below zero) cut to an integer, so halves round away from zero: -2.5 is -3
+  // where V8 says -2 (measured in the real interpreter, test/espruino-real/differential.test.ts).
+  var floor = Math.floor, ceil = Math.ceil;
+  hidden(Math, "round", function round(x) {
+    x = +x;
+    if (!isFinite(x)) return x;
+    return (x < 0 ? ceil(x - 0.5) : floor(x + 0.5)) + 0;
+  });
   var then = Promise.prototype.then;
   hidden(Promise.prototype, "then", function (a, b) {
     if (hooks.promises) hooks.promises();

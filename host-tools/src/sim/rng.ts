@@ -18,6 +18,19 @@ export class Rng {
     for (let i = 0; i < 12; i++) this.u32();
   }
 
+  /**
+   * A stream from raw sfc32 state (four 32-bit words, no warm-up): the E.hwRand and Math.random streams the real
+   * interpreter's board shim runs (espruino-real/board-shim.js), for runs that must draw the same numbers.
+   */
+  static fromState(state: readonly number[]): Rng {
+    const r = new Rng(0);
+    r.a = state[0] | 0;
+    r.b = state[1] | 0;
+    r.c = state[2] | 0;
+    r.d = state[3] | 0;
+    return r;
+  }
+
   /** A new independent stream, determined by this stream's seed material and `label` (not by draws so far). */
   fork(label: string): Rng {
     return new Rng(`${this.a}:${this.b}:${this.c}:${this.d}/${label}`);
