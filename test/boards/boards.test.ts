@@ -55,7 +55,7 @@ describe("board profiles", () => {
     [
       "log budget not whole log files",
       (b: Record<string, unknown>) => (b.logBudgetBytes = 5000),
-      /whole number of 2048-byte log files/,
+      new RegExp(`whole number of ${LOG_FILE_STRIDE}-byte log files`),
     ],
     ["log budget over storage", (b: Record<string, unknown>) => (b.logBudgetBytes = 43008), /exceed storageBytes/],
     ["id that is not lower-case words joined by hyphens", (b: Record<string, unknown>) => (b.id = "Puck_JS"), /id/],

@@ -3,7 +3,7 @@ import * as log from "../../firmware/src/log/encounter-log";
 import { LOG_FILE_UNITS } from "../../firmware/src/log/encounter-log";
 import { isSegmentHeader, KIND_EN, RECORD_SIZE } from "../../firmware/src/protocol/record";
 import { assembleLog, LogUnit, UNITS_PER_CURSOR_FILE } from "../../firmware/src/protocol/sync";
-import { LOG_FILE_BYTES } from "../../firmware/src/tuning";
+import { LOG_FILE_BYTES, LOG_FILE_STRIDE } from "../../firmware/src/tuning";
 import { FakeFlash, PowerCut } from "./helpers/fake-flash";
 
 /** On the 10-minute grid, as segment bases are (record.ts). */
@@ -110,15 +110,16 @@ describe("encounter log", () => {
     const flash = new FakeFlash();
     const log = fresh(flash, 20480);
     log.startSegment(T0, false, 1);
-    const total = LOG_FILE_UNITS * 12;
+    const total = LOG_FILE_UNITS * 24;
     for (let i = 0; i < total; i++) add(log, i, T0 + i * 60);
-    // 20 KB of budget: ten 2 KB files.
-    expect(flash.files.size).toBe(10);
+    // 20 KB of budget: twenty 1 KB files.
+    expect(LOG_FILE_STRIDE).toBe(1024);
+    expect(flash.files.size).toBe(20480 / LOG_FILE_STRIDE);
     for (const f of flash.files.values()) expect(f.length).toBe(LOG_FILE_BYTES);
     const ids = idsOf(readAll(log));
     expect(ids[ids.length - 1]).toBe(total - 1);
-    // Ten files of LOG_FILE_UNITS units, a header in each (and one every 21 h of starts).
-    expect(ids.length).toBeGreaterThan(9 * (LOG_FILE_UNITS - 2));
+    // Twenty files of LOG_FILE_UNITS units, a header in each (and one every 21 h of starts), the oldest dropped.
+    expect(ids.length).toBeGreaterThan(19 * (LOG_FILE_UNITS - 2));
     expect(log.stats()[2]).toBe(1);
     // Cursors keep growing across the recycled files.
     const units = readAll(log);
@@ -126,7 +127,7 @@ describe("encounter log", () => {
   });
 
   it("never throws when Storage is fuller than the budget: gives up old files, then counts lost records", () => {
-    const flash = new FakeFlash(3 * 2048 + 100);
+    const flash = new FakeFlash(3 * LOG_FILE_STRIDE + 100);
     const log = fresh(flash, 20480);
     log.startSegment(T0, false, 1);
     const total = LOG_FILE_UNITS * 6;
@@ -172,8 +173,8 @@ describe("encounter log", () => {
     log.expire(now - 21 * day);
     const a = assembleLog(readAll(log));
     const times = a.segments.flatMap((s) => s.records.map((r) => s.header.baseTime + r.startMinute * 60));
-    // Ten files of ~250 records hold ~16.8 days at 150 a day: none of them is past the 21 days.
-    expect(times.length).toBeGreaterThan(9 * (LOG_FILE_UNITS - 3));
+    // Twenty files of 123 records hold ~16.4 days at 150 a day: none of them is past the 21 days.
+    expect(times.length).toBeGreaterThan(19 * (LOG_FILE_UNITS - 3));
     expect(Math.min(...times)).toBeGreaterThan(now - 17 * day);
     // With retention at 7 days, files whose every record is older go; the rest stay.
     log.expire(now - 7 * day);

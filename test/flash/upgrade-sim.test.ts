@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { defaultProvisioning, encodeProvisioning, PROVISIONING_FILE } from "../../firmware/src/protocol/provisioning";
-import { crc8 } from "../../firmware/src/protocol/record";
+import { crc8, encodeRecord, encodeSegmentHeader, RECORD_SIZE } from "../../firmware/src/protocol/record";
 import { V2_FILE_BYTES, V2_UNIT_SIZE } from "../../firmware/src/protocol/record-v2";
 import {
   assembleLog,
@@ -13,11 +13,20 @@ import {
   recordTime,
 } from "../../firmware/src/protocol/sync";
 import { encodeSlot } from "../../firmware/src/state/journal";
-import { FIRMWARE_VERSION, J_HEADER, J_STATE, J_TEK, SLOT, SLOTS } from "../../firmware/src/tuning";
+import {
+  FIRMWARE_VERSION,
+  J_HEADER,
+  J_STATE,
+  J_TEK,
+  LOG_FILE_BYTES,
+  LOG_FILE_UNITS,
+  SLOT,
+  SLOTS,
+} from "../../firmware/src/tuning";
 import { FlashError, flashBand, FlashOptions } from "../../host-tools/src/flash/provision";
 import { FileSink, RegistrySink } from "../../host-tools/src/flash/registry";
 import { SimStation } from "../../host-tools/src/flash/station";
-import { journalCursor, packV3, readV2Log } from "../../host-tools/src/flash/upgrade";
+import { journalCursor, packV3, readV2Log, readV3Log } from "../../host-tools/src/flash/upgrade";
 import type { EspruinoDevice } from "../../host-tools/src/sim/device";
 import { SimKiosk } from "../firmware/helpers/sim-kiosk";
 import { simFlashOptions } from "./helpers";
@@ -207,10 +216,47 @@ test("the host side: the journal's cursor, the unsynced part of a format-2 log, 
   const long = { header: { seq: 0, baseTime: 600 * 1000, monotonic: false, bootEpoch: 1 }, records: [] as never[] };
   const r = { kind: 0, id: new Uint8Array(5), startMinute: 0, durationMinutes: 4, rssiMean: -61, aemTx: 3 };
   const p = packV3([{ ...long, records: new Array(400).fill(r) }], 7);
-  expect(p.files).toHaveLength(2);
-  expect(p.units).toEqual([252, 150]);
-  expect(p.nextSeq).toBe(9);
+  // 1 KB files: 124 units, a header and 123 records each.
+  expect(LOG_FILE_UNITS).toBe(124);
+  expect(p.files).toHaveLength(4);
+  expect(p.units).toEqual([124, 124, 124, 32]);
+  expect(p.nextSeq).toBe(11);
 });
+
+/** Format-3 files as the firmware with 2 KB log files left them (2016 data bytes, 252 units): one header each. */
+const OLD_V3_FILE_BYTES = 2016;
+
+/**
+ * A band that ran the format-3 firmware of 2 KB log files: its 11 files full (one segment header and 251 records
+ * each), the journal's sync cursor (fixture's, seq 41 unit 120) in the sixth; provisioning and journal as fixture's.
+ */
+function fixture2k(unix: number, k: number): Fixture {
+  const fx = fixture(unix, k);
+  for (const n of Object.keys(fx.files)) if (n.startsWith("tl.l")) delete fx.files[n];
+  const unsynced: string[] = [];
+  let synced = 0;
+  for (let i = 0; i < 11; i++) {
+    const seq0 = 36 + i;
+    const base = Math.floor((unix - (11 - i) * 40000) / 600) * 600;
+    const b = new Uint8Array(OLD_V3_FILE_BYTES).fill(0xff);
+    b.set(encodeSegmentHeader({ seq: seq0, baseTime: base, monotonic: false, bootEpoch: 1 }), 0);
+    for (let u = 1; u < OLD_V3_FILE_BYTES / RECORD_SIZE; u++) {
+      const n = i * 1000 + u;
+      const id = new Uint8Array([k, i, u, n & 255, 0x5a]);
+      const startMinute = (u % 110) * 10;
+      const kind = u % 7 === 0 ? 1 : 0;
+      encodeRecord(
+        { kind, id, startMinute, durationMinutes: (u % 7) * 4, rssiMean: -41 - 2 * (u % 25), aemTx: u & 255 },
+        b,
+        u * RECORD_SIZE,
+      );
+      if (seq0 * 512 + u < fx.cursor) synced++;
+      else unsynced.push([kind, Buffer.from(id).toString("hex"), base + startMinute * 60].join(","));
+    }
+    fx.files["tl.e" + i] = b;
+  }
+  return { ...fx, unsynced, synced };
+}
 
 test("flash --upgrade: a format-2 band keeps its identity, keys and unsynced records; a kiosk reads exactly those", async () => {
   const st = new SimStation("mdbt42q", 0, { seed: 31 });
@@ -240,7 +286,7 @@ test("flash --upgrade: a format-2 band keeps its identity, keys and unsynced rec
     const after = snapshot(d);
     expect(Object.keys(after).filter((n) => n.startsWith("tl.l"))).toEqual([]);
     expect(after[PROVISIONING_FILE]).toBe(Buffer.from(fx.files[PROVISIONING_FILE]).toString("hex"));
-    for (const n of r.upgrade?.filesWritten ?? []) expect(d.storage.read(n)?.length).toBe(2016);
+    for (const n of r.upgrade?.filesWritten ?? []) expect(d.storage.read(n)?.length).toBe(LOG_FILE_BYTES);
 
     // The format-3 firmware runs; a kiosk with the band's (unchanged) sync key syncs it.
     st.world.stopRealtime();
@@ -270,6 +316,62 @@ test("flash --upgrade: a format-2 band keeps its identity, keys and unsynced rec
         return t.ok ? Buffer.from(t.value.entry.tek).toString("hex") : "bad";
       });
     expect(teks.sort()).toEqual([...fx.teks].sort());
+    await kiosk.close();
+    expect(d.faults).toEqual([]);
+  } finally {
+    st.stop();
+  }
+});
+
+test("flash --upgrade: format-3 files of 2 KB are laid out again in 1 KB files; a kiosk reads exactly the unsynced records", async () => {
+  const st = new SimStation("mdbt42q", 0, { seed: 37 });
+  await st.start();
+  try {
+    const unix = Math.floor(st.now() / 1000);
+    const fx = fixture2k(unix, 4);
+    const old = new Map(Object.entries(fx.files).filter(([n]) => n.startsWith("tl.e")));
+    const read = readV3Log(old, fx.cursor);
+    expect(read).toMatchObject({ format: 3, synced: fx.synced, torn: 0, discardedFiles: [], maxSeq: 46 });
+    expect(read.unsynced.reduce((n, seg) => n + seg.records.length, 0)).toBe(fx.unsynced.length);
+
+    const { port, d } = oldBand(st, fx, "old2k", 1);
+    const reg = new FileSink(path.join(dir, "bands2k.json"));
+    await reg.add({ bandId: fx.bandId, board: "mdbt42q", syncKey: Buffer.from(fx.syncKey).toString("hex") });
+    const r = await flashBand(options(st, port, reg));
+    expect(r.upgrade).toMatchObject({
+      logFormat: 3,
+      relaidFrom: OLD_V3_FILE_BYTES,
+      // 1,387 unsynced records need 12 files of 123 records: more than the 11 names the old files leave free.
+      order: "replaced",
+      carried: fx.unsynced.length,
+      leftBehind: fx.synced,
+      dropped: 0,
+      torn: 0,
+      syncCursor: fx.cursor,
+      filesErased: [...old.keys()].sort(),
+    });
+    expect(r.upgrade?.firstCursor).toBeGreaterThan(46 * 512 + 251);
+    expect(r.health.ok).toBe(true);
+    // Only this firmware's 1 KB files are left, as many as the records need.
+    const logs = d.storage.list().filter((n) => n.startsWith("tl.e"));
+    expect(logs.sort()).toEqual([...(r.upgrade?.filesWritten ?? [])].sort());
+    expect(logs.length).toBe(Math.ceil(fx.unsynced.length / (LOG_FILE_UNITS - 1)));
+    for (const n of logs) expect(d.storage.read(n)?.length).toBe(LOG_FILE_BYTES);
+
+    st.world.stopRealtime();
+    const kiosk = new SimKiosk(st.world, [fx.syncKey], { x: 1, y: 0.5 });
+    const found = await kiosk.find(60);
+    expect(await kiosk.open(found.address, found.index)).toBe(true);
+    const status = await kiosk.status();
+    expect(status.syncCursor).toBe(fx.cursor);
+    const { units } = await kiosk.readAll(0);
+    const log = assembleLog(units);
+    expect(log.skipped).toEqual([]);
+    const got: string[] = [];
+    for (const seg of log.segments)
+      for (const rr of seg.records)
+        got.push([rr.kind, Buffer.from(rr.id).toString("hex"), recordTime(seg, rr.startMinute, status)].join(","));
+    expect(got.sort()).toEqual([...fx.unsynced].sort());
     await kiosk.close();
     expect(d.faults).toEqual([]);
   } finally {

@@ -16,7 +16,7 @@ import { UNITS_PER_CURSOR_FILE } from "../protocol/sync";
 import { FILE_BASE_LEAD_S, LOG_FILE_BYTES, LOG_FILE_STRIDE, LOG_FILE_UNITS } from "../tuning";
 
 /**
- * The append-only encounter log in Storage (docs/protocol.md section 5.1). Files `tl.e<i>` are preallocated (2 KB
+ * The append-only encounter log in Storage (docs/protocol.md section 5.1). Files `tl.e<i>` are preallocated (1 KB
  * with Storage's header) and filled unit by unit (8 bytes: segment headers and records, log format 3); unit 0 of
  * every file is a segment header. (Format 2 files were `tl.l<i>`: the flasher converts them on upgrade.) Retention drops whole files. Nothing here throws: a write that Storage refuses is counted.
  * A module-level singleton (`init` resets it), like the other stateful firmware modules: see scan/encounter-table.ts.
@@ -58,7 +58,7 @@ let syncCursor = 0;
 let droppedUnsynced = 0;
 let lost = 0;
 
-/** Sets the flash and the budget (whole 2 KB files, at least two); call recover() next. */
+/** Sets the flash and the budget (whole 1 KB files, LOG_FILE_STRIDE, at least two); call recover() next. */
 export function init(f: Flash, budgetBytes: number): void {
   flash = f;
   files = floor(budgetBytes / LOG_FILE_STRIDE);

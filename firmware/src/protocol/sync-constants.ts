@@ -84,9 +84,10 @@ export const STATUS_FLAG_LOG_DROPPED_UNSYNCED = 8;
 export const STATUS_BYTES = 38;
 export const TEK_PAYLOAD_BYTES = 22;
 /**
- * The log is a stream of 12-byte units (segment headers and records) addressed by a cursor:
+ * The log is a stream of 8-byte units (segment headers and records) addressed by a cursor:
  * cursor = (seq of the first segment header of the unit's file) * 512 + unit index in that file (a file holds
- * 338 units). Cursors only grow; a kiosk never needs to split one, it only compares and resumes from them.
+ * LOG_FILE_UNITS, 124, in tuning.ts; format 2's held 338). Cursors only grow; a kiosk never needs to split one, it
+ * only compares and resumes from them, so the file size is the band's business alone.
  */
 export const UNITS_PER_CURSOR_FILE = 512;
 

@@ -217,6 +217,8 @@ function read(cursor: number, max: number): void {
   let r: LogChunk | undefined;
   let want = 0;
   while (max > 0 && (r = log.read(cursor, (want = max < upc ? max : upc)))) {
+    // A file's last chunk may fill `want` exactly: the next read is the next file's, another cursor run.
+    if (o > 14 && r.cursor !== cursor) break;
     const n = r.bytes.length / RECORD_SIZE;
     writeU32LE(m, o, r.cursor);
     m.set(r.bytes, o + 4);

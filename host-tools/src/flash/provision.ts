@@ -13,7 +13,7 @@ import { BandRecord, RegistryError, RegistrySink } from "./registry";
 import * as up from "./upgrade";
 import { isSegmentHeader, RECORD_SIZE, segmentSeq } from "../../../firmware/src/protocol/record";
 import { UNITS_PER_CURSOR_FILE } from "../../../firmware/src/protocol/sync-constants";
-import { LOG_FILE_STRIDE, LOG_FILE_UNITS } from "../../../firmware/src/tuning";
+import { LOG_FILE_BYTES, LOG_FILE_STRIDE } from "../../../firmware/src/tuning";
 
 /**
  * Flashing and provisioning one band over its console (docs/flashing.md). The order makes an interruption at any
@@ -123,7 +123,15 @@ export interface UpgradeReport {
   firstCursor?: number;
   filesWritten: string[];
   filesErased: string[];
-  /** "beside": the new log was written before the old was erased; "replaced": Storage had room only after erasing it. */
+  /**
+   * Data bytes of the format-3 log files this firmware laid out again in its own file size (LOG_FILE_BYTES): their
+   * unsynced records carried over as a format-2 log's are (absent when there were none, or they had its size).
+   */
+  relaidFrom?: number;
+  /**
+   * "beside": the new log was written before the old was erased; "replaced": Storage (or the log's file names) had
+   * room only after erasing it.
+   */
   order: "beside" | "replaced" | "none";
 }
 
@@ -156,7 +164,10 @@ interface DeviceInfo {
   files: string[];
   free: number;
   total: number;
-  /** Bytes Tracelet's own files hold (freed by a wipe or replaced by the new ones). */
+  /**
+   * Storage bytes Tracelet's own files take, each with its 32-byte header and padding to 4 bytes (freed by a wipe or
+   * replaced by the new ones): without the headers a full MDBT42Q log (22 files) looked 700 bytes short of its plan.
+   */
   ours: number;
   prov: string | null;
 }
@@ -378,7 +389,7 @@ async function inspect(con: EspruinoConsole): Promise<DeviceInfo> {
     "(function(){" +
     "var S=require('Storage'),l=S.list(),o=0,x='';" +
     "var st=S.getStats?S.getStats():{freeBytes:S.getFree(),totalBytes:0,trashBytes:0};" +
-    "l.forEach(function(f){if(f=='.bootcde'||f=='.bootrst'||f.substr(0,3)=='tl.')o+=(S.read(f)||'').length;});" +
+    "l.forEach(function(f){if(f=='.bootcde'||f=='.bootrst'||f.substr(0,3)=='tl.')o+=32+((S.read(f)||'').length+3&~3);});" +
     `var p=S.read(${JSON.stringify(PROVISIONING_FILE)});` +
     "if(p!==undefined)for(var i=0;i<p.length;i++)x+=(256+p.charCodeAt(i)).toString(16).substr(1);" +
     "return {l:l,f:st.freeBytes+(st.trashBytes||0),t:st.totalBytes,o:o,p:p===undefined?null:x};})()";
@@ -477,6 +488,9 @@ async function upgradeBand(o: FlashOptions, x: UpgradeContext): Promise<Omit<Fla
     const names = [...sizes.keys()];
     const v2Names = names.filter((n) => n.startsWith(up.V2_LOG_PREFIX)).sort();
     const v3Names = names.filter((n) => n.startsWith(up.V3_LOG_PREFIX)).sort();
+    // Format-3 files of another size than this firmware's (2 KB files before 1 KB ones) are laid out again.
+    const relaid = v2Names.length ? [] : v3Names.filter((n) => sizes.get(n) !== LOG_FILE_BYTES);
+    const oldNames = v2Names.length ? v2Names : relaid;
     const journals: (Uint8Array | undefined)[] = [];
     for (const j of up.JOURNALS)
       journals.push(sizes.has(j) ? await up.readFile(con, j, sizes.get(j) as number) : undefined);
@@ -492,27 +506,32 @@ async function upgradeBand(o: FlashOptions, x: UpgradeContext): Promise<Omit<Fla
       filesErased: [],
       order: "none",
     };
-    const v2Files = new Map<string, Uint8Array>();
+    if (relaid.length) report.relaidFrom = sizes.get(relaid[0]);
+    const oldFiles = new Map<string, Uint8Array>();
     const v3Seqs: number[] = [];
-    for (const n of v2Names) v2Files.set(n, await up.readFile(con, n, sizes.get(n) as number));
+    for (const n of v2Names) oldFiles.set(n, await up.readFile(con, n, sizes.get(n) as number));
     for (const n of v3Names) {
       const b = await up.readFile(con, n, sizes.get(n) as number);
+      if (relaid.includes(n)) oldFiles.set(n, b);
       // The firmware numbers on from its newest file's seq plus its units: above that whatever they are.
-      if (isSegmentHeader(b, 0)) v3Seqs.push(segmentSeq(b, 0) + LOG_FILE_UNITS);
+      if (isSegmentHeader(b, 0)) v3Seqs.push(segmentSeq(b, 0) + Math.floor(b.length / RECORD_SIZE));
     }
     x.step("read", `${v2Names.length} format-2 and ${v3Names.length} format-3 log files`);
 
     // ---- convert and check on the host
     const slots = up.logSlots(o.board.logBudgetBytes);
-    const freeSlots: string[] = [];
-    for (let i = 0; i < slots; i++) if (!sizes.has(up.V3_LOG_PREFIX + i)) freeSlots.push(up.V3_LOG_PREFIX + i);
+    const slotNames: string[] = [];
+    for (let i = 0; i < slots; i++) slotNames.push(up.V3_LOG_PREFIX + i);
+    // Names free while the old log is on the band, and once it is erased (format-3 files relaid out free theirs).
+    const besideSlots = slotNames.filter((n) => !sizes.has(n));
+    const freeSlots = slotNames.filter((n) => !sizes.has(n) || oldNames.includes(n));
     let files: { name: string; data: Uint8Array; used: number }[] = [];
-    if (v2Names.length) {
-      const v2 = up.readV2Log(v2Files, syncCursor);
-      const firstSeq = Math.max(v2.maxSeq, Math.floor(syncCursor / UNITS_PER_CURSOR_FILE), ...v3Seqs, 0) + 1;
-      const m = up.migrate(v2, firstSeq, freeSlots.length, o.keepNewest === true);
-      report.leftBehind = v2.synced;
-      report.torn = v2.torn;
+    if (oldNames.length) {
+      const read = v2Names.length ? up.readV2Log(oldFiles, syncCursor) : up.readV3Log(oldFiles, syncCursor);
+      const firstSeq = Math.max(read.maxSeq, Math.floor(syncCursor / UNITS_PER_CURSOR_FILE), ...v3Seqs, 0) + 1;
+      const m = up.migrate(read, firstSeq, freeSlots.length, o.keepNewest === true);
+      report.leftBehind = read.synced;
+      report.torn = read.torn;
       if (m.carried === 0 && m.dropped > 0)
         throw new FlashError(
           `band ${bandId}'s ${m.dropped} unsynced records need ${m.packed.files.length} log files of ${LOG_FILE_STRIDE} bytes in format 3, and the ${o.board.name} log budget leaves ${freeSlots.length}: sync it at a kiosk first (synced records are not carried over), or pass --keep-newest to carry over only the newest that fit`,
@@ -523,22 +542,23 @@ async function upgradeBand(o: FlashOptions, x: UpgradeContext): Promise<Omit<Fla
       report.carried = m.carried;
       report.dropped = m.dropped;
       if (m.packed.files.length) report.firstCursor = firstSeq * UNITS_PER_CURSOR_FILE;
-      files = m.packed.files.map((data, i) => ({
-        name: freeSlots[i],
-        data,
-        used: m.packed.units[i] * RECORD_SIZE,
-      }));
+      files = m.packed.files.map((data, i) => ({ name: "", data, used: m.packed.units[i] * RECORD_SIZE }));
     }
     const fileBytes = (n: number) => 32 + Math.ceil(n / 4) * 4;
     const oldBundle = sizes.has(".bootcde") ? fileBytes(sizes.get(".bootcde") as number) : 0;
     const needed = files.length * LOG_FILE_STRIDE + Math.max(0, fileBytes(o.bundle.length) - oldBundle);
-    const v2Bytes = v2Names.reduce((n, f) => n + fileBytes(sizes.get(f) as number), 0);
-    if (needed > free + v2Bytes)
+    const oldBytes = oldNames.reduce((n, f) => n + fileBytes(sizes.get(f) as number), 0);
+    if (needed > free + oldBytes)
       throw new FlashError(
-        `Storage too small on ${o.port} for the upgrade: the converted log and the new firmware need ${needed} bytes, the device has ${free} free and its format-2 log ${v2Bytes}`,
+        `Storage too small on ${o.port} for the upgrade: the converted log and the new firmware need ${needed} bytes, the device has ${free} free and its old log ${oldBytes}`,
         "board",
       );
-    report.order = files.length ? (needed <= free ? "beside" : "replaced") : "none";
+    report.order = files.length
+      ? needed <= free && files.length <= besideSlots.length
+        ? "beside"
+        : "replaced"
+      : "none";
+    files.forEach((f, i) => (f.name = (report.order === "beside" ? besideSlots : freeSlots)[i]));
 
     // ---- write: the new log (beside the old where Storage has room), the firmware, then erase the old log
     restartOld = false;
@@ -548,8 +568,8 @@ async function upgradeBand(o: FlashOptions, x: UpgradeContext): Promise<Omit<Fla
     try {
       if (report.order === "replaced") {
         // The old log leaves the band before the new one is on it: a copy on this computer first.
-        backup = up.saveBackup(bandId, v2Files);
-        await up.eraseFiles(con, v2Names);
+        backup = up.saveBackup(bandId, oldFiles);
+        await up.eraseFiles(con, oldNames);
         oldErased = true;
       }
       x.step("log", `${files.length} files, ${report.carried} records`);
@@ -560,11 +580,11 @@ async function upgradeBand(o: FlashOptions, x: UpgradeContext): Promise<Omit<Fla
       }
       x.step("firmware", `${o.bundle.length} bytes`);
       const attempts = await writeVerified(con, ".bootcde", o.bundle, x.progress("firmware"), o.retries ?? 1);
-      if (!oldErased) await up.eraseFiles(con, v2Names);
-      report.filesErased = v2Names;
+      if (!oldErased) await up.eraseFiles(con, oldNames);
+      report.filesErased = oldNames;
       if (backup) fs.rmSync(backup, { recursive: true, force: true });
       // The old log's records (other people's ids) would stay readable in flash until a compaction.
-      if (v2Names.length) await con.expr(`(function(){require("Storage").compact();return 1})()`, 120);
+      if (oldNames.length) await con.expr(`(function(){require("Storage").compact();return 1})()`, 120);
       x.step("restart");
       await con.send("load()");
       await con.close();
@@ -604,7 +624,7 @@ async function upgradeBand(o: FlashOptions, x: UpgradeContext): Promise<Omit<Fla
       try {
         await up.eraseFiles(con, report.filesWritten);
         if (oldErased)
-          for (const [name, data] of v2Files) {
+          for (const [name, data] of oldFiles) {
             let used = data.length;
             while (used > 0 && data[used - 1] === 0xff) used--;
             await up.writeSized(con, name, data, used);

@@ -5,22 +5,17 @@ import { crc32 } from "zlib";
 import { readU32LE } from "../../../firmware/src/protocol/bytes";
 import {
   crc8,
+  DecodedUnit,
   decodeUnit,
   decodeSegmentHeader,
   encodeRecord,
   encodeSegmentHeader,
   ExportSegment,
+  isUnwritten,
   RECORD_SIZE,
   RECORD_START_S,
 } from "../../../firmware/src/protocol/record";
-import {
-  decodeV2Header,
-  decodeV2Unit,
-  isV2Unwritten,
-  V2_UNIT_SIZE,
-  V2Segment,
-  v3OfV2,
-} from "../../../firmware/src/protocol/record-v2";
+import { decodeV2Unit, isV2Unwritten, V2_UNIT_SIZE, V2Segment, v3OfV2 } from "../../../firmware/src/protocol/record-v2";
 import { UNITS_PER_CURSOR_FILE } from "../../../firmware/src/protocol/sync-constants";
 import {
   CAPACITY,
@@ -72,37 +67,59 @@ export function journalCursor(journals: (Uint8Array | undefined)[]): number | un
   return cursor ?? 0;
 }
 
-export interface V2LogRead {
+export interface LogRead<S> {
+  /** The log format of the files read: 2 (converted by v3OfV2) or 3 (records kept as they are). */
+  format: 2 | 3;
   /** Segments holding the units at or after the sync cursor (each with its governing header), oldest first. */
-  unsynced: V2Segment[];
+  unsynced: S[];
   /** Records before the sync cursor (acknowledged by a kiosk): not carried over. */
   synced: number;
   /** Units neither unwritten nor valid (torn by a power cut): skipped, as a kiosk skips them. */
   torn: number;
-  /** Files whose unit-0 header is torn (the format-2 firmware would have discarded them). */
+  /** Files whose unit-0 header is torn (the firmware that wrote them would have discarded them). */
   discardedFiles: string[];
-  /** The largest seq of any format-2 segment header. */
+  /** The largest seq of any segment header. */
   maxSeq: number;
 }
 
-/** Decodes format-2 log files (name -> bytes) and keeps what the journal's sync cursor says is unsynced. */
-export function readV2Log(files: Map<string, Uint8Array>, syncCursor: number): V2LogRead {
-  const out: V2LogRead = { unsynced: [], synced: 0, torn: 0, discardedFiles: [], maxSeq: 0 };
+export type V2LogRead = LogRead<V2Segment>;
+export type V3LogRead = LogRead<ExportSegment>;
+
+/**
+ * Decodes log files (name -> bytes) of one format, `size`-byte units told apart by `decode`, and keeps what the
+ * journal's sync cursor says is unsynced (cursor = seq of the file's unit-0 header * UNITS_PER_CURSOR_FILE + unit).
+ */
+function readLog<H extends { seq: number }, R>(
+  files: Map<string, Uint8Array>,
+  syncCursor: number,
+  format: 2 | 3,
+  size: number,
+  decode: (b: Uint8Array, o: number) => DecodedUnit<H, R>,
+  unwritten: (b: Uint8Array, o: number) => boolean,
+): LogRead<{ header: H; records: R[] }> {
+  const out: LogRead<{ header: H; records: R[] }> = {
+    format,
+    unsynced: [],
+    synced: 0,
+    torn: 0,
+    discardedFiles: [],
+    maxSeq: 0,
+  };
   const ordered: { seq0: number; bytes: Uint8Array }[] = [];
   for (const [name, bytes] of files) {
-    const h = decodeV2Header(bytes, 0);
-    if (!h.ok) out.discardedFiles.push(name);
-    else ordered.push({ seq0: h.value.seq, bytes });
+    const h = bytes.length >= size ? decode(bytes, 0) : undefined;
+    if (!h || !h.ok || !("header" in h.value)) out.discardedFiles.push(name);
+    else ordered.push({ seq0: h.value.header.seq, bytes });
   }
   ordered.sort((a, b) => a.seq0 - b.seq0);
   for (const f of ordered) {
-    let seg: V2Segment | undefined;
+    let seg: { header: H; records: R[] } | undefined;
     let kept = false;
-    const units = Math.min(Math.floor(f.bytes.length / V2_UNIT_SIZE), UNITS_PER_CURSOR_FILE);
+    const units = Math.min(Math.floor(f.bytes.length / size), UNITS_PER_CURSOR_FILE);
     for (let k = 0; k < units; k++) {
-      const o = k * V2_UNIT_SIZE;
-      if (isV2Unwritten(f.bytes, o)) break;
-      const d = decodeV2Unit(f.bytes, o);
+      const o = k * size;
+      if (unwritten(f.bytes, o)) break;
+      const d = decode(f.bytes, o);
       const v = d.ok ? d.value : undefined;
       if (v && "header" in v) {
         seg = { header: v.header, records: [] };
@@ -126,6 +143,19 @@ export function readV2Log(files: Map<string, Uint8Array>, syncCursor: number): V
     }
   }
   return out;
+}
+
+/** Decodes format-2 log files (`tl.l<i>`, 12-byte units) and keeps what the journal's sync cursor says is unsynced. */
+export function readV2Log(files: Map<string, Uint8Array>, syncCursor: number): V2LogRead {
+  return readLog(files, syncCursor, 2, V2_UNIT_SIZE, decodeV2Unit, isV2Unwritten);
+}
+
+/**
+ * Decodes format-3 log files (`tl.e<i>`) of any file size, as a band whose files have another size than
+ * LOG_FILE_BYTES left them (2 KB files before 1 KB ones), and keeps what the sync cursor says is unsynced.
+ */
+export function readV3Log(files: Map<string, Uint8Array>, syncCursor: number): V3LogRead {
+  return readLog(files, syncCursor, 3, RECORD_SIZE, decodeUnit, isUnwritten);
 }
 
 export interface PackedLog {
@@ -246,9 +276,9 @@ export interface Migration {
   dropped: number;
 }
 
-/** Unsynced records of a V2LogRead without its `n` oldest. */
-function withoutOldest(segments: V2Segment[], n: number): V2Segment[] {
-  const out: V2Segment[] = [];
+/** Unsynced records of a log read without its `n` oldest. */
+function withoutOldest(segments: ExportSegment[], n: number): ExportSegment[] {
+  const out: ExportSegment[] = [];
   let skip = n;
   for (const s of segments) {
     if (skip >= s.records.length) {
@@ -262,13 +292,22 @@ function withoutOldest(segments: V2Segment[], n: number): V2Segment[] {
 }
 
 /**
- * Converts the unsynced format-2 records to format-3 files that fit `maxFiles`. With `keepNewest`, the oldest records
- * are left out until they fit; otherwise a log that does not fit gives `dropped` > 0 and no files.
+ * Converts the unsynced records (format 2, or format 3 in files of another size) to format-3 files of
+ * LOG_FILE_BYTES that fit `maxFiles`. With `keepNewest`, the oldest records are left out until they fit; otherwise a
+ * log that does not fit gives `dropped` > 0 and no files.
  */
-export function migrate(v2: V2LogRead, firstSeq: number, maxFiles: number, keepNewest: boolean): Migration {
-  const total = v2.unsynced.reduce((n, s) => n + s.records.length, 0);
+export function migrate(
+  read: V2LogRead | V3LogRead,
+  firstSeq: number,
+  maxFiles: number,
+  keepNewest: boolean,
+): Migration {
+  const total = read.unsynced.reduce((n, s) => n + s.records.length, 0);
+  // Format 2 segments (V2Segment has ExportSegment's shape, with minute and 6-byte id precision) go through v3OfV2.
+  const convert = (drop: number): ExportSegment[] =>
+    read.format === 2 ? v3OfV2(withoutOldest(read.unsynced, drop), firstSeq) : withoutOldest(read.unsynced, drop);
   const attempt = (drop: number) => {
-    const segments = v3OfV2(withoutOldest(v2.unsynced, drop), firstSeq);
+    const segments = convert(drop);
     return { segments, packed: packV3(segments, firstSeq) };
   };
   let best = attempt(0);
