@@ -7,8 +7,9 @@ import { runStory } from "../../host-tools/src/demo/story";
 
 /**
  * The demo's story in an escrow deployment, in-process (issue 17): 3 bands flashed with escrow secrets registered
- * at the authority, a day in the care home, the kiosk syncs, the positive flow uploads keys and log, and both the
- * kiosk's matching and the authority's F1 list (resolved from the F0's log) are held to the ground truth.
+ * at the authority, a day in a care home of two wings (2 + 1 residents), the kiosk syncs, the positive flow uploads
+ * keys and log, and both the kiosk's matching and the authority's F1 list (resolved from the F0's log) are held to
+ * the ground truth: the F0's table mate in, the resident of the other wing (never near the F0) out.
  */
 test("escrow: the kiosk and the authority's F1 list find every true close contact of the F0", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tracelet-story-"));
@@ -20,12 +21,24 @@ test("escrow: the kiosk and the authority's F1 list find every true close contac
     expect(r.faults).toBe(0);
     expect(r.lost).toBe(0);
     for (const b of r.bands) expect(b.synced).toBe(true);
+    const others = r.bands.map((b) => b.person).filter((p) => p !== r.f0.person);
     expect(r.truth.closeContacts.length).toBeGreaterThan(0);
+    expect(r.truth.neverNear.length).toBeGreaterThan(0);
+    expect([...r.truth.closeContacts, ...r.truth.nonContacts].sort()).toEqual(others.sort());
+    expect(r.truth.nonContacts).toEqual(expect.arrayContaining(r.truth.neverNear));
+    const tolerance = falseTolerance(r.truth.closeContacts.length);
+    // The kiosk's matching: every true close contact, nobody from the other wing, false ones within the tolerance.
     expect(r.found.missed).toEqual([]);
-    expect(r.found.falseFound.length).toBeLessThanOrEqual(falseTolerance(r.truth.closeContacts.length));
+    expect(r.found.kiosk).toEqual(expect.arrayContaining(r.truth.closeContacts));
+    expect(r.found.kiosk.filter((p) => r.truth.neverNear.includes(p))).toEqual([]);
+    expect(r.found.kiosk.filter((p) => !r.truth.closeContacts.includes(p)).length).toBeLessThanOrEqual(tolerance);
+    // The authority's F1 list, the same.
     expect(r.found.authority).not.toBeNull();
-    expect(r.found.authority!.missed).toEqual([]);
-    expect(r.found.authority!.falseFound.length).toBeLessThanOrEqual(falseTolerance(r.truth.closeContacts.length));
+    const f1 = r.found.authority!.contacts;
+    expect(f1).toEqual(expect.arrayContaining(r.truth.closeContacts));
+    expect(f1.filter((p) => r.truth.neverNear.includes(p))).toEqual([]);
+    expect(f1.filter((p) => !r.truth.closeContacts.includes(p)).length).toBeLessThanOrEqual(tolerance);
+    expect(f1).not.toContain(r.f0.person);
     expect(renderStoryReport(r)).toContain("authority's F1 list");
     // The kiosk page is served while the story is up.
     const page = await fetch(r.kiosk.url + "/");

@@ -10,18 +10,21 @@ export function renderStoryReport(r: StoryResult): string {
   const f1 = r.found.authority;
   const f1Set = new Set(f1?.contacts ?? []);
   const found = new Set(r.found.kiosk);
+  const far = new Set(r.truth.neverNear);
   const verdict = (person: string) => {
     if (person === r.f0.person) return `<span class="tag f0">F0: tested positive</span>`;
     if (close.has(person) && found.has(person)) return `<span class="tag ok">close contact, found</span>`;
     if (close.has(person)) return `<span class="tag bad">close contact, missed</span>`;
+    if (far.has(person) && found.has(person)) return `<span class="tag bad">never near, found (false)</span>`;
     if (found.has(person)) return `<span class="tag warn">found, not a close contact (false)</span>`;
-    return `<span class="tag">not a close contact, not found</span>`;
+    if (far.has(person)) return `<span class="tag ok">never near (other wing), not found</span>`;
+    return `<span class="tag ok">not a close contact, not found</span>`;
   };
   const when = (unix: number) => new Date(unix * 1000).toISOString().replace("T", " ").slice(0, 16) + " UTC";
   const f1Line = f1
     ? ` The authority's F1 list (escrow): ${f1.contacts.length} bands, ${f1.missed.length} true close contacts missing, ${f1.falseFound.length} false.`
     : "";
-  const headline = `${r.found.kiosk.filter((p) => close.has(p)).length} of ${r.truth.closeContacts.length} true close contacts of ${esc(r.f0.person)} found by the kiosk, ${r.found.missed.length} missed, ${r.found.falseFound.length} false; ${r.lost} synced log units lost`;
+  const headline = `${r.found.kiosk.filter((p) => close.has(p)).length} of ${r.truth.closeContacts.length} true close contacts of ${esc(r.f0.person)} found by the kiosk, ${r.found.missed.length} missed; ${r.truth.nonContacts.filter((p) => !found.has(p)).length} of ${r.truth.nonContacts.length} residents who were not close contacts not reported (${r.found.falseFound.length} false); ${r.lost} synced log units lost`;
   const bands = r.bands
     .map(
       (b) =>
@@ -76,7 +79,7 @@ body{font:14px/1.45 system-ui,sans-serif;margin:1.5em;color:#222;max-width:1100p
 table{border-collapse:collapse;margin:1em 0;width:100%}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f4f4f4}h2{margin-top:1.8em}code{font-size:12px}
 .wrap{overflow-x:auto}
-.headline{font-size:17px;padding:.6em .9em;border-left:6px solid ${r.found.missed.length || r.lost ? "#c0392b" : "#27ae60"};background:#f7f7f7}
+.headline{font-size:17px;padding:.6em .9em;border-left:6px solid ${r.found.missed.length || r.found.falseNeverNear.length || r.lost ? "#c0392b" : "#27ae60"};background:#f7f7f7}
 .tag{display:inline-block;padding:1px 6px;border-radius:3px;background:#eee;white-space:nowrap}
 .tag.ok{background:#d5f5e3}.tag.bad{background:#f5b7b1}.tag.warn{background:#fdebd0}.tag.f0{background:#d6eaf8}
 svg{max-width:100%;height:auto}
@@ -85,7 +88,7 @@ svg{max-width:100%;height:auto}
 <p>${esc(r.scenario.description)}. ${r.bands.length} ${esc(r.board)} bands flashed by the flasher, ${(r.scenario.hours / 24).toFixed(1)} simulated days, seed ${r.seed}, ${r.wallSeconds} s wall time.</p>
 <p class="headline">${headline}.${esc(f1Line)}</p>
 <h2>Who was found</h2>
-<p>Ground truth: a close contact is another resident who spent at least 15 minutes within 2 m of ${esc(r.f0.person)} on one day (the simulator knows every position). Found: the kiosk matched ${esc(r.f0.person)}'s published keys in the resident's synced log and scored the day as risky (it goes on the follow-up list). Matched days / risky days per band.${
+<p>Ground truth: a close contact is another resident who spent at least 15 minutes within 2 m of ${esc(r.f0.person)} on one day (the simulator knows every position). ${r.truth.neverNear.length ? `Residents of the other wing (${esc(r.truth.neverNear.join(", "))}) never came within 4 m of ${esc(r.f0.person)}: none of them may be reported. ` : ""}Found: the kiosk matched ${esc(r.f0.person)}'s published keys in the resident's synced log and scored the day as risky (it goes on the follow-up list). Matched days / risky days per band (a match without a risky day can come from the few minutes in the queue at the kiosk).${
     r.truth.phoneContacts.length
       ? ` ${r.truth.phoneContacts.length} staff phones were close contacts too (${esc(r.truth.phoneContacts.join(", "))}): their own exposure-notification apps match the same published keys.`
       : ""

@@ -8,7 +8,8 @@ import { Rng } from "./rng";
  * nothing, and follow a Track (waypoints in world seconds, positions in metres, linear in between). Built-in:
  * - care-home: residents (bands) sleep in their rooms, eat three meals at fixed tables of four in the dining
  *   hall, spend mornings and afternoons in their room or in lounge groups; staff (phones) on three shifts visit
- *   rooms and serve meals.
+ *   rooms and serve meals. Optionally in several wings far apart (`CareHomeOptions`), each with its own dining hall
+ *   and lounge, so that some residents never meet.
  * - clinic-queue: patients arrive through the day, wait on rows of chairs 0.6 m apart, see a nurse for ten
  *   minutes and leave; a receptionist at the desk. A third of patients wear bands, the rest carry phones.
  * - market: stall keepers at their stalls 07-19, shoppers (most with phones) walking stall to stall.
@@ -121,37 +122,81 @@ function phoneKind(r: Rng): Carries {
 
 // ------------------------------------------------------------------------------------------ care home
 
-export function careHome(bands: number, hours: number, seed: number | string): Scenario {
+/**
+ * Care-home layout options. `wings` (default 1): residents are split into that many wings, in contiguous blocks as
+ * even as possible (the first wings take the remainder). Each wing has its own row of rooms, dining hall (tables of
+ * four) and lounge (groups of three), WING_SPACING_M apart: its residents never come near another wing's (in the
+ * ground truth nor on the radio), so a scenario has residents who are certainly not close contacts of one another.
+ * Staff serve every wing. One wing is the layout (and the random draws) of the scenario without the option.
+ */
+export interface CareHomeOptions {
+  wings?: number;
+}
+
+/**
+ * Distance between wings (m). Under the care home's epfl-indoor channel a band hears the other wing through its walls
+ * at about -103 dBm or weaker on average (path loss 97 dB and the body): below the receiver's sensitivity but for the
+ * odd lucky packet, and 30 dB under the bands' logging floor for bands (-73 dBm).
+ */
+export const WING_SPACING_M = 200;
+
+export function careHome(bands: number, hours: number, seed: number | string, options: CareHomeOptions = {}): Scenario {
   const r = new Rng(`care-home/${seed}`);
   const rooms: Room[] = [];
   const people: Person[] = [];
-  const roomOf = (i: number): Position => ({
-    x: i * 4.5 + 2,
-    y: 2,
-    room: `room${i}`,
-    heading: r.uniform(-Math.PI, Math.PI),
-  });
-  for (let i = 0; i < bands; i++) rooms.push({ id: `room${i}`, x0: i * 4.5, y0: 0, x1: i * 4.5 + 4, y1: 4 });
+  const wings = Math.max(1, Math.min(Math.floor(options.wings ?? 1), bands));
+  const wingOf = (i: number) => Math.floor((i * wings) / bands);
+  const wingStart: number[] = [];
+  for (let i = 0; i < bands; i++) if (wingStart.length === wingOf(i)) wingStart.push(i);
+  wingStart.push(bands);
+  const wingSize = (w: number) => wingStart[w + 1] - wingStart[w];
+  // One wing keeps the scenario's room names; more wings prefix the shared rooms with theirs.
+  const place = (w: number, name: string) => (wings === 1 ? name : `wing${w + 1}-${name}`);
+  const dy = (w: number) => w * WING_SPACING_M;
+  const roomOf = (i: number): Position => {
+    const j = i - wingStart[wingOf(i)];
+    return {
+      x: j * 4.5 + 2,
+      y: 2 + dy(wingOf(i)),
+      room: `room${i}`,
+      heading: r.uniform(-Math.PI, Math.PI),
+    };
+  };
   const hallX = 0;
   const hallY = 12;
-  rooms.push({ id: "dining", x0: hallX, y0: hallY, x1: hallX + 24, y1: hallY + 14 });
-  rooms.push({ id: "lounge", x0: 30, y0: hallY, x1: 48, y1: hallY + 14 });
-  const tables = Math.ceil(bands / 4);
-  const seat = (tbl: number, s: number): Position => {
+  for (let w = 0; w < wings; w++) {
+    for (let i = wingStart[w]; i < wingStart[w + 1]; i++) {
+      const j = i - wingStart[w];
+      rooms.push({ id: `room${i}`, x0: j * 4.5, y0: dy(w), x1: j * 4.5 + 4, y1: dy(w) + 4 });
+    }
+  }
+  for (let w = 0; w < wings; w++) {
+    rooms.push({ id: place(w, "dining"), x0: hallX, y0: dy(w) + hallY, x1: hallX + 24, y1: dy(w) + hallY + 14 });
+    rooms.push({ id: place(w, "lounge"), x0: 30, y0: dy(w) + hallY, x1: 48, y1: dy(w) + hallY + 14 });
+  }
+  // Tables are numbered through the wings (wing 0's first): staff serve any of them.
+  const wingTables = (w: number) => Math.ceil(wingSize(w) / 4);
+  const firstTable: number[] = [0];
+  for (let w = 0; w < wings; w++) firstTable.push(firstTable[w] + wingTables(w));
+  const tables = firstTable[wings];
+  const seat = (table: number, s: number): Position => {
+    let w = 0;
+    while (table >= firstTable[w + 1]) w++;
+    const tbl = table - firstTable[w];
     const cx = hallX + 3 + (tbl % 6) * 3.6;
-    const cy = hallY + 3 + Math.floor(tbl / 6) * 3.6;
+    const cy = dy(w) + hallY + 3 + Math.floor(tbl / 6) * 3.6;
     const ang = (s * Math.PI) / 2;
     const x = cx + Math.cos(ang) * 0.6;
     const y = cy + Math.sin(ang) * 0.6;
-    return { x, y, room: "dining", heading: Math.atan2(cy - y, cx - x) };
+    return { x, y, room: place(w, "dining"), heading: Math.atan2(cy - y, cx - x) };
   };
-  const lounge = (group: number, s: number): Position => {
+  const lounge = (w: number, group: number, s: number): Position => {
     const cx = 33 + (group % 4) * 3.8;
-    const cy = hallY + 3 + Math.floor(group / 4) * 3.8;
+    const cy = dy(w) + hallY + 3 + Math.floor(group / 4) * 3.8;
     const ang = (s * 2 * Math.PI) / 3 + group;
     const x = cx + Math.cos(ang) * 0.8;
     const y = cy + Math.sin(ang) * 0.8;
-    return { x, y, room: "lounge", heading: Math.atan2(cy - y, cx - x) };
+    return { x, y, room: place(w, "lounge"), heading: Math.atan2(cy - y, cx - x) };
   };
   const meals = [
     [8 * H, 9 * H],
@@ -163,7 +208,10 @@ export function careHome(bands: number, hours: number, seed: number | string): S
     const rr = r.fork(`resident${i}`);
     const tb = new TrackBuilder();
     const room = roomOf(i);
-    const table = Math.floor(i / 4);
+    const w = wingOf(i);
+    const j = i - wingStart[w];
+    const table = firstTable[w] + Math.floor(j / 4);
+    const groups = Math.ceil(wingSize(w) / 3);
     for (let d = 0; d < days; d++) {
       const o = d * 24 * H;
       let t = o;
@@ -172,20 +220,20 @@ export function careHome(bands: number, hours: number, seed: number | string): S
         while (u < t1) {
           const len = rr.uniform(0.5, 1.5) * H;
           const end = Math.min(t1, u + len);
-          if (rr.chance(0.55)) tb.stay(u, end, lounge(rr.int(0, Math.max(0, Math.ceil(bands / 3) - 1)), rr.int(0, 2)));
+          if (rr.chance(0.55)) tb.stay(u, end, lounge(w, rr.int(0, Math.max(0, groups - 1)), rr.int(0, 2)));
           else tb.stay(u, end, room);
           u = end;
         }
       };
       tb.stay(t, o + meals[0][0] - 15 * 60, room);
       t = o + meals[0][0];
-      tb.stay(t, o + meals[0][1], seat(table, i % 4));
+      tb.stay(t, o + meals[0][1], seat(table, j % 4));
       activity(o + meals[0][1] + 60, o + meals[1][0] - 60);
-      tb.stay(o + meals[1][0], o + meals[1][1], seat(table, i % 4));
+      tb.stay(o + meals[1][0], o + meals[1][1], seat(table, j % 4));
       tb.stay(o + meals[1][1] + 60, o + 14 * H, room);
       activity(o + 14 * H, o + 17.5 * H);
       tb.stay(o + 17.5 * H, o + meals[2][0] - 60, room);
-      tb.stay(o + meals[2][0], o + meals[2][1], seat(table, i % 4));
+      tb.stay(o + meals[2][0], o + meals[2][1], seat(table, j % 4));
       tb.stay(o + meals[2][1] + 60, o + 24 * H, room);
     }
     people.push({ id: `resident${i}`, carries: "band", role: "resident", track: tb.build() });
@@ -212,7 +260,7 @@ export function careHome(bands: number, hours: number, seed: number | string): S
           if (inMeal) {
             const tbl = rr.int(0, tables - 1);
             const p = seat(tbl, rr.int(0, 3));
-            tb.stay(t, t + 120, { x: p.x + 0.5, y: p.y + 0.5, room: "dining", heading: p.heading });
+            tb.stay(t, t + 120, { x: p.x + 0.5, y: p.y + 0.5, room: p.room, heading: p.heading });
             t += 150;
           } else if (rr.chance(0.15)) {
             tb.stay(t, t + 15 * 60, { x: 60, y: 2, room: "staff" });
@@ -237,7 +285,12 @@ export function careHome(bands: number, hours: number, seed: number | string): S
   }
   return {
     name: "care-home",
-    description: `${bands} residents with bands in single rooms, tables of four for three meals, lounge groups; ${perShift} staff per shift with phones`,
+    description:
+      `${bands} residents with bands in single rooms, tables of four for three meals, lounge groups` +
+      (wings > 1
+        ? ` in ${wings} wings ${WING_SPACING_M} m apart (${Array.from({ length: wings }, (_, w) => wingSize(w)).join(" + ")} residents, each wing its own dining hall and lounge)`
+        : "") +
+      `; ${perShift} staff per shift with phones`,
     hours,
     environment: "epfl-indoor",
     rooms,
