@@ -36,6 +36,22 @@ export const AuthorityConfigSchema = z
      * claiming one log at a time), not in the API nodes. Off: each server resolves logs in the background.
      */
     f1Workers: z.boolean().default(false),
+    /**
+     * How long a worker's claim on an F1 job (or on a log it is planning or resolving whole) holds without being
+     * renewed: a worker renews it every third of this while it works, so a claim older than this means the
+     * worker died (kill -9, lost machine) and any worker or node takes the job over.
+     */
+    f1LeaseSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 3600)
+      .default(15 * 60),
+    /**
+     * Workers split a positive log into jobs of one day of the log x this many registered escrow bands (a range
+     * of their row ids), so several workers share one log.
+     */
+    f1JobBands: z.number().int().min(1).max(100_000_000).default(250_000),
     /** Region code in export files (ISO 3166-1 alpha-2 or a health-authority defined string). */
     region: z.string().min(1).max(32).default("TL"),
     /** The healthAuthorityID publish requests must name. */

@@ -51,7 +51,7 @@ export async function startServer(app: AuthorityApp, o: ListenOptions): Promise<
   const server = fastify.server;
   const addr = server.address() as AddressInfo;
   const hostForUrl = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-  await app.store.requeueInterrupted();
+  await app.store.requeueInterrupted(app.config.f1LeaseSeconds);
   let work: Promise<void> = app.runBackgroundWork();
   const timer = setInterval(() => {
     work = app.runBackgroundWork();
