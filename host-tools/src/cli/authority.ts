@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { AuthorityApp } from "../authority/app";
 import { BandRegistry, KioskRegistry, registrationAudit } from "../authority/bands";
@@ -503,6 +504,7 @@ async function worker(opts: WorkerOptions): Promise<void> {
   let r = { resolved: 0, jobs: 0, planned: 0 };
   try {
     r = await runF1Worker({
+      worker: `${os.hostname()}:${process.pid}`,
       store,
       config,
       escrowSealKey: opened.escrowSeal,
