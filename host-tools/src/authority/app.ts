@@ -214,6 +214,10 @@ export class AuthorityApp {
       certificatesUsedBefore: now - 2 * day,
       exportFilesEndingBefore: now - this.config.exports.retentionDays * day,
       auditBefore: now - r.auditDays * day,
+      // A bucket idle for a minute has refilled, and a lockout whose lock and failure window have both ended
+      // counts nothing: either row is the same as none (kept in the database by the PostgreSQL store).
+      rateBucketsIdleBefore: now - 60,
+      lockoutsEndedBefore: now - this.config.rateLimits.lockoutWindowMinutes * 60,
     });
     if (Object.values(counts).some((n) => n > 0)) {
       await this.store.audit({
