@@ -134,6 +134,26 @@ export const AuthorityConfigSchema = z
          * Relative to the config file.
          */
         publishDir: z.string().min(1).optional(),
+        /**
+         * Exports for a CDN in an S3-compatible bucket: the same tree as publishDir, under
+         * `<prefix>v1/exports/`, after each export pass. Credentials come from the AWS SDK's default chain
+         * (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, an instance role), never from this file.
+         */
+        s3: z
+          .object({
+            bucket: z.string().min(3).max(63),
+            region: z.string().min(1).max(64).default("us-east-1"),
+            /** An S3-compatible server (MinIO, Ceph, a provider's endpoint); AWS S3 when absent. */
+            endpoint: z.url().max(512).optional(),
+            prefix: z
+              .string()
+              .max(256)
+              .regex(/^$|^[^/].*\/$/, 'must be "" or end in "/" (and not start with one)')
+              .default(""),
+            forcePathStyle: z.boolean().default(false),
+          })
+          .strict()
+          .optional(),
         /** false: this node answers `/v1/exports/*` with 404 exports_not_served (phones fetch them from the CDN). */
         serve: z.boolean().default(true),
         /** Where phones fetch the exports instead (shown in that 404), e.g. "https://cdn.example.org/v1/exports/". */

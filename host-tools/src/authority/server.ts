@@ -72,8 +72,8 @@ export async function startServer(app: AuthorityApp, o: ListenOptions): Promise<
       // Let a background run (an export being built) finish before the database closes, within the same bound;
       // what it has not committed by then is redone at the next start (every step is one transaction).
       let waited: NodeJS.Timeout | undefined;
-      const exportDir = app.exportDir?.idle();
-      await Promise.race([Promise.all([work, exportDir]), new Promise((r) => (waited = setTimeout(r, drainMs)))]);
+      const exports = Promise.all([app.exportDir?.idle(), app.exportBucket?.idle()]);
+      await Promise.race([Promise.all([work, exports]), new Promise((r) => (waited = setTimeout(r, drainMs)))]);
       clearTimeout(waited);
     },
   };
