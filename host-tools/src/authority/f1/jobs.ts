@@ -37,6 +37,16 @@ interface JobSummary {
 export type JobOutcome = "done" | "log-done" | "lost" | "failed";
 
 export class F1JobRunner {
+  /**
+   * The escrow secrets of the band range of the last job, by row id: the next job of the same range (another
+   * day of the log, or of the next log) does not unseal them again. Cleared when the range changes.
+   */
+  private unsealed: {
+    bandFrom: number;
+    bandTo: number | null;
+    secrets: Map<number, { sealed: Buffer; secret: Uint8Array | undefined }>;
+  } | null = null;
+
   constructor(private readonly deps: F1JobDeps) {}
 
   /**
@@ -71,9 +81,11 @@ export class F1JobRunner {
       }
       const splits = await store.escrowBandSplits(this.deps.jobBands);
       const starts = [0, ...splits];
+      // Range by range, day by day: a worker taking the next job mostly stays on its range and reuses the
+      // secrets it unsealed for the previous day (F1JobRunner.unsealed).
       const jobs: F1JobPlan[] = [];
-      for (const day of days)
-        for (let i = 0; i < starts.length; i++)
+      for (let i = 0; i < starts.length; i++)
+        for (const day of days)
           jobs.push({ day, bandFrom: starts[i], bandTo: i + 1 < starts.length ? starts[i + 1] : null });
       if (!(await store.planF1Jobs(row.id, claimedAt, now, jobs))) return 0;
       this.deps.log(
@@ -101,6 +113,9 @@ export class F1JobRunner {
       if (!row || !body) throw new Error(`log ${job.logId} is gone`);
       const key = this.deps.escrowSealKey;
       const bandTo = job.bandTo;
+      if (this.unsealed?.bandFrom !== job.bandFrom || this.unsealed.bandTo !== bandTo)
+        this.unsealed = { bandFrom: job.bandFrom, bandTo, secrets: new Map() };
+      const secrets = this.unsealed.secrets;
       const { matches, stats } = await resolveLog({
         f0BandId: row.bandId,
         log: decodeStoredLog(body),
@@ -113,7 +128,14 @@ export class F1JobRunner {
           const page = await store.escrowBandPage(Math.max(after, job.bandFrom - 1), limit);
           return bandTo === null ? page : page.filter((b) => b.rowId < bandTo);
         },
-        unseal: (b: EscrowBandRow) => open(key, b.secretSealed, Buffer.from(b.bandId, "hex")),
+        unseal: (b: EscrowBandRow) => {
+          // Reused only while the sealed secret is the same bytes (a band registered again has a new one).
+          const cached = secrets.get(b.rowId);
+          if (cached && cached.sealed.equals(b.secretSealed)) return cached.secret;
+          const secret = open(key, b.secretSealed, Buffer.from(b.bandId, "hex"));
+          secrets.set(b.rowId, { sealed: b.secretSealed, secret });
+          return secret;
+        },
       });
       const sightings = f1SightingsOf(matches, row.bandId, job.logId);
       const groups = new Map<string, [string, number]>();
