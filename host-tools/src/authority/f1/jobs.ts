@@ -39,7 +39,8 @@ export type JobOutcome = "done" | "log-done" | "lost" | "failed";
 export class F1JobRunner {
   /**
    * The escrow secrets of the band range of the last job, by row id: the next job of the same range (another
-   * day of the log, or of the next log) does not unseal them again. Cleared when the range changes.
+   * day of the log, or of the next log) does not unseal them again. Dropped when the range changes and when the
+   * worker goes idle (forget), so a worker holds at most one range's secrets, and only while it works.
    */
   private unsealed: {
     bandFrom: number;
@@ -48,6 +49,11 @@ export class F1JobRunner {
   } | null = null;
 
   constructor(private readonly deps: F1JobDeps) {}
+
+  /** Drops the unsealed secrets it keeps (the worker calls it when it finds no work). */
+  forget(): void {
+    this.unsealed = null;
+  }
 
   /**
    * Splits a claimed log (store.claimPendingLog) into jobs. A log with no sighting to resolve is done at once,

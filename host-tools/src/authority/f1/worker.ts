@@ -47,6 +47,7 @@ export async function runF1Worker(deps: F1WorkerDeps): Promise<F1WorkerResult> {
       else if ((await deps.store.getBandLog(log.id))?.resolution === "done") result.resolved++;
       continue;
     }
+    runner.forget();
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
