@@ -8,8 +8,9 @@ import { parseConfig } from "../../host-tools/src/authority/config";
 import { deriveServerSubkeys } from "../../host-tools/src/authority/crypto/server-keys";
 import { runF1Worker } from "../../host-tools/src/authority/f1/worker";
 import { secretsFromFile } from "../../host-tools/src/authority/secrets";
-import { PostgresStore } from "../../host-tools/src/authority/store/postgres";
-import { PG_SKIP_REASON, PG_URL } from "../postgres";
+import { openStore } from "../../host-tools/src/authority/store/open";
+import { AuthorityStore } from "../../host-tools/src/authority/store/store";
+import { describeEachBackend, PG_SKIP_REASON, PG_URL } from "../postgres";
 import {
   bandKeys,
   bandSecretOf,
@@ -25,10 +26,12 @@ import {
 } from "./helpers";
 
 /**
- * F1 resolution as jobs: API nodes started with `f1Workers` leave uploaded logs pending, and workers claim
- * them one at a time (FOR UPDATE SKIP LOCKED). Two workers on one PostgreSQL database resolve every log once
- * and produce the same F1 worklist as the single-process engine (SQLite, resolving in the server) on the same
- * input; `tracelet authority worker` starts, says where it works and stops on SIGTERM.
+ * F1 resolution as jobs: API nodes started with `f1Workers` leave uploaded logs pending; workers plan each
+ * into jobs of one day x a range of registered bands and claim the jobs (FOR UPDATE SKIP LOCKED on
+ * PostgreSQL, an IMMEDIATE transaction on SQLite). Two workers on one database (either backend) share a log,
+ * complete every job once and produce the same F1 worklist as the single-process engine (resolving whole logs
+ * in the server) on the same input; `tracelet authority worker` starts, says where it works and stops on
+ * SIGTERM.
  */
 const CONFIG = { deployment: "escrow", rateLimits: { enabled: false } };
 
@@ -78,8 +81,11 @@ async function worklist(t: TestAuthority): Promise<unknown[]> {
     .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 }
 
-(PG_URL ? describe : describe.skip)(`F1 workers on PostgreSQL${PG_URL ? "" : " " + PG_SKIP_REASON}`, () => {
-  test("two workers resolve every log once, with the single-process engine's result", async () => {
+/** Jobs of 3 registered bands: each 2-day log (14 escrow bands registered) becomes 2 days x 5 ranges = 10 jobs. */
+const JOB_BANDS = 3;
+
+describeEachBackend("F1 jobs by day and band range", (backend) => {
+  test("two workers share each log's jobs, complete every job once, with the single-process engine's result", async () => {
     const ref = await startTestAuthority(CONFIG);
     let expected: unknown[];
     try {
@@ -91,19 +97,22 @@ async function worklist(t: TestAuthority): Promise<unknown[]> {
     }
     expect(expected.length).toBeGreaterThanOrEqual(positives.length * 3);
 
-    const t = await startTestAuthority({ ...CONFIG, f1Workers: true }, "postgres");
-    const stores: PostgresStore[] = [];
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tracelet-f1-jobs-"));
+    const config = { ...CONFIG, f1Workers: true, f1JobBands: JOB_BANDS };
+    const t = await startTestAuthority(config, backend === "postgres" ? "postgres" : path.join(dir, "a.db"));
+    const stores: AuthorityStore[] = [];
     try {
       await loadAuthority(t);
       await t.app.runPendingWork(); // an API node with f1Workers leaves the logs to the workers
       expect((await t.store.listBandLogs(100, 0)).map((l) => l.resolution)).toEqual(positives.map(() => "pending"));
       expect(await worklist(t)).toEqual([]);
 
-      const cfg = parseConfig({ ...CONFIG, f1Workers: true });
+      const cfg = parseConfig(config);
       const escrowSealKey = deriveServerSubkeys(secretsFromFile(t.secretsFile, cfg).serverKey).escrowSeal;
       const stop = new AbortController();
-      const workers = [1, 2].map(async () => {
-        const store = await PostgresStore.open(t.db);
+      // Each worker has a connection of its own, as separate processes would.
+      const workers = ["w1", "w2"].map(async (name) => {
+        const store = await openStore(t.db);
         stores.push(store);
         return runF1Worker({
           store,
@@ -113,24 +122,39 @@ async function worklist(t: TestAuthority): Promise<unknown[]> {
           log: () => undefined,
           idleMs: 20,
           stop: stop.signal,
+          worker: name,
         });
       });
-      for (let i = 0; i < 500; i++) {
+      for (let i = 0; i < 1000; i++) {
         const logs = await t.store.listBandLogs(100, 0);
         if (logs.every((l) => l.resolution === "done")) break;
         await new Promise((r) => setTimeout(r, 20));
       }
       stop.abort();
-      const resolved = await Promise.all(workers);
-      expect((await t.store.listBandLogs(100, 0)).map((l) => l.resolution)).toEqual(positives.map(() => "done"));
-      expect(resolved.reduce((a, b) => a + b, 0)).toBe(positives.length); // each log claimed once
+      const results = await Promise.all(workers);
+      const logs = await t.store.listBandLogs(100, 0);
+      expect(logs.map((l) => l.resolution)).toEqual(positives.map(() => "done"));
+      const jobs = (await Promise.all(logs.map((l) => t.store.f1Jobs(l.id)))).flat();
+      expect(jobs).toHaveLength(positives.length * 2 * Math.ceil(14 / JOB_BANDS));
+      expect(jobs.filter((j) => j.status !== "done" || j.attempt !== 1)).toEqual([]);
+      // Each job completed once: the workers' counts add up to the jobs, each log finished by one worker.
+      expect(results.reduce((a, r) => a + r.jobs, 0)).toBe(jobs.length);
+      expect(results.reduce((a, r) => a + r.resolved, 0)).toBe(positives.length);
+      // Both workers worked on one log.
+      const shared = logs.filter((l) => new Set(jobs.filter((j) => j.logId === l.id).map((j) => j.worker)).size === 2);
+      expect(shared.length).toBeGreaterThan(0);
       expect(await worklist(t)).toEqual(expected);
+      const summary = JSON.parse(logs[0].resolutionSummary!) as Record<string, number>;
+      expect(summary).toMatchObject({ days: 2, bandsScanned: 13, jobs: 10, contacts: 6 });
     } finally {
       for (const s of stores) await s.close();
       await t.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+});
 
+(PG_URL ? describe : describe.skip)(`F1 workers on PostgreSQL${PG_URL ? "" : " " + PG_SKIP_REASON}`, () => {
   test("tracelet authority worker starts on a postgres:// URL, says where it works and stops on SIGTERM", async () => {
     const t = await startTestAuthority({ ...CONFIG, f1Workers: true }, "postgres");
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tracelet-f1-worker-"));
@@ -155,6 +179,7 @@ async function worklist(t: TestAuthority): Promise<unknown[]> {
       expect(await exited).toBe(0);
       expect(err).toBe("");
       expect(out).toContain('"resolved": 0');
+      expect(out).toContain('"jobs": 0');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
       await t.close();

@@ -11,7 +11,8 @@ import { AuthorityConfig } from "./config";
 import { ContactList, ContactQuery, ContactStatusRequest } from "./contacts";
 import { deriveServerSubkeys } from "./crypto/server-keys";
 import { ExportBatcher } from "./export/batches";
-import { EXPORT_FILE_NAME, ExportDirPublisher } from "./export/publish-dir";
+import { directoryTarget, EXPORT_FILE_NAME, ExportPublisher, ExportTarget } from "./export/publish-dir";
+import { bucketTarget } from "./export/publish-s3";
 import { F1Resolver } from "./f1/service";
 import * as http from "http";
 import { FastifyInstance } from "fastify";
@@ -50,7 +51,9 @@ export class AuthorityApp {
   readonly contacts: ContactList;
   readonly exports: ExportBatcher;
   /** The export directory for a CDN (config exports.publishDir), or null. */
-  readonly exportDir: ExportDirPublisher | null;
+  readonly exportDir: ExportPublisher | null;
+  /** The export bucket for a CDN (config exports.s3), or null. */
+  readonly exportBucket: ExportPublisher | null;
   readonly f1: F1Resolver;
   /** Background work (exports, purge, F1): last run and last failure, shown by /healthz. */
   readonly backgroundStatus = {
@@ -88,21 +91,20 @@ export class AuthorityApp {
     this.bands = new BandRegistry(o.store, o.config, sub.escrowSeal, sub.syncKeySeal);
     this.contacts = new ContactList(o.store, o.config);
     // A generation (background pass or an index.txt request) syncs the export directory at once.
-    this.exports = new ExportBatcher(
-      o.store,
-      o.config,
-      o.secrets,
-      (_files, now) => void this.exportDir?.update(now, true),
-    );
-    this.exportDir = o.config.exports.publishDir
-      ? new ExportDirPublisher({
-          root: o.config.exports.publishDir,
-          store: o.store,
-          retentionDays: o.config.exports.retentionDays,
-          signingKeyPem: o.secrets.exportPublicKey.export({ type: "spki", format: "pem" }) as string,
-          log: this.log,
-        })
-      : null;
+    this.exports = new ExportBatcher(o.store, o.config, o.secrets, (_files, now) => {
+      void this.exportDir?.update(now, true);
+      void this.exportBucket?.update(now, true);
+    });
+    const publishTo = (target: ExportTarget) =>
+      new ExportPublisher({
+        target,
+        store: o.store,
+        retentionDays: o.config.exports.retentionDays,
+        signingKeyPem: o.secrets.exportPublicKey.export({ type: "spki", format: "pem" }) as string,
+        log: this.log,
+      });
+    this.exportDir = o.config.exports.publishDir ? publishTo(directoryTarget(o.config.exports.publishDir)) : null;
+    this.exportBucket = o.config.exports.s3 ? publishTo(bucketTarget(o.config.exports.s3)) : null;
     this.f1 = new F1Resolver({
       store: o.store,
       config: o.config,
@@ -181,7 +183,7 @@ export class AuthorityApp {
 
   /**
    * Background work: resolves queued band logs, builds closed export windows, (at most hourly) purges data
-   * past its retention, and brings the export directory (exports.publishDir) up to date. Resolves when all of
+   * past its retention, and brings the export directory and bucket (exports.publishDir, exports.s3) up to date. Resolves when all of
    * it is done. A failure to write the directory is logged and retried at the next pass, never thrown.
    */
   async runPendingWork(): Promise<void> {
@@ -194,7 +196,7 @@ export class AuthorityApp {
       purgedExports = ((await this.purge(now)).exportFiles ?? 0) > 0;
     }
     // A generation above already started a sync (onBuilt); this waits for it, and catches up after failures.
-    await this.exportDir?.update(now, purgedExports);
+    await Promise.all([this.exportDir?.update(now, purgedExports), this.exportBucket?.update(now, purgedExports)]);
   }
 
   /** Starts F1 resolution in the background; failures are recorded on the log, never thrown here. */
@@ -214,6 +216,10 @@ export class AuthorityApp {
       certificatesUsedBefore: now - 2 * day,
       exportFilesEndingBefore: now - this.config.exports.retentionDays * day,
       auditBefore: now - r.auditDays * day,
+      // A bucket idle for a minute has refilled, and a lockout whose lock and failure window have both ended
+      // counts nothing: either row is the same as none (kept in the database by the PostgreSQL store).
+      rateBucketsIdleBefore: now - 60,
+      lockoutsEndedBefore: now - this.config.rateLimits.lockoutWindowMinutes * 60,
     });
     if (Object.values(counts).some((n) => n > 0)) {
       await this.store.audit({
@@ -303,6 +309,7 @@ export class AuthorityApp {
             ...(this.backgroundStatus.failures > 0 ? { background: { ok: false, ...this.backgroundStatus } } : {}),
             // A failing export directory (the cause, with its path, is in the log, not on this public page).
             ...(this.exportDir?.lastError ? { exportDir: { ok: false } } : {}),
+            ...(this.exportBucket?.lastError ? { exportBucket: { ok: false } } : {}),
           },
         }),
       },

@@ -36,6 +36,22 @@ export const AuthorityConfigSchema = z
      * claiming one log at a time), not in the API nodes. Off: each server resolves logs in the background.
      */
     f1Workers: z.boolean().default(false),
+    /**
+     * How long a worker's claim on an F1 job (or on a log it is planning or resolving whole) holds without being
+     * renewed: a worker renews it every third of this while it works, so a claim older than this means the
+     * worker died (kill -9, lost machine) and any worker or node takes the job over.
+     */
+    f1LeaseSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 3600)
+      .default(15 * 60),
+    /**
+     * Workers split a positive log into jobs of one day of the log x this many registered escrow bands (a range
+     * of their row ids), so several workers share one log.
+     */
+    f1JobBands: z.number().int().min(1).max(100_000_000).default(250_000),
     /** Region code in export files (ISO 3166-1 alpha-2 or a health-authority defined string). */
     region: z.string().min(1).max(32).default("TL"),
     /** The healthAuthorityID publish requests must name. */
@@ -118,6 +134,26 @@ export const AuthorityConfigSchema = z
          * Relative to the config file.
          */
         publishDir: z.string().min(1).optional(),
+        /**
+         * Exports for a CDN in an S3-compatible bucket: the same tree as publishDir, under
+         * `<prefix>v1/exports/`, after each export pass. Credentials come from the AWS SDK's default chain
+         * (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, an instance role), never from this file.
+         */
+        s3: z
+          .object({
+            bucket: z.string().min(3).max(63),
+            region: z.string().min(1).max(64).default("us-east-1"),
+            /** An S3-compatible server (MinIO, Ceph, a provider's endpoint); AWS S3 when absent. */
+            endpoint: z.url().max(512).optional(),
+            prefix: z
+              .string()
+              .max(256)
+              .regex(/^$|^[^/].*\/$/, 'must be "" or end in "/" (and not start with one)')
+              .default(""),
+            forcePathStyle: z.boolean().default(false),
+          })
+          .strict()
+          .optional(),
         /** false: this node answers `/v1/exports/*` with 404 exports_not_served (phones fetch them from the CDN). */
         serve: z.boolean().default(true),
         /** Where phones fetch the exports instead (shown in that 404), e.g. "https://cdn.example.org/v1/exports/". */

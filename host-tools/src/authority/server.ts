@@ -51,7 +51,7 @@ export async function startServer(app: AuthorityApp, o: ListenOptions): Promise<
   const server = fastify.server;
   const addr = server.address() as AddressInfo;
   const hostForUrl = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-  await app.store.requeueInterrupted();
+  await app.store.requeueInterrupted(app.config.f1LeaseSeconds);
   let work: Promise<void> = app.runBackgroundWork();
   const timer = setInterval(() => {
     work = app.runBackgroundWork();
@@ -72,8 +72,8 @@ export async function startServer(app: AuthorityApp, o: ListenOptions): Promise<
       // Let a background run (an export being built) finish before the database closes, within the same bound;
       // what it has not committed by then is redone at the next start (every step is one transaction).
       let waited: NodeJS.Timeout | undefined;
-      const exportDir = app.exportDir?.idle();
-      await Promise.race([Promise.all([work, exportDir]), new Promise((r) => (waited = setTimeout(r, drainMs)))]);
+      const exports = Promise.all([app.exportDir?.idle(), app.exportBucket?.idle()]);
+      await Promise.race([Promise.all([work, exports]), new Promise((r) => (waited = setTimeout(r, drainMs)))]);
       clearTimeout(waited);
     },
   };

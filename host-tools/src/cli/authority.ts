@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { AuthorityApp } from "../authority/app";
 import { BandRegistry, KioskRegistry, registrationAudit } from "../authority/bands";
@@ -71,7 +72,7 @@ export function registerAuthority(program: Command): void {
     )
     .option("--config <file>", "the authority's JSON config (the same as the API nodes')")
     .option("--poll <seconds>", "how often an idle worker looks for pending logs", "5")
-    .option("--json", "print {worker, db} as JSON on stdout once it runs, and {resolved} when it stops")
+    .option("--json", "print {worker, db} as JSON on stdout once it runs, and {resolved, jobs, planned} when it stops")
     .action(async (opts: WorkerOptions) => {
       await worker(opts);
     });
@@ -500,9 +501,10 @@ async function worker(opts: WorkerOptions): Promise<void> {
   process.once("SIGTERM", onSignal);
   const db = isPostgresUrl(opts.db) ? redactUrl(opts.db) : path.resolve(opts.db);
   emit(opts, { worker: process.pid, db }, () => `authority worker ${process.pid} resolving band logs in ${db}`);
-  let resolved = 0;
+  let r = { resolved: 0, jobs: 0, planned: 0 };
   try {
-    resolved = await runF1Worker({
+    r = await runF1Worker({
+      worker: `${os.hostname()}:${process.pid}`,
       store,
       config,
       escrowSealKey: opened.escrowSeal,
@@ -516,5 +518,11 @@ async function worker(opts: WorkerOptions): Promise<void> {
     process.off("SIGTERM", onSignal);
     await store.close();
   }
-  emit(opts, { resolved }, () => `authority worker ${process.pid}: resolved ${resolved} log(s)`);
+  emit(
+    opts,
+    { resolved: r.resolved, jobs: r.jobs, planned: r.planned },
+    () =>
+      `authority worker ${process.pid}: ${r.jobs} F1 job(s) done, ${r.planned} log(s) planned, ` +
+      `${r.resolved} log(s) finished`,
+  );
 }

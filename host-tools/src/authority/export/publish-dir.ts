@@ -142,12 +142,36 @@ function removeStaleTemps(dir: string): void {
   }
 }
 
+/** Where a publisher puts the export tree: a directory (directoryTarget) or an S3-compatible bucket (publish-s3.ts). */
+export interface ExportTarget {
+  /** How log lines name it: "export directory <path>", "export bucket s3://<bucket>/<prefix>" (never a credential). */
+  name: string;
+  sync(o: {
+    store: ExportDirStore;
+    indexSince: number;
+    signingKeyPem: string;
+    verify: boolean;
+  }): Promise<{ files: number; written: number; removed: number; index: string }>;
+}
+
+/** The directory tree under `root` (syncExportDir). */
+export function directoryTarget(root: string): ExportTarget {
+  return {
+    name: `export directory ${exportsFolder(root)}`,
+    sync: async (o) => {
+      const r = await syncExportDir({ root, ...o });
+      return { ...r, index: fs.readFileSync(path.join(r.dir, "index.txt"), "utf8") };
+    },
+  };
+}
+
 /**
- * An API node's export directory (config `exports.publishDir`): synced after each background pass that changed
- * what the store lists, after a purge that removed export files, at start-up (comparing every file), and after a
- * failed sync. A failure is logged (the path and the cause) and retried at the next pass; the store keeps the batch.
+ * An API node's export tree for a CDN (config `exports.publishDir`, `exports.s3`): synced after each background
+ * pass that changed what the store lists, after a purge that removed export files, at start-up (comparing every
+ * file), and after a failed sync. A failure is logged (where, and the cause) and retried at the next pass; the
+ * store keeps the batch.
  */
-export class ExportDirPublisher {
+export class ExportPublisher {
   private lastIndex: string | null = null;
   private failed = false;
   private verified = false;
@@ -157,7 +181,7 @@ export class ExportDirPublisher {
 
   constructor(
     private readonly o: {
-      root: string;
+      target: ExportTarget;
       store: ExportDirStore;
       retentionDays: number;
       signingKeyPem: string;
@@ -183,31 +207,31 @@ export class ExportDirPublisher {
 
   private async run(now: number, force: boolean): Promise<void> {
     const indexSince = now - this.o.retentionDays * 86400;
+    const where = this.o.target.name;
     try {
       if (!force && !this.failed && this.verified) {
         const names = (await this.o.store.listExportFiles(indexSince)).map((f) => f.name);
         if (indexText(names) === this.lastIndex) return;
       }
-      const r = await syncExportDir({
-        root: this.o.root,
+      const r = await this.o.target.sync({
         store: this.o.store,
         indexSince,
         signingKeyPem: this.o.signingKeyPem,
         verify: !this.verified,
       });
-      this.lastIndex = fs.readFileSync(path.join(r.dir, "index.txt"), "utf8");
-      if (this.failed) this.o.log(`authority: export directory ${r.dir} caught up (${r.files} file(s))`);
+      this.lastIndex = r.index;
+      if (this.failed) this.o.log(`authority: ${where} caught up (${r.files} file(s))`);
       this.failed = false;
       this.verified = true;
       this.lastError = null;
       if (r.written || r.removed) {
-        this.o.log(`authority: export directory ${r.dir}: ${r.written} file(s) written, ${r.removed} removed`);
+        this.o.log(`authority: ${where}: ${r.written} file(s) written, ${r.removed} removed`);
       }
     } catch (e) {
       this.failed = true;
       this.lastError = (e as Error)?.message ?? String(e);
       this.o.log(
-        `authority: cannot write the export directory ${exportsFolder(this.o.root)}: ${this.lastError}` +
+        `authority: cannot write the ${where}: ${this.lastError}` +
           " (the batches stay in the database; retried at the next export pass)",
       );
     }

@@ -28,6 +28,8 @@ export interface ResolveInput {
   unseal: (row: EscrowBandRow) => Uint8Array | undefined;
   sliceMs?: number;
   pageSize?: number;
+  /** Resolve this TEK day of the log only (one F1 job, f1/jobs.ts); all days the log touches when absent. */
+  onlyDay?: number;
 }
 
 export interface ResolvedMatch {
@@ -60,7 +62,8 @@ export interface ResolveStats {
 export async function resolveLog(input: ResolveInput): Promise<{ matches: ResolvedMatch[]; stats: ResolveStats }> {
   const t0 = Date.now();
   const placed = placeSightings(input.log, input.now, input.maxAgeDays);
-  const days = buildDayIndexes(placed.sightings, input.tolerance);
+  const allDays = buildDayIndexes(placed.sightings, input.tolerance);
+  const days = input.onlyDay === undefined ? allDays : allDays.filter((d) => d.day === input.onlyDay);
   const stats: ResolveStats = {
     sightings: placed.sightings.length,
     skippedMonotonic: placed.skipped.monotonic,

@@ -1,9 +1,10 @@
 import { decodeLogExportV3, logOfExport } from "../../../../firmware/src/protocol/log-mac";
+import { LogExport } from "../../../../firmware/src/protocol/record";
 import { AuthorityConfig } from "../config";
 import { open } from "../crypto/secret-box";
 import { AuthorityStore, EscrowBandRow, F1Sighting } from "../store/store";
 import { aggregateContact, groupSightings } from "./exposure";
-import { resolveLog, ResolveStats } from "./resolve";
+import { ResolvedMatch, resolveLog, ResolveStats } from "./resolve";
 
 /**
  * Runs F1 resolution for uploaded logs, one at a time, in the background of the server: stores the resolved
@@ -61,32 +62,19 @@ export class F1Resolver {
     if (!row || !body) return undefined;
     await store.setResolution(logId, "running", this.deps.now(), null);
     try {
-      // Stored logs were verified at upload (band-logs.ts); here they are only assembled again.
-      const v3 = decodeLogExportV3(body);
-      const decoded = v3.ok ? logOfExport(v3.value) : v3;
-      if (!decoded.ok) throw new Error("stored log no longer decodes: " + decoded.error);
+      const log = decodeStoredLog(body);
       const now = this.deps.now();
       const key = this.deps.escrowSealKey;
       const { matches, stats } = await resolveLog({
         f0BandId: row.bandId,
-        log: decoded.value.log,
+        log,
         now,
         tolerance: config.exposure.toleranceIntervals,
         maxAgeDays: config.exposure.maxSightingAgeDays,
         bands: (after, limit) => store.escrowBandPage(after, limit),
         unseal: (b: EscrowBandRow) => open(key, b.secretSealed, Buffer.from(b.bandId, "hex")),
       });
-      const sightings: F1Sighting[] = matches.map((m) => ({
-        f0BandId: row.bandId,
-        f1BandId: m.f1BandId,
-        rpiPrefix: m.sighting.prefixHex,
-        startTime: m.sighting.start,
-        durationMinutes: m.sighting.minutes,
-        rssiMean: m.sighting.record.rssiMean,
-        txPower: m.txPower,
-        day: Math.floor(m.sighting.start / 86400),
-        logId,
-      }));
+      const sightings = f1SightingsOf(matches, row.bandId, logId);
       const newSightings = await store.saveF1Sightings(sightings);
       const groupKeys = new Map<string, { f1BandId: string; day: number }>();
       for (const s of sightings) groupKeys.set(s.f1BandId + "/" + s.day, { f1BandId: s.f1BandId, day: s.day });
@@ -112,4 +100,27 @@ export class F1Resolver {
       return undefined;
     }
   }
+}
+
+/** The sightings a resolution stores: one per match, on the UTC day of its first sighting. */
+export function f1SightingsOf(matches: ResolvedMatch[], f0BandId: string, logId: number): F1Sighting[] {
+  return matches.map((m) => ({
+    f0BandId,
+    f1BandId: m.f1BandId,
+    rpiPrefix: m.sighting.prefixHex,
+    startTime: m.sighting.start,
+    durationMinutes: m.sighting.minutes,
+    rssiMean: m.sighting.record.rssiMean,
+    txPower: m.txPower,
+    day: Math.floor(m.sighting.start / 86400),
+    logId,
+  }));
+}
+
+/** A stored log's records. Stored logs were verified at upload (band-logs.ts); here they are only assembled again. */
+export function decodeStoredLog(body: Buffer): LogExport {
+  const v3 = decodeLogExportV3(body);
+  const decoded = v3.ok ? logOfExport(v3.value) : v3;
+  if (!decoded.ok) throw new Error("stored log no longer decodes: " + decoded.error);
+  return decoded.value.log;
 }

@@ -1,22 +1,53 @@
-import { F1Deps, F1Resolver } from "./service";
+import { F1JobRunner } from "./jobs";
+import { F1Deps } from "./service";
 
 /**
- * One F1 worker (`tracelet authority worker`): claims pending logs one at a time (claimPendingLog: on
- * PostgreSQL `FOR UPDATE SKIP LOCKED`, so any number of workers share the queue and each log is resolved by
- * one of them), resolves each with the same engine the server runs in-process, and polls the queue every
- * `idleMs` when it is empty. Resolves with the number of logs it resolved once `stop` is aborted and the log
- * in hand is done.
+ * One F1 worker (`tracelet authority worker`). It takes the oldest open F1 job (claimF1Job: on PostgreSQL
+ * `FOR UPDATE SKIP LOCKED`, so any number of workers share the queue; a job whose lease ran out because its
+ * worker died is taken over); with no job open, it claims a pending log (or one whose planner died) and plans
+ * it into jobs of one day x `f1JobBands` registered bands (f1/jobs.ts), so the workers then share that log.
+ * Polls every `idleMs` when there is nothing to do. Resolves once `stop` is aborted and the job in hand is
+ * done, with the jobs it completed and the logs it finished (completed the last job of).
  */
-export async function runF1Worker(deps: F1Deps & { idleMs: number; stop: AbortSignal }): Promise<number> {
-  const resolver = new F1Resolver(deps);
-  let resolved = 0;
+export interface F1WorkerDeps extends F1Deps {
+  idleMs: number;
+  stop: AbortSignal;
+  /** Names the worker on the jobs it holds; `<pid>` by default. */
+  worker?: string;
+}
+
+export interface F1WorkerResult {
+  /** Logs whose last job this worker completed. */
+  resolved: number;
+  jobs: number;
+  planned: number;
+}
+
+export async function runF1Worker(deps: F1WorkerDeps): Promise<F1WorkerResult> {
+  const leaseS = deps.config.f1LeaseSeconds;
+  const runner = new F1JobRunner({
+    ...deps,
+    worker: deps.worker ?? String(process.pid),
+    leaseS,
+    jobBands: deps.config.f1JobBands,
+  });
+  const worker = deps.worker ?? String(process.pid);
+  const result: F1WorkerResult = { resolved: 0, jobs: 0, planned: 0 };
   while (!deps.stop.aborted) {
-    const next = await deps.store.claimPendingLog(deps.now());
-    if (next) {
-      await resolver.resolveOne(next.id);
-      resolved++;
+    const job = await deps.store.claimF1Job(deps.now(), leaseS, worker);
+    if (job) {
+      const outcome = await runner.run(job);
+      if (outcome === "done" || outcome === "log-done") result.jobs++;
+      if (outcome === "log-done") result.resolved++;
       continue;
     }
+    const log = await deps.store.claimPendingLog(deps.now(), leaseS);
+    if (log) {
+      if ((await runner.plan(log)) > 0) result.planned++;
+      else if ((await deps.store.getBandLog(log.id))?.resolution === "done") result.resolved++;
+      continue;
+    }
+    runner.forget();
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -27,5 +58,5 @@ export async function runF1Worker(deps: F1Deps & { idleMs: number; stop: AbortSi
       deps.stop.addEventListener("abort", done, { once: true });
     });
   }
-  return resolved;
+  return result;
 }

@@ -10,6 +10,7 @@ import {
   contactRow,
   exportFileInfo,
   exposureRow,
+  f1JobRow,
   kioskBandRow,
   LOG_COLUMNS,
   Row,
@@ -33,6 +34,10 @@ import {
   ExportPlan,
   ExportReader,
   ExposureRow,
+  F1Job,
+  F1JobOutcome,
+  F1JobPlan,
+  F1LogFinish,
   F1Sighting,
   KioskBandRow,
   NewCode,
@@ -86,8 +91,6 @@ const MAX_ATTEMPTS = 8;
 
 /** Advisory lock key under which migrations run: nodes starting together migrate one at a time. */
 const MIGRATION_LOCK = 0x7472_6163;
-/** A log marked running longer than this is taken to have lost its worker (requeueInterrupted). */
-const F1_LEASE_S = 15 * 60;
 /** Advisory lock key export generation runs under: one node at a time. */
 const EXPORT_LOCK = 0x7472_6164;
 
@@ -548,32 +551,44 @@ export class PostgresStore implements AuthorityStore {
   }
 
   async setResolution(id: number, status: ResolutionStatus, now: number, summary: string | null): Promise<void> {
-    await this.query("UPDATE band_logs SET resolution = $1, resolved_at = $2, resolution_summary = $3 WHERE id = $4", [
-      status,
-      now,
-      summary,
-      id,
-    ]);
+    if (status !== "pending") {
+      await this.query(
+        "UPDATE band_logs SET resolution = $1, resolved_at = $2, resolution_summary = $3 WHERE id = $4",
+        [status, now, summary, id],
+      );
+      return;
+    }
+    // Queued again: its old jobs (if it was split) go, and the next claim plans it afresh.
+    await this.tx(async (c) => {
+      await this.query(
+        "UPDATE band_logs SET resolution = 'pending', resolved_at = $1, resolution_summary = $2, jobs = NULL WHERE id = $3",
+        [now, summary, id],
+        c,
+      );
+      await this.query("DELETE FROM f1_jobs WHERE log_id = $1", [id], c);
+    });
   }
 
   /**
-   * Other nodes and workers may be resolving logs right now: only a log running for longer than F1_LEASE_S
-   * (its worker died) goes back in the queue.
+   * Other nodes and workers may be resolving logs right now: only a log running (whole, or being planned) for
+   * longer than the lease (its worker died) goes back in the queue.
    */
-  async requeueInterrupted(): Promise<number> {
+  async requeueInterrupted(leaseS: number): Promise<number> {
     const r = await this.query(
-      "UPDATE band_logs SET resolution = 'pending' WHERE resolution = 'running' AND resolved_at < $1",
-      [Math.floor(Date.now() / 1000) - F1_LEASE_S],
+      "UPDATE band_logs SET resolution = 'pending' WHERE resolution = 'running' AND jobs IS NULL AND resolved_at < $1",
+      [Math.floor(Date.now() / 1000) - leaseS],
     );
     return r.rowCount ?? 0;
   }
 
-  async claimPendingLog(now: number): Promise<BandLogRow | undefined> {
+  async claimPendingLog(now: number, leaseS?: number): Promise<BandLogRow | undefined> {
     const r = await this.one(
       `UPDATE band_logs SET resolution = 'running', resolved_at = $1, resolution_summary = NULL
-       WHERE id = (SELECT id FROM band_logs WHERE resolution = 'pending' ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
+       WHERE id = (SELECT id FROM band_logs WHERE resolution = 'pending'
+           OR (resolution = 'running' AND jobs IS NULL AND resolved_at <= $2)
+         ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
        RETURNING ${LOG_COLUMNS}`,
-      [now],
+      [now, leaseS === undefined ? -1 : now - leaseS],
     );
     return r ? bandLogRow(r) : undefined;
   }
@@ -583,31 +598,154 @@ export class PostgresStore implements AuthorityStore {
     return r ? bandLogRow(r) : undefined;
   }
 
-  // ---- F1 resolution
+  // ---- F1 jobs
 
-  async saveF1Sightings(sightings: F1Sighting[]): Promise<number> {
+  async escrowBandSplits(every: number): Promise<number[]> {
+    const rows = await this.all(
+      `SELECT row_id FROM (SELECT row_id, ROW_NUMBER() OVER (ORDER BY row_id) AS n FROM bands
+         WHERE secret_sealed IS NOT NULL) AS t WHERE n > 1 AND (n - 1) % $1 = 0 ORDER BY row_id`,
+      [every],
+    );
+    return rows.map((r) => r.row_id as number);
+  }
+
+  async planF1Jobs(logId: number, claimedAt: number, plannedAt: number, jobs: F1JobPlan[]): Promise<boolean> {
     return this.tx(async (c) => {
-      let n = 0;
-      for (const s of sightings) {
-        const r = await this.query(
-          `INSERT INTO f1_sightings (f0_band_id, rpi_prefix, start_time, f1_band_id, duration_minutes, rssi_mean,
-             tx_power, day, log_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-          [s.f0BandId, s.rpiPrefix, s.startTime, s.f1BandId, s.durationMinutes, s.rssiMean, s.txPower, s.day, s.logId],
-          c,
-        );
-        n += r.rowCount ?? 0;
-      }
-      return n;
+      const held = await this.query(
+        "UPDATE band_logs SET jobs = $1 WHERE id = $2 AND resolution = 'running' AND jobs IS NULL AND resolved_at = $3",
+        [jobs.length, logId, claimedAt],
+        c,
+      );
+      if (held.rowCount !== 1) return false;
+      await this.query("DELETE FROM f1_jobs WHERE log_id = $1", [logId], c);
+      await this.query(
+        `INSERT INTO f1_jobs (log_id, day, band_from, band_to, planned_at, status)
+         SELECT $1, d, f, t, $2, 'pending' FROM unnest($3::BIGINT[], $4::BIGINT[], $5::BIGINT[]) AS u(d, f, t)`,
+        [logId, plannedAt, jobs.map((j) => j.day), jobs.map((j) => j.bandFrom), jobs.map((j) => j.bandTo)],
+        c,
+      );
+      return true;
     });
   }
 
+  async claimF1Job(now: number, leaseS: number, worker: string): Promise<F1Job | undefined> {
+    const r = await this.one(
+      `UPDATE f1_jobs SET status = 'running', attempt = attempt + 1, worker = $2, lease_until = $3
+       WHERE id = (SELECT id FROM f1_jobs WHERE status = 'pending' OR (status = 'running' AND lease_until < $1)
+         ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
+       RETURNING *`,
+      [now, worker, now + leaseS],
+    );
+    return r ? f1JobRow(r) : undefined;
+  }
+
+  async renewF1Job(job: F1Job, leaseUntil: number): Promise<boolean> {
+    const r = await this.query(
+      "UPDATE f1_jobs SET lease_until = $1 WHERE id = $2 AND attempt = $3 AND status = 'running'",
+      [leaseUntil, job.id, job.attempt],
+    );
+    return r.rowCount === 1;
+  }
+
+  /**
+   * The log's row is locked first: two workers completing the log's last two jobs at once take turns, and the
+   * second sees the first's job done, so exactly one of them finishes the log.
+   */
+  async completeF1Job(
+    job: F1Job,
+    now: number,
+    sightings: F1Sighting[],
+    summary: string,
+    finish: F1LogFinish,
+  ): Promise<F1JobOutcome> {
+    return this.tx(async (c): Promise<F1JobOutcome> => {
+      const log = await this.one("SELECT band_id FROM band_logs WHERE id = $1 FOR UPDATE", [job.logId], c);
+      const held = await this.query(
+        `UPDATE f1_jobs SET status = 'done', done_at = $1, summary = $2, lease_until = NULL
+         WHERE id = $3 AND attempt = $4 AND status = 'running'`,
+        [now, summary, job.id, job.attempt],
+        c,
+      );
+      if (held.rowCount !== 1) return { status: "lost" };
+      await this.insertSightings(c, sightings);
+      const open = await this.one(
+        "SELECT COUNT(*) AS n FROM f1_jobs WHERE log_id = $1 AND status <> 'done'",
+        [job.logId],
+        c,
+      );
+      if ((open!.n as number) > 0 || !log) return { status: "done", logDone: false };
+      const summaries = (
+        await this.all("SELECT summary FROM f1_jobs WHERE log_id = $1 ORDER BY id", [job.logId], c)
+      ).map((r) => r.summary as string);
+      const contacts = finish.contacts(await this.sightingsFor(log.band_id as string, finish.groups(summaries), c));
+      await this.writeContacts(c, contacts);
+      await this.query(
+        "UPDATE band_logs SET resolution = 'done', resolved_at = $1, resolution_summary = $2 WHERE id = $3",
+        [now, finish.summary(summaries, contacts), job.logId],
+        c,
+      );
+      return { status: "done", logDone: true };
+    });
+  }
+
+  async failF1Job(job: F1Job, now: number, summary: string): Promise<void> {
+    await this.tx(async (c) => {
+      await this.one("SELECT 1 FROM band_logs WHERE id = $1 FOR UPDATE", [job.logId], c);
+      const held = await this.query(
+        `UPDATE f1_jobs SET status = 'failed', done_at = $1, summary = $2, lease_until = NULL
+         WHERE id = $3 AND attempt = $4 AND status = 'running'`,
+        [now, summary, job.id, job.attempt],
+        c,
+      );
+      if (held.rowCount === 1)
+        await this.query(
+          "UPDATE band_logs SET resolution = 'failed', resolved_at = $1, resolution_summary = $2 WHERE id = $3",
+          [now, summary, job.logId],
+          c,
+        );
+    });
+  }
+
+  async f1Jobs(logId: number): Promise<F1Job[]> {
+    return (await this.all("SELECT * FROM f1_jobs WHERE log_id = $1 ORDER BY id", [logId])).map(f1JobRow);
+  }
+
+  // ---- F1 resolution
+
+  async saveF1Sightings(sightings: F1Sighting[]): Promise<number> {
+    return this.tx((c) => this.insertSightings(c, sightings));
+  }
+
+  private async insertSightings(c: Client, sightings: F1Sighting[]): Promise<number> {
+    let n = 0;
+    for (const s of sightings) {
+      const r = await this.query(
+        `INSERT INTO f1_sightings (f0_band_id, rpi_prefix, start_time, f1_band_id, duration_minutes, rssi_mean,
+           tx_power, day, log_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+        [s.f0BandId, s.rpiPrefix, s.startTime, s.f1BandId, s.durationMinutes, s.rssiMean, s.txPower, s.day, s.logId],
+        c,
+      );
+      n += r.rowCount ?? 0;
+    }
+    return n;
+  }
+
   async f1SightingsFor(f0BandId: string, groups: { f1BandId: string; day: number }[]): Promise<F1Sighting[]> {
+    return this.sightingsFor(f0BandId, groups);
+  }
+
+  private async sightingsFor(
+    f0BandId: string,
+    groups: { f1BandId: string; day: number }[],
+    c?: Client,
+  ): Promise<F1Sighting[]> {
     const out: F1Sighting[] = [];
     for (const g of groups) {
       const rows = await this.all(
         "SELECT * FROM f1_sightings WHERE f0_band_id = $1 AND f1_band_id = $2 AND day = $3 ORDER BY start_time, rpi_prefix",
         [f0BandId, g.f1BandId, g.day],
+        c,
       );
       for (const r of rows) out.push(sightingRow(r));
     }
@@ -615,34 +753,36 @@ export class PostgresStore implements AuthorityStore {
   }
 
   async upsertContacts(rows: ContactWrite[]): Promise<void> {
-    await this.tx(async (c) => {
-      for (const r of rows) {
-        await this.query(
-          `INSERT INTO contacts (f0_band_id, f1_band_id, day, minutes, min_attenuation, sightings, first_seen, last_seen,
-             close_contact, updated_at, last_log_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-           ON CONFLICT (f0_band_id, f1_band_id, day) DO UPDATE SET minutes = excluded.minutes,
-             min_attenuation = excluded.min_attenuation, sightings = excluded.sightings,
-             first_seen = excluded.first_seen, last_seen = excluded.last_seen,
-             close_contact = excluded.close_contact, updated_at = excluded.updated_at,
-             last_log_id = excluded.last_log_id`,
-          [
-            r.f0BandId,
-            r.f1BandId,
-            r.day,
-            JSON.stringify(r.minutes),
-            r.minAttenuationDb,
-            r.sightings,
-            r.firstSeen,
-            r.lastSeen,
-            r.closeContact ? 1 : 0,
-            r.updatedAt,
-            r.lastLogId,
-          ],
-          c,
-        );
-      }
-    });
+    await this.tx((c) => this.writeContacts(c, rows));
+  }
+
+  private async writeContacts(c: Client, rows: ContactWrite[]): Promise<void> {
+    for (const r of rows) {
+      await this.query(
+        `INSERT INTO contacts (f0_band_id, f1_band_id, day, minutes, min_attenuation, sightings, first_seen, last_seen,
+           close_contact, updated_at, last_log_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (f0_band_id, f1_band_id, day) DO UPDATE SET minutes = excluded.minutes,
+           min_attenuation = excluded.min_attenuation, sightings = excluded.sightings,
+           first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+           close_contact = excluded.close_contact, updated_at = excluded.updated_at,
+           last_log_id = excluded.last_log_id`,
+        [
+          r.f0BandId,
+          r.f1BandId,
+          r.day,
+          JSON.stringify(r.minutes),
+          r.minAttenuationDb,
+          r.sightings,
+          r.firstSeen,
+          r.lastSeen,
+          r.closeContact ? 1 : 0,
+          r.updatedAt,
+          r.lastLogId,
+        ],
+        c,
+      );
+    }
   }
 
   async listContacts(f: ContactFilter): Promise<ContactRow[]> {
@@ -792,6 +932,15 @@ export class PostgresStore implements AuthorityStore {
         certificates: await run("DELETE FROM used_certificates WHERE used_at < $1", cut.certificatesUsedBefore),
         exportFiles: await run("DELETE FROM export_files WHERE end_ts < $1", cut.exportFilesEndingBefore),
         audit: await run("DELETE FROM audit_log WHERE at < $1", cut.auditBefore),
+        f1Jobs: await run("DELETE FROM f1_jobs WHERE log_id NOT IN (SELECT id FROM band_logs)"),
+        rateBuckets:
+          cut.rateBucketsIdleBefore === undefined
+            ? 0
+            : await run("DELETE FROM rate_buckets WHERE at_ms < $1", cut.rateBucketsIdleBefore * 1000),
+        lockouts:
+          cut.lockoutsEndedBefore === undefined
+            ? 0
+            : await run("DELETE FROM auth_lockouts WHERE locked_until < $1 AND since < $1", cut.lockoutsEndedBefore),
       };
     });
   }

@@ -7,6 +7,8 @@ import {
   ContactStatus,
   ExportFileRow,
   ExposureRow,
+  F1Job,
+  F1JobStatus,
   F1Sighting,
   KioskBandRow,
   ResolutionStatus,
@@ -109,6 +111,23 @@ export function sightingRow(r: Row): F1Sighting {
     txPower: r.tx_power as number | null,
     day: r.day as number,
     logId: r.log_id as number,
+  };
+}
+
+export function f1JobRow(r: Row): F1Job {
+  return {
+    id: r.id as number,
+    logId: r.log_id as number,
+    day: r.day as number,
+    bandFrom: r.band_from as number,
+    bandTo: r.band_to as number | null,
+    plannedAt: r.planned_at as number,
+    status: r.status as F1JobStatus,
+    attempt: r.attempt as number,
+    worker: r.worker as string | null,
+    leaseUntil: r.lease_until as number | null,
+    doneAt: r.done_at as number | null,
+    summary: r.summary as string | null,
   };
 }
 

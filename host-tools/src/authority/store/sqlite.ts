@@ -10,6 +10,7 @@ import {
   contactRow,
   exportFileInfo,
   exposureRow,
+  f1JobRow,
   kioskBandRow,
   LOG_COLUMNS,
   Row,
@@ -34,6 +35,10 @@ import {
   ExportReader,
   KioskBandRow,
   ExposureRow,
+  F1Job,
+  F1JobOutcome,
+  F1JobPlan,
+  F1LogFinish,
   F1Sighting,
   NewCode,
   PublishOutcome,
@@ -359,16 +364,24 @@ export class SqliteStore implements AuthorityStore {
   }
 
   async setResolution(id: number, status: ResolutionStatus, now: number, summary: string | null): Promise<void> {
-    this.q("UPDATE band_logs SET resolution = ?, resolved_at = ?, resolution_summary = ? WHERE id = ?").run(
-      status,
-      now,
-      summary,
-      id,
-    );
+    this.db.transaction(() => {
+      this.q("UPDATE band_logs SET resolution = ?, resolved_at = ?, resolution_summary = ? WHERE id = ?").run(
+        status,
+        now,
+        summary,
+        id,
+      );
+      // Queued again: its old jobs (if it was split) go, and the next claim plans it afresh.
+      if (status === "pending") {
+        this.q("UPDATE band_logs SET jobs = NULL WHERE id = ?").run(id);
+        this.q("DELETE FROM f1_jobs WHERE log_id = ?").run(id);
+      }
+    })();
   }
 
-  async requeueInterrupted(): Promise<number> {
-    return this.q("UPDATE band_logs SET resolution = 'pending' WHERE resolution = 'running'").run().changes;
+  async requeueInterrupted(_leaseS: number): Promise<number> {
+    return this.q("UPDATE band_logs SET resolution = 'pending' WHERE resolution = 'running' AND jobs IS NULL").run()
+      .changes;
   }
 
   async nextPendingLog(): Promise<BandLogRow | undefined> {
@@ -377,47 +390,167 @@ export class SqliteStore implements AuthorityStore {
     return r ? bandLogRow(r) : undefined;
   }
 
-  async claimPendingLog(now: number): Promise<BandLogRow | undefined> {
-    return this.db.transaction((): BandLogRow | undefined => {
-      const r = this.q(
-        `SELECT ${LOG_COLUMNS} FROM band_logs WHERE resolution = 'pending' ORDER BY id LIMIT 1`,
-      ).get() as Row | undefined;
-      if (!r) return undefined;
-      this.q(
-        "UPDATE band_logs SET resolution = 'running', resolved_at = ?, resolution_summary = NULL WHERE id = ?",
-      ).run(now, r.id);
-      return bandLogRow({ ...r, resolution: "running", resolved_at: now, resolution_summary: null });
-    })();
+  async claimPendingLog(now: number, leaseS?: number): Promise<BandLogRow | undefined> {
+    // IMMEDIATE: a worker process beside the server takes the write lock before reading, so two never claim one log.
+    return this.db
+      .transaction((): BandLogRow | undefined => {
+        const r = this.q(
+          `SELECT ${LOG_COLUMNS} FROM band_logs WHERE resolution = 'pending'
+             OR (resolution = 'running' AND jobs IS NULL AND resolved_at <= ?) ORDER BY id LIMIT 1`,
+        ).get(leaseS === undefined ? -1 : now - leaseS) as Row | undefined;
+        if (!r) return undefined;
+        this.q(
+          "UPDATE band_logs SET resolution = 'running', resolved_at = ?, resolution_summary = NULL WHERE id = ?",
+        ).run(now, r.id);
+        return bandLogRow({ ...r, resolution: "running", resolved_at: now, resolution_summary: null });
+      })
+      .immediate();
+  }
+
+  // ---- F1 jobs
+
+  async escrowBandSplits(every: number): Promise<number[]> {
+    const rows = this.q(
+      `SELECT row_id FROM (SELECT row_id, ROW_NUMBER() OVER (ORDER BY row_id) AS n FROM bands
+         WHERE secret_sealed IS NOT NULL) AS t WHERE n > 1 AND (n - 1) % ? = 0 ORDER BY row_id`,
+    ).all(every) as { row_id: number }[];
+    return rows.map((r) => r.row_id);
+  }
+
+  async planF1Jobs(logId: number, claimedAt: number, plannedAt: number, jobs: F1JobPlan[]): Promise<boolean> {
+    return this.db
+      .transaction((): boolean => {
+        const held = this.q(
+          "UPDATE band_logs SET jobs = ? WHERE id = ? AND resolution = 'running' AND jobs IS NULL AND resolved_at = ?",
+        ).run(jobs.length, logId, claimedAt).changes;
+        if (held !== 1) return false;
+        this.q("DELETE FROM f1_jobs WHERE log_id = ?").run(logId);
+        const ins = this.q(
+          "INSERT INTO f1_jobs (log_id, day, band_from, band_to, planned_at, status) VALUES (?, ?, ?, ?, ?, 'pending')",
+        );
+        for (const j of jobs) ins.run(logId, j.day, j.bandFrom, j.bandTo, plannedAt);
+        return true;
+      })
+      .immediate();
+  }
+
+  async claimF1Job(now: number, leaseS: number, worker: string): Promise<F1Job | undefined> {
+    return this.db
+      .transaction((): F1Job | undefined => {
+        const r = this.q(
+          `SELECT id FROM f1_jobs WHERE status = 'pending' OR (status = 'running' AND lease_until < ?)
+           ORDER BY id LIMIT 1`,
+        ).get(now) as { id: number } | undefined;
+        if (!r) return undefined;
+        this.q(
+          "UPDATE f1_jobs SET status = 'running', attempt = attempt + 1, worker = ?, lease_until = ? WHERE id = ?",
+        ).run(worker, now + leaseS, r.id);
+        return f1JobRow(this.q("SELECT * FROM f1_jobs WHERE id = ?").get(r.id) as Row);
+      })
+      .immediate();
+  }
+
+  async renewF1Job(job: F1Job, leaseUntil: number): Promise<boolean> {
+    return (
+      this.q("UPDATE f1_jobs SET lease_until = ? WHERE id = ? AND attempt = ? AND status = 'running'").run(
+        leaseUntil,
+        job.id,
+        job.attempt,
+      ).changes === 1
+    );
+  }
+
+  async completeF1Job(
+    job: F1Job,
+    now: number,
+    sightings: F1Sighting[],
+    summary: string,
+    finish: F1LogFinish,
+  ): Promise<F1JobOutcome> {
+    return this.db
+      .transaction((): F1JobOutcome => {
+        const held = this.q(
+          `UPDATE f1_jobs SET status = 'done', done_at = ?, summary = ?, lease_until = NULL
+           WHERE id = ? AND attempt = ? AND status = 'running'`,
+        ).run(now, summary, job.id, job.attempt).changes;
+        if (held !== 1) return { status: "lost" };
+        this.insertSightings(sightings);
+        const open = this.q("SELECT COUNT(*) AS n FROM f1_jobs WHERE log_id = ? AND status <> 'done'").get(
+          job.logId,
+        ) as { n: number };
+        if (open.n > 0) return { status: "done", logDone: false };
+        const summaries = (
+          this.q("SELECT summary FROM f1_jobs WHERE log_id = ? ORDER BY id").all(job.logId) as { summary: string }[]
+        ).map((r) => r.summary);
+        const log = this.q("SELECT band_id FROM band_logs WHERE id = ?").get(job.logId) as
+          { band_id: string } | undefined;
+        if (!log) return { status: "done", logDone: false }; // purged meanwhile
+        const contacts = finish.contacts(this.sightingsFor(log.band_id, finish.groups(summaries)));
+        this.writeContacts(contacts);
+        this.q("UPDATE band_logs SET resolution = 'done', resolved_at = ?, resolution_summary = ? WHERE id = ?").run(
+          now,
+          finish.summary(summaries, contacts),
+          job.logId,
+        );
+        return { status: "done", logDone: true };
+      })
+      .immediate();
+  }
+
+  async failF1Job(job: F1Job, now: number, summary: string): Promise<void> {
+    this.db
+      .transaction(() => {
+        const held = this.q(
+          `UPDATE f1_jobs SET status = 'failed', done_at = ?, summary = ?, lease_until = NULL
+           WHERE id = ? AND attempt = ? AND status = 'running'`,
+        ).run(now, summary, job.id, job.attempt).changes;
+        if (held === 1) {
+          this.q(
+            "UPDATE band_logs SET resolution = 'failed', resolved_at = ?, resolution_summary = ? WHERE id = ?",
+          ).run(now, summary, job.logId);
+        }
+      })
+      .immediate();
+  }
+
+  async f1Jobs(logId: number): Promise<F1Job[]> {
+    return (this.q("SELECT * FROM f1_jobs WHERE log_id = ? ORDER BY id").all(logId) as Row[]).map(f1JobRow);
   }
 
   // ---- F1 resolution
 
   async saveF1Sightings(sightings: F1Sighting[]): Promise<number> {
-    return this.db.transaction((): number => {
-      const ins = this.q(
-        `INSERT INTO f1_sightings (f0_band_id, rpi_prefix, start_time, f1_band_id, duration_minutes, rssi_mean,
-           tx_power, day, log_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-      );
-      let n = 0;
-      for (const s of sightings) {
-        n += ins.run(
-          s.f0BandId,
-          s.rpiPrefix,
-          s.startTime,
-          s.f1BandId,
-          s.durationMinutes,
-          s.rssiMean,
-          s.txPower,
-          s.day,
-          s.logId,
-        ).changes;
-      }
-      return n;
-    })();
+    return this.db.transaction((): number => this.insertSightings(sightings))();
+  }
+
+  private insertSightings(sightings: F1Sighting[]): number {
+    const ins = this.q(
+      `INSERT INTO f1_sightings (f0_band_id, rpi_prefix, start_time, f1_band_id, duration_minutes, rssi_mean,
+         tx_power, day, log_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    );
+    let n = 0;
+    for (const s of sightings) {
+      n += ins.run(
+        s.f0BandId,
+        s.rpiPrefix,
+        s.startTime,
+        s.f1BandId,
+        s.durationMinutes,
+        s.rssiMean,
+        s.txPower,
+        s.day,
+        s.logId,
+      ).changes;
+    }
+    return n;
   }
 
   async f1SightingsFor(f0BandId: string, groups: { f1BandId: string; day: number }[]): Promise<F1Sighting[]> {
+    return this.sightingsFor(f0BandId, groups);
+  }
+
+  private sightingsFor(f0BandId: string, groups: { f1BandId: string; day: number }[]): F1Sighting[] {
     const sel = this.q("SELECT * FROM f1_sightings WHERE f0_band_id = ? AND f1_band_id = ? AND day = ?");
     const out: F1Sighting[] = [];
     for (const g of groups) {
@@ -429,32 +562,34 @@ export class SqliteStore implements AuthorityStore {
   }
 
   async upsertContacts(rows: ContactWrite[]): Promise<void> {
-    this.db.transaction(() => {
-      const up = this.q(
-        `INSERT INTO contacts (f0_band_id, f1_band_id, day, minutes, min_attenuation, sightings, first_seen, last_seen,
-           close_contact, updated_at, last_log_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (f0_band_id, f1_band_id, day) DO UPDATE SET minutes = excluded.minutes,
-           min_attenuation = excluded.min_attenuation, sightings = excluded.sightings, first_seen = excluded.first_seen,
-           last_seen = excluded.last_seen, close_contact = excluded.close_contact, updated_at = excluded.updated_at,
-           last_log_id = excluded.last_log_id`,
+    this.db.transaction(() => this.writeContacts(rows))();
+  }
+
+  private writeContacts(rows: ContactWrite[]): void {
+    const up = this.q(
+      `INSERT INTO contacts (f0_band_id, f1_band_id, day, minutes, min_attenuation, sightings, first_seen, last_seen,
+         close_contact, updated_at, last_log_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (f0_band_id, f1_band_id, day) DO UPDATE SET minutes = excluded.minutes,
+         min_attenuation = excluded.min_attenuation, sightings = excluded.sightings, first_seen = excluded.first_seen,
+         last_seen = excluded.last_seen, close_contact = excluded.close_contact, updated_at = excluded.updated_at,
+         last_log_id = excluded.last_log_id`,
+    );
+    for (const c of rows) {
+      up.run(
+        c.f0BandId,
+        c.f1BandId,
+        c.day,
+        JSON.stringify(c.minutes),
+        c.minAttenuationDb,
+        c.sightings,
+        c.firstSeen,
+        c.lastSeen,
+        c.closeContact ? 1 : 0,
+        c.updatedAt,
+        c.lastLogId,
       );
-      for (const c of rows) {
-        up.run(
-          c.f0BandId,
-          c.f1BandId,
-          c.day,
-          JSON.stringify(c.minutes),
-          c.minAttenuationDb,
-          c.sightings,
-          c.firstSeen,
-          c.lastSeen,
-          c.closeContact ? 1 : 0,
-          c.updatedAt,
-          c.lastLogId,
-        );
-      }
-    })();
+    }
   }
 
   async listContacts(f: ContactFilter): Promise<ContactRow[]> {
@@ -573,6 +708,19 @@ export class SqliteStore implements AuthorityStore {
         certificates: run("DELETE FROM used_certificates WHERE used_at < ?", c.certificatesUsedBefore),
         exportFiles: run("DELETE FROM export_files WHERE end_ts < ?", c.exportFilesEndingBefore),
         audit: run("DELETE FROM audit_log WHERE at < ?", c.auditBefore),
+        f1Jobs: run("DELETE FROM f1_jobs WHERE log_id NOT IN (SELECT id FROM band_logs)"),
+        rateBuckets:
+          c.rateBucketsIdleBefore === undefined
+            ? 0
+            : run("DELETE FROM rate_buckets WHERE at_ms < ?", c.rateBucketsIdleBefore * 1000),
+        lockouts:
+          c.lockoutsEndedBefore === undefined
+            ? 0
+            : run(
+                "DELETE FROM auth_lockouts WHERE locked_until < ? AND since < ?",
+                c.lockoutsEndedBefore,
+                c.lockoutsEndedBefore,
+              ),
       };
     })();
   }

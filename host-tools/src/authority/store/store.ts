@@ -145,6 +145,43 @@ export interface F1Sighting {
   logId: number;
 }
 
+/** One F1 job as planned: a day of a positive log against the escrow bands with row ids in [bandFrom, bandTo). */
+export interface F1JobPlan {
+  day: number;
+  bandFrom: number;
+  /** Exclusive; null for the last range (bands registered after planning fall in it). */
+  bandTo: number | null;
+}
+
+export type F1JobStatus = "pending" | "running" | "done" | "failed";
+
+export interface F1Job extends F1JobPlan {
+  id: number;
+  logId: number;
+  /** The clock (Unix s) the log's sightings are placed with: the planner's, the same for every job of a log. */
+  plannedAt: number;
+  status: F1JobStatus;
+  /** Claims so far; a completion must name the claim it holds (a taken-over job cannot be completed twice). */
+  attempt: number;
+  worker: string | null;
+  leaseUntil: number | null;
+  doneAt: number | null;
+  /** JSON: the job's ResolveStats and the (F1 band, day) groups it matched. */
+  summary: string | null;
+}
+
+/** What the last job of a log does with the summaries of all its jobs (f1/jobs.ts), inside the completion. */
+export interface F1LogFinish {
+  /** The (F1 band, day) groups the log's jobs matched. */
+  groups(jobSummaries: string[]): { f1BandId: string; day: number }[];
+  /** Contact rows from every stored sighting of those groups. */
+  contacts(sightings: F1Sighting[]): ContactWrite[];
+  /** The log's resolution summary (JSON). */
+  summary(jobSummaries: string[], contacts: ContactWrite[]): string;
+}
+
+export type F1JobOutcome = { status: "lost" } | { status: "done"; logDone: boolean };
+
 export type ContactStatus = "new" | "called" | "unreachable" | "done";
 
 export interface ContactRow {
@@ -196,6 +233,10 @@ export interface AuditEntry {
 }
 
 export interface PurgeCutoffs {
+  /** Rate-limit buckets last used before this (Unix s; a bucket idle this long is full again anyway). */
+  rateBucketsIdleBefore?: number;
+  /** Guess lockouts whose lock and failure window both ended before this (Unix s). */
+  lockoutsEndedBefore?: number;
   keysEndingBefore: number;
   logsBefore: number;
   codesExpiredBefore: number;
@@ -269,15 +310,54 @@ export interface AuthorityStore {
   listBandLogs(limit: number, offset: number): Promise<BandLogRow[]>;
   bandLogIdsBySha(sha: Buffer): Promise<number[]>;
   setResolution(id: number, status: ResolutionStatus, now: number, summary: string | null): Promise<void>;
-  /** Puts logs whose resolution was interrupted (server stopped mid-run) back in the queue. */
-  requeueInterrupted(): Promise<number>;
+  /**
+   * Puts logs whose whole-log resolution or planning was interrupted (server stopped mid-run) back in the
+   * queue: on SQLite (one process) all of them; on PostgreSQL those running longer than `leaseS`. Logs split
+   * into F1 jobs are not touched: their jobs carry their own leases.
+   */
+  requeueInterrupted(leaseS: number): Promise<number>;
   /** The oldest log waiting for F1 resolution. */
   nextPendingLog(): Promise<BandLogRow | undefined>;
   /**
    * Takes the oldest pending log for F1 resolution (marks it running at `now`); a log another worker holds
-   * is skipped, so every pending log is claimed by one worker.
+   * is skipped, so every pending log is claimed by one worker. With `leaseS`, a log marked running (not yet
+   * split into jobs) at or before now - leaseS is taken too: its worker died.
    */
-  claimPendingLog(now: number): Promise<BandLogRow | undefined>;
+  claimPendingLog(now: number, leaseS?: number): Promise<BandLogRow | undefined>;
+
+  /**
+   * Where the ranges of `every` registered escrow bands start, after the first: the row ids of the escrow
+   * bands at positions every, 2 x every, ... in row order. F1 jobs cover [0, first), [first, second), ...
+   */
+  escrowBandSplits(every: number): Promise<number[]>;
+  /**
+   * Replaces the log's F1 jobs with `jobs` (pending) and records their number on the log, if the log is still
+   * running under the claim made at `claimedAt` (false otherwise: another worker took the log over).
+   */
+  planF1Jobs(logId: number, claimedAt: number, plannedAt: number, jobs: F1JobPlan[]): Promise<boolean>;
+  /**
+   * Takes the oldest pending F1 job, or a running one whose lease ended before `now` (its worker died), for
+   * `worker` until now + leaseS; a job another worker is claiming is skipped.
+   */
+  claimF1Job(now: number, leaseS: number, worker: string): Promise<F1Job | undefined>;
+  /** Extends the lease of a job still held under `job.attempt`; false when it was taken over. */
+  renewF1Job(job: F1Job, leaseUntil: number): Promise<boolean>;
+  /**
+   * In one transaction: marks the job done if it is still held under `job.attempt` (else "lost", nothing
+   * written), stores its sightings, and when it was the log's last open job, recomputes the contacts of the
+   * groups all jobs matched (`finish`) and marks the log done.
+   */
+  completeF1Job(
+    job: F1Job,
+    now: number,
+    sightings: F1Sighting[],
+    summary: string,
+    finish: F1LogFinish,
+  ): Promise<F1JobOutcome>;
+  /** Marks a job held under `job.attempt` failed, and its log failed with `summary`. */
+  failF1Job(job: F1Job, now: number, summary: string): Promise<void>;
+  /** A log's F1 jobs in id order. */
+  f1Jobs(logId: number): Promise<F1Job[]>;
 
   /** Stores resolved sightings (deduplicated across overlapping logs of the same F0 band). */
   saveF1Sightings(sightings: F1Sighting[]): Promise<number>;

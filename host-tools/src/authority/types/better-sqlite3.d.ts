@@ -27,7 +27,7 @@ declare module "better-sqlite3" {
       exec(sql: string): this;
       pragma(source: string, options?: { simple?: boolean }): unknown;
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      transaction<F extends (...args: any[]) => unknown>(fn: F): F;
+      transaction<F extends (...args: any[]) => unknown>(fn: F): F & { immediate: F; deferred: F; exclusive: F };
       close(): this;
     }
   }
