@@ -3,7 +3,6 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import pg from "pg";
-import { ExportSegment } from "../../firmware/src/protocol/record";
 import { parseConfig } from "../../host-tools/src/authority/config";
 import { seal } from "../../host-tools/src/authority/crypto/secret-box";
 import { deriveServerSubkeys } from "../../host-tools/src/authority/crypto/server-keys";
@@ -18,14 +17,13 @@ import {
   bandSecretOf,
   certify,
   expectExportedOnce,
-  logBytes,
   makeKeys,
   publishBody,
   registerBand,
-  sightingOf,
   TestAuthority,
   TestKey,
   uploadLog,
+  positiveLogOf,
 } from "./helpers";
 import { readExportZip } from "./independent-export";
 import { serveProcess, ServeProcess, workerProcess, WorkerProcess } from "./serve-process";
@@ -50,27 +48,8 @@ const JOB_BANDS = 3000;
 const positives = Array.from({ length: 6 }, () => randomBytes(8));
 const contacts = Array.from({ length: 8 }, () => randomBytes(8));
 
-/** Positive band i met contact bands i, i+1 and i+3 (mod 8) on the two days before `today`. */
 function logOf(i: number, today: number): Buffer {
-  const segments: ExportSegment[] = [];
-  for (const [s, day] of [
-    [1, today - 2],
-    [2, today - 1],
-  ]) {
-    const base = day * 86400;
-    const records = [i, i + 1, i + 3].map((j, k) => {
-      const seenAt = base + (9 + k * 3) * 3600 + i * 120;
-      return sightingOf(bandSecretOf(contacts[j % contacts.length]), Math.floor(seenAt / 600), {
-        seenAt,
-        base,
-        duration: 5 + k * 7,
-        rssiMean: -50 - k * 10,
-        txPower: -6,
-      });
-    });
-    segments.push({ header: { seq: s, baseTime: base, monotonic: false, bootEpoch: 1 }, records });
-  }
-  return logBytes(positives[i], segments);
+  return positiveLogOf(positives[i], contacts, i, today);
 }
 
 async function post(url: string, pathName: string, body: unknown): Promise<number> {

@@ -3,7 +3,6 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ExportSegment } from "../../firmware/src/protocol/record";
 import { parseConfig } from "../../host-tools/src/authority/config";
 import { deriveServerSubkeys } from "../../host-tools/src/authority/crypto/server-keys";
 import { runF1Worker } from "../../host-tools/src/authority/f1/worker";
@@ -13,16 +12,14 @@ import { AuthorityStore } from "../../host-tools/src/authority/store/store";
 import { describeEachBackend, PG_SKIP_REASON, PG_URL } from "../postgres";
 import {
   bandKeys,
-  bandSecretOf,
   call,
   certify,
   DAY0,
-  logBytes,
   registerBand,
-  sightingOf,
   startTestAuthority,
   TestAuthority,
   uploadLog,
+  positiveLogOf,
 } from "./helpers";
 
 /**
@@ -38,27 +35,8 @@ const CONFIG = { deployment: "escrow", rateLimits: { enabled: false } };
 const positives = Array.from({ length: 6 }, () => randomBytes(8));
 const escrowBands = Array.from({ length: 8 }, () => randomBytes(8));
 
-/** Positive band i met escrow bands i, i+1 and i+3 (mod 8) on the two days before the clock's day. */
 function logOf(i: number): Buffer {
-  const segments: ExportSegment[] = [];
-  for (const [s, day] of [
-    [1, DAY0 - 2],
-    [2, DAY0 - 1],
-  ]) {
-    const base = day * 86400;
-    const records = [i, i + 1, i + 3].map((j, k) => {
-      const seenAt = base + (9 + k * 3) * 3600 + i * 120;
-      return sightingOf(bandSecretOf(escrowBands[j % escrowBands.length]), Math.floor(seenAt / 600), {
-        seenAt,
-        base,
-        duration: 5 + k * 7,
-        rssiMean: -50 - k * 10,
-        txPower: -6,
-      });
-    });
-    segments.push({ header: { seq: s, baseTime: base, monotonic: false, bootEpoch: 1 }, records });
-  }
-  return logBytes(positives[i], segments);
+  return positiveLogOf(positives[i], escrowBands, i, DAY0);
 }
 
 async function loadAuthority(t: TestAuthority): Promise<void> {

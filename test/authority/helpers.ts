@@ -268,6 +268,32 @@ export function logBytes(bandId: Buffer, segments: ExportSegment[], secret: Uint
   return Buffer.from(signedLogExport(pureCrypto.sha256, secret, bandId, segments));
 }
 
+/**
+ * The log of a positive band that met three of `contacts` (i, i+1 and i+3, mod their number) on the two days
+ * before `today`, once each, at 9:00, 12:00 and 15:00 (+ i x 2 min): the F1 tests' fixed input.
+ */
+export function positiveLogOf(positive: Buffer, contacts: Uint8Array[], i: number, today: number): Buffer {
+  const segments: ExportSegment[] = [];
+  for (const [s, day] of [
+    [1, today - 2],
+    [2, today - 1],
+  ]) {
+    const base = day * 86400;
+    const records = [i, i + 1, i + 3].map((j, k) => {
+      const seenAt = base + (9 + k * 3) * 3600 + i * 120;
+      return sightingOf(bandSecretOf(contacts[j % contacts.length]), Math.floor(seenAt / 600), {
+        seenAt,
+        base,
+        duration: 5 + k * 7,
+        rssiMean: -50 - k * 10,
+        txPower: -6,
+      });
+    });
+    segments.push({ header: { seq: s, baseTime: base, monotonic: false, bootEpoch: 1 }, records });
+  }
+  return logBytes(positive, segments);
+}
+
 export function hmacSha256(key: Uint8Array, msg: string | Uint8Array): Buffer {
   return createHmac("sha256", key).update(msg).digest();
 }
