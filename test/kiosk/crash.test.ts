@@ -1,5 +1,5 @@
 import * as path from "path";
-import { syncCrashScenario, uploadCrashScenario } from "../../host-tools/src/kiosk/crash-rig";
+import { storedBeyondFlash, syncCrashScenario, uploadCrashScenario } from "../../host-tools/src/kiosk/crash-rig";
 import { ROOT } from "../helpers/paths";
 
 /** A bounded sample here; `tracelet bench --only kiosk-crash` runs 200 of each. */
@@ -10,6 +10,12 @@ const RUNS = Number(process.env.KIOSK_CRASH_RUNS ?? 12);
  * with SIGKILL at random moments (host-tools/src/kiosk/crash-rig.ts says what each scenario checks).
  */
 describe("kiosk crash safety: kill -9", () => {
+  test("the rig's check counts units: a band may log the same 8 bytes twice, the store may not hold them more often", () => {
+    expect(storedBeyondFlash(["aa", "aa", "bb"], ["bb", "aa", "aa"])).toEqual([]);
+    expect(storedBeyondFlash(["aa", "aa"], ["aa"])).toEqual(["aa"]);
+    expect(storedBeyondFlash(["cc"], ["aa"])).toEqual(["cc"]);
+  });
+
   test(`${RUNS} kills during syncs: nothing lost, nothing duplicated, no band's cursor ahead of the store`, async () => {
     const r = await syncCrashScenario(RUNS, (board) => path.join(ROOT, "dist", board, "tracelet.js"));
     expect(r.violations).toEqual([]);

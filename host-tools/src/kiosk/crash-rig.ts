@@ -138,6 +138,23 @@ export function storedUnits(store: KioskStore, bandId: string, violations: strin
   return out;
 }
 
+/**
+ * The stored units that the band's flash does not hold as often (a unit stored twice, or never logged). Not a set
+ * check: a band may log the same 8 bytes twice (a sync flushes open encounters, so one peer seen again in the same
+ * 10-minute interval with the same duration and RSSI gives an identical record), and the store must hold it twice.
+ */
+export function storedBeyondFlash(stored: string[], inFlash: string[]): string[] {
+  const left = new Map<string, number>();
+  for (const u of inFlash) left.set(u, (left.get(u) ?? 0) + 1);
+  const over: string[] = [];
+  for (const u of stored) {
+    const n = left.get(u) ?? 0;
+    if (n === 0) over.push(u);
+    else left.set(u, n - 1);
+  }
+  return over;
+}
+
 export interface CrashReport {
   runs: number;
   kills: number;
@@ -164,8 +181,9 @@ function lcg(seed: number): () => number {
 /**
  * kill -9 during syncs: four Puck.js bands log each other; `runs` times a kiosk child starts and is killed at a
  * random moment 0.6-3.6 s (wall, x20 virtual) after it is up, the bands logging 5 more minutes between visits. After
- * each kill: no band's journal cursor ahead of the store, no unit stored twice. Then a visit that is not killed:
- * every unit in each band's flash is in the store exactly once, and each band's cursor equals the store's.
+ * each kill: no band's journal cursor ahead of the store, no unit stored more often than the band's flash holds it.
+ * Then a visit that is not killed: the store holds each band's flash units exactly (as a multiset), and each band's
+ * cursor equals the store's.
  */
 export async function syncCrashScenario(runs: number, bundleOf: (board: string) => string): Promise<CrashReport> {
   const wall = Date.now();
@@ -214,8 +232,9 @@ export async function syncCrashScenario(runs: number, bundleOf: (board: string) 
           `run ${run}: band ${b.id} acknowledged ${bandCursor}, the store holds up to ${row ? row.cursor : 0}`,
         );
       }
-      const units = storedUnits(store, b.id, violations);
-      if (new Set(units).size !== units.length) violations.push(`run ${run}: band ${b.id} has units stored twice`);
+      const over = storedBeyondFlash(storedUnits(store, b.id, violations), flashUnits(b.band));
+      if (over.length)
+        violations.push(`run ${run}: band ${b.id} has units stored more often than in its flash: ${over}`);
     }
     store.close();
     world.run(world.now + 300);
