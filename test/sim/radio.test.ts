@@ -89,6 +89,38 @@ describe("scanning", () => {
     expect(Number(file(band, "n"))).toBeGreaterThan(20);
     expect(band.nrf.address).toBe("c1:22:33:44:55:66 random");
   });
+
+  test.each([0.25, 0.01])(
+    "a stack restart costs the clock %s s (jsble_restart_softdevice restores the time it read before): timers fire that much later",
+    (loss) => {
+      const world = new World({ seed: 5 });
+      const band = world.addBand({
+        board: "puckjs",
+        restartClockLossSeconds: loss,
+        cpuClock: false,
+        bundleSource: `var t = [];
+          setTimeout(function(){
+            t.push(getTime()); NRF.setAddress("c1:22:33:44:55:66 random"); t.push(getTime());
+            require("Storage").write("a", "1");
+          }, 1000);
+          setTimeout(function(){ t.push(getTime()); require("Storage").write("t", t.join()); }, 5000);`,
+      });
+      // World times at which each timer's file appears (1 ms steps).
+      const seen: Record<string, number> = {};
+      while (world.now < 7) {
+        world.run(world.now + 0.001);
+        for (const n of ["a", "t"]) if (seen[n] === undefined && band.storage.read(n)) seen[n] = world.now;
+      }
+      const t = String(file(band, "t")).split(",").map(Number);
+      expect(t[0]).toBeCloseTo(1, 3);
+      expect(t[1]).toBeCloseTo(1 - loss, 3);
+      expect(t[2]).toBeCloseTo(5, 3);
+      // Due at 5 on the band's clock, which now runs `loss` behind: 4 + loss s of world time after the first.
+      expect(seen.t - seen.a).toBeCloseTo(4 + loss, 2);
+      expect(band.clockLosses).toBe(1);
+      expect(band.faults).toEqual([]);
+    },
+  );
 });
 
 describe("scanning rules", () => {

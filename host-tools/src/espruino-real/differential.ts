@@ -187,6 +187,7 @@ function simSide(opts: DifferentialOptions, s: Seeds, powerOnAt: number): { side
     mathRandomState: s.math,
     // The real interpreter runs JavaScript in no virtual time: so does the simulator here.
     cpuClock: false,
+    restartClockLossSeconds: 0,
   });
   const air: AirEvent[] = [];
   const record = () => {

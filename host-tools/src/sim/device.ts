@@ -62,6 +62,15 @@ export interface DeviceOptions {
    * (the differential test). Default true.
    */
   cpuClock?: boolean;
+  /**
+   * Seconds the clock loses at each BLE stack restart (NRF.setAddress, services changed): jsble_restart_softdevice
+   * reads the system time, disables and re-enables the SoftDevice (which owns RTC0, the clock's counter) and sets
+   * the time it read back, so the restart's own duration is lost, and timers fire that much later. The duration is
+   * not published; the default is the pessimistic end, the 32.768 kHz crystal's start-up time (nRF52832 product
+   * specification, LFXO t_START typ. 0.25 s) should the SoftDevice restart the low-frequency clock. 0 turns it off
+   * (the differential test: the real interpreter's board shim restarts nothing).
+   */
+  restartClockLossSeconds?: number;
   mathRandomState?: readonly number[];
   /** Scan-packet FIFO: packets queued while JavaScript is busy beyond this are dropped (default 22: the stack's 1 KB event
    * buffer, shared/ESPRUINO.md). */
@@ -84,6 +93,9 @@ export const CPU_COST = {
   flashWord: 0.000041,
   flashPageErase: 0.085,
 };
+
+/** The clock's loss at a BLE stack restart, seconds (DeviceOptions.restartClockLossSeconds). */
+export const RESTART_CLOCK_LOSS_S = 0.25;
 
 interface Timer {
   id: number;
@@ -249,6 +261,26 @@ export class EspruinoDevice implements RadioNode {
     this.clockBase = seconds;
     this.clockRef = this.localNow();
   }
+
+  /**
+   * A BLE stack restart: the clock loses `restartClockLossSeconds` (see DeviceOptions) and the interpreter is blocked
+   * meanwhile; pending timers keep their due times on the device clock, so they fire that much later.
+   */
+  stackRestarted(): void {
+    const lost = this.opts.restartClockLossSeconds ?? RESTART_CLOCK_LOSS_S;
+    if (!(lost > 0) || !this.on) return;
+    this.clockLosses++;
+    this.clockBase = this.deviceTime() - lost;
+    this.clockRef = this.localNow();
+    this.busy(lost);
+    for (const t of this.timers.values()) {
+      if (t.ev) t.ev.cancelled = true;
+      this.armTimer(t);
+    }
+  }
+
+  /** BLE stack restarts that cost the clock time (stackRestarted). */
+  clockLosses = 0;
 
   // ------------------------------------------------------------------------------------------ power
 

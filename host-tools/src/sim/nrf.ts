@@ -321,6 +321,7 @@ export class NrfStack implements Advertiser {
     }
     this.advChanged();
     this.restarted = { t: this.device.world.now, st: this.advert() };
+    this.device.stackRestarted();
   }
 
   // ------------------------------------------------------------------------------------------ connections
