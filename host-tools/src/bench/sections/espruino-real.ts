@@ -18,9 +18,11 @@ import { BenchFigure, BenchSection } from "../types";
  */
 /**
  * Virtual days per board. The interpreter runs ~9 s of wall time per virtual hour per band on this machine, so the
- * issue's 7 days x 4 boards (~100 min) is left to a long run; the bench runs one day per board.
+ * issue's 7 days x 5 boards (~2 h) is a long run: `TRACELET_REAL_DAYS=7 tracelet bench --only espruino-real`
+ * (and `TRACELET_REAL_BOARDS=puckjs,mdbt42q` to pick boards); the bench runs one day per board.
  */
-const DAYS = 1;
+const DAYS = Math.max(1, Math.floor(Number(process.env.TRACELET_REAL_DAYS ?? 1)) || 1);
+const BOARDS = (process.env.TRACELET_REAL_BOARDS ?? "").split(",").filter(Boolean);
 const QUICK_HOURS = 6;
 const TARGET_FRACTION = 0.65;
 const LAYOUT_BOUND = 1.08;
@@ -49,7 +51,10 @@ export const espruinoRealSection: BenchSection = {
     if (missing) return { skipped: missing, boards: [], pass: false };
     const hours = opts.quick ? QUICK_HOURS : DAYS * 24;
     const boards: BoardResult[] = [];
-    for (const b of loadAllBoards()) {
+    const all = loadAllBoards();
+    const unknown = BOARDS.filter((id) => !all.some((b) => b.id === id));
+    if (unknown.length) throw new Error(`TRACELET_REAL_BOARDS: unknown board ${unknown.join(", ")}`);
+    for (const b of all.filter((x) => !BOARDS.length || BOARDS.includes(x.id))) {
       const r = await runRealLife({
         board: b.id,
         hours,
