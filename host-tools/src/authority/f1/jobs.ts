@@ -2,7 +2,7 @@ import { open } from "../crypto/secret-box";
 import { BandLogRow, ContactWrite, EscrowBandRow, F1Job, F1JobPlan, F1LogFinish, F1Sighting } from "../store/store";
 import { buildDayIndexes } from "./day-index";
 import { aggregateContact, groupSightings } from "./exposure";
-import { resolveLog, ResolveStats } from "./resolve";
+import { logStats, resolveLog, ResolveStats } from "./resolve";
 import { decodeStoredLog, F1Deps, f1SightingsOf, ResolutionSummary } from "./service";
 import { placeSightings } from "./sightings";
 
@@ -192,19 +192,7 @@ export function mergeJobSummaries(summaries: string[], contacts: ContactWrite[])
   const jobs = summaries.map((s) => JSON.parse(s) as JobSummary);
   const first = jobs[0].stats;
   const out: ResolutionSummary & { jobs: number } = {
-    sightings: first.sightings,
-    skippedMonotonic: first.skippedMonotonic,
-    skippedBluezone: first.skippedBluezone,
-    skippedOutOfRange: first.skippedOutOfRange,
-    cappedSpans: first.cappedSpans,
-    days: 0,
-    bandsScanned: 0,
-    bandDays: 0,
-    rpisComputed: 0,
-    unsealFailures: 0,
-    aemRejected: 0,
-    matches: 0,
-    ms: 0,
+    ...logStats(first, 0),
     newSightings: 0,
     contacts: contacts.length,
     closeContacts: contacts.filter((c) => c.closeContact).length,

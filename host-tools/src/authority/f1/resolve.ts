@@ -59,18 +59,19 @@ export interface ResolveStats {
   ms: number;
 }
 
-export async function resolveLog(input: ResolveInput): Promise<{ matches: ResolvedMatch[]; stats: ResolveStats }> {
-  const t0 = Date.now();
-  const placed = placeSightings(input.log, input.now, input.maxAgeDays);
-  const allDays = buildDayIndexes(placed.sightings, input.tolerance);
-  const days = input.onlyDay === undefined ? allDays : allDays.filter((d) => d.day === input.onlyDay);
-  const stats: ResolveStats = {
-    sightings: placed.sightings.length,
-    skippedMonotonic: placed.skipped.monotonic,
-    skippedBluezone: placed.skipped.bluezone,
-    skippedOutOfRange: placed.skipped.outOfRange,
-    cappedSpans: placed.cappedSpans,
-    days: days.length,
+/** The log's own counts (taken once per log) with every per-key count still zero. */
+export function logStats(
+  log: Pick<ResolveStats, "sightings" | "skippedMonotonic" | "skippedBluezone" | "skippedOutOfRange" | "cappedSpans">,
+  days: number,
+): ResolveStats {
+  const { sightings, skippedMonotonic, skippedBluezone, skippedOutOfRange, cappedSpans } = log;
+  return {
+    sightings,
+    skippedMonotonic,
+    skippedBluezone,
+    skippedOutOfRange,
+    cappedSpans,
+    days,
     bandsScanned: 0,
     bandDays: 0,
     rpisComputed: 0,
@@ -79,6 +80,23 @@ export async function resolveLog(input: ResolveInput): Promise<{ matches: Resolv
     matches: 0,
     ms: 0,
   };
+}
+
+export async function resolveLog(input: ResolveInput): Promise<{ matches: ResolvedMatch[]; stats: ResolveStats }> {
+  const t0 = Date.now();
+  const placed = placeSightings(input.log, input.now, input.maxAgeDays);
+  const allDays = buildDayIndexes(placed.sightings, input.tolerance);
+  const days = input.onlyDay === undefined ? allDays : allDays.filter((d) => d.day === input.onlyDay);
+  const stats = logStats(
+    {
+      sightings: placed.sightings.length,
+      skippedMonotonic: placed.skipped.monotonic,
+      skippedBluezone: placed.skipped.bluezone,
+      skippedOutOfRange: placed.skipped.outOfRange,
+      cappedSpans: placed.cappedSpans,
+    },
+    days.length,
+  );
   const raw: { f1BandId: string; sighting: Sighting; enin: number; tek: Buffer; rpi: Buffer }[] = [];
   if (days.length > 0) {
     const engine = new EscrowRpiEngine();
