@@ -18,7 +18,7 @@ import * as http from "http";
 import { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { HttpError, parseWith } from "./http/errors";
-import { Lockout, LockoutTable, LOOPBACK_PROXIES, proxyMatcher } from "./http/rate-limit";
+import { Lockout, LockoutTable, LOOPBACK_PROXIES, proxyMatcher, RateLimiter, RateLimitTable } from "./http/rate-limit";
 import { buildHttp, lockoutKeys, PreBodyContext, RequestContext, RouteDef, RouterOptions } from "./http/router";
 import { PublishRequest, PublishService } from "./publish";
 import { AuthoritySecrets } from "./secrets";
@@ -64,6 +64,8 @@ export class AuthorityApp {
   };
   private readonly routerOptions: RouterOptions;
   private readonly lockout: LockoutTable | null;
+  /** The rate-limit buckets: in the shared database (PostgreSQL), else in memory (RateLimiter). */
+  readonly rateLimiter: RateLimitTable;
   private readonly nowMs: () => number;
   private readonly log: (line: string) => void;
   private readonly background: boolean;
@@ -117,9 +119,11 @@ export class AuthorityApp {
       maxFailures: rl.lockoutFailures,
       windowS: rl.lockoutWindowMinutes * 60,
       lockS: rl.lockoutMinutes * 60,
+      maxBuckets: rl.maxBuckets,
     };
     // A store shared by several API nodes keeps the limits in the database, so they hold across the nodes.
     const shared = o.store.sharedGuards?.(lockoutSettings, this.nowMs);
+    this.rateLimiter = shared?.rateLimiter ?? new RateLimiter(this.nowMs, rl.maxBuckets);
     this.lockout = rl.enabled
       ? (shared?.lockout ??
         new Lockout(this.nowMs, lockoutSettings.maxFailures, lockoutSettings.windowS, lockoutSettings.lockS))
@@ -142,7 +146,7 @@ export class AuthorityApp {
       },
       trustedProxies: proxyMatcher(proxies),
       lockout: this.lockout,
-      rateLimiter: shared?.rateLimiter,
+      rateLimiter: this.rateLimiter,
       nowMs: this.nowMs,
       log: this.log,
       defaultBodyLimit: o.config.limits.jsonBytes,

@@ -199,6 +199,12 @@ export const AuthorityConfigSchema = z
         /** Window in which those failures are counted, and how long the lockout lasts. */
         lockoutWindowMinutes: z.number().int().min(1).max(1440).default(15),
         lockoutMinutes: z.number().int().min(1).max(1440).default(15),
+        /**
+         * Most rate-limit buckets kept at once (client address x route class), in memory (SQLite) or in the
+         * shared rate_buckets table (PostgreSQL): a flood of new addresses evicts idle and least recently used
+         * buckets instead of growing the table.
+         */
+        maxBuckets: z.number().int().min(16).max(10_000_000).default(100_000),
       })
       .prefault({}),
     /** How long data is kept; purged by the background work (hourly). */
