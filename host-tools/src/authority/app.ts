@@ -10,6 +10,7 @@ import {
 import { AuthorityConfig } from "./config";
 import { ContactList, ContactQuery, ContactStatusRequest } from "./contacts";
 import { deriveServerSubkeys } from "./crypto/server-keys";
+import { publicKeyPem, signingKeysJson } from "./export/signing-keys";
 import { ExportBatcher } from "./export/batches";
 import { directoryTarget, EXPORT_FILE_NAME, ExportPublisher, ExportTarget } from "./export/publish-dir";
 import { bucketTarget } from "./export/publish-s3";
@@ -102,7 +103,8 @@ export class AuthorityApp {
         target,
         store: o.store,
         retentionDays: o.config.exports.retentionDays,
-        signingKeyPem: o.secrets.exportPublicKey.export({ type: "spki", format: "pem" }) as string,
+        signingKeyPem: publicKeyPem(o.secrets.exportPublicKey),
+        signingKeysJson: signingKeysJson(o.config.exports.keyId, o.secrets.exportKeys),
         log: this.log,
       });
     this.exportDir = o.config.exports.publishDir ? publishTo(directoryTarget(o.config.exports.publishDir)) : null;
@@ -452,8 +454,20 @@ export class AuthorityApp {
         handler: async () => ({
           ...this.servingExports(),
           status: 200,
-          body: this.secrets.exportPublicKey.export({ type: "spki", format: "pem" }) as string,
+          body: publicKeyPem(this.secrets.exportPublicKey),
           contentType: "application/x-pem-file",
+          headers: { "Cache-Control": "public, max-age=300" },
+        }),
+      },
+      {
+        method: "GET",
+        path: "/v1/exports/signing-keys.json",
+        rate: "public",
+        handler: async () => ({
+          ...this.servingExports(),
+          status: 200,
+          body: signingKeysJson(c.exports.keyId, this.secrets.exportKeys),
+          contentType: "application/json",
           headers: { "Cache-Control": "public, max-age=300" },
         }),
       },
