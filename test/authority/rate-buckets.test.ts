@@ -50,6 +50,36 @@ describeEachBackend("rate-limit buckets bounded between purges", (backend) => {
   });
 });
 
+describeEachBackend("lockout entries bounded by the API keys", (backend) => {
+  test("failed guesses from many addresses with one key add at most lockoutFailures address entries", async () => {
+    const t = await startTestAuthority(
+      { trustProxy: true, rateLimits: { verifyPerMinute: 1000, lockoutFailures: 5 } },
+      testDb(backend),
+    );
+    try {
+      const statuses: string[] = [];
+      for (let i = 0; i < 200; i++) {
+        const r = await call(t, "POST", "/api/verify", {
+          key: t.kioskKey,
+          json: { code: String(40000000 + i) },
+          headers: { "x-forwarded-for": `2001:db8::${(i + 1).toString(16)}` },
+        });
+        statuses.push(r.json.code);
+      }
+      // Five failures lock the key out: every later guess is refused before it can fail (and add an entry).
+      expect(statuses.slice(0, 5).every((c) => c !== "locked_out")).toBe(true);
+      expect(statuses.slice(5)).toEqual(new Array(195).fill("locked_out"));
+      if (backend === "postgres") {
+        const rows = await t.rawSql("SELECT key FROM auth_lockouts ORDER BY key");
+        expect(rows.filter((r) => String(r.key).startsWith("ip|"))).toHaveLength(5);
+        expect(rows.filter((r) => String(r.key).startsWith("key|"))).toHaveLength(1);
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe("bucket slots", () => {
   test("a key's candidate slots are distinct, in range and the same every time", () => {
     for (const key of ["public|203.0.113.1", "verify|::1", "x"]) {
