@@ -206,7 +206,8 @@ export const AuthorityConfigSchema = z
         /**
          * Most rate-limit buckets kept at once (client address x route class), in memory (SQLite) or in the
          * shared rate_buckets table (PostgreSQL): a flood of new addresses evicts idle and least recently used
-         * buckets instead of growing the table.
+         * buckets instead of growing the table. Lowered, the buckets in slots past the new bound go as they
+         * idle (hourly purge).
          */
         maxBuckets: z.number().int().min(16).max(10_000_000).default(100_000),
       })

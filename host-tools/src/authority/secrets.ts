@@ -5,12 +5,6 @@ import { AuthorityConfig } from "./config";
 import { ApiKeyEntry, digestApiKey, Role } from "./crypto/api-keys";
 import { decodeBase64Strict } from "./crypto/base64";
 
-/**
- * The authority's secrets, kept apart from its config: the 32-byte server key (seals escrow secrets and
- * revision tokens, keys the code hashes), the ES256 key that signs verification certificates, the ECDSA P-256
- * key(s) that sign export files (several during a key rotation: `tracelet authority export-keys`), and API keys. On first start without a secrets file one is generated with
- * mode 0600; nothing secret is ever logged.
- */
 /** A verification_key_version: what phones and their OS vendors name the key by. */
 export const ExportKeyVersion = z
   .string()
@@ -21,12 +15,18 @@ export const ExportKeyVersion = z
 /** Most export signing keys a secrets file holds (signing and retired). */
 export const MAX_EXPORT_KEYS = 16;
 
+/**
+ * The authority's secrets, kept apart from its config: the 32-byte server key (seals escrow secrets and
+ * revision tokens, keys the code hashes), the ES256 key that signs verification certificates, the ECDSA P-256
+ * key(s) that sign export files (several during a key rotation: `tracelet authority export-keys`), and API
+ * keys. On first start without a secrets file one is generated with mode 0600; nothing secret is ever logged.
+ */
 const SecretsFileSchema = z
   .object({
     version: z.literal(1),
     serverKey: z.string(),
     certificateSigningKey: z.string(),
-    /** The one export signing key of a file that has never had a rotation (its version: config exports.keyVersion). */
+    /** The one export signing key of a file never rotated (its version: the config's exports.keyVersion). */
     exportSigningKey: z.string().optional(),
     /**
      * The export signing keys, oldest first, once keys are managed with `tracelet authority export-keys`:
@@ -134,7 +134,7 @@ export function parseSecretsFile(raw: unknown): SecretsFile {
   return r.data;
 }
 
-/** Turns a secrets file into keys, checking that both signing keys are ECDSA P-256. */
+/** Turns a secrets file into keys, checking that every signing key is ECDSA P-256. */
 export function secretsFromFile(raw: unknown, config: AuthorityConfig): AuthoritySecrets {
   const s = parseSecretsFile(raw);
   const serverKey = decodeBase64Strict(s.serverKey);
