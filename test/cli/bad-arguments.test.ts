@@ -149,6 +149,11 @@ const CASES: [string[], number, RegExp][] = [
   ],
   [["authority", "export-keys", "list"], USAGE, /pass --secrets <file>/],
   [
+    ["authority", "export-keys", "remove", "--secrets", path.join(dir, "s.json")],
+    USAGE,
+    /required option '--key-version <v>'/,
+  ],
+  [
     ["authority", "export-keys", "retire", "--secrets", path.join(dir, "none.json"), "--key-version", "v1"],
     FILE,
     /--secrets: cannot read .*none\.json: .*ENOENT/,
