@@ -48,12 +48,12 @@ async function publish(t: TestAuthority, days = 3, today?: number): Promise<void
   expect(r.status).toBe(200);
 }
 
-/** Asserts the static server answers index.txt, signing-key.pem and every listed zip byte for byte like the API. */
+/** Asserts the static server answers index.txt, signing-key.pem, signing-keys.json and every listed zip byte for byte like the API. */
 async function expectSameAsApi(api: string, cdn: string): Promise<string[]> {
   const index = await get(api, "/v1/exports/index.txt");
   expect(index.status).toBe(200);
   const names = index.body.toString("utf8").split("\n").filter(Boolean);
-  for (const p of ["v1/exports/index.txt", "v1/exports/signing-key.pem", ...names]) {
+  for (const p of ["v1/exports/index.txt", "v1/exports/signing-key.pem", "v1/exports/signing-keys.json", ...names]) {
     const [a, b] = [await get(api, "/" + p), await get(cdn, "/" + p)];
     expect([p, b.status]).toEqual([p, 200]);
     expect(b.body.equals(a.body)).toBe(true);
@@ -242,6 +242,7 @@ describe("exports.serve false: API nodes leave phone traffic to the CDN", () => 
   test.each([
     ["/v1/exports/index.txt"],
     ["/v1/exports/signing-key.pem"],
+    ["/v1/exports/signing-keys.json"],
     ["/v1/exports/1741600800-1741604400-00001.zip"],
   ])("%s answers 404 exports_not_served naming the CDN", async (p) => {
     t = await startTestAuthority({ exports: { serve: false, cdnUrl: "https://cdn.example.org/v1/exports/" } });
@@ -308,7 +309,12 @@ describeEachBackend("tracelet authority exports write", (backend: Backend) => {
         /^v1\/exports\/\d+-\d+-00001\.zip\n/,
       );
       const stored = (await t.store.listExportFiles(-1)).map((f) => "v1/exports/" + f.name);
-      for (const p of ["v1/exports/index.txt", "v1/exports/signing-key.pem", ...stored]) {
+      for (const p of [
+        "v1/exports/index.txt",
+        "v1/exports/signing-key.pem",
+        "v1/exports/signing-keys.json",
+        ...stored,
+      ]) {
         const [a, b] = [await get(t.url, "/" + p), await get(cdn.url, "/" + p)];
         expect([p, a.status, b.status]).toEqual([p, 200, 200]);
         expect(b.body.equals(a.body)).toBe(true);

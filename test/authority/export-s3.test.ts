@@ -109,7 +109,12 @@ describeEachBackend("export bucket for a CDN (S3-compatible)", (backend: Backend
     expect(names.length).toBeGreaterThanOrEqual(1);
     const listed = await direct.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: "phones/" }));
     expect((listed.Contents ?? []).map((o) => o.Key).sort()).toEqual(
-      ["phones/v1/exports/index.txt", "phones/v1/exports/signing-key.pem", ...names.map((n) => "phones/" + n)].sort(),
+      [
+        "phones/v1/exports/index.txt",
+        "phones/v1/exports/signing-key.pem",
+        "phones/v1/exports/signing-keys.json",
+        ...names.map((n) => "phones/" + n),
+      ].sort(),
     );
     const idx = await object("phones/v1/exports/index.txt");
     expect(idx.body.toString("utf8")).toBe(index.text);
@@ -122,6 +127,10 @@ describeEachBackend("export bucket for a CDN (S3-compatible)", (backend: Backend
     }
     const pem = await call(t, "GET", "/v1/exports/signing-key.pem");
     expect((await object("phones/v1/exports/signing-key.pem")).body.toString("utf8")).toBe(pem.text);
+    const keys = await call(t, "GET", "/v1/exports/signing-keys.json");
+    const keysObject = await object("phones/v1/exports/signing-keys.json");
+    expect(keysObject.body.toString("utf8")).toBe(keys.text);
+    expect(keysObject.type).toBe("application/json");
 
     // index.txt is put after every zip it names.
     const puts = proxy.requests.filter((r) => r.method === "PUT").map((r) => r.path.split("/").pop()!);

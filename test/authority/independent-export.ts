@@ -84,3 +84,44 @@ async function unzip(zip: Buffer): Promise<Map<string, Buffer>> {
   }
   return out;
 }
+
+export interface IndependentSignature {
+  keyId: string;
+  keyVersion: string;
+  algorithm: string;
+  batchNum: number;
+  batchSize: number;
+  signature: Buffer;
+}
+
+/**
+ * Every signature in an export zip's export.sig, and the signature infos export.bin lists, for files signed by
+ * several keys (a key rotation's overlap). `verifies` checks one signature against a PEM public key.
+ */
+export async function readExportSignatures(zip: Buffer): Promise<{
+  infos: { keyId: string; keyVersion: string; algorithm: string }[];
+  signatures: IndependentSignature[];
+  verifies: (s: IndependentSignature, publicKeyPem: string) => boolean;
+}> {
+  const files = await unzip(zip);
+  const bin = files.get("export.bin");
+  const sig = files.get("export.sig");
+  if (!bin || !sig) throw new Error(`zip holds ${[...files.keys()].join(", ")}`);
+  const e = ExportMsg.toObject(ExportMsg.decode(bin.subarray(16)), { longs: Number, enums: String, defaults: true });
+  const list = SignatureListMsg.toObject(SignatureListMsg.decode(sig), { enums: String, defaults: true });
+  const info = (i: Record<string, string>) => ({
+    keyId: i.verification_key_id,
+    keyVersion: i.verification_key_version,
+    algorithm: i.signature_algorithm,
+  });
+  return {
+    infos: (e.signature_infos as Record<string, string>[]).map(info),
+    signatures: (list.signatures as Record<string, unknown>[]).map((s) => ({
+      ...info(s.signature_info as Record<string, string>),
+      batchNum: s.batch_num as number,
+      batchSize: s.batch_size as number,
+      signature: Buffer.from(s.signature as Uint8Array),
+    })),
+    verifies: (s, pem) => verify("sha256", bin, { key: pem, dsaEncoding: "der" }, s.signature),
+  };
+}

@@ -141,6 +141,23 @@ const CASES: [string[], number, RegExp][] = [
     FILE,
     /--in: cannot read .*none\.json: .*ENOENT/,
   ],
+  [["authority", "export-keys"], USAGE, /no command given/],
+  [
+    ["authority", "export-keys", "add", "--secrets", path.join(dir, "s.json")],
+    USAGE,
+    /required option '--key-version <v>'/,
+  ],
+  [["authority", "export-keys", "list"], USAGE, /pass --secrets <file>/],
+  [
+    ["authority", "export-keys", "remove", "--secrets", path.join(dir, "s.json")],
+    USAGE,
+    /required option '--key-version <v>'/,
+  ],
+  [
+    ["authority", "export-keys", "retire", "--secrets", path.join(dir, "none.json"), "--key-version", "v1"],
+    FILE,
+    /--secrets: cannot read .*none\.json: .*ENOENT/,
+  ],
   // flash: every option is checked before a band is waited for or touched
   [["flash", "--port", "sim", ...REG], USAGE, /--board <id> is required \(tracelet boards lists them\)/],
   [["flash", "--board", "moon", "--port", "sim", ...REG], BOARD, /unknown board "moon" \(known boards: .*puckjs/],

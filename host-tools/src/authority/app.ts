@@ -10,6 +10,7 @@ import {
 import { AuthorityConfig } from "./config";
 import { ContactList, ContactQuery, ContactStatusRequest } from "./contacts";
 import { deriveServerSubkeys } from "./crypto/server-keys";
+import { publicKeyPem, signingKeysJson } from "./export/signing-keys";
 import { ExportBatcher } from "./export/batches";
 import { directoryTarget, EXPORT_FILE_NAME, ExportPublisher, ExportTarget } from "./export/publish-dir";
 import { bucketTarget } from "./export/publish-s3";
@@ -18,7 +19,7 @@ import * as http from "http";
 import { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { HttpError, parseWith } from "./http/errors";
-import { Lockout, LockoutTable, LOOPBACK_PROXIES, proxyMatcher } from "./http/rate-limit";
+import { Lockout, LockoutTable, LOOPBACK_PROXIES, proxyMatcher, RateLimiter, RateLimitTable } from "./http/rate-limit";
 import { buildHttp, lockoutKeys, PreBodyContext, RequestContext, RouteDef, RouterOptions } from "./http/router";
 import { PublishRequest, PublishService } from "./publish";
 import { AuthoritySecrets } from "./secrets";
@@ -64,6 +65,8 @@ export class AuthorityApp {
   };
   private readonly routerOptions: RouterOptions;
   private readonly lockout: LockoutTable | null;
+  /** The rate-limit buckets: in the shared database (PostgreSQL), else in memory (RateLimiter). */
+  readonly rateLimiter: RateLimitTable;
   private readonly nowMs: () => number;
   private readonly log: (line: string) => void;
   private readonly background: boolean;
@@ -100,7 +103,8 @@ export class AuthorityApp {
         target,
         store: o.store,
         retentionDays: o.config.exports.retentionDays,
-        signingKeyPem: o.secrets.exportPublicKey.export({ type: "spki", format: "pem" }) as string,
+        signingKeyPem: publicKeyPem(o.secrets.exportPublicKey),
+        signingKeysJson: signingKeysJson(o.config.exports.keyId, o.secrets.exportKeys),
         log: this.log,
       });
     this.exportDir = o.config.exports.publishDir ? publishTo(directoryTarget(o.config.exports.publishDir)) : null;
@@ -117,9 +121,11 @@ export class AuthorityApp {
       maxFailures: rl.lockoutFailures,
       windowS: rl.lockoutWindowMinutes * 60,
       lockS: rl.lockoutMinutes * 60,
+      maxBuckets: rl.maxBuckets,
     };
     // A store shared by several API nodes keeps the limits in the database, so they hold across the nodes.
     const shared = o.store.sharedGuards?.(lockoutSettings, this.nowMs);
+    this.rateLimiter = shared?.rateLimiter ?? new RateLimiter(this.nowMs, rl.maxBuckets);
     this.lockout = rl.enabled
       ? (shared?.lockout ??
         new Lockout(this.nowMs, lockoutSettings.maxFailures, lockoutSettings.windowS, lockoutSettings.lockS))
@@ -142,7 +148,7 @@ export class AuthorityApp {
       },
       trustedProxies: proxyMatcher(proxies),
       lockout: this.lockout,
-      rateLimiter: shared?.rateLimiter,
+      rateLimiter: this.rateLimiter,
       nowMs: this.nowMs,
       log: this.log,
       defaultBodyLimit: o.config.limits.jsonBytes,
@@ -448,8 +454,20 @@ export class AuthorityApp {
         handler: async () => ({
           ...this.servingExports(),
           status: 200,
-          body: this.secrets.exportPublicKey.export({ type: "spki", format: "pem" }) as string,
+          body: publicKeyPem(this.secrets.exportPublicKey),
           contentType: "application/x-pem-file",
+          headers: { "Cache-Control": "public, max-age=300" },
+        }),
+      },
+      {
+        method: "GET",
+        path: "/v1/exports/signing-keys.json",
+        rate: "public",
+        handler: async () => ({
+          ...this.servingExports(),
+          status: 200,
+          body: signingKeysJson(c.exports.keyId, this.secrets.exportKeys),
+          contentType: "application/json",
           headers: { "Cache-Control": "public, max-age=300" },
         }),
       },

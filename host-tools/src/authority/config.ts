@@ -127,7 +127,11 @@ export const AuthorityConfigSchema = z
         retentionDays: z.number().int().min(1).max(60).default(14),
         /** SignatureInfo fields (what phone apps are configured with). */
         keyId: z.string().min(1).max(64).default("tracelet"),
-        keyVersion: z.string().min(1).max(64).default("v1"),
+        /**
+         * verification_key_version of a secrets file's single export key (default "v1"). Once keys are rotated
+         * with `tracelet authority export-keys`, each key's version is in the secrets file and this must be unset.
+         */
+        keyVersion: z.string().min(1).max(64).optional(),
         /**
          * Exports for a CDN: after each export pass, the export files, index.txt and signing-key.pem are written to
          * `<publishDir>/v1/exports/` (the paths phones fetch), for a static server or CDN origin serving publishDir.
@@ -199,6 +203,13 @@ export const AuthorityConfigSchema = z
         /** Window in which those failures are counted, and how long the lockout lasts. */
         lockoutWindowMinutes: z.number().int().min(1).max(1440).default(15),
         lockoutMinutes: z.number().int().min(1).max(1440).default(15),
+        /**
+         * Most rate-limit buckets kept at once (client address x route class), in memory (SQLite) or in the
+         * shared rate_buckets table (PostgreSQL): a flood of new addresses evicts idle and least recently used
+         * buckets instead of growing the table. Lowered, the buckets in slots past the new bound go as they
+         * idle (hourly purge).
+         */
+        maxBuckets: z.number().int().min(16).max(10_000_000).default(100_000),
       })
       .prefault({}),
     /** How long data is kept; purged by the background work (hourly). */

@@ -5,18 +5,47 @@ import { AuthorityConfig } from "./config";
 import { ApiKeyEntry, digestApiKey, Role } from "./crypto/api-keys";
 import { decodeBase64Strict } from "./crypto/base64";
 
+/** A verification_key_version: what phones and their OS vendors name the key by. */
+export const ExportKeyVersion = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces");
+
+/** Most export signing keys a secrets file holds (signing and retired). */
+export const MAX_EXPORT_KEYS = 16;
+
 /**
  * The authority's secrets, kept apart from its config: the 32-byte server key (seals escrow secrets and
  * revision tokens, keys the code hashes), the ES256 key that signs verification certificates, the ECDSA P-256
- * key that signs export files, and API keys. On first start without a secrets file one is generated with
- * mode 0600; nothing secret is ever logged.
+ * key(s) that sign export files (several during a key rotation: `tracelet authority export-keys`), and API
+ * keys. On first start without a secrets file one is generated with mode 0600; nothing secret is ever logged.
  */
 const SecretsFileSchema = z
   .object({
     version: z.literal(1),
     serverKey: z.string(),
     certificateSigningKey: z.string(),
-    exportSigningKey: z.string(),
+    /** The one export signing key of a file never rotated (its version: the config's exports.keyVersion). */
+    exportSigningKey: z.string().optional(),
+    /**
+     * The export signing keys, oldest first, once keys are managed with `tracelet authority export-keys`:
+     * `signing` keys sign every new export file (several during a rotation's overlap); the others are retired
+     * and only published, so files they signed still verify.
+     */
+    exportSigningKeys: z
+      .array(
+        z
+          .object({
+            version: ExportKeyVersion,
+            key: z.string(),
+            signing: z.boolean(),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(MAX_EXPORT_KEYS)
+      .optional(),
     apiKeys: z
       .array(
         z.object({
@@ -31,13 +60,51 @@ const SecretsFileSchema = z
 
 export type SecretsFile = z.infer<typeof SecretsFileSchema>;
 
+/** One export signing key: its version (verification_key_version) and whether it signs new files. */
+export interface ExportSigningKey {
+  version: string;
+  key: KeyObject;
+  publicKey: KeyObject;
+  signing: boolean;
+}
+
 export interface AuthoritySecrets {
   serverKey: Buffer;
   certificateKey: KeyObject;
   certificatePublicKey: KeyObject;
+  /** The current export signing key: the newest of the signing ones (signing-key.pem publishes it). */
   exportKey: KeyObject;
   exportPublicKey: KeyObject;
+  /** Every export key, oldest first; the signing ones each sign every new export file. */
+  exportKeys: ExportSigningKey[];
   apiKeys: ApiKeyEntry[];
+}
+
+/** The version a secrets file with a single `exportSigningKey` names its key by (config exports.keyVersion). */
+export function legacyExportKeyVersion(config: AuthorityConfig): string {
+  return config.exports.keyVersion ?? "v1";
+}
+
+/**
+ * A secrets file's export keys as `exportSigningKeys` entries (a single `exportSigningKey` becomes one signing
+ * key named by `legacyVersion`). Checks that exactly one of the two forms is present, that versions are unique and
+ * that at least one key signs.
+ */
+export function exportKeyEntries(s: SecretsFile, legacyVersion: string): NonNullable<SecretsFile["exportSigningKeys"]> {
+  if (s.exportSigningKey !== undefined && s.exportSigningKeys !== undefined)
+    throw new Error("invalid secrets file: it holds both exportSigningKey and exportSigningKeys; keep one");
+  if (s.exportSigningKey === undefined && s.exportSigningKeys === undefined)
+    throw new Error("invalid secrets file: exportSigningKey (or exportSigningKeys) is missing");
+  const list = s.exportSigningKeys ?? [{ version: legacyVersion, key: s.exportSigningKey as string, signing: true }];
+  const seen = new Set<string>();
+  for (const k of list) {
+    if (seen.has(k.version))
+      throw new Error(`invalid secrets file: exportSigningKeys holds version "${k.version}" twice`);
+    seen.add(k.version);
+  }
+  if (!list.some((k) => k.signing))
+    throw new Error("invalid secrets file: no key in exportSigningKeys is signing (at least one must be)");
+  return list;
 }
 
 export function generateSecretsFile(): SecretsFile {
@@ -56,20 +123,35 @@ export function generateSecretsFile(): SecretsFile {
   };
 }
 
-/** Turns a secrets file into keys, checking that both signing keys are ECDSA P-256. */
-export function secretsFromFile(raw: unknown, config: AuthorityConfig): AuthoritySecrets {
+/** Checks a secrets file's shape (not its keys: secretsFromFile does); throws naming the fields at fault. */
+export function parseSecretsFile(raw: unknown): SecretsFile {
   const r = SecretsFileSchema.safeParse(raw);
   if (!r.success) {
     throw new Error(
       "invalid secrets file: " + r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
     );
   }
-  const s = r.data;
+  return r.data;
+}
+
+/** Turns a secrets file into keys, checking that every signing key is ECDSA P-256. */
+export function secretsFromFile(raw: unknown, config: AuthorityConfig): AuthoritySecrets {
+  const s = parseSecretsFile(raw);
   const serverKey = decodeBase64Strict(s.serverKey);
   if (!serverKey || serverKey.length !== 32)
     throw new Error("invalid secrets file: serverKey must be 32 bytes, base64");
   const certificateKey = p256Key(s.certificateSigningKey, "certificateSigningKey");
-  const exportKey = p256Key(s.exportSigningKey, "exportSigningKey");
+  if (s.exportSigningKeys !== undefined && config.exports.keyVersion !== undefined) {
+    throw new Error(
+      "exports.keyVersion in the config names the version of a secrets file's single export key, but this secrets " +
+        "file lists its export keys with their versions (exportSigningKeys): remove exports.keyVersion from the config",
+    );
+  }
+  const exportKeys = exportKeyEntries(s, legacyExportKeyVersion(config)).map((k, i): ExportSigningKey => {
+    const key = p256Key(k.key, s.exportSigningKeys ? `exportSigningKeys[${i}].key` : "exportSigningKey");
+    return { version: k.version, key, publicKey: createPublicKey(key), signing: k.signing };
+  });
+  const current = exportKeys.filter((k) => k.signing).pop() as ExportSigningKey;
   const apiKeys: ApiKeyEntry[] = s.apiKeys.map((k) => ({ name: k.name, role: k.role, digest: digestApiKey(k.key) }));
   for (const k of config.apiKeys) {
     apiKeys.push({
@@ -82,8 +164,9 @@ export function secretsFromFile(raw: unknown, config: AuthorityConfig): Authorit
     serverKey,
     certificateKey,
     certificatePublicKey: createPublicKey(certificateKey),
-    exportKey,
-    exportPublicKey: createPublicKey(exportKey),
+    exportKey: current.key,
+    exportPublicKey: current.publicKey,
+    exportKeys,
     apiKeys,
   };
 }
@@ -109,6 +192,11 @@ export function loadOrCreateSecrets(
 
 /** Reads an existing secrets file (refused when group or others can read it); never creates one. */
 export function loadSecretsFile(file: string, config: AuthorityConfig): AuthoritySecrets {
+  return secretsFromFile(readSecretsJson(file), config);
+}
+
+/** The JSON of an existing secrets file (refused when group or others can read it), not yet checked. */
+export function readSecretsJson(file: string): unknown {
   let mode: number;
   try {
     mode = fs.statSync(file).mode & 0o077;
@@ -124,7 +212,7 @@ export function loadSecretsFile(file: string, config: AuthorityConfig): Authorit
   } catch (e) {
     throw new Error(`cannot read secrets file ${file}: ${(e as Error).message}`);
   }
-  return secretsFromFile(raw, config);
+  return raw;
 }
 
 function p256Key(pem: string, field: string): KeyObject {

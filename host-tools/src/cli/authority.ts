@@ -8,6 +8,7 @@ import { AuthorityConfig, loadConfigFile, parseConfig } from "../authority/confi
 import { Actor } from "../authority/crypto/api-keys";
 import { deriveServerSubkeys } from "../authority/crypto/server-keys";
 import { syncExportDir } from "../authority/export/publish-dir";
+import { publicKeyPem, signingKeysJson } from "../authority/export/signing-keys";
 import { HttpError } from "../authority/http/errors";
 import {
   AuthoritySecrets,
@@ -23,6 +24,7 @@ import { openStore } from "../authority/store/open";
 import { isPostgresUrl, redactUrl } from "../authority/store/postgres";
 import { AuthorityStore } from "../authority/store/store";
 import { loadRegistryFile, RegistryFileError, writeRegistryFile } from "../kiosk/registry-file";
+import { registerExportKeys } from "./authority-keys";
 import { CliError, ExitCode } from "./exit-codes";
 import { fileError, isFileSystemError, requireInputFile } from "./files";
 import { parseNumberOption } from "./options";
@@ -79,7 +81,9 @@ export function registerAuthority(program: Command): void {
   const exportsCmd = authority.command("exports").description("export files for phones, for a CDN or static server");
   exportsCmd
     .command("write")
-    .description("write every export file the database holds, index.txt and signing-key.pem to <out>/v1/exports/")
+    .description(
+      "write every export file the database holds, index.txt, signing-key.pem and signing-keys.json to <out>/v1/exports/",
+    )
     .requiredOption("--db <path|url>", "the authority's database: a SQLite file or a postgres:// URL")
     .option(
       "--secrets <file>",
@@ -91,6 +95,7 @@ export function registerAuthority(program: Command): void {
     .action(async (opts: WriteExportsOptions) => {
       await writeExports(opts);
     });
+  registerExportKeys(authority);
   const registry = authority.command("registry").description("the band registry, for kiosks without a link");
   registry
     .command("export")
@@ -258,7 +263,8 @@ async function writeExports(opts: WriteExportsOptions): Promise<void> {
         root: out,
         store,
         indexSince: now - config.exports.retentionDays * 86400,
-        signingKeyPem: secrets.exportPublicKey.export({ type: "spki", format: "pem" }) as string,
+        signingKeyPem: publicKeyPem(secrets.exportPublicKey),
+        signingKeysJson: signingKeysJson(config.exports.keyId, secrets.exportKeys),
         verify: true,
       });
     } catch (e) {

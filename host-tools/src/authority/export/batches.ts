@@ -116,11 +116,17 @@ export class ExportBatcher {
     entries.sort((a, b) => Buffer.compare(a.key.key_data, b.key.key_data));
     const max = this.config.exports.maxKeysPerFile;
     const batchSize = Math.max(1, Math.ceil(entries.length / max));
-    const info = {
-      verification_key_version: this.config.exports.keyVersion,
-      verification_key_id: this.config.exports.keyId,
-      signature_algorithm: SIGNATURE_ALGORITHM,
-    };
+    // Every signing key signs (two during a key rotation's overlap), oldest first, each named in export.bin.
+    const signers = this.secrets.exportKeys
+      .filter((k) => k.signing)
+      .map((k) => ({
+        key: k.key,
+        info: {
+          verification_key_version: k.version,
+          verification_key_id: this.config.exports.keyId,
+          signature_algorithm: SIGNATURE_ALGORITHM,
+        },
+      }));
     const out: ExportFileRow[] = [];
     for (let b = 0; b < batchSize; b++) {
       const chunk = entries.slice(b * max, (b + 1) * max);
@@ -130,18 +136,18 @@ export class ExportBatcher {
         region: this.config.region,
         batch_num: b + 1,
         batch_size: batchSize,
-        signature_infos: [info],
+        signature_infos: signers.map((x) => x.info),
         keys: chunk.filter((e) => !e.revised).map((e) => e.key),
         revised_keys: chunk.filter((e) => e.revised).map((e) => e.key),
       });
-      const sig = encodeSignatureList([
-        {
-          signature_info: info,
+      const sig = encodeSignatureList(
+        signers.map((x) => ({
+          signature_info: x.info,
           batch_num: b + 1,
           batch_size: batchSize,
-          signature: signExport(bin, this.secrets.exportKey),
-        },
-      ]);
+          signature: signExport(bin, x.key),
+        })),
+      );
       const name = `${start}-${end}-${String(b + 1).padStart(5, "0")}.zip`;
       out.push({
         name,

@@ -5,7 +5,7 @@ import { AuthorityStore } from "../store/store";
 import { INDEX_PREFIX } from "./batches";
 
 /**
- * Exports for a CDN: the export files, index.txt and signing-key.pem written to a directory tree with the paths
+ * Exports for a CDN: the export files, index.txt, signing-key.pem and signing-keys.json written to a directory tree with the paths
  * phones fetch from the API (`<root>/v1/exports/...`), so any static server or CDN serving `<root>` answers
  * what `/v1/exports/*` answers. The store stays the source of truth; the directory is a copy that a sync brings
  * up to date:
@@ -33,6 +33,8 @@ export interface ExportDirOptions {
   indexSince: number;
   /** The export signing key's public half (PEM), served as signing-key.pem. */
   signingKeyPem: string;
+  /** Every export key's public half (signing-keys.json, export/signing-keys.ts), served when given. */
+  signingKeysJson?: string;
   /** Compare every existing zip byte for byte with the store and rewrite those that differ (start-up, CLI). */
   verify?: boolean;
 }
@@ -82,6 +84,8 @@ export async function syncExportDir(o: ExportDirOptions): Promise<ExportDirResul
     written++;
   }
   writeIfChanged(path.join(dir, "signing-key.pem"), Buffer.from(o.signingKeyPem, "utf8"));
+  if (o.signingKeysJson !== undefined)
+    writeIfChanged(path.join(dir, "signing-keys.json"), Buffer.from(o.signingKeysJson, "utf8"));
   const listed = (await o.store.listExportFiles(o.indexSince))
     .map((f) => f.name)
     .filter((n) => held.has(n) && fs.existsSync(path.join(dir, n)));
@@ -150,6 +154,7 @@ export interface ExportTarget {
     store: ExportDirStore;
     indexSince: number;
     signingKeyPem: string;
+    signingKeysJson?: string;
     verify: boolean;
   }): Promise<{ files: number; written: number; removed: number; index: string }>;
 }
@@ -185,6 +190,7 @@ export class ExportPublisher {
       store: ExportDirStore;
       retentionDays: number;
       signingKeyPem: string;
+      signingKeysJson?: string;
       log: (line: string) => void;
     },
   ) {}
@@ -217,6 +223,7 @@ export class ExportPublisher {
         store: this.o.store,
         indexSince,
         signingKeyPem: this.o.signingKeyPem,
+        signingKeysJson: this.o.signingKeysJson,
         verify: !this.verified,
       });
       this.lastIndex = r.index;

@@ -35,6 +35,7 @@ const HEADERS: Record<string, { contentType: string; cacheControl: string }> = {
   zip: { contentType: "application/zip", cacheControl: "public, max-age=86400, immutable" },
   "index.txt": { contentType: "text/plain; charset=utf-8", cacheControl: "public, max-age=60" },
   "signing-key.pem": { contentType: "application/x-pem-file", cacheControl: "public, max-age=300" },
+  "signing-keys.json": { contentType: "application/json", cacheControl: "public, max-age=300" },
 };
 
 /** A bucket target for ExportPublisher. `credentials`: explicit ones (tests); the SDK's default chain otherwise. */
@@ -83,6 +84,7 @@ export async function syncExportBucket(o: {
   store: ExportDirStore;
   indexSince: number;
   signingKeyPem: string;
+  signingKeysJson?: string;
   /** Compare every existing zip's MD5 with the store's and upload those that differ. */
   verify: boolean;
 }): Promise<{ files: number; written: number; removed: number; index: string; listed: number }> {
@@ -130,6 +132,7 @@ export async function syncExportBucket(o: {
     if (await put(f.name, row.zip)) written++;
   }
   await put("signing-key.pem", Buffer.from(o.signingKeyPem, "utf8"));
+  if (o.signingKeysJson !== undefined) await put("signing-keys.json", Buffer.from(o.signingKeysJson, "utf8"));
   const listed = (await o.store.listExportFiles(o.indexSince))
     .map((f) => f.name)
     .filter((n) => held.has(n) && inBucket.has(n));

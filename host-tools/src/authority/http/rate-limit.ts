@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import { BlockList, isIP } from "net";
 
 /**
@@ -21,6 +22,29 @@ export interface LockoutSettings {
   maxFailures: number;
   windowS: number;
   lockS: number;
+}
+
+/** What a store keeping the limits in its database needs: the lockout rule and the most buckets kept. */
+export interface GuardSettings extends LockoutSettings {
+  maxBuckets: number;
+}
+
+/** How many slots a new bucket may take: its own hashed candidates, of which the stalest is evicted. */
+export const BUCKET_CANDIDATES = 8;
+
+/**
+ * The slots (0 .. slots - 1) a bucket key may occupy in a table bounded to `slots` buckets: up to
+ * BUCKET_CANDIDATES distinct ones from the key's SHA-256. The same on every node, so all nodes look for a
+ * key's bucket in the same places.
+ */
+export function bucketSlots(key: string, slots: number): number[] {
+  const h = createHash("sha256").update(key, "utf8").digest();
+  const out: number[] = [];
+  for (let i = 0; i < BUCKET_CANDIDATES; i++) {
+    const s = h.readUInt32BE(i * 4) % slots;
+    if (!out.includes(s)) out.push(s);
+  }
+  return out;
 }
 
 /**

@@ -442,4 +442,27 @@ CREATE INDEX f1_jobs_open ON f1_jobs(id) WHERE status IN ('pending', 'running');
 `,
     },
   },
+  {
+    version: 7,
+    name: "rate-limit buckets in a bounded number of slots",
+    // Each bucket occupies one of rateLimits.maxBuckets slots (unique), so the table cannot grow past that
+    // between purges (store/postgres.ts, sharedGuards). `used` orders the buckets by last use across the
+    // nodes (a sequence on PostgreSQL) for eviction. Existing buckets are dropped: they refill within a minute
+    // anyway. A row without a slot can only come from a node of an earlier Tracelet during an upgrade.
+    sql: {
+      sqlite: `
+DELETE FROM rate_buckets;
+ALTER TABLE rate_buckets ADD COLUMN slot INTEGER;
+ALTER TABLE rate_buckets ADD COLUMN used INTEGER;
+CREATE UNIQUE INDEX rate_buckets_slot ON rate_buckets(slot);
+`,
+      postgres: `
+DELETE FROM rate_buckets;
+ALTER TABLE rate_buckets ADD COLUMN slot BIGINT;
+ALTER TABLE rate_buckets ADD COLUMN used BIGINT;
+CREATE UNIQUE INDEX rate_buckets_slot ON rate_buckets(slot);
+CREATE SEQUENCE rate_buckets_use;
+`,
+    },
+  },
 ];

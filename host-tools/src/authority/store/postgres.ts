@@ -1,5 +1,5 @@
 import pg from "pg";
-import { LockoutSettings, LockoutTable, RateLimitTable } from "../http/rate-limit";
+import { bucketSlots, GuardSettings, LockoutTable, RateLimitTable } from "../http/rate-limit";
 import { planPublish } from "../publish-plan";
 import { MIGRATIONS, migrationSql } from "./migrations";
 import {
@@ -947,23 +947,64 @@ export class PostgresStore implements AuthorityStore {
 
   // ---- limits shared by the API nodes
 
-  sharedGuards(settings: LockoutSettings, nowMs: () => number): { rateLimiter: RateLimitTable; lockout: LockoutTable } {
+  sharedGuards(settings: GuardSettings, nowMs: () => number): { rateLimiter: RateLimitTable; lockout: LockoutTable } {
+    const answer = (r: Row, perMinute: number) =>
+      r.granted ? 0 : Math.max(1, Math.ceil(((1 - (r.tokens as number)) / perMinute) * 60));
     return {
       rateLimiter: {
-        // One statement: the bucket refills for the time since its last take and gives a token if it has one.
         take: async (key, perMinute) => {
-          const r = (await this.one(
-            `INSERT INTO rate_buckets AS b (key, tokens, at_ms, granted) VALUES ($1, $2::DOUBLE PRECISION - 1, $3, TRUE)
-             ON CONFLICT (key) DO UPDATE SET
-               tokens = LEAST($2, b.tokens + GREATEST(0, $3 - b.at_ms) / 60000.0 * $2)
-                 - CASE WHEN LEAST($2, b.tokens + GREATEST(0, $3 - b.at_ms) / 60000.0 * $2) >= 1 THEN 1 ELSE 0 END,
-               granted = LEAST($2, b.tokens + GREATEST(0, $3 - b.at_ms) / 60000.0 * $2) >= 1,
-               at_ms = GREATEST(b.at_ms, $3)
-             RETURNING tokens, granted`,
-            [key, perMinute, Math.floor(nowMs())],
-          ))!;
-          if (r.granted) return 0;
-          return Math.max(1, Math.ceil(((1 - (r.tokens as number)) / perMinute) * 60));
+          const now = Math.floor(nowMs());
+          // A few rounds at most: each ends in a grant or refusal unless another node changed the same
+          // slots meanwhile (it took this key's bucket or the slot chosen for it).
+          for (let round = 0; round < 4; round++) {
+            // The key's bucket: refilled for the time since its last take, gives a token if it has one.
+            const hit = await this.one(
+              `UPDATE rate_buckets AS b SET
+                 tokens = LEAST($2::DOUBLE PRECISION, b.tokens + GREATEST(0, $3::BIGINT - b.at_ms) / 60000.0 * $2)
+                   - CASE WHEN LEAST($2, b.tokens + GREATEST(0, $3 - b.at_ms) / 60000.0 * $2) >= 1 THEN 1 ELSE 0 END,
+                 granted = LEAST($2, b.tokens + GREATEST(0, $3 - b.at_ms) / 60000.0 * $2) >= 1,
+                 at_ms = GREATEST(b.at_ms, $3),
+                 used = nextval('rate_buckets_use')
+               WHERE key = $1 RETURNING tokens, granted`,
+              [key, perMinute, now],
+            );
+            if (hit) return answer(hit, perMinute);
+            // A new bucket, full less this take, in one of the key's candidate slots: a free one, else the
+            // one holding a refilled bucket (idle a minute: the same as none), else the least recently used.
+            const slots = bucketSlots(key, settings.maxBuckets);
+            const held = await this.all(
+              "SELECT slot, key, at_ms, used FROM rate_buckets WHERE slot = ANY($1::BIGINT[])",
+              [slots],
+            );
+            const taken = new Set(held.map((r) => Number(r.slot)));
+            const free = slots.find((x) => !taken.has(x));
+            let r: Row | undefined;
+            try {
+              if (free !== undefined) {
+                r = await this.one(
+                  `INSERT INTO rate_buckets (key, slot, tokens, at_ms, granted, used)
+                   VALUES ($1, $4, $2::DOUBLE PRECISION - 1, $3, TRUE, nextval('rate_buckets_use'))
+                   ON CONFLICT DO NOTHING RETURNING tokens, granted`,
+                  [key, perMinute, now, free],
+                );
+              } else {
+                const idle = (b: Row) => (Number(b.at_ms) <= now - 60000 ? 0 : 1);
+                const victim = held.sort((a, b) => idle(a) - idle(b) || Number(a.used) - Number(b.used))[0];
+                r = await this.one(
+                  `UPDATE rate_buckets SET key = $1, tokens = $2::DOUBLE PRECISION - 1, at_ms = $3, granted = TRUE,
+                     used = nextval('rate_buckets_use')
+                   WHERE slot = $4 AND key = $5 RETURNING tokens, granted`,
+                  [key, perMinute, now, victim.slot, victim.key],
+                );
+              }
+            } catch (e) {
+              // Another node gave this key a bucket in another slot meanwhile: the next round finds it.
+              if ((e as { code?: string }).code !== "23505") throw e;
+            }
+            if (r) return answer(r, perMinute);
+          }
+          // Only under heavy contention for these very slots (a flood): refused rather than unlimited.
+          return 1;
         },
       },
       lockout: {

@@ -5,7 +5,7 @@
  * Times are Unix seconds. Band ids are 16 lowercase hex digits.
  */
 
-import type { LockoutSettings, LockoutTable, RateLimitTable } from "../http/rate-limit";
+import type { GuardSettings, LockoutTable, RateLimitTable } from "../http/rate-limit";
 
 export type TestType = "confirmed" | "likely" | "negative";
 
@@ -393,8 +393,9 @@ export interface AuthorityStore {
 
   /**
    * Rate limits and guess lockouts kept in the database, for stores several API nodes share; absent, each
-   * process keeps its own in memory (http/rate-limit.ts). `nowMs` is the app's clock.
+   * process keeps its own in memory (http/rate-limit.ts). `nowMs` is the app's clock. The buckets are bounded
+   * to `settings.maxBuckets` rows between purges.
    */
-  sharedGuards?(lockout: LockoutSettings, nowMs: () => number): { rateLimiter: RateLimitTable; lockout: LockoutTable };
+  sharedGuards?(settings: GuardSettings, nowMs: () => number): { rateLimiter: RateLimitTable; lockout: LockoutTable };
   listAudit(limit: number, beforeId?: number): Promise<(AuditEntry & { id: number })[]>;
 }
