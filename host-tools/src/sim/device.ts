@@ -272,7 +272,8 @@ export class EspruinoDevice implements RadioNode {
     this.clockLosses++;
     this.clockBase = this.deviceTime() - lost;
     this.clockRef = this.localNow();
-    this.busy(lost);
+    // Blocked, not computing: later events wait, the CPU's current is not charged (the stack's own cost is).
+    if (this.opts.cpuClock !== false) this.busyUntil = Math.max(this.busyUntil, this.world.now) + lost;
     for (const t of this.timers.values()) {
       if (t.ev) t.ev.cancelled = true;
       this.armTimer(t);
