@@ -101,6 +101,12 @@ export class RealInterpreter {
   private onLine: (line: string) => void;
   /** Everything the interpreter prints, as it prints it (a console transport reads this). */
   onOutput: ((chars: string) => void) | undefined;
+  /**
+   * Called after every jsIdle that runs on its own (timers and events, not a line typed on the console) with the
+   * host milliseconds it took: the CPU profile (cpu-profile.ts) times callbacks with it.
+   */
+  idleProbe: ((hostMs: number) => void) | undefined;
+  private typing = 0;
 
   private constructor(
     private readonly ctx: vm.Context,
@@ -231,9 +237,12 @@ export class RealInterpreter {
    * "forever", which reaches us as a large negative number.)
    */
   settle(): number {
+    const probe = this.typing ? undefined : this.idleProbe;
     for (let i = 0; i < 10000; i++) {
+      const t0 = probe ? performance.now() : 0;
       const next = this.M._jsIdle();
       this.drain();
+      if (probe) probe(performance.now() - t0);
       if (next >= 0) return next;
       if (next < -1) return NO_TIMER;
     }
@@ -281,12 +290,17 @@ export class RealInterpreter {
   exec(code: string): void {
     if (code.includes("\n")) throw new Error("exec takes one line");
     const line = "\x10" + code + "\n";
-    for (let i = 0; i < line.length; i++) {
-      this.M._jshPushIOCharEvent(CONSOLE, line.charCodeAt(i));
-      // Let the interpreter take input every 256 characters (its input queue holds at least 500).
-      if (i % 256 === 255) this.M._jsIdle();
+    this.typing++;
+    try {
+      for (let i = 0; i < line.length; i++) {
+        this.M._jshPushIOCharEvent(CONSOLE, line.charCodeAt(i));
+        // Let the interpreter take input every 256 characters (its input queue holds at least 500).
+        if (i % 256 === 255) this.M._jsIdle();
+      }
+      this.settle();
+    } finally {
+      this.typing--;
     }
-    this.settle();
   }
 
   /**

@@ -2,6 +2,7 @@ import { BoardProfile } from "../boards/profile";
 import { bytesToBinaryString, toBytes } from "./bytes";
 import { EspruinoConsole } from "./console";
 import { createCryptoModule, createGlobalAes, CryptoHost, hasCryptoModule } from "./crypto-module";
+import { CpuKind, cpuJs } from "./cpu-cost";
 import { EnergyMeter, EnergyReport } from "./energy";
 import { NorFlash, PowerCut } from "./flash";
 import { JsVarEstimator, SCOPE_HOOK } from "./jsvars";
@@ -71,13 +72,19 @@ export interface DeviceOptions {
 /**
  * Deterministic CPU time the interpreter spends (seconds), charged to the energy meter and delaying the device's
  * next events (Espruino is single-threaded). JavaScript executed inside V8 is not timed (V8 is 100-1000x faster than
- * the interpreter and not deterministic); calls into the interpreter's native API are.
+ * the interpreter and not deterministic): each callback is charged the real interpreter's measured time for its kind
+ * instead (cpu-cost.ts cpuJs); calls into the interpreter's native API are charged here.
  */
 export const CPU_COST = {
-  /** Waking from sleep and entering a callback. */
-  callback: 0.0005,
   /** Building a BluetoothDevice object for a scan packet (jswrap_ble_setScan_cb). */
   scanPacket: 0.001,
+  /**
+   * Estimates (no published timing found): NRF.setAdvertising encodes the advert and hands it to the SoftDevice
+   * (jsble_advertising_update); NRF.setAddress restarts the Bluetooth stack (jsble_restart_softdevice: SoftDevice
+   * disabled and enabled, services and advert set again).
+   */
+  setAdvertising: 0.0005,
+  setAddress: 0.005,
   /** One notification through NRF.updateServices: calibrated so that streaming MTU-53 frames gives ~2.5 kB/s. */
   notify: 0.02,
   /** nRF52 flash: 41 us per 32-bit word written, 85 ms per page erase (CPU halted meanwhile). */
@@ -145,6 +152,9 @@ export class EspruinoDevice implements RadioNode {
   /** Extra CPU seconds consumed by the callback in progress. */
   private cbCost = 0;
   private inCallback = false;
+  /** What the callback in progress did, to tell its kind (cpu-cost.ts): changed the address, the advert, the scan,
+   * wrote flash. */
+  private cbDid = { address: false, advert: false, scan: false, flash: false };
   private busyUntil = 0;
   private queuedPackets = 0;
   private lastMemT = -Infinity;
@@ -181,6 +191,7 @@ export class EspruinoDevice implements RadioNode {
     this.name = opts.name ?? `band${this.radioIndex + 1}`;
     this.flash = new NorFlash(0x60000, board.storageBytes, board.flashPageSize);
     this.storage = new EspruinoStorage(this.flash, (kind, bytes) => {
+      this.cbDid.flash = true;
       this.cpu(kind === "erase" ? CPU_COST.flashPageErase : CPU_COST.flashWord * Math.ceil(bytes / 4));
     });
     this.energyMeter = new EnergyMeter(board);
@@ -452,7 +463,8 @@ export class EspruinoDevice implements RadioNode {
     if (!this.on || this.dying || !this.realm) return;
     this.accrue();
     this.inCallback = true;
-    this.cbCost = CPU_COST.callback;
+    this.cbCost = 0;
+    const did = (this.cbDid = { address: false, advert: false, scan: false, flash: false });
     try {
       body();
     } catch (e) {
@@ -464,9 +476,12 @@ export class EspruinoDevice implements RadioNode {
       this.fault(kind, e);
     }
     this.inCallback = false;
-    const cost = this.cbCost;
+    const b = this.board.id;
+    const js = kind === "boot" ? cpuJs(b, "callback") : cpuJs(b, "callback") + cpuJs(b, callbackKind(kind, did));
+    const cost = this.cbCost + js;
     this.cbCost = 0;
-    this.energyMeter.add("cpu", this.board.currentUa.cpu * cost);
+    this.energyMeter.add("cpu", this.board.currentUa.cpu * (cost - js));
+    this.energyMeter.addJs(js);
     if (this.opts.cpuClock !== false) this.busyUntil = Math.max(this.busyUntil, this.world.now) + cost;
     const dying = this.dying;
     try {
@@ -549,6 +564,11 @@ export class EspruinoDevice implements RadioNode {
     if (!this.on) return;
     this.energyMeter.add("cpu", this.board.currentUa.cpu * seconds);
     if (this.opts.cpuClock !== false) this.busyUntil = Math.max(this.busyUntil, this.world.now) + seconds;
+  }
+
+  /** Notes what the callback in progress did (the Bluetooth stack calls it), to tell the callback's kind. */
+  did(what: "address" | "advert" | "scan"): void {
+    if (this.inCallback) this.cbDid[what] = true;
   }
 
   /** Charges interpreter CPU time (seconds) to the callback in progress. */
@@ -1181,4 +1201,18 @@ function crc32(b: Uint8Array): number {
     for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
   }
   return (crc ^ 0xffffffff) | 0;
+}
+
+/** A callback's kind for CPU_JS_S, as espruino-real/cpu-profile.ts classifies the real interpreter's callbacks. */
+function callbackKind(
+  kind: string,
+  did: { address: boolean; advert: boolean; scan: boolean; flash: boolean },
+): CpuKind {
+  if (kind === "scan") return "scanReport";
+  if (kind === "onWrite") return "syncFrame";
+  if (did.address) return "rotation";
+  if (did.flash) return "logWrite";
+  if (did.scan) return "scanWindow";
+  if (did.advert) return "advert";
+  return "timer";
 }

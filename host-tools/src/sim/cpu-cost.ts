@@ -1,0 +1,98 @@
+/**
+ * JavaScript time per callback on an nRF52 (64 MHz Cortex-M4), measured in the real Espruino interpreter and
+ * converted with a published timing. The simulator runs the bundle in V8, hundreds of times faster than Espruino and
+ * not deterministic, so it charges this table instead: every callback pays `callback` plus the work of its kind,
+ * told apart by what the callback did (device.ts `invoke`), exactly as the measurement classifies them
+ * (espruino-real/cpu-profile.ts).
+ *
+ * How the table was made (re-run: `node host-tools/bin/tracelet.js bench --only cpu-profile`; checked by
+ * test/espruino-real/cpu-profile.test.ts):
+ * 1. In the real interpreter, each callback kind's host time (median over the callbacks of two virtual hours with
+ *    20 beacons in range of every scan window), less an idle jsIdle or the same scan report to a no-op callback.
+ * 2. In the same process, the calibration snippet below: its emulator time per iteration.
+ * 3. nRF52 time = emulator time x NRF52_CALIBRATION.usPerIteration / emulator time per iteration.
+ *
+ * The ratio's source: espruino.com "Performance Notes" (EspruinoDocs info/Performance.md): on the original
+ * Espruino board (STM32F103, 72 MHz Cortex-M3) `while (1) {A0.set();A0.reset();}` toggles a pin at roughly 4 kHz,
+ * i.e. ~250 us per iteration. Scaled to the nRF52's 64 MHz clock (same Thumb-2 instruction set, no cache on either):
+ * ~281 us. Uncertainty: the figure predates Espruino 2v29 by a decade (the interpreter has changed since, in both
+ * directions) and is "roughly"; LOW and HIGH below take the ratio at half and at twice that.
+ */
+
+export type CpuKind =
+  "callback" | "scanReport" | "scanWindow" | "rotation" | "advert" | "logWrite" | "timer" | "syncFrame";
+
+export const CPU_KINDS: CpuKind[] = [
+  "callback",
+  "scanReport",
+  "scanWindow",
+  "rotation",
+  "advert",
+  "logWrite",
+  "timer",
+  "syncFrame",
+];
+
+export const NRF52_CALIBRATION = {
+  /** The loop of the published snippet, bounded (the emulator has D1 where the original board had A0). */
+  loop: "while(n--){D1.set();D1.reset();}",
+  iterations: 2000,
+  /** Published: ~4,000 iterations per second at 72 MHz (250 us), scaled to 64 MHz. */
+  usPerIteration: 250 * (72 / 64),
+  /** The ratio's range: the published figure at half and at twice the speed. */
+  low: 0.5,
+  high: 2,
+  source:
+    'espruino.com/Performance (EspruinoDocs info/Performance.md): original Espruino board, STM32F103 72 MHz, "while (1) {A0.set();A0.reset();}" ~4 kHz; scaled to 64 MHz',
+};
+
+/**
+ * nRF52 seconds of JavaScript per callback kind (expected ratio), from profileBand on every board (2 virtual hours,
+ * 20 beacons, 2026-12-01; calibration ratio 12-22 between runs: the host's noise, which the x0.5 .. x2 range
+ * covers). Rounded from the Puck.js-class boards (puckjs, mdbt42q); other boards where they differ, CPU_JS_BOARD.
+ * - callback: an empty timer callback (waking, finding the timer, entering and leaving the function): 0.1 ms;
+ * - scanReport: the band's scan callback on top of `callback` (parse the advert, look the id up in the encounter
+ *   table, count the sighting): 8.9-9.0 ms (emulator ~455 us; 5.0-9.9 ms over all boards);
+ * - scanWindow: the timers that open and close a scan window (setScan, closing finished encounters): 11.2-11.5 ms;
+ * - rotation: the timer that changes the random address and the advert (new RPI and AEM, setAddress,
+ *   setAdvertising): 725 ms. An upper bound on Puck.js, whose AES is native (the measurement ran the firmware's
+ *   pure-JavaScript AES there); Pixl.js (no SHA256, no AES) 2.8 s;
+ * - advert: a timer that changes only the advert (discovery bursts and their end): 11.5 ms (emulator ~600 us; with
+ *   the board shim's hex printing of each advert it was 1.74 ms: the profile leaves that out);
+ * - logWrite: a callback that writes the encounter log (record encoding and Storage calls; the flash itself is
+ *   charged per word, CPU_COST.flashWord): 160-180 ms;
+ * - timer: any other timer (housekeeping, watchdog kick): 0.15 ms;
+ * - syncFrame: one sync request handled (onWrite). NOT measured (the profile runs no sync): an estimate.
+ */
+export const CPU_JS_S: Record<CpuKind, number> = {
+  callback: 0.0001,
+  scanReport: 0.009,
+  scanWindow: 0.011,
+  rotation: 0.725,
+  advert: 0.0115,
+  logWrite: 0.17,
+  timer: 0.00015,
+  syncFrame: 0.01,
+};
+
+/** Boards whose measured figures differ from CPU_JS_S beyond its range (crypto the board lacks runs in JavaScript). */
+export const CPU_JS_BOARD: Record<string, Partial<Record<CpuKind, number>>> = {
+  pixljs: { rotation: 2.8, logWrite: 0.26 },
+  "puckjs-minimal": { rotation: 2.2 },
+};
+
+/** nRF52 seconds of JavaScript for one callback of `kind` on `board`. */
+export function cpuJs(board: string, kind: CpuKind): number {
+  return CPU_JS_BOARD[board]?.[kind] ?? CPU_JS_S[kind];
+}
+
+/** Kinds the profile measures (syncFrame is an estimate). */
+export const MEASURED_KINDS: CpuKind[] = [
+  "callback",
+  "scanReport",
+  "scanWindow",
+  "rotation",
+  "advert",
+  "logWrite",
+  "timer",
+];
