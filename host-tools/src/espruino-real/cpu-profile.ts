@@ -31,6 +31,11 @@ export interface KindSample {
   emulatorUs: number;
   /** The same converted to nRF52 microseconds (expected ratio). */
   nrf52Us: number;
+  /**
+   * Bytes of the bundle's code the interpreter lexed from flash per call (mean): deterministic, a check on the
+   * timing (the board shim and code typed on the console are in RAM and not counted).
+   */
+  flashBytes: number;
 }
 
 export interface CpuProfile {
@@ -120,11 +125,14 @@ export async function profileBand(board: string, hours = 2, beacons = 20): Promi
   // setAdvertising): the profile does without the hex, the harness only counts the changes.
   band.interp.exec('__T.hex=function(){return ""}');
   const samples: Record<CpuKind, number[]> = {} as Record<CpuKind, number[]>;
+  const bytes: Record<CpuKind, number[]> = {} as Record<CpuKind, number[]>;
   for (const k of CPU_KINDS) samples[k] = [];
+  for (const k of CPU_KINDS) bytes[k] = [];
   const it = band.interp;
   let snap = effects(band);
   it.idleProbe = (ms) => {
     const now = effects(band);
+    const read = now.reads - snap.reads;
     const kind = classify(snap, now);
     snap = now;
     const us = ms * 1000 - cal.idleUs;
@@ -132,6 +140,7 @@ export async function profileBand(board: string, hours = 2, beacons = 20): Promi
     // clock creeping up on a timer).
     if (kind === "timer" && us < cal.callbackUs / 2) return;
     samples[kind].push(us);
+    bytes[kind].push(read);
   };
   const radio = rng.fork("radio");
   const beaconList = Array.from({ length: beacons }, () => ({ addr: address(radio), packet: enPacket(radio) }));
@@ -147,13 +156,17 @@ export async function profileBand(board: string, hours = 2, beacons = 20): Promi
         const rssi = -60 - radio.int(0, 30);
         // The report to a no-op callback, then to the band's: the difference is the band's callback.
         it.exec("__T.k=__T.cb;__T.cb=function(){}");
+        let r0 = it.counters.flashReads;
         let t0 = performance.now();
         it.exec(line(b, rssi));
         const base = performance.now() - t0;
+        const baseReads = it.counters.flashReads - r0;
         it.exec("__T.cb=__T.k");
+        r0 = it.counters.flashReads;
         t0 = performance.now();
         it.exec(line(b, rssi));
         samples.scanReport.push((performance.now() - t0 - base) * 1000);
+        bytes.scanReport.push(it.counters.flashReads - r0 - baseReads);
         reports++;
       }
     } else it.runUntil(end * 1000, () => band.scanning);
@@ -169,9 +182,10 @@ export async function profileBand(board: string, hours = 2, beacons = 20): Promi
     if (k === "callback") continue;
     if (!samples[k].length) continue;
     const emulatorUs = Math.max(0, trimmedMean(samples[k]));
-    kinds[k] = { samples: samples[k].length, emulatorUs, nrf52Us: emulatorUs * ratio };
+    const flashBytes = Math.round(bytes[k].reduce((a, b) => a + b, 0) / bytes[k].length);
+    kinds[k] = { samples: samples[k].length, emulatorUs, nrf52Us: emulatorUs * ratio, flashBytes };
   }
-  kinds.callback = { samples: 400, emulatorUs: cal.callbackUs, nrf52Us: cal.callbackUs * ratio };
+  kinds.callback = { samples: 400, emulatorUs: cal.callbackUs, nrf52Us: cal.callbackUs * ratio, flashBytes: 0 };
   if (band.errors.length) throw new Error(`interpreter errors while profiling: ${band.errors.join("; ")}`);
   return {
     board,
@@ -185,6 +199,7 @@ export async function profileBand(board: string, hours = 2, beacons = 20): Promi
 }
 
 interface Effects {
+  reads: number;
   addresses: number;
   adverts: number;
   flash: number;
@@ -193,6 +208,7 @@ interface Effects {
 
 function effects(band: RealBand): Effects {
   return {
+    reads: band.interp.counters.flashReads,
     addresses: band.addresses.length,
     adverts: band.adverts.length,
     flash: band.interp.flashTouched,

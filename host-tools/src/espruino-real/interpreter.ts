@@ -76,21 +76,34 @@ interface PowerCut {
  * which costs microseconds a byte. The host answers flash reads directly instead; every other EM_ASM call and the
  * interpreter itself are untouched.
  */
-function fastHostCalls(ctx: vm.Context, flash: Uint8Array, clock: { now: number }): void {
+function fastHostCalls(
+  ctx: vm.Context,
+  flash: Uint8Array,
+  clock: { now: number },
+  counters: { flashReads: number },
+): void {
   const consts = ctx.ASM_CONSTS as Record<string, (...a: unknown[]) => unknown> | undefined;
   const generic = ctx.runEmAsmFunction as ((code: number, sig: number, buf: number) => unknown) | undefined;
   if (!consts || !generic) return;
   const find = (text: string) => Number(Object.keys(consts).find((k) => String(consts[k]).includes(text)) ?? -1);
   const read = find("hwFlashRead");
   const now = find("Date.now");
-  ctx.runEmAsmFunction = (c: number, sig: number, buf: number) =>
-    c === read ? flash[(ctx.HEAP32 as Int32Array)[buf >> 2]] : c === now ? clock.now : generic(c, sig, buf);
+  ctx.runEmAsmFunction = (c: number, sig: number, buf: number) => {
+    if (c !== read) return c === now ? clock.now : generic(c, sig, buf);
+    counters.flashReads++;
+    return flash[(ctx.HEAP32 as Int32Array)[buf >> 2]];
+  };
 }
 
 export class RealInterpreter {
   /** Virtual wall clock, ms since the epoch. */
   now: number;
   readonly flash: Uint8Array;
+  /**
+   * Bytes the interpreter has read from flash: it lexes code stored in flash (the bundle's function bodies) a byte at
+   * a time, so this counts the source it interpreted, a deterministic measure of work (cpu-profile.ts).
+   */
+  readonly counters = { flashReads: 0 };
   /** Flash bytes programmed or erased so far (for power-cut enumeration). */
   flashTouched = 0;
   /** Lines the interpreter printed that report an error (uncaught exceptions, interpreter errors). */
@@ -160,8 +173,8 @@ export class RealInterpreter {
     script.runInContext(ctx);
     const M = ctx.Module as EmModule;
     if (!M.calledRun) await initialised;
-    fastHostCalls(ctx, flash, clock);
     const self = new RealInterpreter(ctx, M, flash, clock.now, opts.onLine);
+    fastHostCalls(ctx, flash, clock, self.counters);
     ref.self = self;
     Object.defineProperty(self, "now", {
       get: () => clock.now,

@@ -86,6 +86,22 @@ export function cpuJs(board: string, kind: CpuKind): number {
   return CPU_JS_BOARD[board]?.[kind] ?? CPU_JS_S[kind];
 }
 
+/**
+ * Bytes of the bundle's code the real interpreter lexes from flash per callback of each kind (puckjs, profileBand
+ * for 1 virtual hour with 20 beacons): deterministic, unlike the host's time, so the test compares a fresh profile
+ * with these (test/espruino-real/cpu-profile.test.ts). Espruino interprets the source text, so the bytes it lexes
+ * follow its work: the emulator spends 0.33-0.46 us a byte in every kind but the log write (0.8: native Storage
+ * calls). The scan report's bytes grow with the open encounters it searches: 638 with one beacon, 1,396 with 20,
+ * 2,195 with 40 (the linear search, ~40 bytes a row).
+ */
+export const CPU_FLASH_BYTES: Partial<Record<CpuKind, number>> = {
+  scanReport: 1396,
+  scanWindow: 1259,
+  rotation: 91005,
+  advert: 1487,
+  logWrite: 12835,
+};
+
 /** Kinds the profile measures (syncFrame is an estimate). */
 export const MEASURED_KINDS: CpuKind[] = [
   "callback",

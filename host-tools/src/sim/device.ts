@@ -129,6 +129,8 @@ export class EspruinoDevice implements RadioNode {
   readonly powerOnLog: { t: number; clock: number }[] = [];
   /** Scan packets dropped because the interpreter was busy (input FIFO full). */
   fifoDrops = 0;
+  /** Scan reports that reached the program's scan callback. */
+  scanReports = 0;
   /** LEDs written with digitalWrite. */
   readonly pins: Record<string, number> = {};
   /** Resets the hardware watchdog caused (E.enableWatchdog not kicked in time), and their world times. */
@@ -477,6 +479,7 @@ export class EspruinoDevice implements RadioNode {
     }
     this.inCallback = false;
     const b = this.board.id;
+    if (kind === "scan") this.scanReports++;
     const js = kind === "boot" ? cpuJs(b, "callback") : cpuJs(b, "callback") + cpuJs(b, callbackKind(kind, did));
     const cost = this.cbCost + js;
     this.cbCost = 0;

@@ -59,6 +59,8 @@ export interface BoardSummary {
   energyRange: Record<RangeBound, { averageUa: number; batteryDays: number; assumes: string }>;
   /** Scan reports dropped per band per day because JavaScript was busy (the stack's event buffer was full). */
   reportsDroppedPerDay: number;
+  /** Scan reports that reached the scan callback, per band per day. */
+  reportsPerDay: number;
   peakJsVars: number;
   jsVars: number;
   storageBytesUsed: number;
@@ -497,6 +499,7 @@ export function boardFigures(
     breakdownUa: breakdown,
     energyRange,
     reportsDroppedPerDay: round(mean(ds.map((d) => d.fifoDrops)) / (hours / 24), 1),
+    reportsPerDay: round(mean(ds.map((d) => d.scanReports)) / (hours / 24), 1),
     peakJsVars: Math.max(...ds.map((d) => d.memoryPeak)),
     jsVars: b.jsVars,
     logBytesUsed: Math.round(logBytes),

@@ -62,7 +62,7 @@ export const cpuProfileSection: BenchSection = {
         target: `${(cpuJs(b.board, kind as CpuKind) * 1000).toFixed(2)} (table)`,
         measured: `${((k?.nrf52Us ?? 0) / 1000).toFixed(2)}`,
         pass: kind === "callback" || kind === "timer" ? null : b.overTable[kind] >= 0.5 && b.overTable[kind] <= 2,
-        method: `median of ${k?.samples} callbacks, emulator ${(k?.emulatorUs ?? 0).toFixed(0)} us x ratio ${b.profile.ratio.toFixed(1)}`,
+        method: `mean (middle 80 %) of ${k?.samples} callbacks, emulator ${(k?.emulatorUs ?? 0).toFixed(0)} us x ratio ${b.profile.ratio.toFixed(1)}; ${k?.flashBytes} bytes lexed`,
       })),
     );
   },

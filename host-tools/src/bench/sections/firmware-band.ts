@@ -161,6 +161,7 @@ type BandResult = {
     averageUa: number;
     energyRange?: Record<"low" | "expected" | "high", { averageUa: number; batteryDays: number; assumes: string }>;
     reportsDroppedPerDay?: number;
+    reportsPerDay?: number;
     faults: number;
     bytesPerRecord: number | null;
     projectedLogDays: number | null;
@@ -215,7 +216,7 @@ function bandFigures(result: object): BenchFigure[] {
         board: r.board,
         figure: "scan reports dropped per band-day",
         target: "-",
-        measured: String(c.reportsDroppedPerDay ?? "n/a"),
+        measured: `${c.reportsDroppedPerDay ?? "n/a"} of ${c.reportsPerDay ?? "n/a"}`,
         pass: null,
         method: `${careHome}: JavaScript busy (measured callback times) with the stack's 22-report buffer full`,
       });
@@ -319,6 +320,7 @@ export const firmwareBandSection: BenchSection = {
           // Low / expected / high with what each assumes (JavaScript time ratio, receiver current, coin-cell derating).
           energyRange: s.energyRange,
           reportsDroppedPerDay: s.reportsDroppedPerDay,
+          reportsPerDay: s.reportsPerDay,
           faults: sim.faults.count,
           logBytesPerDay: s.logBytesPerDay,
           logBudgetBytes: s.logBudgetBytes,
