@@ -52,8 +52,10 @@ export const NRF52_CALIBRATION = {
  * covers). Rounded from the Puck.js-class boards (puckjs, mdbt42q); other boards where they differ, CPU_JS_BOARD.
  * - callback: an empty timer callback (waking, finding the timer, entering and leaving the function): 0.1 ms;
  * - scanReport: the band's scan callback on top of `callback` (parse the advert, look the id up in the encounter
- *   table, count the sighting): 8.9-9.0 ms (emulator ~455 us; 5.0-9.9 ms over all boards);
- * - scanWindow: the timers that open and close a scan window (setScan, closing finished encounters): 11.2-11.5 ms;
+ *   table, count the sighting): 5.2 ms with the keyed lookup (emulator ~270 us); 8.9-9.0 ms with the linear search
+ *   it replaced (emulator ~455 us; 5.0-9.9 ms over all boards);
+ * - scanWindow: the timers that open and close a scan window (setScan, closing finished encounters, re-indexing the
+ *   rows left): 11.7 ms (11.2-11.5 before the keyed lookup);
  * - rotation: the timer that changes the random address and the advert (new RPI and AEM, setAddress,
  *   setAdvertising): 725 ms. An upper bound on Puck.js, whose AES is native (the measurement ran the firmware's
  *   pure-JavaScript AES there); Pixl.js (no SHA256, no AES) 2.8 s;
@@ -66,8 +68,8 @@ export const NRF52_CALIBRATION = {
  */
 export const CPU_JS_S: Record<CpuKind, number> = {
   callback: 0.0001,
-  scanReport: 0.009,
-  scanWindow: 0.011,
+  scanReport: 0.0052,
+  scanWindow: 0.0117,
   rotation: 0.725,
   advert: 0.0115,
   logWrite: 0.17,
@@ -91,15 +93,16 @@ export function cpuJs(board: string, kind: CpuKind): number {
  * for 1 virtual hour with 20 beacons): deterministic, unlike the host's time, so the test compares a fresh profile
  * with these (test/espruino-real/cpu-profile.test.ts). Espruino interprets the source text, so the bytes it lexes
  * follow its work: the emulator spends 0.33-0.46 us a byte in every kind but the log write (0.8: native Storage
- * calls). The scan report's bytes grow with the open encounters it searches: 638 with one beacon, 1,396 with 20,
- * 2,195 with 40 (the linear search, ~40 bytes a row).
+ * calls). The scan report's bytes grew with the open encounters it searched: 638 with one beacon, 1,396 with 20,
+ * 2,195 with 40 (a linear search, ~40 bytes a row); with the keyed lookup (scan/encounter-table.ts) 700, 705 and
+ * 712. Closing a window re-indexes the rows left: 1,259 -> 1,411 bytes with 20.
  */
 export const CPU_FLASH_BYTES: Partial<Record<CpuKind, number>> = {
-  scanReport: 1396,
-  scanWindow: 1259,
+  scanReport: 705,
+  scanWindow: 1411,
   rotation: 91005,
   advert: 1487,
-  logWrite: 12835,
+  logWrite: 13212,
 };
 
 /** Kinds the profile measures (syncFrame is an estimate). */
