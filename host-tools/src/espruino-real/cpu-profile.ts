@@ -2,7 +2,7 @@ import { Rng } from "../sim/rng";
 import { CpuKind, CPU_KINDS, NRF52_CALIBRATION } from "../sim/cpu-cost";
 import { RealBand } from "./band";
 import { RealInterpreter } from "./interpreter";
-import { bootTestBand } from "./scenario";
+import { bootTestBand, kioskSync } from "./scenario";
 
 /**
  * Measures the interpreter work of each kind of callback the band runs, in the real Espruino interpreter (2v29
@@ -20,8 +20,9 @@ import { bootTestBand } from "./scenario";
  * rotation kind is an upper bound there.
  *
  * Callback kinds are told apart by what the callback did (the simulator classifies its callbacks the same way,
- * device.ts): changed the address (rotation), wrote flash (log write), started or stopped a scan (scan window),
- * changed the advert (advert), else a plain timer; scan reports and sync frames are delivered by the host.
+ * device.ts): changed the address (rotation), sent a notification (sync frame), wrote flash (log write), started or
+ * stopped a scan (scan window), changed the advert (advert), else a plain timer; scan reports and sync requests
+ * (a kiosk sync at the end of the run) are delivered by the host.
  */
 
 export interface KindSample {
@@ -120,10 +121,10 @@ export async function profileBand(board: string, hours = 2, beacons = 20): Promi
   const cal = await calibrate();
   const rng = new Rng(`cpu-profile:${board}`);
   const startUnix = Date.UTC(2026, 0, 5) / 1000;
-  const { band } = await bootTestBand(board, rng, startUnix);
+  const { band, prov } = await bootTestBand(board, rng, startUnix);
   // The shim prints each advert in hex (a JavaScript loop over its bytes, standing in for the native
   // setAdvertising): the profile does without the hex, the harness only counts the changes.
-  band.interp.exec('__T.hex=function(){return ""}');
+  band.interp.exec('__T.h0=__T.hex;__T.hex=function(){return ""}');
   const samples: Record<CpuKind, number[]> = {} as Record<CpuKind, number[]>;
   const bytes: Record<CpuKind, number[]> = {} as Record<CpuKind, number[]>;
   for (const k of CPU_KINDS) samples[k] = [];
@@ -172,6 +173,30 @@ export async function profileBand(board: string, hours = 2, beacons = 20): Promi
     } else it.runUntil(end * 1000, () => band.scanning);
     snap = effects(band);
   }
+  // A kiosk sync at the end: each request typed to the band's onWrite against the same request to a no-op (the
+  // frames it sends at once are in the request's time; those sent later by timers are timed as callbacks).
+  // The kiosk finds the band by its discovery advert: the hex is back for the sync.
+  it.exec("__T.hex=__T.h0");
+  const write = band.write.bind(band);
+  band.write = (data: Uint8Array) => {
+    it.exec("__T.k=__T.onWrite;__T.onWrite=function(){}");
+    let r0 = it.counters.flashReads;
+    let t0 = performance.now();
+    write(data);
+    const base = performance.now() - t0;
+    const baseReads = it.counters.flashReads - r0;
+    it.exec("__T.onWrite=__T.k");
+    r0 = it.counters.flashReads;
+    t0 = performance.now();
+    write(data);
+    samples.syncFrame.push((performance.now() - t0 - base) * 1000);
+    bytes.syncFrame.push(it.counters.flashReads - r0 - baseReads);
+    snap = effects(band);
+  };
+  const sync = kioskSync(band, prov.syncKey, rng.fork("kiosk"), () => band.now, { value: 0 });
+  band.write = write;
+  if (!sync.authenticated || sync.error)
+    throw new Error(`the profile's kiosk sync failed: ${sync.error ?? "not authenticated"}`);
   it.idleProbe = undefined;
   // The calibration again after the run: the mean of both follows the host's speed over the run.
   const after = await calibrate();
@@ -200,6 +225,7 @@ export async function profileBand(board: string, hours = 2, beacons = 20): Promi
 
 interface Effects {
   reads: number;
+  notifications: number;
   addresses: number;
   adverts: number;
   flash: number;
@@ -209,6 +235,7 @@ interface Effects {
 function effects(band: RealBand): Effects {
   return {
     reads: band.interp.counters.flashReads,
+    notifications: band.notifications.length,
     addresses: band.addresses.length,
     adverts: band.adverts.length,
     flash: band.interp.flashTouched,
@@ -219,6 +246,7 @@ function effects(band: RealBand): Effects {
 /** The kind of a timer or event callback from what it did. */
 function classify(a: Effects, b: Effects): CpuKind {
   if (b.addresses !== a.addresses) return "rotation";
+  if (b.notifications !== a.notifications) return "syncFrame";
   if (b.flash !== a.flash) return "logWrite";
   if (b.scanning !== a.scanning) return "scanWindow";
   if (b.adverts !== a.adverts) return "advert";

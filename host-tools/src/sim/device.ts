@@ -156,7 +156,7 @@ export class EspruinoDevice implements RadioNode {
   private inCallback = false;
   /** What the callback in progress did, to tell its kind (cpu-cost.ts): changed the address, the advert, the scan,
    * wrote flash. */
-  private cbDid = { address: false, advert: false, scan: false, flash: false };
+  private cbDid = { address: false, advert: false, scan: false, flash: false, notify: false };
   private busyUntil = 0;
   private queuedPackets = 0;
   private lastMemT = -Infinity;
@@ -466,7 +466,7 @@ export class EspruinoDevice implements RadioNode {
     this.accrue();
     this.inCallback = true;
     this.cbCost = 0;
-    const did = (this.cbDid = { address: false, advert: false, scan: false, flash: false });
+    const did = (this.cbDid = { address: false, advert: false, scan: false, flash: false, notify: false });
     try {
       body();
     } catch (e) {
@@ -570,7 +570,7 @@ export class EspruinoDevice implements RadioNode {
   }
 
   /** Notes what the callback in progress did (the Bluetooth stack calls it), to tell the callback's kind. */
-  did(what: "address" | "advert" | "scan"): void {
+  did(what: "address" | "advert" | "scan" | "notify"): void {
     if (this.inCallback) this.cbDid[what] = true;
   }
 
