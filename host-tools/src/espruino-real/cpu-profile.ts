@@ -22,7 +22,8 @@ import { bootTestBand, kioskSync } from "./scenario";
  * Callback kinds are told apart by what the callback did (the simulator classifies its callbacks the same way,
  * device.ts): changed the address (rotation), sent a notification (sync frame), wrote flash (log write), started or
  * stopped a scan (scan window), changed the advert (advert), else a plain timer; scan reports and sync requests
- * (a kiosk sync at the end of the run) are delivered by the host.
+ * (a kiosk sync at the end of the run) are delivered by the host. A request's time includes the frames it sends
+ * at once; frames sent later by a timer are that timer's (sync frame).
  */
 
 export interface KindSample {
@@ -189,8 +190,8 @@ export async function profileBand(board: string, hours = 2, beacons = 20): Promi
     r0 = it.counters.flashReads;
     t0 = performance.now();
     write(data);
-    samples.syncFrame.push((performance.now() - t0 - base) * 1000);
-    bytes.syncFrame.push(it.counters.flashReads - r0 - baseReads);
+    samples.syncRequest.push((performance.now() - t0 - base) * 1000);
+    bytes.syncRequest.push(it.counters.flashReads - r0 - baseReads);
     snap = effects(band);
   };
   const sync = kioskSync(band, prov.syncKey, rng.fork("kiosk"), () => band.now, { value: 0 });

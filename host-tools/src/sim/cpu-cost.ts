@@ -20,7 +20,7 @@
  */
 
 export type CpuKind =
-  "callback" | "scanReport" | "scanWindow" | "rotation" | "advert" | "logWrite" | "timer" | "syncFrame";
+  "callback" | "scanReport" | "scanWindow" | "rotation" | "advert" | "logWrite" | "timer" | "syncRequest" | "syncFrame";
 
 export const CPU_KINDS: CpuKind[] = [
   "callback",
@@ -30,6 +30,7 @@ export const CPU_KINDS: CpuKind[] = [
   "advert",
   "logWrite",
   "timer",
+  "syncRequest",
   "syncFrame",
 ];
 
@@ -64,9 +65,15 @@ export const NRF52_CALIBRATION = {
  * - logWrite: a callback that writes the encounter log (record encoding and Storage calls; the flash itself is
  *   charged per word, CPU_COST.flashWord): 160-180 ms;
  * - timer: any other timer (housekeeping, watchdog kick): 0.15 ms;
- * - syncFrame: one sync request handled (onWrite), or a timer that sends sync frames (a READ's pages): 115 ms
- *   (emulator ~6.3 ms, ~12,000 bytes lexed: authentication, frame MACs, encoding; one kiosk sync at the end of
- *   the profile). The board shim prints each notification in hex, a little of that is its own;
+ * - syncRequest: one sync request handled (onWrite: authentication, commands, the frames it sends at once): 210 ms
+ *   (emulator ~22 ms, 17,500 bytes lexed; one kiosk sync at the end of the profile);
+ * - syncFrame: a timer that sends sync frames (a READ's next pages): 55 ms (emulator ~5.7 ms, 5,500 bytes). Both
+ *   from one run on a loaded host (ratio 9.6) and both upper bounds: the board shim prints each notification in
+ *   hex, ~1 ms of emulator time a frame. The simulator does NOT charge syncFrame: a frame-sending timer stays a
+ *   plain timer, its frames paid by CPU_COST.notify (20 ms each, calibrated to Espruino's documented ~2.5 kB/s
+ *   streaming, which already includes a streaming loop's JavaScript). The measured 55 ms says this firmware's
+ *   frames cost more than that loop's: a sync on a real band is likely slower than the simulator's (not yet
+ *   reconciled);
  */
 export const CPU_JS_S: Record<CpuKind, number> = {
   callback: 0.0001,
@@ -76,7 +83,8 @@ export const CPU_JS_S: Record<CpuKind, number> = {
   advert: 0.0115,
   logWrite: 0.17,
   timer: 0.00015,
-  syncFrame: 0.115,
+  syncRequest: 0.21,
+  syncFrame: 0.055,
 };
 
 /** Boards whose measured figures differ from CPU_JS_S beyond its range (crypto the board lacks runs in JavaScript). */
@@ -105,11 +113,13 @@ export const CPU_FLASH_BYTES: Partial<Record<CpuKind, number>> = {
   rotation: 91005,
   advert: 1487,
   logWrite: 13212,
-  syncFrame: 11984,
+  syncRequest: 17513,
+  syncFrame: 5535,
 };
 
 /** Kinds the profile measures. */
 export const MEASURED_KINDS: CpuKind[] = [
+  "syncRequest",
   "syncFrame",
   "callback",
   "scanReport",

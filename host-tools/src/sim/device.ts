@@ -156,7 +156,7 @@ export class EspruinoDevice implements RadioNode {
   private inCallback = false;
   /** What the callback in progress did, to tell its kind (cpu-cost.ts): changed the address, the advert, the scan,
    * wrote flash. */
-  private cbDid = { address: false, advert: false, scan: false, flash: false, notify: false };
+  private cbDid = { address: false, advert: false, scan: false, flash: false };
   private busyUntil = 0;
   private queuedPackets = 0;
   private lastMemT = -Infinity;
@@ -466,7 +466,7 @@ export class EspruinoDevice implements RadioNode {
     this.accrue();
     this.inCallback = true;
     this.cbCost = 0;
-    const did = (this.cbDid = { address: false, advert: false, scan: false, flash: false, notify: false });
+    const did = (this.cbDid = { address: false, advert: false, scan: false, flash: false });
     try {
       body();
     } catch (e) {
@@ -570,7 +570,7 @@ export class EspruinoDevice implements RadioNode {
   }
 
   /** Notes what the callback in progress did (the Bluetooth stack calls it), to tell the callback's kind. */
-  did(what: "address" | "advert" | "scan" | "notify"): void {
+  did(what: "address" | "advert" | "scan"): void {
     if (this.inCallback) this.cbDid[what] = true;
   }
 
@@ -1206,13 +1206,13 @@ function crc32(b: Uint8Array): number {
   return (crc ^ 0xffffffff) | 0;
 }
 
-/** A callback's kind for CPU_JS_S, as espruino-real/cpu-profile.ts classifies the real interpreter's callbacks. */
+/** A callback's kind for cpuJs, as espruino-real/cpu-profile.ts classifies the real interpreter's callbacks. */
 function callbackKind(
   kind: string,
   did: { address: boolean; advert: boolean; scan: boolean; flash: boolean },
 ): CpuKind {
   if (kind === "scan") return "scanReport";
-  if (kind === "onWrite") return "syncFrame";
+  if (kind === "onWrite") return "syncRequest";
   if (did.address) return "rotation";
   if (did.flash) return "logWrite";
   if (did.scan) return "scanWindow";

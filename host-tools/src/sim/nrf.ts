@@ -713,7 +713,6 @@ export class NrfStack implements Advertiser {
         c.value = v;
         const link = this.link;
         if ((u.notify || u.indicate) && (c.notify || c.indicate) && link) {
-          this.device.did("notify");
           this.device.cpu(CPU_COST.notify);
           if (v.length > link.mtu - 3) throw this.device.error("Got BLE error 0xc DATA_SIZE");
           link.notifyFromPeripheral(svc, ch, v, this.device.localNow());
