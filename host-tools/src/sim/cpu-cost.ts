@@ -11,6 +11,8 @@
  *    20 beacons in range of every scan window), less an idle jsIdle or the same scan report to a no-op callback.
  * 2. In the same process, the calibration snippet below: its emulator time per iteration.
  * 3. nRF52 time = emulator time x NRF52_CALIBRATION.usPerIteration / emulator time per iteration.
+ * The snippet is typed (its body in RAM) while the bundle runs from flash, read through a host call per byte in the
+ * emulator: checked, the snippet stored in Storage and run from flash takes the same time per iteration.
  *
  * The ratio's source: espruino.com "Performance Notes" (EspruinoDocs info/Performance.md): on the original
  * Espruino board (STM32F103, 72 MHz Cortex-M3) `while (1) {A0.set();A0.reset();}` toggles a pin at roughly 4 kHz,

@@ -47,8 +47,9 @@ export type RangeBound = "low" | "expected" | "high";
  *   Espruino documents for a Puck.js scanning with JavaScript running (shared/ESPRUINO.md), as if the radio drew it
  *   on its own (no DC/DC, or a worse front end).
  * - Coin cells (chemistry CR2032) under 6-12 mA pulses: TI SWRA349 "Coin cells and peak current draw" measured six
- *   vendors' CR2032s at 15 and 30 mA pulses between over 100 % and about 50 % of rated capacity; Maxell's CR2032
- *   datasheet (a 300 ohm, ~10 mA, pulse every 5 s) shows about 25 % less. Expected 75 %, best 100 %, worst 50 %.
+ *   vendors' CR2032s at 15 and 30 mA pulses between over 100 % and about 50 % of rated capacity (pulses above
+ *   Tracelet's, so these bounds lean pessimistic); Maxell's CR2032 datasheet, as thecavepearlproject.org (2023)
+ *   reads it, shows about 25 % less under a 300 ohm (~10 mA) pulse every 5 s. Expected 75 %, best 100 %, worst 50 %.
  *   Other chemistries are not derated (no published figure for these cells at these pulses).
  */
 export const ENERGY_RANGE = {
