@@ -63,6 +63,12 @@ export interface DeviceOptions {
    * (the differential test). Default true.
    */
   cpuClock?: boolean;
+  /**
+   * Charge each callback the Tracelet firmware's measured JavaScript time for its kind (cpu-cost.ts; default true).
+   * false: every callback costs only the base `callback` time, for test programs that are not the firmware (a test
+   * program writing flash every 100 ms is no 170 ms log write).
+   */
+  cpuTable?: boolean;
   mathRandomState?: readonly number[];
   /** Scan-packet FIFO: packets queued while JavaScript is busy beyond this are dropped (default 22: the stack's 1 KB event
    * buffer, shared/ESPRUINO.md). */
@@ -480,7 +486,8 @@ export class EspruinoDevice implements RadioNode {
     this.inCallback = false;
     const b = this.board.id;
     if (kind === "scan") this.scanReports++;
-    const js = kind === "boot" ? cpuJs(b, "callback") : cpuJs(b, "callback") + cpuJs(b, callbackKind(kind, did));
+    const table = kind !== "boot" && this.opts.cpuTable !== false;
+    const js = cpuJs(b, "callback") + (table ? cpuJs(b, callbackKind(kind, did)) : 0);
     const cost = this.cbCost + js;
     this.cbCost = 0;
     this.energyMeter.add("cpu", this.board.currentUa.cpu * (cost - js));
