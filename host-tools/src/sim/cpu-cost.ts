@@ -7,8 +7,9 @@
  *
  * How the table was made (re-run: `node host-tools/bin/tracelet.js bench --only cpu-profile`; checked by
  * test/espruino-real/cpu-profile.test.ts):
- * 1. In the real interpreter, each callback kind's host time (median over the callbacks of two virtual hours with
- *    20 beacons in range of every scan window), less an idle jsIdle or the same scan report to a no-op callback.
+ * 1. In the real interpreter, each callback kind's host time (mean of the middle 80 % of the callbacks of two
+ *    virtual hours with 20 beacons in range of every scan window, then a kiosk sync), less an idle jsIdle or the
+ *    same scan report or sync request to a no-op callback; and the bytes of code each lexed (deterministic).
  * 2. In the same process, the calibration snippet below: its emulator time per iteration.
  * 3. nRF52 time = emulator time x NRF52_CALIBRATION.usPerIteration / emulator time per iteration.
  * The snippet is typed (its body in RAM) while the bundle runs from flash, read through a host call per byte in the
@@ -16,9 +17,11 @@
  *
  * The ratio's source: espruino.com "Performance Notes" (EspruinoDocs info/Performance.md): on the original
  * Espruino board (STM32F103, 72 MHz Cortex-M3) `while (1) {A0.set();A0.reset();}` toggles a pin at roughly 4 kHz,
- * i.e. ~250 us per iteration. Scaled to the nRF52's 64 MHz clock (same Thumb-2 instruction set, no cache on either):
- * ~281 us. Uncertainty: the figure predates Espruino 2v29 by a decade (the interpreter has changed since, in both
- * directions) and is "roughly"; LOW and HIGH below take the ratio at half and at twice that.
+ * i.e. ~250 us per iteration. Scaled to the nRF52's 64 MHz clock (the same Thumb-2 instruction set; flash wait
+ * states and the nRF52's instruction cache differ): ~281 us. Uncertainty: the figure predates Espruino 2v29 by a
+ * decade (the interpreter has changed since, in both directions), is "roughly", and the clock scaling is
+ * approximate; `low` and `high` below take the ratio at half and at twice that. The host's own noise moves the
+ * measured ratio by about +-30 % between runs (12-22), inside that range.
  */
 
 export type CpuKind =
