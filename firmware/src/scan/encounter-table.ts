@@ -4,7 +4,9 @@ import { MAX_ENCOUNTER_S, MISSES_TO_CLOSE } from "../tuning";
 
 /**
  * Sightings aggregated in preallocated typed arrays (no objects per beacon): the scan callback only finds or
- * adds the id's row and updates counters. At the end of each scan window `endScan` decides, per id, whether the
+ * adds the id's row (a keyed lookup: `slot` maps the id's first two bytes, random in RPIs and Bluezone ids, to its
+ * row, open addressing) and updates counters. A linear search cost the callback ~40 bytes of interpreted code a
+ * row (measured, host-tools/src/sim/cpu-cost.ts): half of it with 20 ids open. At the end of each scan window `endScan` decides, per id, whether the
  * encounter goes on (seen in this scan, or missed only one scan) or is finished and handed to `emit` as one
  * record: consecutive sightings of an id merge into one record with a duration.
  *
@@ -35,6 +37,9 @@ let first: Uint32Array;
 let last: Uint32Array;
 let seenIn: Uint32Array;
 let n = 0;
+/** Row + 1 per hash slot (0: empty); twice the rows or more, a power of two. Rebuilt when rows move. */
+let slot: Uint8Array;
+let mask = 0;
 /** The current scan window's number and log time. */
 let scanNo = 1;
 let now = 0;
@@ -51,7 +56,29 @@ export function init(rows: number): void {
   first = newU32(rows);
   last = newU32(rows);
   seenIn = newU32(rows);
+  let h = 4;
+  while (h < rows * 2) h <<= 1;
+  slot = newBytes(h);
+  mask = h - 1;
   n = full = 0;
+}
+
+/** The slot of the id at `src[off..]`: where it is, or the empty slot where it goes. */
+function find(k: number, src: Uint8Array, off: number): number {
+  let h = (src[off] | (src[off + 1] << 8)) & mask;
+  for (let i = slot[h] - 1; i >= 0; i = slot[h] - 1) {
+    let b = 0;
+    for (; b < ID_BYTES && ids[i * ID_BYTES + b] === src[off + b]; b++);
+    if (b === ID_BYTES && kind[i] === k) break;
+    h = (h + 1) & mask;
+  }
+  return h;
+}
+
+/** Rebuilds the slots after rows moved (closing encounters packs the rows). */
+function reindex(): void {
+  slot.fill(0);
+  for (let i = 0; i < n; i++) slot[find(kind[i], ids, i * ID_BYTES)] = i + 1;
 }
 
 const COLUMNS = () => [kind, aem, cnt, rsum, first, last, seenIn];
@@ -68,22 +95,19 @@ function close(i: number, emit: EmitFn): void {
 
 /** One sighting: `src[off..off+ID_BYTES]` is the id prefix. Allocation-free; called from the radio callback. */
 export function sight(k: number, src: Uint8Array, off: number, rssi: number, a: number): void {
-  let i = 0;
-  let b = 0;
-  for (; i < n; i++) {
-    for (b = 0; b < ID_BYTES && ids[i * ID_BYTES + b] === src[off + b]; b++);
-    if (b === ID_BYTES && kind[i] === k) break;
-  }
-  if (i === n) {
-    if (i >= cap) {
+  const h = find(k, src, off);
+  let i = slot[h] - 1;
+  if (i < 0) {
+    if (n >= cap) {
       full++;
       return;
     }
-    for (b = 0; b < ID_BYTES; b++) ids[i * ID_BYTES + b] = src[off + b];
+    i = n;
+    for (let b = 0; b < ID_BYTES; b++) ids[i * ID_BYTES + b] = src[off + b];
     kind[i] = k;
     cnt[i] = rsum[i] = 0;
     first[i] = now;
-    n++;
+    slot[h] = ++n;
   }
   seenIn[i] = scanNo;
   if (cnt[i] < 65535) {
@@ -105,16 +129,26 @@ export function begin(t: number): void {
  * span MAX_ENCOUNTER_S (a record's duration field holds up to 63 minutes).
  */
 export function endScan(emit: EmitFn): void {
-  for (let i = 0; i < n;) {
-    if (scanNo - seenIn[i] >= MISSES_TO_CLOSE || last[i] - first[i] >= MAX_ENCOUNTER_S) {
-      close(i, emit);
-    } else i++;
+  const was = n;
+  try {
+    for (let i = 0; i < n;) {
+      if (scanNo - seenIn[i] >= MISSES_TO_CLOSE || last[i] - first[i] >= MAX_ENCOUNTER_S) {
+        close(i, emit);
+      } else i++;
+    }
+  } finally {
+    // Also when `emit` threw half-way: the slots must follow the rows that moved.
+    if (n !== was) reindex();
   }
 }
 
 /** Finishes every open encounter (before a sync, a new time base or a wipe). */
 export function flush(emit: EmitFn): void {
-  while (n > 0) close(0, emit);
+  try {
+    while (n > 0) close(0, emit);
+  } finally {
+    reindex();
+  }
 }
 
 /** Open encounters. */
@@ -129,4 +163,5 @@ export function dropped(): number {
 
 export function clear(): void {
   n = 0;
+  slot.fill(0);
 }

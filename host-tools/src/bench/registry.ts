@@ -1,6 +1,7 @@
 import { authorityF1Section } from "./sections/authority-f1";
 import { authorityLoadSection } from "./sections/authority-load";
 import { authorityPostgresSection } from "./sections/authority-postgres";
+import { cpuProfileSection } from "./sections/cpu-profile";
 import { firmwareBandSection } from "./sections/firmware-band";
 import { espruinoRealSection } from "./sections/espruino-real";
 import { faultSweepSection } from "./sections/fault-sweep";
@@ -34,5 +35,6 @@ export const BENCH_SECTIONS: BenchSection[] = [
   firmwareBandSection,
   logRetentionSection,
   espruinoRealSection,
+  cpuProfileSection,
   faultSweepSection,
 ];

@@ -76,21 +76,34 @@ interface PowerCut {
  * which costs microseconds a byte. The host answers flash reads directly instead; every other EM_ASM call and the
  * interpreter itself are untouched.
  */
-function fastHostCalls(ctx: vm.Context, flash: Uint8Array, clock: { now: number }): void {
+function fastHostCalls(
+  ctx: vm.Context,
+  flash: Uint8Array,
+  clock: { now: number },
+  counters: { flashReads: number },
+): void {
   const consts = ctx.ASM_CONSTS as Record<string, (...a: unknown[]) => unknown> | undefined;
   const generic = ctx.runEmAsmFunction as ((code: number, sig: number, buf: number) => unknown) | undefined;
   if (!consts || !generic) return;
   const find = (text: string) => Number(Object.keys(consts).find((k) => String(consts[k]).includes(text)) ?? -1);
   const read = find("hwFlashRead");
   const now = find("Date.now");
-  ctx.runEmAsmFunction = (c: number, sig: number, buf: number) =>
-    c === read ? flash[(ctx.HEAP32 as Int32Array)[buf >> 2]] : c === now ? clock.now : generic(c, sig, buf);
+  ctx.runEmAsmFunction = (c: number, sig: number, buf: number) => {
+    if (c !== read) return c === now ? clock.now : generic(c, sig, buf);
+    counters.flashReads++;
+    return flash[(ctx.HEAP32 as Int32Array)[buf >> 2]];
+  };
 }
 
 export class RealInterpreter {
   /** Virtual wall clock, ms since the epoch. */
   now: number;
   readonly flash: Uint8Array;
+  /**
+   * Bytes the interpreter has read from flash: it lexes code stored in flash (the bundle's function bodies) a byte at
+   * a time, so this counts the source it interpreted, a deterministic measure of work (cpu-profile.ts).
+   */
+  readonly counters = { flashReads: 0 };
   /** Flash bytes programmed or erased so far (for power-cut enumeration). */
   flashTouched = 0;
   /** Lines the interpreter printed that report an error (uncaught exceptions, interpreter errors). */
@@ -101,6 +114,12 @@ export class RealInterpreter {
   private onLine: (line: string) => void;
   /** Everything the interpreter prints, as it prints it (a console transport reads this). */
   onOutput: ((chars: string) => void) | undefined;
+  /**
+   * Called after every jsIdle that runs on its own (timers and events, not a line typed on the console) with the
+   * host milliseconds it took: the CPU profile (cpu-profile.ts) times callbacks with it.
+   */
+  idleProbe: ((hostMs: number) => void) | undefined;
+  private typing = 0;
 
   private constructor(
     private readonly ctx: vm.Context,
@@ -154,8 +173,8 @@ export class RealInterpreter {
     script.runInContext(ctx);
     const M = ctx.Module as EmModule;
     if (!M.calledRun) await initialised;
-    fastHostCalls(ctx, flash, clock);
     const self = new RealInterpreter(ctx, M, flash, clock.now, opts.onLine);
+    fastHostCalls(ctx, flash, clock, self.counters);
     ref.self = self;
     Object.defineProperty(self, "now", {
       get: () => clock.now,
@@ -231,9 +250,12 @@ export class RealInterpreter {
    * "forever", which reaches us as a large negative number.)
    */
   settle(): number {
+    const probe = this.typing ? undefined : this.idleProbe;
     for (let i = 0; i < 10000; i++) {
+      const t0 = probe ? performance.now() : 0;
       const next = this.M._jsIdle();
       this.drain();
+      if (probe) probe(performance.now() - t0);
       if (next >= 0) return next;
       if (next < -1) return NO_TIMER;
     }
@@ -281,12 +303,17 @@ export class RealInterpreter {
   exec(code: string): void {
     if (code.includes("\n")) throw new Error("exec takes one line");
     const line = "\x10" + code + "\n";
-    for (let i = 0; i < line.length; i++) {
-      this.M._jshPushIOCharEvent(CONSOLE, line.charCodeAt(i));
-      // Let the interpreter take input every 256 characters (its input queue holds at least 500).
-      if (i % 256 === 255) this.M._jsIdle();
+    this.typing++;
+    try {
+      for (let i = 0; i < line.length; i++) {
+        this.M._jshPushIOCharEvent(CONSOLE, line.charCodeAt(i));
+        // Let the interpreter take input every 256 characters (its input queue holds at least 500).
+        if (i % 256 === 255) this.M._jsIdle();
+      }
+      this.settle();
+    } finally {
+      this.typing--;
     }
-    this.settle();
   }
 
   /**

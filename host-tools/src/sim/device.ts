@@ -2,6 +2,7 @@ import { BoardProfile } from "../boards/profile";
 import { bytesToBinaryString, toBytes } from "./bytes";
 import { EspruinoConsole } from "./console";
 import { createCryptoModule, createGlobalAes, CryptoHost, hasCryptoModule } from "./crypto-module";
+import { CpuKind, cpuJs } from "./cpu-cost";
 import { EnergyMeter, EnergyReport } from "./energy";
 import { NorFlash, PowerCut } from "./flash";
 import { JsVarEstimator, SCOPE_HOOK } from "./jsvars";
@@ -71,6 +72,12 @@ export interface DeviceOptions {
    * (the differential test: the real interpreter's board shim restarts nothing).
    */
   restartClockLossSeconds?: number;
+  /**
+   * Charge each callback the Tracelet firmware's measured JavaScript time for its kind (cpu-cost.ts; default true).
+   * false: every callback costs only the base `callback` time, for test programs that are not the firmware (a test
+   * program writing flash every 100 ms is no 170 ms log write).
+   */
+  cpuTable?: boolean;
   mathRandomState?: readonly number[];
   /** Scan-packet FIFO: packets queued while JavaScript is busy beyond this are dropped (default 22: the stack's 1 KB event
    * buffer, shared/ESPRUINO.md). */
@@ -80,13 +87,19 @@ export interface DeviceOptions {
 /**
  * Deterministic CPU time the interpreter spends (seconds), charged to the energy meter and delaying the device's
  * next events (Espruino is single-threaded). JavaScript executed inside V8 is not timed (V8 is 100-1000x faster than
- * the interpreter and not deterministic); calls into the interpreter's native API are.
+ * the interpreter and not deterministic): each callback is charged the real interpreter's measured time for its kind
+ * instead (cpu-cost.ts cpuJs); calls into the interpreter's native API are charged here.
  */
 export const CPU_COST = {
-  /** Waking from sleep and entering a callback. */
-  callback: 0.0005,
   /** Building a BluetoothDevice object for a scan packet (jswrap_ble_setScan_cb). */
   scanPacket: 0.001,
+  /**
+   * Estimates (no published timing found): NRF.setAdvertising encodes the advert and hands it to the SoftDevice
+   * (jsble_advertising_update); NRF.setAddress restarts the Bluetooth stack (jsble_restart_softdevice: SoftDevice
+   * disabled and enabled, services and advert set again).
+   */
+  setAdvertising: 0.0005,
+  setAddress: 0.005,
   /** One notification through NRF.updateServices: calibrated so that streaming MTU-53 frames gives ~2.5 kB/s. */
   notify: 0.02,
   /** nRF52 flash: 41 us per 32-bit word written, 85 ms per page erase (CPU halted meanwhile). */
@@ -134,6 +147,8 @@ export class EspruinoDevice implements RadioNode {
   readonly powerOnLog: { t: number; clock: number }[] = [];
   /** Scan packets dropped because the interpreter was busy (input FIFO full). */
   fifoDrops = 0;
+  /** Scan reports that reached the program's scan callback. */
+  scanReports = 0;
   /** LEDs written with digitalWrite. */
   readonly pins: Record<string, number> = {};
   /** Resets the hardware watchdog caused (E.enableWatchdog not kicked in time), and their world times. */
@@ -157,6 +172,9 @@ export class EspruinoDevice implements RadioNode {
   /** Extra CPU seconds consumed by the callback in progress. */
   private cbCost = 0;
   private inCallback = false;
+  /** What the callback in progress did, to tell its kind (cpu-cost.ts): changed the address, the advert, the scan,
+   * wrote flash. */
+  private cbDid = { address: false, advert: false, scan: false, flash: false };
   private busyUntil = 0;
   private queuedPackets = 0;
   private lastMemT = -Infinity;
@@ -193,6 +211,7 @@ export class EspruinoDevice implements RadioNode {
     this.name = opts.name ?? `band${this.radioIndex + 1}`;
     this.flash = new NorFlash(0x60000, board.storageBytes, board.flashPageSize);
     this.storage = new EspruinoStorage(this.flash, (kind, bytes) => {
+      this.cbDid.flash = true;
       this.cpu(kind === "erase" ? CPU_COST.flashPageErase : CPU_COST.flashWord * Math.ceil(bytes / 4));
     });
     this.energyMeter = new EnergyMeter(board);
@@ -485,7 +504,8 @@ export class EspruinoDevice implements RadioNode {
     if (!this.on || this.dying || !this.realm) return;
     this.accrue();
     this.inCallback = true;
-    this.cbCost = CPU_COST.callback;
+    this.cbCost = 0;
+    const did = (this.cbDid = { address: false, advert: false, scan: false, flash: false });
     try {
       body();
     } catch (e) {
@@ -497,9 +517,14 @@ export class EspruinoDevice implements RadioNode {
       this.fault(kind, e);
     }
     this.inCallback = false;
-    const cost = this.cbCost;
+    const b = this.board.id;
+    if (kind === "scan") this.scanReports++;
+    const table = kind !== "boot" && this.opts.cpuTable !== false;
+    const js = cpuJs(b, "callback") + (table ? cpuJs(b, callbackKind(kind, did)) : 0);
+    const cost = this.cbCost + js;
     this.cbCost = 0;
-    this.energyMeter.add("cpu", this.board.currentUa.cpu * cost);
+    this.energyMeter.add("cpu", this.board.currentUa.cpu * (cost - js));
+    this.energyMeter.addJs(js);
     if (this.opts.cpuClock !== false) this.busyUntil = Math.max(this.busyUntil, this.world.now) + cost;
     const dying = this.dying;
     try {
@@ -582,6 +607,11 @@ export class EspruinoDevice implements RadioNode {
     if (!this.on) return;
     this.energyMeter.add("cpu", this.board.currentUa.cpu * seconds);
     if (this.opts.cpuClock !== false) this.busyUntil = Math.max(this.busyUntil, this.world.now) + seconds;
+  }
+
+  /** Notes what the callback in progress did (the Bluetooth stack calls it), to tell the callback's kind. */
+  did(what: "address" | "advert" | "scan"): void {
+    if (this.inCallback) this.cbDid[what] = true;
   }
 
   /** Charges interpreter CPU time (seconds) to the callback in progress. */
@@ -1214,4 +1244,18 @@ function crc32(b: Uint8Array): number {
     for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
   }
   return (crc ^ 0xffffffff) | 0;
+}
+
+/** A callback's kind for cpuJs, as espruino-real/cpu-profile.ts classifies the real interpreter's callbacks. */
+function callbackKind(
+  kind: string,
+  did: { address: boolean; advert: boolean; scan: boolean; flash: boolean },
+): CpuKind {
+  if (kind === "scan") return "scanReport";
+  if (kind === "onWrite") return "syncRequest";
+  if (did.address) return "rotation";
+  if (did.flash) return "logWrite";
+  if (did.scan) return "scanWindow";
+  if (did.advert) return "advert";
+  return "timer";
 }

@@ -753,6 +753,7 @@ export class NrfStack implements Advertiser {
         if (o && o.filters !== undefined && !Array.isArray(o.filters)) {
           throw d.error("requestDevice expecting an array of filters", "TypeError");
         }
+        this.device.did("scan");
         this.startScan(cb, o);
       }, "setScan"),
       findDevices: fn((cb: unknown, options?: unknown) => this.findDevices(cb, options)),
@@ -806,6 +807,8 @@ export class NrfStack implements Advertiser {
   }
 
   private setAddress(addr: unknown): void {
+    this.device.did("address");
+    this.device.cpu(CPU_COST.setAddress);
     const m = /^([0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5})(?: (random|public))?$/.exec(String(addr));
     if (!m) throw this.device.error("Expecting a mac address of the form aa:bb:cc:dd:ee:ff");
     const first = parseInt(m[1].slice(0, 2), 16);
@@ -903,6 +906,8 @@ export class NrfStack implements Advertiser {
   }
 
   private setAdvertising(data: unknown, options?: Record<string, unknown>): void {
+    this.device.did("advert");
+    this.device.cpu(CPU_COST.setAdvertising);
     if (options !== undefined && (options === null || typeof options !== "object")) {
       throw this.device.error(`Expecting 'options' to be object or undefined, got ${typeof options}`, "TypeError");
     }

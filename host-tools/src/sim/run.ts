@@ -6,7 +6,7 @@ import { BoardProfile } from "../boards/profile";
 import { LOG_FILE_PATTERN, readBandLog } from "./band-log";
 import { hex } from "./bytes";
 import { EspruinoDevice, Fault } from "./device";
-import { ENERGY_CATEGORIES, EnergyCategory } from "./energy";
+import { ENERGY_CATEGORIES, EnergyCategory, RangeBound } from "./energy";
 import { HostileMode } from "./hostile";
 import { Phone } from "./phones";
 import { resolveScenario, Scenario } from "./scenario";
@@ -55,6 +55,12 @@ export interface BoardSummary {
   averageUa: number;
   batteryDays: number;
   breakdownUa: Record<EnergyCategory, number>;
+  /** Average current and battery days as low / expected / high, each with what it assumes (energy.ts ENERGY_RANGE). */
+  energyRange: Record<RangeBound, { averageUa: number; batteryDays: number; assumes: string }>;
+  /** Scan reports dropped per band per day because JavaScript was busy (the stack's event buffer was full). */
+  reportsDroppedPerDay: number;
+  /** Scan reports that reached the scan callback, per band per day. */
+  reportsPerDay: number;
   peakJsVars: number;
   jsVars: number;
   storageBytesUsed: number;
@@ -475,12 +481,25 @@ export function boardFigures(
   for (const c of ENERGY_CATEGORIES) breakdown[c] = round(mean(reports.map((r) => r.averageUa[c])), 2);
   const logBytes = mean(ds.map((d) => readBandLog(d).bytesUsed));
   const perDay = logBytes / (hours / 24);
+  const energyRange = {} as BoardSummary["energyRange"];
+  for (const bound of ["low", "expected", "high"] as RangeBound[]) {
+    const ua = mean(reports.map((r) => r.range[bound].averageUa));
+    const cell = reports[0] ? reports[0].range[bound].batteryDays * reports[0].range[bound].averageUa : 0;
+    energyRange[bound] = {
+      averageUa: round(ua, 1),
+      batteryDays: round(ua > 0 ? cell / ua : Infinity, 1),
+      assumes: reports[0] ? reports[0].range[bound].assumes : "",
+    };
+  }
   return {
     board: b.id,
     bands: ds.length,
     averageUa: round(avg, 1),
     batteryDays: round((b.battery.capacityMah * 1000) / avg / 24, 1),
     breakdownUa: breakdown,
+    energyRange,
+    reportsDroppedPerDay: round(mean(ds.map((d) => d.fifoDrops)) / (hours / 24), 1),
+    reportsPerDay: round(mean(ds.map((d) => d.scanReports)) / (hours / 24), 1),
     peakJsVars: Math.max(...ds.map((d) => d.memoryPeak)),
     jsVars: b.jsVars,
     logBytesUsed: Math.round(logBytes),

@@ -159,6 +159,9 @@ type BandResult = {
     hours: number;
     recall: number | null;
     averageUa: number;
+    energyRange?: Record<"low" | "expected" | "high", { averageUa: number; batteryDays: number; assumes: string }>;
+    reportsDroppedPerDay?: number;
+    reportsPerDay?: number;
     faults: number;
     bytesPerRecord: number | null;
     projectedLogDays: number | null;
@@ -198,6 +201,26 @@ function bandFigures(result: object): BenchFigure[] {
       "current",
       `${careHome}, board's current table`,
     );
+    if (c.energyRange) {
+      const e = c.energyRange;
+      for (const bound of ["low", "expected", "high"] as const)
+        rows.push({
+          board: r.board,
+          figure: `average current / battery days (${bound})`,
+          target: "-",
+          measured: `${e[bound].averageUa} uA / ${e[bound].batteryDays} d`,
+          pass: null,
+          method: `${careHome}; ${e[bound].assumes}`,
+        });
+      rows.push({
+        board: r.board,
+        figure: "scan reports dropped per band-day",
+        target: "-",
+        measured: `${c.reportsDroppedPerDay ?? "n/a"} of ${c.reportsPerDay ?? "n/a"}`,
+        pass: null,
+        method: `${careHome}: JavaScript busy (measured callback times) with the stack's 22-report buffer full`,
+      });
+    }
     row("device faults", "0", c.faults, "faults", careHome);
     row(
       "seconds to find + authenticate",
@@ -294,6 +317,10 @@ export const firmwareBandSection: BenchSection = {
           averageUa: s.averageUa,
           breakdownUa: s.breakdownUa,
           batteryDays: s.batteryDays,
+          // Low / expected / high with what each assumes (JavaScript time ratio, receiver current, coin-cell derating).
+          energyRange: s.energyRange,
+          reportsDroppedPerDay: s.reportsDroppedPerDay,
+          reportsPerDay: s.reportsPerDay,
           faults: sim.faults.count,
           logBytesPerDay: s.logBytesPerDay,
           logBudgetBytes: s.logBudgetBytes,
