@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import * as fs from "fs";
 import * as path from "path";
-import { AuthorityConfig, loadConfigFile, parseConfig } from "../authority/config";
+import { AuthorityConfig } from "../authority/config";
 import {
   addExportKey,
   describeExportKeys,
@@ -16,6 +16,7 @@ import {
   SecretsFile,
   secretsFromFile,
 } from "../authority/secrets";
+import { cliAuthorityConfig } from "./authority-config";
 import { CliError, ExitCode } from "./exit-codes";
 import { fileError, requireInputFile } from "./files";
 import { emit, log } from "./output";
@@ -110,13 +111,7 @@ interface Opened {
 }
 
 function open(opts: KeysOptions): Opened {
-  if (opts.config) requireInputFile("--config", opts.config);
-  let config: AuthorityConfig;
-  try {
-    config = opts.config ? loadConfigFile(opts.config) : parseConfig({});
-  } catch (e) {
-    throw new CliError(ExitCode.BAD_INPUT, (e as Error).message);
-  }
+  const config = cliAuthorityConfig(opts.config);
   const file = opts.secrets ?? config.secretsFile;
   if (!file) throw new CliError(ExitCode.USAGE, "pass --secrets <file> (or --config with a secretsFile)");
   requireInputFile("--secrets", file);

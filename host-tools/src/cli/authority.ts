@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { AuthorityApp } from "../authority/app";
 import { BandRegistry, KioskRegistry, registrationAudit } from "../authority/bands";
-import { AuthorityConfig, loadConfigFile, parseConfig } from "../authority/config";
+import { AuthorityConfig } from "../authority/config";
 import { Actor } from "../authority/crypto/api-keys";
 import { deriveServerSubkeys } from "../authority/crypto/server-keys";
 import { syncExportDir } from "../authority/export/publish-dir";
@@ -25,6 +25,7 @@ import { isPostgresUrl, redactUrl } from "../authority/store/postgres";
 import { AuthorityStore } from "../authority/store/store";
 import { loadRegistryFile, RegistryFileError, writeRegistryFile } from "../kiosk/registry-file";
 import { registerExportKeys } from "./authority-keys";
+import { cliAuthorityConfig } from "./authority-config";
 import { CliError, ExitCode } from "./exit-codes";
 import { fileError, isFileSystemError, requireInputFile } from "./files";
 import { parseNumberOption } from "./options";
@@ -154,13 +155,7 @@ async function openRegistry(
   if (opts.db === ":memory:") throw new CliError(ExitCode.USAGE, `--db: an in-memory database ${memoryReason}`);
   const postgres = isPostgresUrl(opts.db);
   if (!postgres) requireInputFile("--db", opts.db);
-  if (opts.config) requireInputFile("--config", opts.config);
-  let config: AuthorityConfig;
-  try {
-    config = opts.config ? loadConfigFile(opts.config) : parseConfig({});
-  } catch (e) {
-    throw new CliError(ExitCode.BAD_INPUT, (e as Error).message);
-  }
+  const config = cliAuthorityConfig(opts.config);
   const secretsFile =
     opts.secrets ?? config.secretsFile ?? (postgres ? undefined : path.resolve(opts.db) + ".secrets.json");
   if (!secretsFile)
@@ -372,12 +367,7 @@ async function serve(opts: ServeOptions): Promise<void> {
   if (opts.config) requireInputFile("--config", opts.config);
   if (opts.tlsCert) requireInputFile("--tls-cert", opts.tlsCert);
   if (opts.tlsKey) requireInputFile("--tls-key", opts.tlsKey);
-  let config: AuthorityConfig;
-  try {
-    config = opts.config ? loadConfigFile(opts.config) : parseConfig({});
-  } catch (e) {
-    throw new CliError(ExitCode.BAD_INPUT, (e as Error).message);
-  }
+  const config = cliAuthorityConfig(opts.config);
   const memory = opts.db === ":memory:";
   const postgres = isPostgresUrl(opts.db);
   if (postgres && !config.secretsFile) {

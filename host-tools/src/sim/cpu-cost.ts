@@ -134,16 +134,3 @@ export const CPU_FLASH_BYTES: Partial<Record<CpuKind, number>> = {
   syncRequest: 17513,
   syncFrame: 5535,
 };
-
-/** Kinds the profile measures. */
-export const MEASURED_KINDS: CpuKind[] = [
-  "syncRequest",
-  "syncFrame",
-  "callback",
-  "scanReport",
-  "scanWindow",
-  "rotation",
-  "advert",
-  "logWrite",
-  "timer",
-];

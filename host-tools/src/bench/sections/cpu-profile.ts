@@ -1,7 +1,7 @@
 import { loadAllBoards } from "../../boards/load";
 import { CpuProfile, profileBand } from "../../espruino-real/cpu-profile";
 import { emulatorMissing } from "../../espruino-real/interpreter";
-import { CpuKind, cpuJs, CPU_JS_BOARD, CPU_JS_S, MEASURED_KINDS, NRF52_CALIBRATION } from "../../sim/cpu-cost";
+import { CpuKind, CPU_KINDS, cpuJs, CPU_JS_BOARD, CPU_JS_S, NRF52_CALIBRATION } from "../../sim/cpu-cost";
 import { BenchFigure, BenchSection } from "../types";
 
 /**
@@ -34,7 +34,7 @@ export const cpuProfileSection: BenchSection = {
       const profile = await profileBand(b.id, hours, BEACONS);
       const overTable: Record<string, number> = {};
       let pass = true;
-      for (const kind of MEASURED_KINDS) {
+      for (const kind of CPU_KINDS) {
         const k = profile.kinds[kind];
         if (!k) continue;
         const r = k.nrf52Us / 1e6 / cpuJs(b.id, kind);
