@@ -24,10 +24,7 @@
  * measured ratio by about +-30 % between runs (12-22), inside that range.
  */
 
-export type CpuKind =
-  "callback" | "scanReport" | "scanWindow" | "rotation" | "advert" | "logWrite" | "timer" | "syncRequest" | "syncFrame";
-
-export const CPU_KINDS: CpuKind[] = [
+export const CPU_KINDS = [
   "callback",
   "scanReport",
   "scanWindow",
@@ -37,7 +34,9 @@ export const CPU_KINDS: CpuKind[] = [
   "timer",
   "syncRequest",
   "syncFrame",
-];
+] as const;
+
+export type CpuKind = (typeof CPU_KINDS)[number];
 
 export const NRF52_CALIBRATION = {
   /** The loop of the published snippet, bounded (the emulator has D1 where the original board had A0). */

@@ -33,10 +33,13 @@ export interface EnergyReport {
   /** Share of the battery used so far (0-1). */
   batteryUsed: number;
   /** Average current and battery days as a range: each bound with what it assumes (see `ENERGY_RANGE`). */
-  range: Record<RangeBound, { averageUa: number; batteryDays: number; assumes: string }>;
+  range: EnergyRange;
 }
 
-export type RangeBound = "low" | "expected" | "high";
+export const RANGE_BOUNDS = ["low", "expected", "high"] as const;
+export type RangeBound = (typeof RANGE_BOUNDS)[number];
+/** Average current and battery days per bound of the range, each with what it assumes. */
+export type EnergyRange = Record<RangeBound, { averageUa: number; batteryDays: number; assumes: string }>;
 
 /**
  * Published figures behind the low / expected / high range (the bounds of the current; battery days run the other
@@ -109,9 +112,9 @@ export class EnergyMeter {
     for (const k of ENERGY_CATEGORIES) averageUa[k] = this.charge[k] / s;
     const avg = this.total() / s;
     const capUc = this.board.battery.capacityMah * 3600 * 1000;
-    const range = {} as EnergyReport["range"];
+    const range = {} as EnergyRange;
     const scanHigh = Math.max(1, ENERGY_RANGE.scanningHighUa / Math.max(1, this.board.currentUa.scanning));
-    for (const bound of ["low", "expected", "high"] as RangeBound[]) {
+    for (const bound of RANGE_BOUNDS) {
       let uc = this.total() + this.jsUc * (ENERGY_RANGE.jsFactor[bound] - 1);
       if (bound === "high") uc += this.charge.scanning * (scanHigh - 1);
       const ua = uc / s;

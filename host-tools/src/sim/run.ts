@@ -6,7 +6,7 @@ import { BoardProfile } from "../boards/profile";
 import { LOG_FILE_PATTERN, readBandLog } from "./band-log";
 import { hex } from "./bytes";
 import { EspruinoDevice, Fault } from "./device";
-import { ENERGY_CATEGORIES, EnergyCategory, RangeBound } from "./energy";
+import { ENERGY_CATEGORIES, EnergyCategory, EnergyRange, RANGE_BOUNDS } from "./energy";
 import { HostileMode } from "./hostile";
 import { Phone } from "./phones";
 import { resolveScenario, Scenario } from "./scenario";
@@ -56,7 +56,7 @@ export interface BoardSummary {
   batteryDays: number;
   breakdownUa: Record<EnergyCategory, number>;
   /** Average current and battery days as low / expected / high, each with what it assumes (energy.ts ENERGY_RANGE). */
-  energyRange: Record<RangeBound, { averageUa: number; batteryDays: number; assumes: string }>;
+  energyRange: EnergyRange;
   /** Scan reports dropped per band per day because JavaScript was busy (the stack's event buffer was full). */
   reportsDroppedPerDay: number;
   /** Scan reports that reached the scan callback, per band per day. */
@@ -481,8 +481,8 @@ export function boardFigures(
   for (const c of ENERGY_CATEGORIES) breakdown[c] = round(mean(reports.map((r) => r.averageUa[c])), 2);
   const logBytes = mean(ds.map((d) => readBandLog(d).bytesUsed));
   const perDay = logBytes / (hours / 24);
-  const energyRange = {} as BoardSummary["energyRange"];
-  for (const bound of ["low", "expected", "high"] as RangeBound[]) {
+  const energyRange = {} as EnergyRange;
+  for (const bound of RANGE_BOUNDS) {
     const ua = mean(reports.map((r) => r.range[bound].averageUa));
     const cell = reports[0] ? reports[0].range[bound].batteryDays * reports[0].range[bound].averageUa : 0;
     energyRange[bound] = {

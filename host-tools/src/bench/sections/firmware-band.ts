@@ -18,6 +18,7 @@ import { BoardProfile } from "../../boards/profile";
 import { pretokenise } from "../../build/pretokenise";
 import { bundleFirmware } from "../../build/build";
 import { bundlePath } from "../../build/paths";
+import { RANGE_BOUNDS } from "../../sim/energy";
 import { CALIBRATED_ENVIRONMENTS } from "../../sim/radio";
 import { runSimulation } from "../../sim/run";
 import { World } from "../../sim/world";
@@ -203,7 +204,7 @@ function bandFigures(result: object): BenchFigure[] {
     );
     if (c.energyRange) {
       const e = c.energyRange;
-      for (const bound of ["low", "expected", "high"] as const)
+      for (const bound of RANGE_BOUNDS)
         rows.push({
           board: r.board,
           figure: `average current / battery days (${bound})`,
