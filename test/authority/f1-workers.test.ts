@@ -130,6 +130,36 @@ describeEachBackend("F1 jobs by day and band range", (backend) => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test("a worker keeps to the band range it holds unsealed, and a second worker starts on another range", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tracelet-f1-claim-"));
+    const config = { ...CONFIG, f1Workers: true, f1JobBands: JOB_BANDS };
+    const t = await startTestAuthority(config, backend === "postgres" ? "postgres" : path.join(dir, "a.db"));
+    try {
+      await loadAuthority(t);
+      const now = Math.floor(t.clock.ms / 1000);
+      const log = (await t.store.claimPendingLog(now, 60))!;
+      const plan = [1, 2].flatMap((day) => [
+        { day, bandFrom: 0, bandTo: 10 },
+        { day, bandFrom: 10, bandTo: null },
+      ]);
+      expect(await t.store.planF1Jobs(log.id, log.resolvedAt!, now, plan)).toBe(true);
+      const claim = async (worker: string, prefer?: number) => {
+        const j = (await t.store.claimF1Job(now, 60, worker, prefer))!;
+        return [j.worker, j.bandFrom, j.day];
+      };
+      // The oldest first; then not the oldest (range 0, day 2) but the range nobody runs.
+      expect(await claim("w1")).toEqual(["w1", 0, 1]);
+      expect(await claim("w2")).toEqual(["w2", 10, 1]);
+      // Each stays on its range: w2 takes range 10's day 2 although range 0's day 2 is older.
+      expect(await claim("w2", 10)).toEqual(["w2", 10, 2]);
+      expect(await claim("w1", 0)).toEqual(["w1", 0, 2]);
+      expect(await t.store.claimF1Job(now, 60, "w1", 0)).toBeUndefined();
+    } finally {
+      await t.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 (PG_URL ? describe : describe.skip)(`F1 workers on PostgreSQL${PG_URL ? "" : " " + PG_SKIP_REASON}`, () => {

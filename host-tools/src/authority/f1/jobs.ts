@@ -50,6 +50,11 @@ export class F1JobRunner {
 
   constructor(private readonly deps: F1JobDeps) {}
 
+  /** The first row id of the band range whose secrets it holds unsealed (claimF1Job prefers its jobs). */
+  range(): number | undefined {
+    return this.unsealed?.bandFrom;
+  }
+
   /** Drops the unsealed secrets it keeps (the worker calls it when it finds no work). */
   forget(): void {
     this.unsealed = null;

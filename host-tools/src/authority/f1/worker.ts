@@ -2,7 +2,8 @@ import { F1JobRunner } from "./jobs";
 import { F1Deps } from "./service";
 
 /**
- * One F1 worker (`tracelet authority worker`). It takes the oldest open F1 job (claimF1Job: on PostgreSQL
+ * One F1 worker (`tracelet authority worker`). It takes an open F1 job, of the band range it holds unsealed if
+ * it can, else of a range no other worker runs, else the oldest (claimF1Job: on PostgreSQL
  * `FOR UPDATE SKIP LOCKED`, so any number of workers share the queue; a job whose lease ran out because its
  * worker died is taken over); with no job open, it claims a pending log (or one whose planner died) and plans
  * it into jobs of one day x `f1JobBands` registered bands (f1/jobs.ts), so the workers then share that log.
@@ -34,7 +35,7 @@ export async function runF1Worker(deps: F1WorkerDeps): Promise<F1WorkerResult> {
   const worker = deps.worker ?? String(process.pid);
   const result: F1WorkerResult = { resolved: 0, jobs: 0, planned: 0 };
   while (!deps.stop.aborted) {
-    const job = await deps.store.claimF1Job(deps.now(), leaseS, worker);
+    const job = await deps.store.claimF1Job(deps.now(), leaseS, worker, runner.range());
     if (job) {
       const outcome = await runner.run(job);
       if (outcome === "done" || outcome === "log-done") result.jobs++;

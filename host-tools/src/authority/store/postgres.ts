@@ -10,6 +10,7 @@ import {
   contactRow,
   exportFileInfo,
   exposureRow,
+  f1ClaimOrder,
   f1JobRow,
   kioskBandRow,
   LOG_COLUMNS,
@@ -628,13 +629,14 @@ export class PostgresStore implements AuthorityStore {
     });
   }
 
-  async claimF1Job(now: number, leaseS: number, worker: string): Promise<F1Job | undefined> {
+  async claimF1Job(now: number, leaseS: number, worker: string, preferBandFrom?: number): Promise<F1Job | undefined> {
     const r = await this.one(
       `UPDATE f1_jobs SET status = 'running', attempt = attempt + 1, worker = $2, lease_until = $3
-       WHERE id = (SELECT id FROM f1_jobs WHERE status = 'pending' OR (status = 'running' AND lease_until < $1)
-         ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
+       WHERE id = (SELECT id FROM f1_jobs j WHERE status = 'pending' OR (status = 'running' AND lease_until < $1)
+         ORDER BY ${f1ClaimOrder("$1", "$4")}
+         FOR UPDATE SKIP LOCKED LIMIT 1)
        RETURNING *`,
-      [now, worker, now + leaseS],
+      [now, worker, now + leaseS, preferBandFrom ?? null],
     );
     return r ? f1JobRow(r) : undefined;
   }

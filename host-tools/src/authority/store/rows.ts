@@ -172,3 +172,16 @@ export function auditRow(r: Row): AuditEntry & { id: number } {
     detail: r.detail ? (JSON.parse(r.detail as string) as Record<string, unknown>) : null,
   };
 }
+
+/**
+ * The order in which workers claim F1 jobs (store.claimF1Job), for both dialects (`now` and `prefer` are the
+ * dialect's placeholders; the jobs table is aliased `j`): a job of the band range the worker holds unsealed
+ * (`prefer`), then a job of a range no other worker is running (two workers on one range would both unseal
+ * its secrets), then the oldest.
+ */
+export function f1ClaimOrder(now: string, prefer: string): string {
+  return `COALESCE(j.band_from = ${prefer}, FALSE) DESC,
+    EXISTS (SELECT 1 FROM f1_jobs r WHERE r.log_id = j.log_id AND r.band_from = j.band_from
+      AND r.status = 'running' AND r.lease_until >= ${now}) ASC,
+    j.id`;
+}

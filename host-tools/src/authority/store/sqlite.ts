@@ -10,6 +10,7 @@ import {
   contactRow,
   exportFileInfo,
   exposureRow,
+  f1ClaimOrder,
   f1JobRow,
   kioskBandRow,
   LOG_COLUMNS,
@@ -434,13 +435,13 @@ export class SqliteStore implements AuthorityStore {
       .immediate();
   }
 
-  async claimF1Job(now: number, leaseS: number, worker: string): Promise<F1Job | undefined> {
+  async claimF1Job(now: number, leaseS: number, worker: string, preferBandFrom?: number): Promise<F1Job | undefined> {
     return this.db
       .transaction((): F1Job | undefined => {
         const r = this.q(
-          `SELECT id FROM f1_jobs WHERE status = 'pending' OR (status = 'running' AND lease_until < ?)
-           ORDER BY id LIMIT 1`,
-        ).get(now) as { id: number } | undefined;
+          `SELECT id FROM f1_jobs j WHERE status = 'pending' OR (status = 'running' AND lease_until < @now)
+           ORDER BY ${f1ClaimOrder("@now", "@prefer")} LIMIT 1`,
+        ).get({ now, prefer: preferBandFrom ?? null }) as { id: number } | undefined;
         if (!r) return undefined;
         this.q(
           "UPDATE f1_jobs SET status = 'running', attempt = attempt + 1, worker = ?, lease_until = ? WHERE id = ?",

@@ -336,10 +336,12 @@ export interface AuthorityStore {
    */
   planF1Jobs(logId: number, claimedAt: number, plannedAt: number, jobs: F1JobPlan[]): Promise<boolean>;
   /**
-   * Takes the oldest pending F1 job, or a running one whose lease ended before `now` (its worker died), for
-   * `worker` until now + leaseS; a job another worker is claiming is skipped.
+   * Takes a pending F1 job, or a running one whose lease ended before `now` (its worker died), for `worker`
+   * until now + leaseS; a job another worker is claiming is skipped. Preference, then the oldest: a job of the
+   * band range starting at `preferBandFrom` (whose secrets the worker holds unsealed), then one of a range no
+   * other worker is running (so two workers do not both unseal one range), then any.
    */
-  claimF1Job(now: number, leaseS: number, worker: string): Promise<F1Job | undefined>;
+  claimF1Job(now: number, leaseS: number, worker: string, preferBandFrom?: number): Promise<F1Job | undefined>;
   /** Extends the lease of a job still held under `job.attempt`; false when it was taken over. */
   renewF1Job(job: F1Job, leaseUntil: number): Promise<boolean>;
   /**

@@ -11,6 +11,7 @@ import { deriveServerSubkeys } from "../../authority/crypto/server-keys";
 import { seal } from "../../authority/crypto/secret-box";
 import { generateSecretsFile } from "../../authority/secrets";
 import { PostgresStore } from "../../authority/store/postgres";
+import { cpuBetween, processCpu } from "../measure";
 import { BenchFigure, BenchSection } from "../types";
 import { positiveLogSegments } from "./authority-f1";
 import { LatencyStats, listening, post, spawnServe, stats } from "./authority-load";
@@ -23,7 +24,9 @@ import { LatencyStats, listening, post, spawnServe, stats } from "./authority-lo
  *    to two serve processes on one database (clients split over both). Target: two nodes >= 1.6x one.
  * 2. F1 workers: one positive band's 14-day log queued against registered escrow bands and split into jobs of
  *    one day x `f1JobBands` bands (f1/jobs.ts), resolved by one `tracelet authority worker`, then (same input,
- *    fresh database) by two sharing that one log. Target: two workers >= 1.7x one.
+ *    fresh database) by two sharing that one log (100,000 bands). Target: two workers >= 1.7x one.
+ * Each run also reports the cores busy by process (authority, PostgreSQL, this load generator; /proc): on a
+ * machine whose cores one node already keeps busy, a second node cannot add throughput.
  * 3. F1 scale: one positive band's 14-day log against 10,000 and 100,000 escrow bands (quick: 2,000 and
  *    10,000), with two workers running; the time per band extrapolated linearly to 1,000,000 bands.
  * The load generator runs in this process, on the same machine as the servers and PostgreSQL.
@@ -56,6 +59,43 @@ export interface PublishRun {
   flow: LatencyStats;
   publish: LatencyStats;
   failures: number;
+  /** Cores busy during the run, by process (CPU seconds / wall seconds; Linux /proc). */
+  cores?: CoresBusy;
+}
+
+/** Cores busy during a run: the serve or worker processes, PostgreSQL's processes, this (load) process. */
+export interface CoresBusy {
+  authority: number;
+  postgres: number;
+  loadGenerator: number;
+  total: number;
+}
+
+/** PostgreSQL's postmaster (`.../bin/postgres`) and its backends (`postgres: user db ...`). */
+function isPostgres(cmdline: string): boolean {
+  return /(^|\/)postgres(:|$)/.test(cmdline.split(" ")[0]);
+}
+
+/** Starts CPU accounting for `pids` (the authority processes), PostgreSQL and this process; call the result to stop. */
+function coresBusy(pids: () => number[]): () => CoresBusy {
+  const sample = () => ({
+    authority: processCpu((_, pid) => pids().includes(pid)),
+    postgres: processCpu(isPostgres),
+    self: process.cpuUsage(),
+    at: process.hrtime.bigint(),
+  });
+  const a = sample();
+  return () => {
+    const b = sample();
+    const wall = Number(b.at - a.at) / 1e9;
+    const selfCpu = process.cpuUsage(a.self);
+    const busy = {
+      authority: round2(cpuBetween(a.authority, b.authority) / wall),
+      postgres: round2(cpuBetween(a.postgres, b.postgres) / wall),
+      loadGenerator: round2((selfCpu.user + selfCpu.system) / 1e6 / wall),
+    };
+    return { ...busy, total: round2(busy.authority + busy.postgres + busy.loadGenerator) };
+  };
 }
 
 export interface WorkerRun {
@@ -72,6 +112,7 @@ export interface WorkerRun {
   jobBands: number;
   done: number;
   failed: number;
+  cores?: CoresBusy;
 }
 
 export interface ScaleRun {
@@ -133,7 +174,9 @@ export async function runPostgresBench(o: PostgresBenchOptions = {}): Promise<Po
     const two = await publishRun(url, dir, 2, jobs, clients);
     const publishRatio = round2(two.requestsPerSecond / one.requestsPerSecond);
 
-    const f1 = makeF1Input(o.f1Bands ?? 50_000, o.f1Logs ?? 1, o.f1Days ?? 14, o.f1Sightings ?? 5000);
+    // 100,000 bands (10 ranges of f1JobBands): one worker runs ~15 s, so the one-off parts of a log (queueing,
+    // planning, the last job's aggregation) weigh as they would against a national registry, not a toy one.
+    const f1 = makeF1Input(o.f1Bands ?? 100_000, o.f1Logs ?? 1, o.f1Days ?? 14, o.f1Sightings ?? 5000);
     const jobBands = o.f1JobBands ?? 10_000;
     const w1 = await workerRun(url, dir, f1, 1, jobBands);
     const w2 = await workerRun(url, dir, f1, 2, jobBands);
@@ -198,7 +241,10 @@ async function publishRun(
     const admin = key("admin");
     const kiosk = key("kiosk");
     const today = Math.floor(Date.now() / 86400000);
-    const jobs = Array.from({ length: nJobs }, () => ({
+    // A tenth more flows first, untimed: neither run is timed while its processes still compile their code or
+    // open their database connections.
+    const warm = Math.ceil(nJobs / 10);
+    const jobs = Array.from({ length: nJobs + warm }, () => ({
       keys: Array.from({ length: 14 }, (_, d) => ({
         key: randomBytes(16).toString("base64"),
         rollingStartNumber: (today - 1 - d) * 144,
@@ -212,55 +258,61 @@ async function publishRun(
     let requests = 0;
     let failures = 0;
     let next = 0;
-    const t0 = process.hrtime.bigint();
-    await Promise.all(
-      Array.from({ length: clients }, async (_, c) => {
-        const base = urls[c % urls.length];
-        while (next < jobs.length) {
-          const job = jobs[next++];
-          const start = performance.now();
-          try {
-            requests++;
-            const issue = await post(base, "/api/issue", { testType: "confirmed" }, admin);
-            requests++;
-            const verify = await post(base, "/api/verify", { code: issue.code }, kiosk);
-            requests++;
-            const cert = await post(
-              base,
-              "/api/certificate",
-              {
-                token: verify.token,
-                ekeyhmac: computeTekmac(
-                  job.keys.map((k) => ({ ...k, bytes: Buffer.from(k.key, "base64") })),
-                  job.hmacKey,
-                ).toString("base64"),
-              },
-              kiosk,
-            );
-            const p0 = performance.now();
-            requests++;
-            const r = await fetch(base + "/v1/publish", {
-              method: "POST",
-              headers: { "content-type": "application/json" },
-              body: JSON.stringify({
-                temporaryExposureKeys: job.keys,
-                healthAuthorityID: "tracelet",
-                verificationPayload: cert.certificate,
-                hmacKey: job.hmacKey.toString("base64"),
-                padding: randomBytes(256).toString("base64"),
-              }),
-            });
-            await r.arrayBuffer();
-            if (r.status !== 200) throw new Error(`/v1/publish: ${r.status}`);
-            const end = performance.now();
-            publish.push(end - p0);
-            flow.push(end - start);
-          } catch {
-            failures++;
+    const drive = (until: number) =>
+      Promise.all(
+        Array.from({ length: clients }, async (_, c) => {
+          const base = urls[c % urls.length];
+          while (next < until) {
+            const job = jobs[next++];
+            const start = performance.now();
+            try {
+              requests++;
+              const issue = await post(base, "/api/issue", { testType: "confirmed" }, admin);
+              requests++;
+              const verify = await post(base, "/api/verify", { code: issue.code }, kiosk);
+              requests++;
+              const cert = await post(
+                base,
+                "/api/certificate",
+                {
+                  token: verify.token,
+                  ekeyhmac: computeTekmac(
+                    job.keys.map((k) => ({ ...k, bytes: Buffer.from(k.key, "base64") })),
+                    job.hmacKey,
+                  ).toString("base64"),
+                },
+                kiosk,
+              );
+              const p0 = performance.now();
+              requests++;
+              const r = await fetch(base + "/v1/publish", {
+                method: "POST",
+                headers: { "content-type": "application/json" },
+                body: JSON.stringify({
+                  temporaryExposureKeys: job.keys,
+                  healthAuthorityID: "tracelet",
+                  verificationPayload: cert.certificate,
+                  hmacKey: job.hmacKey.toString("base64"),
+                  padding: randomBytes(256).toString("base64"),
+                }),
+              });
+              await r.arrayBuffer();
+              if (r.status !== 200) throw new Error(`/v1/publish: ${r.status}`);
+              const end = performance.now();
+              publish.push(end - p0);
+              flow.push(end - start);
+            } catch {
+              failures++;
+            }
           }
-        }
-      }),
-    );
+        }),
+      );
+    await drive(warm);
+    flow.length = publish.length = requests = 0;
+    const t0 = process.hrtime.bigint();
+    const cpu = coresBusy(() => children.map((c) => c.pid!));
+    await drive(jobs.length);
+    const cores = cpu();
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     return {
       nodes,
@@ -273,6 +325,7 @@ async function publishRun(
       flow: stats(flow),
       publish: stats(publish),
       failures,
+      cores,
     };
   } finally {
     for (const c of children) await stopChild(c);
@@ -357,6 +410,7 @@ async function resolveWithWorkers(
   jobs: number;
   done: number;
   failed: number;
+  cores: CoresBusy;
 }> {
   const secrets = path.join(dir, "f1.secrets.json");
   fs.writeFileSync(secrets, input.secretsJson, { mode: 0o600 });
@@ -387,6 +441,7 @@ async function resolveWithWorkers(
     }
     const now = Math.floor(Date.now() / 1000);
     const t0 = process.hrtime.bigint();
+    const cpu = coresBusy(() => children.map((w) => w.child.pid!));
     for (const [i, l] of input.logs.entries()) {
       const r = await store.storeBandLog({
         jti: `bench-${i}`,
@@ -415,6 +470,7 @@ async function resolveWithWorkers(
       await sleep(25);
       counts = await count();
     }
+    const cores = cpu();
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const resolvedPerWorker: number[] = [];
     const jobsPerWorker: number[] = [];
@@ -435,6 +491,7 @@ async function resolveWithWorkers(
       jobs,
       done: counts.done ?? 0,
       failed: counts.failed ?? 0,
+      cores,
     };
   } finally {
     for (const w of children) await stopChild(w.child);
@@ -559,8 +616,15 @@ export const authorityPostgresSection: BenchSection = {
     const p = r.publish!;
     const w = r.workers!;
     const s = r.scale!;
+    const busy = (c: CoresBusy | undefined, who: string) =>
+      c
+        ? `${c.total} of ${r.cores} (${who} ${c.authority}, PostgreSQL ${c.postgres}, this load generator ${c.loadGenerator})`
+        : "unknown (no /proc)";
+    const busyMethod =
+      "CPU seconds / wall seconds over the timed run, from /proc/<pid>/stat: the authority processes, every " +
+      "PostgreSQL process, and the bench process that sends the requests or queues the logs";
     const flow = (n: PublishRun) =>
-      `${n.jobs} flows (issue, verify, certificate, publish), ${n.clients} loopback clients split over ${n.nodes} serve process(es), one fresh database; ${where}`;
+      `${n.jobs} flows (issue, verify, certificate, publish) after ${Math.ceil(n.jobs / 10)} untimed, ${n.clients} loopback clients split over ${n.nodes} serve process(es), one fresh database; ${where}`;
     const rows: BenchFigure[] = [];
     for (const n of [p.one, p.two]) {
       const m = flow(n);
@@ -585,6 +649,13 @@ export const authorityPostgresSection: BenchSection = {
           measured: `${n.flow.p50Ms}/${n.flow.p99Ms}`,
           pass: null,
           method: m,
+        },
+        {
+          figure: `${n.nodes} node(s): cores busy`,
+          target: "-",
+          measured: busy(n.cores, "serve"),
+          pass: null,
+          method: busyMethod,
         },
         {
           figure: `${n.nodes} node(s): failed flows`,
@@ -613,6 +684,20 @@ export const authorityPostgresSection: BenchSection = {
         measured: `${w.two.seconds} (jobs per worker ${w.two.jobsPerWorker.join("+")})`,
         pass: null,
         method: wm,
+      },
+      {
+        figure: "F1: 1 worker, cores busy",
+        target: "-",
+        measured: busy(w.one.cores, "worker"),
+        pass: null,
+        method: busyMethod,
+      },
+      {
+        figure: "F1: 2 workers, cores busy",
+        target: "-",
+        measured: busy(w.two.cores, "workers"),
+        pass: null,
+        method: busyMethod,
       },
       {
         figure: "F1 speed-up, two workers / one",
