@@ -115,5 +115,5 @@ describe("kiosk sync engine on simulated bands (production bundle, real noble on
     expect(stored).toBe(results.reduce((n, r) => n + r.units, 0));
     expect(row.failures).toBe(0);
     store.close();
-  }, 180_000);
+  }, 400_000);
 });

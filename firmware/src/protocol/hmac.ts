@@ -1,4 +1,4 @@
-import { asciiBytes, concatBytes, newBytes } from "./bytes";
+import { asciiBytes, newBytes } from "./bytes";
 
 /** A SHA-256 implementation: native `require("crypto").SHA256` on the band, pure elsewhere. */
 export type Sha256Fn = (data: Uint8Array) => Uint8Array;
@@ -6,15 +6,18 @@ export type Sha256Fn = (data: Uint8Array) => Uint8Array;
 /** HMAC-SHA256 (RFC 2104), composed from the given SHA-256 because Espruino has no HMAC built in. */
 export function hmacSha256(sha256: Sha256Fn, key: Uint8Array, message: Uint8Array): Uint8Array {
   const k = key.length > 64 ? sha256(key) : key;
-  const padded = newBytes(64);
-  padded.set(k, 0);
-  const ipad = newBytes(64);
-  const opad = newBytes(64);
+  // The padded key's inner and outer pads are written straight into the two blocks hashed: no other copy of
+  // them, nor a second copy of the message (the band signs whole READ pages during a sync, its memory peak).
+  const inner = newBytes(64 + message.length);
+  const outer = newBytes(96);
   for (let i = 0; i < 64; i++) {
-    ipad[i] = padded[i] ^ 0x36;
-    opad[i] = padded[i] ^ 0x5c;
+    const b = i < k.length ? k[i] : 0;
+    inner[i] = b ^ 0x36;
+    outer[i] = b ^ 0x5c;
   }
-  return sha256(concatBytes(opad, sha256(concatBytes(ipad, message))));
+  inner.set(message, 64);
+  outer.set(sha256(inner), 64);
+  return sha256(outer);
 }
 
 /**
