@@ -1,11 +1,9 @@
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { KioskStore } from "../../host-tools/src/kiosk/store";
+import { tempDirs } from "../temp-dirs";
 
-function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), "tl-kstore-"));
-}
+const tempDir = tempDirs("tl-kstore-");
 
 const status = {
   firmwareVersion: 2,

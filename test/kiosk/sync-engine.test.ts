@@ -1,18 +1,14 @@
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { pageUnits } from "../../firmware/src/protocol/log-mac";
 import { SyncEngine, SyncResult } from "../../host-tools/src/kiosk/engine";
 import { simRadio, worldClock } from "../../host-tools/src/kiosk/radio";
 import { KioskStore } from "../../host-tools/src/kiosk/store";
 import { World } from "../../host-tools/src/sim/world";
 import { addBand, provisioning } from "../firmware/helpers/sim-kiosk";
+import { tempDirs } from "../temp-dirs";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
-function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), "tl-kiosk-"));
-}
+const tempDir = tempDirs("tl-kiosk-");
 
 describe("kiosk sync engine on simulated bands (production bundle, real noble on the simulator's bindings)", () => {
   test("finds registered bands by their discovery adverts, stores every page, ACKs only what is stored", async () => {
