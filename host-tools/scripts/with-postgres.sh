@@ -56,7 +56,8 @@ if [ "$(id -u)" = 0 ]; then
   user=postgres
   getent passwd postgres > /dev/null || user=nobody
   chown "$user" "$dir"
-  as_user=(runuser -u "$user" --)
+  # From /: the caller's directory may be one the server's user cannot enter (a clone in a 0700 temp directory).
+  as_user=(runuser -u "$user" -- env --chdir=/)
 fi
 
 stop() {
