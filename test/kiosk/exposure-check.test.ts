@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -57,7 +58,12 @@ function storeWithLog(): { store: KioskStore; bandId: string; bz: string } {
     { cursor: 513, bytes: rec(KIND_EN, "112233445566") },
     { cursor: 514, bytes: rec(KIND_BLUEZONE, bz) },
   ];
-  const pages = signPages((d) => d, new Uint8Array(16), Buffer.from(bandId, "hex"), units).map((p) => ({
+  const pages = signPages(
+    (d) => createHash("sha256").update(d).digest(),
+    new Uint8Array(16),
+    Buffer.from(bandId, "hex"),
+    units,
+  ).map((p) => ({
     ...p,
     mac: new Uint8Array(16),
   }));
