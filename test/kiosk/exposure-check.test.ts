@@ -1,4 +1,3 @@
-import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -14,6 +13,7 @@ import { AuthorityClient } from "../../host-tools/src/kiosk/authority-client";
 import { DEFAULT_EXPOSURE_WINDOW_CONFIG } from "../../host-tools/src/kiosk/exposure";
 import { ExposureChecker, sightingsOf } from "../../host-tools/src/kiosk/exposure-check";
 import { KioskStore } from "../../host-tools/src/kiosk/store";
+import { nodePrims } from "../../host-tools/src/crypto/native";
 
 const DAY = 20_000;
 const status = {
@@ -58,12 +58,7 @@ function storeWithLog(): { store: KioskStore; bandId: string; bz: string } {
     { cursor: 513, bytes: rec(KIND_EN, "112233445566") },
     { cursor: 514, bytes: rec(KIND_BLUEZONE, bz) },
   ];
-  const pages = signPages(
-    (d) => createHash("sha256").update(d).digest(),
-    new Uint8Array(16),
-    Buffer.from(bandId, "hex"),
-    units,
-  ).map((p) => ({
+  const pages = signPages(nodePrims.sha256, new Uint8Array(16), Buffer.from(bandId, "hex"), units).map((p) => ({
     ...p,
     mac: new Uint8Array(16),
   }));

@@ -8,6 +8,7 @@ export function hmacSha256(sha256: Sha256Fn, key: Uint8Array, message: Uint8Arra
   const k = key.length > 64 ? sha256(key) : key;
   // The padded key's inner and outer pads are written straight into the two blocks hashed: no other copy of
   // them, nor a second copy of the message (the band signs whole READ pages during a sync, its memory peak).
+  // `outer` is the outer pad and the inner hash: `sha256` must return SHA-256's 32 bytes.
   const inner = newBytes(64 + message.length);
   const outer = newBytes(96);
   for (let i = 0; i < 64; i++) {

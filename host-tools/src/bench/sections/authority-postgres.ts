@@ -59,6 +59,8 @@ export interface PublishRun {
   flow: LatencyStats;
   publish: LatencyStats;
   failures: number;
+  /** Flows sent untimed before the timed ones (their failures count in `failures`). */
+  warmup: number;
   /** Cores busy during the run, by process (CPU seconds / wall seconds; Linux /proc). */
   cores?: CoresBusy;
 }
@@ -308,6 +310,7 @@ async function publishRun(
         }),
       );
     await drive(warm);
+    // Failures of the warm-up still count: every flow must succeed.
     flow.length = publish.length = requests = 0;
     const t0 = process.hrtime.bigint();
     const cpu = coresBusy(() => children.map((c) => c.pid!));
@@ -325,6 +328,7 @@ async function publishRun(
       flow: stats(flow),
       publish: stats(publish),
       failures,
+      warmup: warm,
       cores,
     };
   } finally {
@@ -624,7 +628,7 @@ export const authorityPostgresSection: BenchSection = {
       "CPU seconds / wall seconds over the timed run, from /proc/<pid>/stat: the authority processes, every " +
       "PostgreSQL process, and the bench process that sends the requests or queues the logs";
     const flow = (n: PublishRun) =>
-      `${n.jobs} flows (issue, verify, certificate, publish) after ${Math.ceil(n.jobs / 10)} untimed, ${n.clients} loopback clients split over ${n.nodes} serve process(es), one fresh database; ${where}`;
+      `${n.jobs} flows (issue, verify, certificate, publish) after ${n.warmup} untimed, ${n.clients} loopback clients split over ${n.nodes} serve process(es), one fresh database; ${where}`;
     const rows: BenchFigure[] = [];
     for (const n of [p.one, p.two]) {
       const m = flow(n);
