@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The README's demo pictures: runs `tracelet demo --keep` (6 bands, 2 days), screenshots the kiosk page and the
+// The README's demo pictures: runs `tracelet demo --keep` (what `make demo` runs: 8 bands in two wings, 3 days), screenshots the kiosk page and the
 // report with Debian's chromium (CHROMIUM overrides), then stops the demo. node host-tools/scripts/demo-screenshots.js
 "use strict";
 const { spawn } = require("child_process");
@@ -11,17 +11,7 @@ const { chromium } = require(path.join(ROOT, "node_modules", "playwright-core"))
 (async () => {
   const child = spawn(
     process.execPath,
-    [
-      path.join(ROOT, "host-tools/bin/tracelet.js"),
-      "demo",
-      "--bands",
-      "6",
-      "--days",
-      "2",
-      "--keep",
-      "--report",
-      REPORT,
-    ],
+    [path.join(ROOT, "host-tools/bin/tracelet.js"), "demo", "--keep", "--report", REPORT],
     { cwd: ROOT },
   );
   let err = "";
@@ -37,7 +27,7 @@ const { chromium } = require(path.join(ROOT, "node_modules", "playwright-core"))
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: ["--disable-gpu", "--lang=en-GB"],
   });
-  const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+  const page = await browser.newPage({ viewport: { width: 1100, height: 1500 } });
   await page.goto(url);
   await page.waitForTimeout(3000);
   await page.screenshot({ path: path.join(ROOT, "docs/demo-kiosk.png") });

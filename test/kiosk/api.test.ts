@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { buildApi } from "../../host-tools/src/kiosk/api";
+import { buildApi, clockTrouble, CLOCK_TROUBLE_S } from "../../host-tools/src/kiosk/api";
 import { SyncResult } from "../../host-tools/src/kiosk/engine";
 import { simRadio, worldClock } from "../../host-tools/src/kiosk/radio";
 import { KioskService } from "../../host-tools/src/kiosk/service";
@@ -11,6 +11,20 @@ import { addBand } from "../firmware/helpers/sim-kiosk";
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 describe("kiosk JSON API", () => {
+  test("a band's clock needs attention only outside what its board and the stack restarts explain", () => {
+    // Puck.js: rtcPpm 500; restarts make a band slow by up to ~280 ppm more. Bangle.js 2: rtcPpm 50.
+    expect(clockTrouble(-300, -780, "puckjs")).toEqual([]);
+    expect(clockTrouble(470, 500, "puckjs")).toEqual([]);
+    expect(clockTrouble(0, 501, "puckjs")).toEqual(["clock drifts"]);
+    expect(clockTrouble(0, -801, "puckjs")).toEqual(["clock drifts"]);
+    expect(clockTrouble(0, -340, "banglejs2")).toEqual([]);
+    expect(clockTrouble(0, -351, "banglejs2")).toEqual(["clock drifts"]);
+    expect(clockTrouble(0, 60, "banglejs2")).toEqual(["clock drifts"]);
+    expect(clockTrouble(CLOCK_TROUBLE_S + 1, 0, "mdbt42q")).toEqual(["clock was wrong"]);
+    expect(clockTrouble(-CLOCK_TROUBLE_S - 1, -2000, "unknown")).toEqual(["clock was wrong", "clock drifts"]);
+    expect(clockTrouble(null, null, "pixljs")).toEqual([]);
+  });
+
   test("state, bands, a band's record, and the token when one is set", async () => {
     const world = new World({ seed: 31 });
     const a = addBand(world, "puckjs", { x: 1, y: 0.4 }, undefined, "callback", { batteryPercent: 12 });

@@ -28,7 +28,7 @@ export function renderStoryReport(r: StoryResult): string {
   const bands = r.bands
     .map(
       (b) =>
-        `<tr><td>${esc(b.person)}</td><td><code>${esc(b.bandId)}</code></td><td>${verdict(b.person)}</td><td>${b.matchedDays} / ${b.riskyDays}</td><td>${b.followUp ? "yes" : "no"}</td>${f1 ? `<td>${f1Set.has(b.person) ? "yes" : "no"}</td>` : ""}<td>${b.storedUnits} (${b.bandUnits} on the band)</td><td>${b.flashSeconds.toFixed(1)} s, ${b.healthy ? "healthy" : "unhealthy"}</td><td>${b.faults}</td></tr>`,
+        `<tr><td>${esc(b.person)}</td><td><code>${esc(b.bandId)}</code></td><td>${verdict(b.person)}</td><td>${b.matchedDays} / ${b.riskyDays}</td><td>${b.followUp ? `yes: ${esc(b.followUpReasons.join(", "))}` : "no"}</td>${f1 ? `<td>${f1Set.has(b.person) ? "yes" : "no"}</td>` : ""}<td>${b.storedUnits} (${b.bandUnits} on the band)</td><td>${b.flashSeconds.toFixed(1)} s, ${b.healthy ? "healthy" : "unhealthy"}</td><td>${b.faults}</td></tr>`,
     )
     .join("");
   const timeline = r.timeline

@@ -78,7 +78,9 @@ export interface StoryBand {
   /** Days on which the kiosk matched the F0's identifiers in this band's log; risky days (the scoring's call). */
   matchedDays: number;
   riskyDays: number;
+  /** On the kiosk's follow-up list, and why (a possible exposure, or what needs staff's attention). */
   followUp: boolean;
+  followUpReasons: string[];
   faults: number;
 }
 
@@ -388,7 +390,7 @@ export async function runStory(opts: StoryOptions): Promise<RunningStory> {
       event(`authority: F1 list resolved from ${f0.person}'s log: ${contacts.length} close contacts to call`);
       f1 = { contacts, missed: [], falseFound: [], falseNeverNear: [] };
     }
-    const followUp = new Set(service.followUp().map((f) => f.bandId));
+    const followUp = new Map(service.followUp().map((f) => [f.bandId, f.reasons]));
     const bands: StoryBand[] = flashed.map((f) => {
       const r = service.result(f.result.bandId);
       const stored = service.store.pages(f.result.bandId).reduce((s, p) => s + p.units, 0);
@@ -404,6 +406,7 @@ export async function runStory(opts: StoryOptions): Promise<RunningStory> {
         matchedDays: r.exposures.length,
         riskyDays: r.exposures.filter((e) => e.risky).length,
         followUp: followUp.has(f.result.bandId),
+        followUpReasons: followUp.get(f.result.bandId) ?? [],
         faults: f.device.faults.length,
       };
     });
