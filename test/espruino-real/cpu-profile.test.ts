@@ -1,5 +1,5 @@
 import { profileBand } from "../../host-tools/src/espruino-real/cpu-profile";
-import { CpuKind, CPU_FLASH_BYTES } from "../../host-tools/src/sim/cpu-cost";
+import { CpuKind, CPU_FLASH_BYTES, CPU_SYNC_OP_BYTES } from "../../host-tools/src/sim/cpu-cost";
 import { realInterpreterTests } from "./helpers";
 
 /**
@@ -17,6 +17,16 @@ realInterpreterTests()("CPU work per callback: the simulator's table against the
       const measured = p.kinds[kind]?.flashBytes ?? 0;
       const r = measured / table;
       expect({ kind, measured, within: r >= 0.8 && r <= 1.2 }).toEqual({ kind, measured, within: true });
+    }
+  }, 300000);
+
+  test("pixljs (HMAC in JavaScript): each sync op's bytes lexed within 20 % of the per-op table", async () => {
+    const p = await profileBand("pixljs", 1, 20);
+    for (const [op, table] of Object.entries(CPU_SYNC_OP_BYTES)) {
+      const key = Number(op).toString(16).padStart(2, "0");
+      const measured = p.syncOps[key]?.flashBytes ?? 0;
+      const r = measured / table;
+      expect({ op: key, measured, within: r >= 0.8 && r <= 1.2 }).toEqual({ op: key, measured, within: true });
     }
   }, 300000);
 });

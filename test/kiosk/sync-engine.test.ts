@@ -1,5 +1,6 @@
 import { pageUnits } from "../../firmware/src/protocol/log-mac";
-import { SyncEngine, SyncResult } from "../../host-tools/src/kiosk/engine";
+import { replyBudgetMs, SyncEngine, SyncResult } from "../../host-tools/src/kiosk/engine";
+import { CPU_SYNC_OPS_S } from "../../host-tools/src/sim/cpu-cost";
 import { simRadio, worldClock } from "../../host-tools/src/kiosk/radio";
 import { KioskStore } from "../../host-tools/src/kiosk/store";
 import { World } from "../../host-tools/src/sim/world";
@@ -50,6 +51,48 @@ describe("kiosk sync engine on simulated bands (production bundle, real noble on
     for (const b of bands) expect(b.band.faults).toEqual([]);
     store.close();
   }, 120_000);
+
+  test("bands whose HMAC runs in JavaScript (Pixl.js, puckjs-minimal) get the seconds a READ page takes them", async () => {
+    // Their READ page costs 5.9-8.1 s of nRF52 time (measured; the simulator charges it per op): longer than the
+    // link's 5 s, so the kiosk waits twice the board's dearest request on top.
+    expect(CPU_SYNC_OPS_S.pixljs[0x11]).toBeGreaterThan(5);
+    expect(replyBudgetMs(5000, "pixljs")).toBe(5000 + Math.ceil(2 * CPU_SYNC_OPS_S.pixljs[0x11] * 1000));
+    expect(replyBudgetMs(5000, "puckjs")).toBeLessThan(6000);
+    const world = new World({ seed: 14 });
+    const slow = (["pixljs", "puckjs-minimal"] as const).map((b, i) => ({
+      board: b,
+      ...addBand(world, b, { x: 1 + i * 0.5, y: 0.5 }),
+    }));
+    addBand(world, "puckjs", { x: 1.2, y: 1 });
+    for (let i = 0; i < 4; i++) world.addPhone({ kind: "en", position: { x: 0.5 + i * 0.4, y: 1.2 } });
+    world.run(12 * 3600);
+    const store = new KioskStore(tempDir());
+    store.setRegistry(
+      slow.map((b) => ({ bandId: hex(b.prov.bandId), board: b.board, syncKey: b.prov.syncKey })),
+      "test",
+      0,
+    );
+    const engine = new SyncEngine(simRadio(world), store, worldClock(world));
+    const results: SyncResult[] = [];
+    const done = new Promise<void>((resolve) =>
+      engine.on("synced", (r: SyncResult) => {
+        results.push(r);
+        if (results.filter((x) => x.ok).length >= 2) resolve();
+      }),
+    );
+    await world.until(engine.start());
+    await world.until(done, { timeoutS: 600 });
+    await engine.stop();
+    expect(results.filter((r) => !r.ok)).toEqual([]);
+    for (const r of results) {
+      expect(r.pages).toBeGreaterThanOrEqual(2);
+      // Each page took the band longer than a flat 5 s budget allows.
+      expect(r.ms / r.pages).toBeGreaterThan(5000);
+      expect(store.band(r.bandId)!.acked).toBe(r.cursor);
+    }
+    for (const b of slow) expect(b.band.faults).toEqual([]);
+    store.close();
+  }, 180_000);
 
   test("a band without valid time gets the kiosk's clock", async () => {
     const world = new World({ seed: 12 });

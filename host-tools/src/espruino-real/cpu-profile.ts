@@ -49,6 +49,8 @@ export interface CpuProfile {
   /** Idle jsIdle (nothing due), emulator us: subtracted from every timer callback. */
   idleUs: number;
   kinds: Partial<Record<CpuKind, KindSample>>;
+  /** Sync requests by their op code (hex, e.g. "11" for READ): what each command costs the band. */
+  syncOps: Record<string, KindSample>;
   /** Virtual hours the band ran; scan reports delivered. */
   hours: number;
   reports: number;
@@ -179,6 +181,7 @@ export async function profileBand(board: string, hours = 2, beacons = 20): Promi
   // The kiosk finds the band by its discovery advert: the hex is back for the sync.
   it.exec("__T.hex=__T.h0");
   const write = band.write.bind(band);
+  const opSamples: Record<string, { us: number[]; bytes: number[] }> = {};
   band.write = (data: Uint8Array) => {
     it.exec("__T.k=__T.onWrite;__T.onWrite=function(){}");
     let r0 = it.counters.flashReads;
@@ -190,8 +193,13 @@ export async function profileBand(board: string, hours = 2, beacons = 20): Promi
     r0 = it.counters.flashReads;
     t0 = performance.now();
     write(data);
-    samples.syncRequest.push((performance.now() - t0 - base) * 1000);
-    bytes.syncRequest.push(it.counters.flashReads - r0 - baseReads);
+    const us = (performance.now() - t0 - base) * 1000;
+    const lexed = it.counters.flashReads - r0 - baseReads;
+    samples.syncRequest.push(us);
+    bytes.syncRequest.push(lexed);
+    const op = data[0].toString(16).padStart(2, "0");
+    (opSamples[op] = opSamples[op] ?? { us: [], bytes: [] }).us.push(us);
+    opSamples[op].bytes.push(lexed);
     snap = effects(band);
   };
   const sync = kioskSync(band, prov.syncKey, rng.fork("kiosk"), () => band.now, { value: 0 });
@@ -211,6 +219,17 @@ export async function profileBand(board: string, hours = 2, beacons = 20): Promi
     const flashBytes = Math.round(bytes[k].reduce((a, b) => a + b, 0) / bytes[k].length);
     kinds[k] = { samples: samples[k].length, emulatorUs, nrf52Us: emulatorUs * ratio, flashBytes };
   }
+  const syncOps: Record<string, KindSample> = {};
+  for (const op of Object.keys(opSamples)) {
+    const emulatorUs = Math.max(0, trimmedMean(opSamples[op].us));
+    const b = opSamples[op].bytes;
+    syncOps[op] = {
+      samples: b.length,
+      emulatorUs,
+      nrf52Us: emulatorUs * ratio,
+      flashBytes: Math.round(b.reduce((x, y) => x + y, 0) / b.length),
+    };
+  }
   kinds.callback = { samples: 400, emulatorUs: cal.callbackUs, nrf52Us: cal.callbackUs * ratio, flashBytes: 0 };
   if (band.errors.length) throw new Error(`interpreter errors while profiling: ${band.errors.join("; ")}`);
   return {
@@ -219,6 +238,7 @@ export async function profileBand(board: string, hours = 2, beacons = 20): Promi
     ratio,
     idleUs: cal.idleUs,
     kinds,
+    syncOps,
     hours,
     reports,
   };

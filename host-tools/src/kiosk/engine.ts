@@ -1,3 +1,4 @@
+import { slowestSyncRequest } from "../sim/cpu-cost";
 import { EventEmitter } from "events";
 import {
   BandStatus,
@@ -51,6 +52,16 @@ export type BandState =
   | "failed"
   /** Walked away before its turn (no advert for LEFT_MS). */
   | "left";
+
+/**
+ * How long the kiosk waits for a reply from a band of `board`: `replyMs` for the link, plus twice the dearest
+ * request the board's firmware handles (the pessimistic end of the measured CPU time, JavaScript at half the
+ * expected speed; sim/cpu-cost.ts). Boards whose HMAC runs in JavaScript take 5.9-8.1 s over a READ page
+ * (Pixl.js, puckjs-minimal): a flat 5 s would time out every page on a real band.
+ */
+export function replyBudgetMs(replyMs: number, board: string): number {
+  return replyMs + Math.ceil(2 * slowestSyncRequest(board) * 1000);
+}
 
 /** A waiting band heard this recently is connectable now (its discovery burst lasts 250 ms, ms of margin). */
 const FRESH_MS = 400;
@@ -321,7 +332,7 @@ export class SyncEngine extends EventEmitter {
         if (attempt >= 3) throw e;
       }
     }
-    const session = new BandSession(link, entry.syncKey, this.clock, this.opts.replyMs);
+    const session = new BandSession(link, entry.syncKey, this.clock, replyBudgetMs(this.opts.replyMs, entry.board));
     try {
       this.report(entry, "authenticating", 0, 0);
       await session.authenticate();

@@ -1,3 +1,12 @@
+import {
+  OP_ACK,
+  OP_AUTH_BEGIN,
+  OP_AUTH_PROVE,
+  OP_READ,
+  OP_SET_TIME,
+  OP_STATUS,
+} from "../../../firmware/src/protocol/sync-constants";
+
 /**
  * JavaScript time per callback on an nRF52 (64 MHz Cortex-M4), measured in the real Espruino interpreter and
  * converted with a published timing. The simulator runs the bundle in V8, hundreds of times faster than Espruino and
@@ -94,21 +103,69 @@ export const CPU_JS_S: Record<CpuKind, number> = {
 /** Boards whose measured figures differ from CPU_JS_S beyond its range (crypto the board lacks runs in JavaScript). */
 export const CPU_JS_BOARD: Record<string, Partial<Record<CpuKind, number>>> = {
   // No native SHA256 (Pixl.js) or no crypto module at all (puckjs-minimal): id rotation and every sync request run
-  // SHA256 / HMAC in JavaScript (bench cpu-profile on a quiet host, ratio 18-20: rotation 2.2 and 2.1 s, sync
-  // requests 5.9 and 5.8 s, ~560,000 bytes lexed each).
-  pixljs: { rotation: 2.2 },
-  "puckjs-minimal": { rotation: 2.1 },
+  // SHA256 / HMAC in JavaScript (bench cpu-profile, ratio 17-18, SHA-256 with its rotations written out: rotation
+  // 1.29 and 1.26 s, sync requests 2.2 and 2.7 s on average; 2.2 and 2.1 s, 5.9 and 5.8 s before). Their sync
+  // requests are charged by op (CPU_SYNC_OPS_S), syncRequest being the mean the profile reports (before the
+  // first-block memo of sha256.ts; rotation 1.18 s after it on a busy host, kept at the quiet figure).
+  pixljs: { rotation: 1.29, syncRequest: 2.2 },
+  "puckjs-minimal": { rotation: 1.26, syncRequest: 2.7 },
 };
 
 /**
- * Measured but NOT charged yet: charging them slows these boards' simulated syncs past the time budgets of the sync
- * tests (test/firmware/sim-band.test.ts: 14 failures), which need reworking first. The simulator charges these
- * boards' sync requests CPU_JS_S.syncRequest, far too little.
+ * nRF52 seconds of one sync request by its op code, on the boards whose HMAC runs in JavaScript: there a request
+ * costs what it hashes (opening the command's tag, sealing each reply frame; a READ seals a page of 8 DATA frames,
+ * its READ_END and the page MAC), from 15 ms (AUTH_BEGIN: nothing to check) to 5.9-8.1 s (READ), so a mean would
+ * hide the READ a kiosk waits for. Measured: bench cpu-profile's `syncOps` (one kiosk sync after 1 virtual hour
+ * with 20 beacons, 2026-12-01). On a quiet host (ratio 17.0 / 17.7) the ops cost 6.9 (Pixl.js) and 7.2
+ * (puckjs-minimal) nRF52 us per byte of code lexed, whatever the op; the figures below are those rates times the
+ * bytes each op lexes since SHA-256 keeps the state after a message's first block (the pads of HMAC's key:
+ * sha256.ts), which cut READ from 1,103,157 to 857,529 bytes on Pixl.js (7.54 -> 5.9 s), the host then too busy to
+ * time it directly. Ops the profile's sync does not send (READ_TEKS, WIPE, CONSOLE) are charged the READ's figure:
+ * like a READ they seal several frames (READ_TEKS one a key).
  */
-export const CPU_JS_NOT_CHARGED: Record<string, Partial<Record<CpuKind, number>>> = {
-  pixljs: { syncRequest: 5.9 },
-  "puckjs-minimal": { syncRequest: 5.8 },
+export const CPU_SYNC_OPS_S: Record<string, Record<number, number>> = {
+  pixljs: {
+    [OP_AUTH_BEGIN]: 0.017,
+    [OP_AUTH_PROVE]: 0.82,
+    [OP_STATUS]: 1.29,
+    [OP_READ]: 5.87,
+    [OP_ACK]: 0.99,
+    [OP_SET_TIME]: 1.11,
+  },
+  "puckjs-minimal": {
+    [OP_AUTH_BEGIN]: 0.015,
+    [OP_AUTH_PROVE]: 0.79,
+    [OP_STATUS]: 1.37,
+    [OP_READ]: 8.08,
+    [OP_ACK]: 1.02,
+    [OP_SET_TIME]: 1.18,
+  },
 };
+
+/**
+ * Bytes of code the real interpreter lexes per sync request by op on Pixl.js (the same profile as CPU_SYNC_OPS_S):
+ * deterministic, so test/espruino-real/cpu-profile.test.ts holds the per-op table to the firmware with them.
+ */
+export const CPU_SYNC_OP_BYTES: Record<number, number> = {
+  [OP_AUTH_BEGIN]: 2717,
+  [OP_AUTH_PROVE]: 112617,
+  [OP_STATUS]: 187470,
+  [OP_READ]: 857529,
+  [OP_ACK]: 142786,
+  [OP_SET_TIME]: 159909,
+};
+
+/** nRF52 seconds of JavaScript for a sync request with op code `op` on `board`. */
+export function cpuSyncRequest(board: string, op: number): number {
+  const t = CPU_SYNC_OPS_S[board];
+  return t ? (t[op] ?? t[OP_READ]) : cpuJs(board, "syncRequest");
+}
+
+/** The dearest sync request on `board` (a READ page on the JavaScript-crypto boards): what a kiosk must wait for. */
+export function slowestSyncRequest(board: string): number {
+  const t = CPU_SYNC_OPS_S[board];
+  return t ? Math.max(...Object.values(t)) : cpuJs(board, "syncRequest");
+}
 
 /** nRF52 seconds of JavaScript for one callback of `kind` on `board`. */
 export function cpuJs(board: string, kind: CpuKind): number {

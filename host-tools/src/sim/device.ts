@@ -2,7 +2,7 @@ import { BoardProfile } from "../boards/profile";
 import { bytesToBinaryString, toBytes } from "./bytes";
 import { EspruinoConsole } from "./console";
 import { createCryptoModule, createGlobalAes, CryptoHost, hasCryptoModule } from "./crypto-module";
-import { CpuKind, cpuJs } from "./cpu-cost";
+import { CpuKind, cpuJs, cpuSyncRequest } from "./cpu-cost";
 import { EnergyMeter, EnergyReport } from "./energy";
 import { NorFlash, PowerCut } from "./flash";
 import { JsVarEstimator, SCOPE_HOOK } from "./jsvars";
@@ -176,6 +176,8 @@ export class EspruinoDevice implements RadioNode {
    * wrote flash. */
   private cbDid = { address: false, advert: false, scan: false, flash: false };
   private busyUntil = 0;
+  /** The op code of the sync request the onWrite callback in progress handles (-1: none), for its CPU charge. */
+  cbOp = -1;
   private queuedPackets = 0;
   private lastMemT = -Infinity;
   private memOom = false;
@@ -520,7 +522,11 @@ export class EspruinoDevice implements RadioNode {
     const b = this.board.id;
     if (kind === "scan") this.scanReports++;
     const table = kind !== "boot" && this.opts.cpuTable !== false;
-    const js = cpuJs(b, "callback") + (table ? cpuJs(b, callbackKind(kind, did)) : 0);
+    const ck = callbackKind(kind, did);
+    const op = this.cbOp;
+    this.cbOp = -1;
+    const work = ck === "syncRequest" && op >= 0 ? cpuSyncRequest(b, op) : cpuJs(b, ck);
+    const js = cpuJs(b, "callback") + (table ? work : 0);
     const cost = this.cbCost + js;
     this.cbCost = 0;
     this.energyMeter.add("cpu", this.board.currentUa.cpu * (cost - js));

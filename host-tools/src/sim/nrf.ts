@@ -367,6 +367,7 @@ export class NrfStack implements Advertiser {
     if (c.onWrite) {
       const evt = this.device.newObject();
       evt.data = this.device.buffer(data);
+      this.device.cbOp = data.length ? data[0] : -1;
       this.device.call("onWrite", c.onWrite, undefined, [evt]);
     }
   }

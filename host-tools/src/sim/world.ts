@@ -448,9 +448,11 @@ export class World {
         steps++;
       }
       if (steps === 0) {
-        if (this.now >= limit || this.scheduler.peekTime() === Infinity) {
+        // Nothing due before the limit (the next event is later, or there is none): the wait runs out. Without
+        // this a wait whose next event lay past its limit spun at the same virtual instant for ever.
+        if (this.now >= limit || this.scheduler.peekTime() > limit) {
           if (++idle > 20) {
-            if (this.now < limit && this.scheduler.peekTime() === Infinity) this.scheduler.now = limit;
+            if (this.now < limit) this.scheduler.now = limit;
             throw new Error(
               `world.until: nothing settled the promise within ${opts.timeoutS ?? 600} s of virtual time`,
             );

@@ -1,7 +1,16 @@
 import { loadAllBoards } from "../../boards/load";
 import { CpuProfile, profileBand } from "../../espruino-real/cpu-profile";
 import { emulatorMissing } from "../../espruino-real/interpreter";
-import { CpuKind, CPU_KINDS, cpuJs, CPU_JS_BOARD, CPU_JS_S, NRF52_CALIBRATION } from "../../sim/cpu-cost";
+import {
+  CpuKind,
+  CPU_KINDS,
+  cpuJs,
+  CPU_JS_BOARD,
+  CPU_JS_S,
+  CPU_SYNC_OPS_S,
+  cpuSyncRequest,
+  NRF52_CALIBRATION,
+} from "../../sim/cpu-cost";
 import { BenchFigure, BenchSection } from "../types";
 
 /**
@@ -41,6 +50,14 @@ export const cpuProfileSection: BenchSection = {
         overTable[kind] = Math.round(r * 100) / 100;
         if (kind !== "callback" && kind !== "timer" && (r < 0.5 || r > 2)) pass = false;
       }
+      // Per sync op where the simulator charges by op (the boards that hash in JavaScript).
+      if (CPU_SYNC_OPS_S[b.id]) {
+        for (const [op, k] of Object.entries(profile.syncOps)) {
+          const r = k.nrf52Us / 1e6 / cpuSyncRequest(b.id, parseInt(op, 16));
+          overTable[`syncOp ${op}`] = Math.round(r * 100) / 100;
+          if (r < 0.5 || r > 2) pass = false;
+        }
+      }
       boards.push({ board: b.id, profile, overTable, pass });
     }
     return {
@@ -55,8 +72,8 @@ export const cpuProfileSection: BenchSection = {
     const r = result as { skipped?: string; boards: BoardProfileResult[] };
     if (r.skipped)
       return [{ figure: "real interpreter", target: "present", measured: "missing", pass: false, method: r.skipped }];
-    return r.boards.flatMap((b): BenchFigure[] =>
-      Object.entries(b.profile.kinds).map(([kind, k]) => ({
+    return r.boards.flatMap((b): BenchFigure[] => [
+      ...Object.entries(b.profile.kinds).map(([kind, k]) => ({
         board: b.board,
         figure: `${kind} ms on nRF52`,
         target: `${(cpuJs(b.board, kind as CpuKind) * 1000).toFixed(2)} (table)`,
@@ -64,6 +81,14 @@ export const cpuProfileSection: BenchSection = {
         pass: kind === "callback" || kind === "timer" ? null : b.overTable[kind] >= 0.5 && b.overTable[kind] <= 2,
         method: `mean (middle 80 %) of ${k?.samples} callbacks, emulator ${(k?.emulatorUs ?? 0).toFixed(0)} us x ratio ${b.profile.ratio.toFixed(1)}; ${k?.flashBytes} bytes lexed`,
       })),
-    );
+      ...(CPU_SYNC_OPS_S[b.board] ? Object.entries(b.profile.syncOps) : []).map(([op, k]) => ({
+        board: b.board,
+        figure: `sync op 0x${op} ms on nRF52`,
+        target: `${(cpuSyncRequest(b.board, parseInt(op, 16)) * 1000).toFixed(0)} (table)`,
+        measured: `${(k.nrf52Us / 1000).toFixed(0)}`,
+        pass: b.overTable[`syncOp ${op}`] >= 0.5 && b.overTable[`syncOp ${op}`] <= 2,
+        method: `the kiosk sync's requests of that op (${k.samples}), emulator ${k.emulatorUs.toFixed(0)} us x ratio ${b.profile.ratio.toFixed(1)}; ${k.flashBytes} bytes lexed`,
+      })),
+    ]);
   },
 };
