@@ -3,6 +3,7 @@ import {
   OP_AUTH_BEGIN,
   OP_AUTH_PROVE,
   OP_READ,
+  OP_READ_TEKS,
   OP_SET_TIME,
   OP_STATUS,
 } from "../../../firmware/src/protocol/sync-constants";
@@ -120,8 +121,8 @@ export const CPU_JS_BOARD: Record<string, Partial<Record<CpuKind, number>>> = {
  * (puckjs-minimal) nRF52 us per byte of code lexed, whatever the op; the figures below are those rates times the
  * bytes each op lexes since SHA-256 keeps the state after a message's first block (the pads of HMAC's key:
  * sha256.ts), which cut READ from 1,103,157 to 857,529 bytes on Pixl.js (7.54 -> 5.9 s), the host then too busy to
- * time it directly. Ops the profile's sync does not send (READ_TEKS, WIPE, CONSOLE) are charged the READ's figure:
- * like a READ they seal several frames (READ_TEKS one a key).
+ * time it directly. Ops the profile's sync does not send are charged alike: READ_TEKS the READ's figure (it seals a
+ * frame a key), WIPE and CONSOLE the STATUS's (one command opened, one frame sealed).
  */
 export const CPU_SYNC_OPS_S: Record<string, Record<number, number>> = {
   pixljs: {
@@ -158,7 +159,7 @@ export const CPU_SYNC_OP_BYTES: Record<number, number> = {
 /** nRF52 seconds of JavaScript for a sync request with op code `op` on `board`. */
 export function cpuSyncRequest(board: string, op: number): number {
   const t = CPU_SYNC_OPS_S[board];
-  return t ? (t[op] ?? t[OP_READ]) : cpuJs(board, "syncRequest");
+  return t ? (t[op] ?? (op === OP_READ_TEKS ? t[OP_READ] : t[OP_STATUS])) : cpuJs(board, "syncRequest");
 }
 
 /** The dearest sync request on `board` (a READ page on the JavaScript-crypto boards): what a kiosk must wait for. */
