@@ -53,7 +53,7 @@ describe("kiosk sync engine on simulated bands (production bundle, real noble on
   }, 120_000);
 
   test("bands whose HMAC runs in JavaScript (Pixl.js, puckjs-minimal) get the seconds a READ page takes them", async () => {
-    // Their READ page costs 5.9-8.1 s of nRF52 time (measured; the simulator charges it per op): longer than the
+    // Their READ page costs 7.5-10.5 s of nRF52 time (measured; the simulator charges it per op): longer than the
     // link's 5 s, so the kiosk waits twice the board's dearest request on top.
     expect(CPU_SYNC_OPS_S.pixljs[0x11]).toBeGreaterThan(5);
     expect(replyBudgetMs(5000, "pixljs")).toBe(5000 + Math.ceil(2 * CPU_SYNC_OPS_S.pixljs[0x11] * 1000));

@@ -6,14 +6,6 @@ import { floor, newBytes, newU32 } from "./bytes";
  */
 let K: Uint32Array | undefined;
 let H0: Uint32Array | undefined;
-/**
- * The first blocks of the last two messages of 64 bytes or more, and the state after each. HMAC starts both of
- * its hashes with a block made of the key alone (its inner and its outer pad), and a sync tags every frame with
- * the same session key: those two blocks are compared (64 byte reads) instead of compressed again (a third of
- * a frame's hashing on the boards that hash in JavaScript).
- */
-const firstBlocks: Uint8Array[] = [];
-const afterFirst: Uint32Array[] = [];
 
 function fracBits(x: number): number {
   return ((x - floor(x)) * 4294967296) >>> 0;
@@ -47,20 +39,10 @@ export function sha256(data: Uint8Array): Uint8Array {
   // Length in bits, big-endian, in the last 4 bytes (messages here are far below 2^32 bits).
   for (let i = 1; i <= 4; i++) padded[padded.length - i] = ((len * 8) >>> (8 * i - 8)) & 255;
   const w = newU32(64);
-  let from = 0;
-  for (let m = 0; len >= 64 && !from && m < firstBlocks.length; m++) {
-    // Every byte compared (no early exit): how far a message matches a key's pad block takes the same time.
-    let diff = 0;
-    for (let i = 0; i < 64; i++) diff |= firstBlocks[m][i] ^ data[i];
-    if (!diff) {
-      h.set(afterFirst[m], 0);
-      from = 64;
-    }
-  }
   // Espruino interprets the source as it runs: a function call per rotation and a loop shifting eight array
   // cells a round were most of a block's time, so rotations are written out and a..h are plain variables
   // (sums wrap with |0 and in the Uint32Arrays; the bit operations read them as 32-bit words either way).
-  for (let off = from; off < padded.length; off += 64) {
+  for (let off = 0; off < padded.length; off += 64) {
     for (let i = 0; i < 64; i++) {
       if (i < 16) {
         const j = off + 4 * i;
@@ -109,16 +91,6 @@ export function sha256(data: Uint8Array): Uint8Array {
     h[5] += f;
     h[6] += g;
     h[7] += v;
-    if (off === 0 && len >= 64) {
-      const first = newBytes(64);
-      first.set(padded.subarray(0, 64), 0);
-      firstBlocks.unshift(first);
-      afterFirst.unshift(newU32(h));
-      if (firstBlocks.length > 2) {
-        firstBlocks.pop();
-        afterFirst.pop();
-      }
-    }
   }
   const out = newBytes(32);
   for (let i = 0; i < 32; i++) out[i] = h[i >> 2] >>> (24 - 8 * (i & 3));

@@ -56,7 +56,7 @@ export type BandState =
 /**
  * How long the kiosk waits for a reply from a band of `board`: `replyMs` for the link, plus twice the dearest
  * request the board's firmware handles (the pessimistic end of the measured CPU time, JavaScript at half the
- * expected speed; sim/cpu-cost.ts). Boards whose HMAC runs in JavaScript take 5.9-8.1 s over a READ page
+ * expected speed; sim/cpu-cost.ts). Boards whose HMAC runs in JavaScript take 7.5-10.5 s over a READ page
  * (Pixl.js, puckjs-minimal): a flat 5 s would time out every page on a real band.
  */
 export function replyBudgetMs(replyMs: number, board: string): number {

@@ -106,8 +106,7 @@ export const CPU_JS_BOARD: Record<string, Partial<Record<CpuKind, number>>> = {
   // No native SHA256 (Pixl.js) or no crypto module at all (puckjs-minimal): id rotation and every sync request run
   // SHA256 / HMAC in JavaScript (bench cpu-profile, ratio 17-18, SHA-256 with its rotations written out: rotation
   // 1.29 and 1.26 s, sync requests 2.2 and 2.7 s on average; 2.2 and 2.1 s, 5.9 and 5.8 s before). Their sync
-  // requests are charged by op (CPU_SYNC_OPS_S), syncRequest being the mean the profile reports (before the
-  // first-block memo of sha256.ts; rotation 1.18 s after it on a busy host, kept at the quiet figure).
+  // requests are charged by op (CPU_SYNC_OPS_S), syncRequest being the mean the profile reports.
   pixljs: { rotation: 1.29, syncRequest: 2.2 },
   "puckjs-minimal": { rotation: 1.26, syncRequest: 2.7 },
 };
@@ -115,31 +114,28 @@ export const CPU_JS_BOARD: Record<string, Partial<Record<CpuKind, number>>> = {
 /**
  * nRF52 seconds of one sync request by its op code, on the boards whose HMAC runs in JavaScript: there a request
  * costs what it hashes (opening the command's tag, sealing each reply frame; a READ seals a page of 8 DATA frames,
- * its READ_END and the page MAC), from 15 ms (AUTH_BEGIN: nothing to check) to 5.9-8.1 s (READ), so a mean would
+ * its READ_END and the page MAC), from 15 ms (AUTH_BEGIN: nothing to check) to 7.5-10.5 s (READ), so a mean would
  * hide the READ a kiosk waits for. Measured: bench cpu-profile's `syncOps` (one kiosk sync after 1 virtual hour
- * with 20 beacons, 2026-12-01). On a quiet host (ratio 17.0 / 17.7) the ops cost 6.9 (Pixl.js) and 7.2
- * (puckjs-minimal) nRF52 us per byte of code lexed, whatever the op; the figures below are those rates times the
- * bytes each op lexes since SHA-256 keeps the state after a message's first block (the pads of HMAC's key:
- * sha256.ts), which cut READ from 1,103,157 to 857,529 bytes on Pixl.js (7.54 -> 5.9 s), the host then too busy to
- * time it directly. Ops the profile's sync does not send are charged alike: READ_TEKS the READ's figure (it seals a
- * frame a key), WIPE and CONSOLE the STATUS's (one command opened, one frame sealed).
+ * with 20 beacons, 2026-12-01, ratio 17.0 / 17.7, SHA-256 with its rotations written out; 6.8-7.3 nRF52 us per byte
+ * of code lexed, whatever the op). Ops the profile's sync does not send are charged alike: READ_TEKS the READ's
+ * figure (it seals a frame a key), WIPE and CONSOLE the STATUS's (one command opened, one frame sealed).
  */
 export const CPU_SYNC_OPS_S: Record<string, Record<number, number>> = {
   pixljs: {
     [OP_AUTH_BEGIN]: 0.017,
-    [OP_AUTH_PROVE]: 0.82,
-    [OP_STATUS]: 1.29,
-    [OP_READ]: 5.87,
-    [OP_ACK]: 0.99,
-    [OP_SET_TIME]: 1.11,
+    [OP_AUTH_PROVE]: 1.42,
+    [OP_STATUS]: 1.71,
+    [OP_READ]: 7.54,
+    [OP_ACK]: 1.55,
+    [OP_SET_TIME]: 1.69,
   },
   "puckjs-minimal": {
     [OP_AUTH_BEGIN]: 0.015,
-    [OP_AUTH_PROVE]: 0.79,
-    [OP_STATUS]: 1.37,
-    [OP_READ]: 8.08,
-    [OP_ACK]: 1.02,
-    [OP_SET_TIME]: 1.18,
+    [OP_AUTH_PROVE]: 1.36,
+    [OP_STATUS]: 1.8,
+    [OP_READ]: 10.49,
+    [OP_ACK]: 1.62,
+    [OP_SET_TIME]: 1.79,
   },
 };
 
@@ -149,11 +145,11 @@ export const CPU_SYNC_OPS_S: Record<string, Record<number, number>> = {
  */
 export const CPU_SYNC_OP_BYTES: Record<number, number> = {
   [OP_AUTH_BEGIN]: 2717,
-  [OP_AUTH_PROVE]: 112617,
-  [OP_STATUS]: 187470,
-  [OP_READ]: 857529,
-  [OP_ACK]: 142786,
-  [OP_SET_TIME]: 159909,
+  [OP_AUTH_PROVE]: 194185,
+  [OP_STATUS]: 247785,
+  [OP_READ]: 1103157,
+  [OP_ACK]: 225170,
+  [OP_SET_TIME]: 242293,
 };
 
 /** nRF52 seconds of JavaScript for a sync request with op code `op` on `board`. */
