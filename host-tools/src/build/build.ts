@@ -1,3 +1,4 @@
+import remapping from "@ampproject/remapping";
 import { createHash } from "crypto";
 import * as esbuild from "esbuild";
 import * as fs from "fs";
@@ -6,7 +7,8 @@ import { loadAllBoards, loadBoard } from "../boards/load";
 import { BoardProfile } from "../boards/profile";
 import { storageProblem } from "../boards/storage";
 import { BuildConstants, buildConstants, esbuildDefine } from "./defines";
-import { espruinoEsbuildOptions } from "./esbuild-options";
+import { GLOBALS_STUB, espruinoEsbuildOptions, espruinoMinifyOptions } from "./esbuild-options";
+import { inlineSingleCalls } from "./inline";
 import { GateViolation, checkEspruinoDialect, formatViolation } from "./gate";
 import { pretokenise } from "./pretokenise";
 import { DIST_DIR, FIRMWARE_ENTRY, ROOT } from "./paths";
@@ -70,6 +72,8 @@ export interface Bundle {
   map: string;
   bytes: number;
   warnings: string[];
+  /** The single-call functions written into their callers (inline.ts). */
+  inlined: string[];
 }
 
 /** Bundles the firmware for one board in memory: no type check, gate or budget check, nothing written. */
@@ -97,13 +101,31 @@ export async function bundleFirmware(
   const js = files.find((f) => f.path.endsWith(".js"));
   const map = files.find((f) => f.path.endsWith(".map"));
   if (!js || !map) throw new BuildError(`${board.id}: esbuild produced no bundle`);
+  const flat = inlineSingleCalls(js.text, map.text);
+  let minified: esbuild.TransformResult;
+  try {
+    minified = await esbuild.transform(
+      `${flat.code}\n${GLOBALS_STUB}\n`,
+      espruinoMinifyOptions(path.basename(outfile)),
+    );
+  } catch (err) {
+    const details = ((err as esbuild.TransformFailure).errors ?? []).map(esbuildMessage);
+    throw new BuildError(
+      `${board.id}: minifying the inlined bundle failed: ${details[0] ?? (err as Error).message}`,
+      details,
+    );
+  }
+  const code = minified.code;
+  const composed = remapping([minified.map, flat.map], () => null);
+  composed.file = path.basename(outfile);
   return {
     board,
     constants,
-    code: js.text,
-    map: map.text,
-    bytes: Buffer.byteLength(js.text),
-    warnings: result.warnings.map(esbuildMessage),
+    code,
+    map: composed.toString(),
+    bytes: Buffer.byteLength(code),
+    warnings: [...result.warnings, ...minified.warnings].map(esbuildMessage),
+    inlined: flat.inlined,
   };
 }
 

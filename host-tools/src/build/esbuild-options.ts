@@ -1,4 +1,4 @@
-import type { BuildOptions } from "esbuild";
+import type { BuildOptions, TransformOptions } from "esbuild";
 
 /**
  * Modules built into the Espruino interpreter. `require("Storage")` in firmware source must reach the band as
@@ -61,9 +61,12 @@ export const ESPRUINO_SHORT_GLOBALS = [
  */
 export function entryStub(entry: string): string {
   return `import ${JSON.stringify(entry)};
-if (false) { ${ESPRUINO_SHORT_GLOBALS.join("; ")}; }
+${GLOBALS_STUB}
 `;
 }
+
+/** Dead code that names Espruino's short globals, so the minifier leaves them alone (see entryStub). */
+export const GLOBALS_STUB = `if (false) { ${ESPRUINO_SHORT_GLOBALS.join("; ")}; }`;
 
 export function espruinoEsbuildOptions(
   entry: string,
@@ -84,13 +87,35 @@ export function espruinoEsbuildOptions(
     supported: ESPRUINO_UNSUPPORTED_SYNTAX,
     external: ESPRUINO_BUILTIN_MODULES,
     define,
-    minify: true,
+    // Names and whitespace are minified after the single-call functions are inlined (inline.ts,
+    // espruinoMinifyOptions); syntax here, where esbuild still sees the modules (constants inlined across them,
+    // `const` as `let`, dead branches dropped).
+    minifySyntax: true,
     sourcemap: "external",
     sourcesContent: true,
     legalComments: "none",
     charset: "ascii",
     // The firmware's own tsconfig is for tsc; esbuild only needs class fields as constructor assignments.
     tsconfigRaw: { compilerOptions: { useDefineForClassFields: false } },
+    logLevel: "silent",
+  };
+}
+
+/**
+ * The second esbuild pass: minifies the bundle once its single-call functions are inlined (build/inline.ts).
+ * `format: "cjs"` lets the minifier rename top-level names; GLOBALS_STUB, appended to the bundle, names Espruino's
+ * globals again (the first pass dropped the entry stub's dead branch), so none of them is reused.
+ */
+export function espruinoMinifyOptions(sourcefile: string): TransformOptions {
+  return {
+    sourcefile,
+    format: "cjs",
+    target: "es2020",
+    supported: ESPRUINO_UNSUPPORTED_SYNTAX,
+    minify: true,
+    sourcemap: "external",
+    legalComments: "none",
+    charset: "ascii",
     logLevel: "silent",
   };
 }
