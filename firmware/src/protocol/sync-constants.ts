@@ -94,11 +94,12 @@ export const UNITS_PER_CURSOR_FILE = 512;
 // Declared after the numeric constants: esbuild inlines a module's constants only up to its first array or call.
 /**
  * The discovery advert before its nonce and token: flags (LE General Discoverable, BR/EDR not supported), then
- * service data for a 128-bit UUID (length 27, type 0x21) and SYNC_SERVICE_UUID little-endian.
+ * service data for a 128-bit UUID (length 27, type 0x21) and SYNC_SERVICE_UUID little-endian. A typed array: on the
+ * band an array of 21 numbers costs ~22 JsVars for as long as it lives, these 21 bytes ~5.
  */
-export const DISCOVERY_ADVERT_PREFIX = [
+export const DISCOVERY_ADVERT_PREFIX = new Uint8Array([
   2, 1, 6, 27, 0x21, 0x52, 0x45, 0x12, 0x76, 0xab, 0x13, 0x39, 0x96, 0x7e, 0x42, 0x84, 0x17, 0x01, 0x00, 0x16, 0x2c,
-];
+]);
 /**
  * Tracelet's 128-bit UUIDs share one base: 2c16000N-1784-427e-9639-13ab76124552, N = 1 service, 2 status (read),
  * 3 control (write: kiosk -> band frames), 4 response (notify: band -> kiosk frames).

@@ -359,8 +359,8 @@ export const FAULT_DUTIES = [
   "sync watch",
 ];
 
-/** Byte sizes of the status fields, in BandStatus order (offsets are their running sums). */
-const STATUS_SIZES = [1, 1, 1, 1, 4, 4, 1, 1, 2, 4, 4, 4, 4, 2, 2, 1, 1];
+/** Byte sizes of the status fields, in BandStatus order (offsets are their running sums); bytes, not numbers (JsVars). */
+const STATUS_SIZES = new Uint8Array([1, 1, 1, 1, 4, 4, 1, 1, 2, 4, 4, 4, 4, 2, 2, 1, 1]);
 
 export function encodeStatus(s: BandStatus): Uint8Array {
   return encodeStatusFields([

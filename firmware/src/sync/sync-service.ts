@@ -105,8 +105,13 @@ let connected = false;
 let active = 0;
 /** The watch timer: the next connection cancels it, so a stale one never cuts a later peer short. */
 let watcher: unknown;
-/** Frames waiting to be notified, in order: a READ queues its whole page (at most MAX_READ_UNITS units). */
+/**
+ * Frames waiting to be notified, in order (a READ queues its whole page, at most MAX_READ_UNITS units), and beside
+ * each the op of a reply still to be encrypted and sealed (0: a frame ready as it is). A reply is sealed when its
+ * turn comes, so a page's sealed frames are never all in memory at once (the band's memory peak is a sync).
+ */
 let q: Uint8Array[] = [];
+let qo: number[] = [];
 let pumping = false;
 let flushed = false;
 let lk: Uint8Array | undefined;
@@ -146,6 +151,7 @@ function reset(): void {
   nb = ks = undefined;
   rx = tx = challenges = 0;
   q = [];
+  qo = [];
   flushed = dropped = false;
 }
 
@@ -166,24 +172,31 @@ function pumpNow(): void {
   // The next burst first: a fault while notifying costs a frame (the kiosk reads again), never the queue.
   if (connected && q.length > BURST) pump(PACE_MS);
   for (let k = 0; connected && q.length && k < BURST; k++) {
-    if (!radio.notify(q.shift() as Uint8Array)) {
+    let f = q.shift() as Uint8Array;
+    const op = qo.shift() as number;
+    if (op) {
+      // A reply: its payload encrypted in place, then sealed (encrypt-then-MAC), numbered as it goes out.
+      tx++;
+      cryptPayload(c, ks as Uint8Array, DIR_BAND, tx, f);
+      f = sealFrame(c, ks as Uint8Array, DIR_BAND, op, tx, f);
+    }
+    if (!radio.notify(f)) {
       q = [];
+      qo = [];
       radio.disconnect();
     }
     active = p.uptime();
   }
 }
 
-function send(f: Uint8Array): void {
+/**
+ * Queues a frame as it is, or with `op` a reply: an authenticated band frame whose payload `f` pumpNow encrypts (in
+ * place: nothing may change it meanwhile) and seals when its turn comes.
+ */
+function send(f: Uint8Array, op?: number): void {
   q.push(f);
+  qo.push(op || 0);
   pump(0);
-}
-
-/** Queues an authenticated band frame, its payload encrypted (encrypt-then-MAC; the payload is encrypted in place). */
-function reply(op: number, payload: Uint8Array): void {
-  tx++;
-  cryptPayload(c, ks as Uint8Array, DIR_BAND, tx, payload);
-  send(sealFrame(c, ks as Uint8Array, DIR_BAND, op, tx, payload));
 }
 
 /**
@@ -194,6 +207,7 @@ function drop(code: number, arg: number): void {
   nb = ks = undefined;
   dropped = true;
   q = [];
+  qo = [];
   send(encodeError(code, arg));
   timers.after(radio.disconnect, DROP_MS);
 }
@@ -209,7 +223,7 @@ function read(cursor: number, max: number): void {
   flushed = true;
   if (max > MAX_READ_UNITS) max = MAX_READ_UNITS;
   // The page MAC's message, "TL-LOG" | band id | P1..Pn | next cursor, built in place: the DATA payloads are
-  // views into it, sent once it is hashed (reply() encrypts them in place).
+  // views into it, sent once it is hashed (pumpNow encrypts them in place as it sends them).
   const m = newBytes(18 + max * (4 + RECORD_SIZE));
   m.set(lp as Uint8Array, 0);
   let o = 14;
@@ -237,11 +251,11 @@ function read(cursor: number, max: number): void {
     let n = all < upc ? all : upc;
     if (n > (o - i - 4) / RECORD_SIZE) n = (o - i - 4) / RECORD_SIZE;
     const j = i + 4 + n * RECORD_SIZE;
-    reply(OP_DATA, m.subarray(i, j));
+    send(m.subarray(i, j), OP_DATA);
     all -= n;
     i = j;
   }
-  reply(OP_READ_END, e);
+  send(e, OP_READ_END);
 }
 
 /** The log key (from the band secret, protocol/log-mac.ts) and band id that sign READ pages; set at boot. */
@@ -257,7 +271,10 @@ function begin(): void {
   f[0] = OP_CHALLENGE;
   for (let i = 1; i < f.length; i += 4) writeU32LE(f, i, p.rand32());
   nb = f.subarray(1);
+  // A new challenge ends the session: replies still queued cannot be sealed any more (no session key).
   ks = undefined;
+  q = [];
+  qo = [];
   send(f);
 }
 
@@ -282,30 +299,30 @@ function prove(k: Uint8Array, d: Uint8Array): void {
 
 function command(op: number, p: Uint8Array): void {
   const arg = p.length >= 4 ? readU32LE(p, 0) : -1;
-  if (op === OP_STATUS) reply(OP_STATUS_REPLY, band.status());
+  if (op === OP_STATUS) send(band.status(), OP_STATUS_REPLY);
   else if (op === OP_READ && p.length >= 6) read(arg, p[4] | (p[5] << 8));
   else if (op === OP_ACK && arg >= 0) {
     const end = log.cursorEnd();
     state.setCursor(arg < end ? arg : end);
     log.setSyncCursor(state.syncCursor());
-    reply(OP_ACK_OK, u32Payload(state.syncCursor()));
-  } else if (op === OP_SET_TIME && arg >= 0) reply(OP_TIME_OK, band.setTime(arg));
+    send(u32Payload(state.syncCursor()), OP_ACK_OK);
+  } else if (op === OP_SET_TIME && arg >= 0) send(band.setTime(arg), OP_TIME_OK);
   else if (op === OP_READ_TEKS) {
     // Newest first; a TEK frame's payload is the journal slot with its first byte replaced by the index.
     const list = state.tekSlots();
     for (let i = 0; i < list.length; i++) {
       const s = list[list.length - 1 - i].subarray(0, TEK_PAYLOAD_BYTES);
       s[0] = i;
-      reply(OP_TEK, s);
+      send(s, OP_TEK);
     }
-    reply(OP_TEKS_END, new Uint8Array([list.length]));
+    send(new Uint8Array([list.length]), OP_TEKS_END);
   } else if (op === OP_WIPE && arg === WIPE_CONFIRM_U32 && p.length >= 5) {
-    reply(OP_WIPE_OK, newBytes(0));
+    send(newBytes(0), OP_WIPE_OK);
     band.wipe(p[4]);
   } else if (op === OP_CONSOLE && arg === CONSOLE_CONFIRM_U32) {
     // The stack takes new services only without a connection: the console comes up when this link ends.
     if (!uart) uart = 1;
-    reply(OP_CONSOLE_OK, newBytes(0));
+    send(newBytes(0), OP_CONSOLE_OK);
   } else send(encodeError(ERR_BAD_ARGUMENT, op));
 }
 
