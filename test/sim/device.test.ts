@@ -129,6 +129,16 @@ describe("memory", () => {
     expect(t - empty.measureMemory()).toBeLessThan(95);
   });
 
+  test("the same heap under 13-byte packing: strings and buffers take more variables, names and numbers not", () => {
+    const world = new World({ seed: 1 });
+    const buf = world.addBand({ board: "puckjs", bundleSource: "var a = new Uint8Array(1300);" });
+    const nums = world.addBand({ board: "puckjs", bundleSource: "var a = [1, 2, 3, 4, 5, 6, 7, 8];" });
+    world.run(1);
+    // 1,300 bytes: 100 flat variables of 13 bytes, 93 of 14 (plus the buffer, its view and the name).
+    expect(buf.programVarsAs(13) - buf.programVarsAs(14)).toBe(7);
+    expect(nums.programVarsAs(13)).toBe(nums.programVarsAs(14));
+  });
+
   test("variables inside the bundle's IIFE (esbuild's wrapper) are counted", () => {
     const world = new World({ seed: 1 });
     const inside = world.addBand({

@@ -49,7 +49,8 @@ export interface CpuProfile {
   /** Idle jsIdle (nothing due), emulator us: subtracted from every timer callback. */
   idleUs: number;
   kinds: Partial<Record<CpuKind, KindSample>>;
-  /** Sync requests by their op code (hex, e.g. "11" for READ): what each command costs the band. */
+  /** Sync requests by their op code (hex, e.g. "11" for READ): what each command costs the band, the timers that
+   * seal and send its frames included. */
   syncOps: Record<string, KindSample>;
   /** Virtual hours the band ran; scan reports delivered. */
   hours: number;
@@ -134,6 +135,8 @@ export async function profileBand(board: string, hours = 2, beacons = 20): Promi
   for (const k of CPU_KINDS) bytes[k] = [];
   const it = band.interp;
   let snap = effects(band);
+  const opSamples: Record<string, { us: number[]; bytes: number[] }> = {};
+  let lastOp: string | undefined;
   it.idleProbe = (ms) => {
     const now = effects(band);
     const read = now.reads - snap.reads;
@@ -145,6 +148,13 @@ export async function profileBand(board: string, hours = 2, beacons = 20): Promi
     if (kind === "timer" && us < cal.callbackUs / 2) return;
     samples[kind].push(us);
     bytes[kind].push(read);
+    // The band seals a reply's frame when it sends it (sync/sync-service.ts pumpNow): a frame-sending timer's work
+    // belongs to the request that queued the frames too.
+    if (kind === "syncFrame" && lastOp) {
+      const o = opSamples[lastOp];
+      o.us[o.us.length - 1] += us;
+      o.bytes[o.bytes.length - 1] += read;
+    }
   };
   const radio = rng.fork("radio");
   const beaconList = Array.from({ length: beacons }, () => ({ addr: address(radio), packet: enPacket(radio) }));
@@ -176,12 +186,11 @@ export async function profileBand(board: string, hours = 2, beacons = 20): Promi
     } else it.runUntil(end * 1000, () => band.scanning);
     snap = effects(band);
   }
-  // A kiosk sync at the end: each request typed to the band's onWrite against the same request to a no-op (the
-  // frames it sends at once are in the request's time; those sent later by timers are timed as callbacks).
+  // A kiosk sync at the end: each request typed to the band's onWrite against the same request to a no-op; the
+  // timers that then seal and send its frames are timed as callbacks (syncFrame) and added to the request's op.
   // The kiosk finds the band by its discovery advert: the hex is back for the sync.
   it.exec("__T.hex=__T.h0");
   const write = band.write.bind(band);
-  const opSamples: Record<string, { us: number[]; bytes: number[] }> = {};
   band.write = (data: Uint8Array) => {
     it.exec("__T.k=__T.onWrite;__T.onWrite=function(){}");
     let r0 = it.counters.flashReads;
@@ -200,6 +209,7 @@ export async function profileBand(board: string, hours = 2, beacons = 20): Promi
     const op = data[0].toString(16).padStart(2, "0");
     (opSamples[op] = opSamples[op] ?? { us: [], bytes: [] }).us.push(us);
     opSamples[op].bytes.push(lexed);
+    lastOp = op;
     snap = effects(band);
   };
   const sync = kioskSync(band, prov.syncKey, rng.fork("kiosk"), () => band.now, { value: 0 });

@@ -689,10 +689,26 @@ export class EspruinoDevice implements RadioNode {
     this.measureMemory();
   }
 
+  /** The program's JsVars now (no baseline) as a board with `varBytes`-byte variables would pack them. */
+  programVarsAs(varBytes: number): number {
+    return this.realm ? this.estimator.programAs(this.memoryRoots([]), varBytes) + 2 * this.timers.size : 0;
+  }
+
   /** JsVars in use now (see jsvars.ts for the approximation). */
   measureMemory(extraRoots: unknown[] = []): number {
     if (!this.realm) return 0;
-    const roots: unknown[] = [this.realm.global, ...extraRoots];
+    const n = this.estimator.measure(this.memoryRoots(extraRoots)) + 2 * this.timers.size;
+    this.memoryLast = n;
+    if (n > this.memoryPeak) this.memoryPeak = n;
+    if (n > this.board.jsVars && !this.memOom) {
+      this.memOom = true;
+      this.simFault("memory", `Out of memory: ~${n} JsVars in use, board has ${this.board.jsVars}`);
+    }
+    return n;
+  }
+
+  private memoryRoots(extraRoots: unknown[]): unknown[] {
+    const roots: unknown[] = [this.realm!.global, ...extraRoots];
     for (const s of this.scopes) {
       try {
         roots.push(s());
@@ -703,14 +719,7 @@ export class EspruinoDevice implements RadioNode {
     for (const t of this.timers.values()) roots.push(t.fn, t.args);
     for (const w of this.watches.values()) roots.push(w.fn);
     for (const r of this.nrf.memoryRoots()) roots.push(r);
-    const n = this.estimator.measure(roots) + 2 * this.timers.size;
-    this.memoryLast = n;
-    if (n > this.memoryPeak) this.memoryPeak = n;
-    if (n > this.board.jsVars && !this.memOom) {
-      this.memOom = true;
-      this.simFault("memory", `Out of memory: ~${n} JsVars in use, board has ${this.board.jsVars}`);
-    }
-    return n;
+    return roots;
   }
 
   // ------------------------------------------------------------------------------------------ energy

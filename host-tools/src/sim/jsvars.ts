@@ -56,7 +56,7 @@ export function varPacking(varBytes: number): VarPacking {
 }
 
 export class JsVarEstimator {
-  private readonly pack: VarPacking;
+  private pack: VarPacking;
   /** Variables of the empty program, counted in every measure(). */
   readonly baseline: number;
   constructor(varBytes = 13) {
@@ -93,6 +93,20 @@ export class JsVarEstimator {
   private stringVars(len: number): number {
     const P = this.pack;
     return len <= P.stringFirst ? 1 : 1 + Math.ceil((len - P.stringFirst) / P.stringExt);
+  }
+
+  /**
+   * Variables `roots` would use with another board's variable size (13 or 14 bytes), without the baseline: the
+   * same heap under the other layout's packing (bench espruino-real converts the real interpreter's 14-byte count).
+   */
+  programAs(roots: unknown[], varBytes: number): number {
+    const own = this.pack;
+    this.pack = varPacking(varBytes);
+    try {
+      return this.measure(roots) - this.baseline;
+    } finally {
+      this.pack = own;
+    }
   }
 
   /** Variables used by everything reachable from `roots` (plus the baseline). */
