@@ -79,15 +79,16 @@ export const NRF52_CALIBRATION = {
  * - logWrite: a callback that writes the encounter log (record encoding and Storage calls; the flash itself is
  *   charged per word, CPU_COST.flashWord): 160-180 ms;
  * - timer: any other timer (housekeeping, watchdog kick): 0.15 ms;
- * - syncRequest: one sync request handled (onWrite: authentication, commands, the frames it sends at once): 210 ms
- *   (emulator ~22 ms, 17,500 bytes lexed; one kiosk sync at the end of the profile);
- * - syncFrame: a timer that sends sync frames (a READ's next pages): 55 ms (emulator ~5.7 ms, 5,500 bytes). Both
- *   from one run on a loaded host (ratio 9.6) and both upper bounds: the board shim prints each notification in
- *   hex, ~1 ms of emulator time a frame. The simulator does NOT charge syncFrame: a frame-sending timer stays a
- *   plain timer, its frames paid by CPU_COST.notify (20 ms each, calibrated to Espruino's documented ~2.5 kB/s
- *   streaming, which already includes a streaming loop's JavaScript). The measured 55 ms says this firmware's
- *   frames cost more than that loop's: a sync on a real band is likely slower than the simulator's (not yet
- *   reconciled);
+ * - syncRequest: one sync request handled (onWrite: authentication, the command, its replies queued): 140 ms
+ *   (emulator ~8 ms, 13,600 bytes lexed; one kiosk sync at the end of the profile; 210 ms when replies were sealed
+ *   here, before they were sealed as they go out);
+ * - syncFrame: a timer that encrypts, seals and sends up to BURST queued replies: 170 ms (emulator ~9.7 ms, 14,700
+ *   bytes; 55 ms when it only sent frames sealed before). Upper bounds: the board shim prints each notification in
+ *   hex, ~1 ms of emulator time a frame. The simulator does NOT charge syncFrame on these boards: a frame-sending
+ *   timer stays a plain timer, its frames paid by CPU_COST.notify (20 ms each, calibrated to Espruino's documented
+ *   ~2.5 kB/s streaming, which already includes a streaming loop's JavaScript). A READ costs a real Puck.js ~0.72 s
+ *   (request and frames, bench cpu-profile syncOps) against the simulator's ~0.39 s (request + 9 notifications): a
+ *   sync on a real band is likely slower than the simulator's (not yet reconciled);
  */
 export const CPU_JS_S: Record<CpuKind, number> = {
   callback: 0.0001,
@@ -97,25 +98,28 @@ export const CPU_JS_S: Record<CpuKind, number> = {
   advert: 0.0115,
   logWrite: 0.17,
   timer: 0.00015,
-  syncRequest: 0.21,
-  syncFrame: 0.055,
+  syncRequest: 0.14,
+  syncFrame: 0.17,
 };
 
 /** Boards whose measured figures differ from CPU_JS_S beyond its range (crypto the board lacks runs in JavaScript). */
 export const CPU_JS_BOARD: Record<string, Partial<Record<CpuKind, number>>> = {
   // No native SHA256 (Pixl.js) or no crypto module at all (puckjs-minimal): id rotation and every sync request run
   // SHA256 / HMAC in JavaScript (bench cpu-profile, ratio 17-18, SHA-256 with its rotations written out: rotation
-  // 1.29 and 1.26 s, sync requests 2.2 and 2.7 s on average; 2.2 and 2.1 s, 5.9 and 5.8 s before). Their sync
-  // requests are charged by op (CPU_SYNC_OPS_S), syncRequest being the mean the profile reports.
-  pixljs: { rotation: 1.29, syncRequest: 2.2 },
-  "puckjs-minimal": { rotation: 1.26, syncRequest: 2.7 },
+  // 1.29 and 1.26 s; 2.2 and 2.1 s before). Their sync requests are charged by op, frames included
+  // (CPU_SYNC_OPS_S); syncRequest (the mean request without its frames, 0.86 and 0.83 s) and syncFrame (a timer
+  // sealing up to BURST replies, 1.3 and 1.5 s) are what the profile reports, for the bench's check.
+  pixljs: { rotation: 1.29, syncRequest: 0.86, syncFrame: 1.3 },
+  "puckjs-minimal": { rotation: 1.26, syncRequest: 0.83, syncFrame: 1.5 },
 };
 
 /**
  * nRF52 seconds of one sync request by its op code, on the boards whose HMAC runs in JavaScript: there a request
  * costs what it hashes (opening the command's tag, sealing each reply frame; a READ seals a page of 8 DATA frames,
  * its READ_END and the page MAC), from 15 ms (AUTH_BEGIN: nothing to check) to 7.5-10.5 s (READ), so a mean would
- * hide the READ a kiosk waits for. Measured: bench cpu-profile's `syncOps` (one kiosk sync after 1 virtual hour
+ * hide the READ a kiosk waits for. The frames are sealed by the timers that send them (sync-service pumpNow), and
+ * the profile adds those timers to the request's op: the figures are the request and its frames (re-measured after
+ * that change: READ 7.33 / 9.03 s, the others within 15 %). Measured: bench cpu-profile's `syncOps` (one kiosk sync after 1 virtual hour
  * with 20 beacons, 2026-12-01, ratio 17.0 / 17.7, SHA-256 with its rotations written out; 6.8-7.3 nRF52 us per byte
  * of code lexed, whatever the op). Ops the profile's sync does not send are charged alike: READ_TEKS the READ's
  * figure (it seals a frame a key), WIPE and CONSOLE the STATUS's (one command opened, one frame sealed).
@@ -144,15 +148,16 @@ export const CPU_SYNC_OPS_S: Record<string, Record<number, number>> = {
  * deterministic, so test/espruino-real/cpu-profile.test.ts holds the per-op table to the firmware with them.
  */
 export const CPU_SYNC_OP_BYTES: Record<number, number> = {
-  // Measured again after the build's inlining (build/inline.ts, 2026-12-01): AUTH_BEGIN 2,717 -> 4,154 bytes (the
-  // dispatcher it passes through holds the other commands' bodies), READ 1,103,157 -> 1,057,480 (7.25 s on Pixl.js,
-  // 9.15 s on puckjs-minimal in that run: within CPU_SYNC_OPS_S's range, which is left as measured).
-  [OP_AUTH_BEGIN]: 4154,
-  [OP_AUTH_PROVE]: 187406,
-  [OP_STATUS]: 238290,
-  [OP_READ]: 1057480,
-  [OP_ACK]: 238762,
-  [OP_SET_TIME]: 217149,
+  // Measured again after the build's inlining (build/inline.ts) and with the frames each request's timers seal
+  // (2026-12-01): AUTH_BEGIN 2,717 -> 4,163 bytes (the dispatcher it passes through holds the other commands'
+  // bodies), READ 1,103,157 -> 1,083,708 (7.33 s on Pixl.js, 9.03 s on puckjs-minimal in that run: within
+  // CPU_SYNC_OPS_S's range, which is left as measured).
+  [OP_AUTH_BEGIN]: 4163,
+  [OP_AUTH_PROVE]: 189894,
+  [OP_STATUS]: 243290,
+  [OP_READ]: 1083708,
+  [OP_ACK]: 241452,
+  [OP_SET_TIME]: 219531,
 };
 
 /** nRF52 seconds of JavaScript for a sync request with op code `op` on `board`. */
@@ -183,7 +188,8 @@ export function cpuJs(board: string, kind: CpuKind): number {
  * functions (build/inline.ts, 2026-12-01) the log write lexes 13,212 -> 19,223 bytes: the encounter log's `add` now
  * sits in the per-row callback that closes encounters, and a row below the logging floor skips over its text
  * (~40 ms of nRF52 time a write, a few seconds a day); a sync request 17,513 -> 21,291 (the command dispatcher
- * holds the commands' bodies). The host-time figures (CPU_JS_S) stayed within their range (bench cpu-profile).
+ * holds the commands' bodies), then 13,621 once replies were sealed by the timer that sends them (syncFrame 5,530
+ * -> 14,683).
  */
 export const CPU_FLASH_BYTES: Partial<Record<CpuKind, number>> = {
   scanReport: 700,
@@ -191,6 +197,6 @@ export const CPU_FLASH_BYTES: Partial<Record<CpuKind, number>> = {
   rotation: 92978,
   advert: 1489,
   logWrite: 19223,
-  syncRequest: 21291,
-  syncFrame: 5530,
+  syncRequest: 13621,
+  syncFrame: 14683,
 };
