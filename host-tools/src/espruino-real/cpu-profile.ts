@@ -223,23 +223,10 @@ export async function profileBand(board: string, hours = 2, beacons = 20): Promi
   const ratio = NRF52_CALIBRATION.usPerIteration / usPerIteration;
   const kinds: Partial<Record<CpuKind, KindSample>> = {};
   for (const k of CPU_KINDS) {
-    if (k === "callback") continue;
-    if (!samples[k].length) continue;
-    const emulatorUs = Math.max(0, trimmedMean(samples[k]));
-    const flashBytes = Math.round(bytes[k].reduce((a, b) => a + b, 0) / bytes[k].length);
-    kinds[k] = { samples: samples[k].length, emulatorUs, nrf52Us: emulatorUs * ratio, flashBytes };
+    if (k !== "callback" && samples[k].length) kinds[k] = kindSample(samples[k], bytes[k], ratio);
   }
   const syncOps: Record<string, KindSample> = {};
-  for (const op of Object.keys(opSamples)) {
-    const emulatorUs = Math.max(0, trimmedMean(opSamples[op].us));
-    const b = opSamples[op].bytes;
-    syncOps[op] = {
-      samples: b.length,
-      emulatorUs,
-      nrf52Us: emulatorUs * ratio,
-      flashBytes: Math.round(b.reduce((x, y) => x + y, 0) / b.length),
-    };
-  }
+  for (const op of Object.keys(opSamples)) syncOps[op] = kindSample(opSamples[op].us, opSamples[op].bytes, ratio);
   kinds.callback = { samples: 400, emulatorUs: cal.callbackUs, nrf52Us: cal.callbackUs * ratio, flashBytes: 0 };
   if (band.errors.length) throw new Error(`interpreter errors while profiling: ${band.errors.join("; ")}`);
   return {
@@ -252,6 +239,13 @@ export async function profileBand(board: string, hours = 2, beacons = 20): Promi
     hours,
     reports,
   };
+}
+
+/** A kind's (or an op's) samples: the trimmed mean of its host times, converted by `ratio`, and its mean bytes. */
+function kindSample(us: number[], bytes: number[], ratio: number): KindSample {
+  const emulatorUs = Math.max(0, trimmedMean(us));
+  const flashBytes = Math.round(bytes.reduce((a, b) => a + b, 0) / bytes.length);
+  return { samples: us.length, emulatorUs, nrf52Us: emulatorUs * ratio, flashBytes };
 }
 
 interface Effects {

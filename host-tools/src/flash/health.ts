@@ -1,4 +1,4 @@
-import { replyBudgetMs } from "../kiosk/engine";
+import { DEFAULT_REPLY_MS, replyBudgetMs } from "../kiosk/engine";
 import {
   BandStatus,
   BOARD_CODES,
@@ -68,7 +68,7 @@ export function radioHealthCheck(radio: KioskRadio, clock: KioskClock, timeoutMs
           lastError = `connecting failed: ${(e as Error).message}`;
           continue;
         }
-        const session = new BandSession(link, band.syncKey, clock, replyBudgetMs(5000, band.board));
+        const session = new BandSession(link, band.syncKey, clock, replyBudgetMs(DEFAULT_REPLY_MS, band.board));
         try {
           await session.authenticate();
           const status = await session.status();

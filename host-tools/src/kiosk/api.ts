@@ -5,7 +5,7 @@ import { Progress, SyncResult } from "./engine";
 import type { KioskService } from "./service";
 import { registerPage } from "./page-routes";
 import { BandRow } from "./store";
-import { loadBoard } from "../boards/load";
+import { loadAllBoards, loadBoard } from "../boards/load";
 
 /**
  * Clock error beyond which staff are asked to look at a band, seconds: one Exposure Notification interval (10
@@ -19,14 +19,17 @@ export const CLOCK_TROUBLE_S = 600;
  * 6 takes as its pessimistic end.
  */
 export const RESTART_SLOWNESS_PPM = 300;
-/** A board's documented worst-case drift (`rtcPpm`), ppm; 500 (the nRF52 boards') for a board this kiosk cannot load. */
+/**
+ * A board's documented worst-case drift (`rtcPpm`), ppm; for a board this kiosk cannot load, the widest tolerance of
+ * the boards it knows.
+ */
 const rtcTolerance: Record<string, number> = {};
 function rtcPpmOf(board: string): number {
   if (rtcTolerance[board] === undefined) {
     try {
       rtcTolerance[board] = loadBoard(board).rtcPpm;
     } catch {
-      rtcTolerance[board] = 500; // not one of this build's board profiles: the widest tolerance of the nRF52 boards
+      rtcTolerance[board] = Math.max(...loadAllBoards().map((b) => b.rtcPpm));
     }
   }
   return rtcTolerance[board];

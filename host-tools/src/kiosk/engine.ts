@@ -53,6 +53,9 @@ export type BandState =
   /** Walked away before its turn (no advert for LEFT_MS). */
   | "left";
 
+/** The link's share of a reply wait, ms (SyncEngineOptions.replyMs by default). */
+export const DEFAULT_REPLY_MS = 5_000;
+
 /**
  * How long the kiosk waits for a reply from a band of `board`: `replyMs` for the link, plus twice the dearest
  * request the board's firmware handles (the pessimistic end of the measured CPU time, JavaScript at half the
@@ -101,7 +104,7 @@ const DEFAULTS: Required<Omit<EngineOptions, "only">> & { only?: string } = {
   pagesPerCommit: 4,
   attemptMs: 120_000,
   connectMs: 10_000,
-  replyMs: 5_000,
+  replyMs: DEFAULT_REPLY_MS,
   backoffBaseMs: 5_000,
   backoffMaxMs: 10 * 60_000,
   minRssi: -90,
