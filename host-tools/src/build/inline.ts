@@ -257,10 +257,10 @@ function planInline(
   const single = body.length === 1 && body[0].type === "ReturnStatement" && body[0].argument;
   const form = statementForm(call, stmt, parents);
 
+  const tail = body[body.length - 1];
+  // Returns other than a single one at the end: the body needs a way out from the middle.
+  const multi = info.returns.length > 0 && !(info.returns.length === 1 && info.returns[0] === tail);
   if (form) {
-    const tail = body[body.length - 1];
-    const tailReturn = tail.type === "ReturnStatement" && info.returns.length === 1 && info.returns[0] === tail;
-    const multi = info.returns.length > 0 && !tailReturn;
     if (multi && form.kind !== "return" && info.returnInLoop) return undefined;
     const stmtNode = form.statement;
     return {
@@ -359,7 +359,6 @@ function planInline(
   // A call evaluated first in its statement: `let t = f(a);` before the statement, `t` in its place (inlined as a
   // declaration in the next pass).
   const first = firstEvaluatedStatement(call, parents, scopes);
-  const multi = info.returns.length > 0 && !(info.returns.length === 1 && info.returns[0] === body[body.length - 1]);
   if (first && !(multi && info.returnInLoop)) {
     const temp = fresh(`${fn.id.name}_value`);
     const inList = isInStatementList(first, parents);
