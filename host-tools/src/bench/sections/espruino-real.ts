@@ -78,12 +78,8 @@ export const espruinoRealSection: BenchSection = {
       const varBytes = b.jsVars > 5000 ? 14 : 13;
       const steady = Math.min(r.programVars, r.peakProgramVars);
       const packing = varBytes === 14 ? 1 : simPacking(b.id).ratio;
-      const peakVarsBoard =
-        varBytes === 14
-          ? r.peakProgramVars + emptyProgramVars(varBytes)
-          : Math.round(steady * packing + (r.peakProgramVars - steady) * LAYOUT_BOUND) + emptyProgramVars(varBytes);
-      const peakVarsBound =
-        Math.round(r.peakProgramVars * (varBytes === 14 ? 1 : LAYOUT_BOUND)) + emptyProgramVars(varBytes);
+      const peakVarsBoard = boardPeakVars(r.peakProgramVars, steady, packing, varBytes);
+      const peakVarsBound = boardPeakVars(r.peakProgramVars, 0, 1, varBytes);
       const syncsOk = r.syncs.filter((s) => s.authenticated && s.acked > 0 && !s.error).length;
       boards.push({
         board: b.id,
@@ -135,6 +131,16 @@ export const espruinoRealSection: BenchSection = {
     ]);
   },
 };
+
+/**
+ * A board's peak JsVars from the real interpreter's 14-byte program peak: on a 13-byte board the `steady14` part
+ * (what the program holds after a sync) times the simulator's `packing` ratio, the rest (callbacks' temporaries)
+ * under the +8 % bound; plus the board's empty program.
+ */
+export function boardPeakVars(peak14: number, steady14: number, packing: number, varBytes: number): number {
+  if (varBytes >= 14) return peak14 + emptyProgramVars(varBytes);
+  return Math.round(steady14 * packing + (peak14 - steady14) * LAYOUT_BOUND) + emptyProgramVars(varBytes);
+}
 
 /**
  * The simulator's count of the band's heap under 13- and 14-byte packing: the production bundle on a simulated band
