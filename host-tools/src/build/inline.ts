@@ -173,7 +173,7 @@ function planPass(code: string, program: acorn.Program): Plan[] {
   const scopes = analyzeScopes(program);
   const names = new Set<string>();
   for (const r of scopes.references) names.add(r.id.name);
-  collectDeclaredNames(scopes.program, scopes.scopeOf, names);
+  collectDeclaredNames(scopes.scopeOf, names);
   const fresh = freshNamer(names);
 
   const refsByBinding = new Map<Binding, Reference[]>();
@@ -467,11 +467,7 @@ function statementForm(
   parent: AnyNode,
   parents: Map<acorn.Node, AnyNode>,
 ): StatementForm | undefined {
-  const inStatementList = (s: acorn.Node): boolean => {
-    const p = parents.get(s);
-    return !!p && (p.type === "BlockStatement" || p.type === "Program" || p.type === "SwitchCase");
-  };
-  if (parent.type === "ExpressionStatement" && inStatementList(parent)) {
+  if (parent.type === "ExpressionStatement" && isInStatementList(parent, parents)) {
     return { kind: "expression", statement: parent, target: "" };
   }
   if (parent.type === "ReturnStatement" && enclosingFunction(call, parents)) {
@@ -480,12 +476,12 @@ function statementForm(
   if (parent.type === "VariableDeclarator" && parent.id.type === "Identifier") {
     const decl = parents.get(parent);
     if (decl && decl.type === "VariableDeclaration" && decl.kind !== "var" && decl.declarations.length === 1) {
-      if (inStatementList(decl)) return { kind: "declare", statement: decl, target: parent.id.name };
+      if (isInStatementList(decl, parents)) return { kind: "declare", statement: decl, target: parent.id.name };
     }
   }
   if (parent.type === "AssignmentExpression" && parent.operator === "=" && parent.left.type === "Identifier") {
     const st = parents.get(parent);
-    if (st && st.type === "ExpressionStatement" && inStatementList(st)) {
+    if (st && st.type === "ExpressionStatement" && isInStatementList(st, parents)) {
       return { kind: "assign", statement: st, target: parent.left.name };
     }
   }
@@ -610,9 +606,9 @@ function parentMap(program: acorn.Program): Map<acorn.Node, AnyNode> {
   return parents;
 }
 
-function collectDeclaredNames(root: Scope, scopeOf: Map<acorn.Node, Scope>, names: Set<string>): void {
+/** Every name declared in any scope (the program's scope among them: scopeOf holds it too). */
+function collectDeclaredNames(scopeOf: Map<acorn.Node, Scope>, names: Set<string>): void {
   for (const s of new Set(scopeOf.values())) for (const n of s.bindings.keys()) names.add(n);
-  for (const n of root.bindings.keys()) names.add(n);
 }
 
 function freshNamer(used: Set<string>): (base: string) => string {
