@@ -58,6 +58,10 @@ export interface RealSync {
   error?: string;
   /** The signed READ pages kept (protocol/log-mac.ts), as a kiosk would upload them. */
   pages: LogPage[];
+  /** Links made (a sync the band's rotation or the radio cut resumes on the next). */
+  links: number;
+  /** Why each link before the last ended. */
+  lost: string[];
 }
 
 export interface RealLifeResult {
@@ -134,7 +138,6 @@ function beaconAddress(rng: Rng, bandLike: boolean): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(":") + " random";
 }
 
-/** Runs one kiosk sync against the band: find by discovery advert, authenticate, status, set time, read, ack. */
 /**
  * Runs the band until it sends a connectable advert whose discovery token matches `syncKey` (bands send a burst
  * every few seconds), as a kiosk finds it; returns that advert's address, or undefined after `seconds`.
@@ -154,20 +157,61 @@ export function findByDiscovery(band: RealBand, syncKey: Uint8Array, seconds: nu
   return undefined;
 }
 
+/** Links one kioskSync makes before it gives up (as the kiosk engine's connection attempts, kiosk/engine.ts open). */
+export const KIOSK_SYNC_LINKS = 3;
+
+/**
+ * Runs one kiosk sync against the band as the kiosk does: find it by its discovery advert, authenticate, status, set
+ * time, read pages from the cursor, ack. A link the band ends (a rotation lets a kiosk go ROTATE_GRACE_MS after it
+ * was due, docs/protocol.md section 2) or that drops is found again by the band's next discovery advert, up to
+ * KIOSK_SYNC_LINKS links, and the read resumes at the first page not yet kept: the pages kept are read once.
+ */
 export function kioskSync(
   band: RealBand,
   syncKey: Uint8Array,
   rng: Rng,
   worldUnix: () => number,
   cursor: { value: number },
+  opts: { pageUnits?: number; onPage?: (page: number) => void } = {},
 ): RealSync {
   const t = band.now;
-  const result: RealSync = { t, found: false, authenticated: false, units: 0, acked: 0, pages: [] };
+  const result: RealSync = { t, found: false, authenticated: false, units: 0, acked: 0, pages: [], links: 0, lost: [] };
+  // A page is kept only when every frame of its READ arrived; otherwise the same cursor is read again.
+  const pages = new LogPages(new Uint8Array(8));
+  const read = { c: -1, page: 0, tries: 0 };
+  for (let link = 1; link <= KIOSK_SYNC_LINKS; link++) {
+    const from = { t: band.now, page: read.page, addresses: band.addresses.length };
+    const done = kioskLink(band, syncKey, rng, worldUnix, cursor, opts, result, pages, read);
+    if (done) break;
+    const rotated = band.addresses.length > from.addresses ? ", then the band rotated" : "";
+    result.lost.push(
+      `link ${link} ended after ${read.page - from.page} pages in ${(band.now - from.t).toFixed(1)} s` +
+        `${rotated}${result.error ? ": " + result.error : ""}`,
+    );
+    if (link < KIOSK_SYNC_LINKS) result.error = undefined;
+  }
+  result.pages = pages.pages;
+  return result;
+}
+
+/** One link of kioskSync: true when the sync ended (acked, or failed with the link up: another would fail too). */
+function kioskLink(
+  band: RealBand,
+  syncKey: Uint8Array,
+  rng: Rng,
+  worldUnix: () => number,
+  cursor: { value: number },
+  opts: { pageUnits?: number; onPage?: (page: number) => void },
+  result: RealSync,
+  pages: LogPages,
+  read: { c: number; page: number; tries: number },
+): boolean {
   if (findByDiscovery(band, syncKey, 120) === undefined) {
     result.error = "no discovery advert matched the sync key within 120 s";
-    return result;
+    return true;
   }
   result.found = true;
+  result.links++;
   const session = new KioskSession(
     pureCrypto,
     syncKey,
@@ -199,7 +243,7 @@ export function kioskSync(
     waitFor((e) => e.type === "authenticated" || e.type === "error" || e.type === "invalid");
     if (!session.authenticated) {
       result.error = "authentication failed: " + JSON.stringify(events.map((e) => e.type));
-      return result;
+      return band.connected;
     }
     result.authenticated = true;
     const statusOf = () => {
@@ -212,39 +256,47 @@ export function kioskSync(
     command(OP_SET_TIME, u32Payload(Math.floor(worldUnix())), OP_TIME_OK);
     status = statusOf() ?? status;
     result.status = status;
-    let c = Math.max(cursor.value, status.logStart);
-    // A page is kept only when every frame of its READ arrived; otherwise the same cursor is read again.
-    const pages = new LogPages(new Uint8Array(8));
-    for (let page = 0, tries = 0; page < 400 && tries < 20 && c < status.logEnd; page++) {
+    if (read.c < 0) read.c = Math.max(cursor.value, status.logStart);
+    for (; read.page < 400 && read.tries < 20 && read.c < status.logEnd;) {
+      if (!band.connected) return false;
       pages.start();
-      const frames = command(OP_READ, encodeReadCommand(c, 32), OP_READ_END);
+      const frames = command(OP_READ, encodeReadCommand(read.c, opts.pageUnits ?? 32), OP_READ_END);
       let got: { next: number; kept: boolean } | undefined;
       for (const f of frames) got = pages.frame(f.op, f.payload, f.gap) ?? got;
-      if (!got) break;
+      if (!got) {
+        // No READ_END: the link is gone (another link resumes here), or the band did not answer.
+        if (!band.connected) return false;
+        break;
+      }
       if (!got.kept) {
-        tries++;
+        read.tries++;
         continue;
       }
+      read.page++;
       for (const f of frames)
         if (f.op === OP_DATA) {
           const d = decodeDataPayload(f.payload);
           if (d.ok) result.units += d.value.units.length;
         }
-      if (got.next === c) break;
-      c = got.next;
+      opts.onPage?.(read.page);
+      if (got.next === read.c) break;
+      read.c = got.next;
     }
-    result.pages = pages.pages;
-    const ack = command(OP_ACK, u32Payload(c), OP_ACK_OK).find((x) => x.op === OP_ACK_OK);
-    if (ack) {
-      result.acked = readU32LE(ack.payload, 0);
-      cursor.value = result.acked;
+    const ack = command(OP_ACK, u32Payload(read.c), OP_ACK_OK).find((x) => x.op === OP_ACK_OK);
+    if (!ack) {
+      if (!band.connected) return false;
+      result.error = "no ACK_OK reply";
+      return true;
     }
+    result.acked = readU32LE(ack.payload, 0);
+    cursor.value = result.acked;
+    return true;
   } catch (e) {
     result.error = (e as Error).message;
+    return band.connected;
   } finally {
-    band.disconnect();
+    if (band.connected) band.disconnect();
   }
-  return result;
 }
 
 export async function runRealLife(opts: RealLifeOptions): Promise<RealLifeResult> {

@@ -50,6 +50,8 @@ interface BoardResult {
   shimVars: number;
   syncs: number;
   syncsOk: number;
+  /** Links a sync lost and resumed on the next (kioskSync), with the sync's number. */
+  linksLost: string[];
   powerCuts: number;
   wallSeconds: number;
   pass: boolean;
@@ -95,6 +97,7 @@ export const espruinoRealSection: BenchSection = {
         shimVars: r.shimVars,
         syncs: r.syncs.length,
         syncsOk,
+        linksLost: r.syncs.flatMap((s, i) => s.lost.map((l) => `sync ${i + 1}: ${l}`)),
         powerCuts: r.powerCuts,
         wallSeconds: r.wallSeconds,
         pass: r.errors.length === 0 && syncsOk === r.syncs.length && peakVarsBoard <= b.jsVars * TARGET_FRACTION,
@@ -113,7 +116,9 @@ export const espruinoRealSection: BenchSection = {
         target: "0",
         measured: String(b.errors.length),
         pass: b.errors.length === 0,
-        method: `real interpreter, ${b.hours} h, ${b.powerCuts} power cut${b.powerCuts === 1 ? "" : "s"}, ${b.syncsOk}/${b.syncs} syncs acked`,
+        method:
+          `real interpreter, ${b.hours} h, ${b.powerCuts} power cut${b.powerCuts === 1 ? "" : "s"}, ${b.syncsOk}/${b.syncs} syncs acked` +
+          (b.linksLost.length ? ` (${b.linksLost.length} resumed on a new link: ${b.linksLost.join("; ")})` : ""),
       },
       {
         board: b.board,
