@@ -99,7 +99,11 @@ let connected = false;
 let scanning = false;
 /** Between an old identity and its successor: the radio is asleep, nothing goes out. */
 let quiet = false;
-let rotateDue = false;
+/**
+ * A rotation owed to a connected central: 1 when it is to follow the link's end (a kiosk set the clock), 2 when it
+ * came due meanwhile and the central has its grace (rotate() ends the link when that runs out).
+ */
+let rotateDue = 0;
 let rotateTimer: unknown;
 let discoveryTimer: unknown;
 let lastExpire = 0;
@@ -152,9 +156,9 @@ function rotate(): void {
   rotateTimer = timers.after(rotate, quiet ? ROTATE_QUIET_MIN_MS : ROTATE_RETRY_MS);
   const now = prov ? state.now() : -1;
   if (!quiet) {
-    if (connected && !rotateDue) {
+    if (connected && rotateDue < 2) {
       // The rotation follows the disconnect (onDisconnect), or the grace's end.
-      rotateDue = true;
+      rotateDue = 2;
       timers.cancel(rotateTimer);
       rotateTimer = timers.after(rotate, ROTATE_GRACE_MS);
       return;
@@ -168,7 +172,7 @@ function rotate(): void {
   }
   // The link the sleep ended has not closed yet (it takes a connection event or two): the retry comes back.
   if (connected) return;
-  rotateDue = false;
+  rotateDue = 0;
   const id = rotateIdentity(c, keys.keysFor, now, tx, syncKey, p.rand32);
   enPacket = id.en;
   discPacket = id.disc;
@@ -291,7 +295,7 @@ function setTime(unix: number): Uint8Array {
   const err = state.setTime(unix);
   newSegment();
   // Exposure Notification adverts start with a fresh address once the kiosk disconnects.
-  if (!hadTime) rotateDue = true;
+  if (!hadTime && !rotateDue) rotateDue = 1;
   const r = newBytes(8);
   // Halves up in Espruino as in V8 (Math.round differs for negative halves).
   writeU32LE(r, 0, err === null ? 0x7fffffff : Math.floor(err + 0.5));
@@ -346,7 +350,8 @@ export function start(
   window = readU16LE(pv, PROV_SCAN_WINDOW) || DEFAULT_SCAN_WINDOW_MS;
   lowBattery = pv[PROV_LOW_BATTERY] || DEFAULT_LOW_BATTERY_PERCENT;
   enPacket = discPacket = rotateTimer = discoveryTimer = undefined;
-  connected = scanning = rotateDue = false;
+  connected = scanning = false;
+  rotateDue = 0;
   // Espruino has advertised its default advert (the board's name and factory address) since power-on: silence it
   // before anything slow (log recovery); the first identity comes up at the end.
   r.sleep();
