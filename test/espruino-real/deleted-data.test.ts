@@ -6,8 +6,6 @@ import {
   decodeStatus,
   encodeReadCommand,
   encodeWipeCommand,
-  KioskEvent,
-  KioskSession,
   OP_ACK,
   OP_ACK_OK,
   OP_DATA,
@@ -26,7 +24,13 @@ import {
 } from "../../firmware/src/protocol/sync";
 import { readU32LE } from "../../firmware/src/protocol/bytes";
 import { RealBand } from "../../host-tools/src/espruino-real/band";
-import { findByDiscovery, hwRandSeed, testProvisioning } from "../../host-tools/src/espruino-real/scenario";
+import {
+  findByDiscovery,
+  hwRandSeed,
+  kioskConnect,
+  KioskFrame,
+  testProvisioning,
+} from "../../host-tools/src/espruino-real/scenario";
 import { Rng } from "../../host-tools/src/sim/rng";
 import { foundInFlash, tekDays } from "../helpers/flash-scan";
 import { BOARDS, realInterpreterTests } from "./helpers";
@@ -106,32 +110,10 @@ class Life {
   session<T>(body: (command: (op: number, payload: Uint8Array, reply: number) => KioskFrame[]) => T): T {
     const band = this.band;
     expect(findByDiscovery(band, this.prov.syncKey, 120)).toBeDefined();
-    const session = new KioskSession(
-      pureCrypto,
-      this.prov.syncKey,
-      (n) => this.rng.bytes(n),
-      () => band.now * 1000,
-    );
-    const events: KioskEvent[] = [];
-    band.connect("kiosk", (f) => {
-      const e = session.receive(f);
-      events.push(e);
-      if (e.type === "write") band.write(e.data);
-    });
-    const waitFor = (pred: (e: KioskEvent) => boolean) => {
-      const end = band.now + 10;
-      while (!events.some(pred) && band.now < end && band.connected) band.advance(0.05);
-    };
+    const link = kioskConnect(band, this.prov.syncKey, this.rng);
     try {
-      band.write(session.begin());
-      waitFor((e) => e.type === "authenticated" || e.type === "error" || e.type === "invalid");
-      expect(session.authenticated).toBe(true);
-      return body((op, payload, reply) => {
-        events.length = 0;
-        band.write(session.command(op, payload));
-        waitFor((e) => (e.type === "frame" && e.op === reply) || e.type === "error");
-        return events.filter((e): e is KioskFrame => e.type === "frame");
-      });
+      expect(link.authenticate()).toBe(true);
+      return body(link.command);
     } finally {
       band.disconnect();
     }
@@ -158,7 +140,6 @@ class Life {
   }
 }
 
-type KioskFrame = Extract<KioskEvent, { type: "frame" }>;
 type Command = (op: number, payload: Uint8Array, reply: number) => KioskFrame[];
 
 function status(command: Command) {

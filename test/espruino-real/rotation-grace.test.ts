@@ -1,8 +1,5 @@
-import { pureCrypto } from "../../firmware/src/protocol/crypto";
 import {
   decodeStatus,
-  KioskEvent,
-  KioskSession,
   OP_SET_TIME,
   OP_STATUS,
   OP_STATUS_REPLY,
@@ -12,7 +9,7 @@ import {
 } from "../../firmware/src/protocol/sync";
 import { ROTATE_GRACE_MS, ROTATE_MIN_MS, ROTATE_SPAN_MS } from "../../firmware/src/tuning";
 import { RealBand } from "../../host-tools/src/espruino-real/band";
-import { bootTestBand, findByDiscovery, hwRandSeed } from "../../host-tools/src/espruino-real/scenario";
+import { bootTestBand, findByDiscovery, hwRandSeed, kioskConnect } from "../../host-tools/src/espruino-real/scenario";
 import { Rng } from "../../host-tools/src/sim/rng";
 import { realInterpreterTests } from "./helpers";
 
@@ -37,32 +34,14 @@ realInterpreterTests()("rotation grace after a kiosk sets the clock, real interp
       // Powered up again from the same flash without a clock, as after a power cut.
       const band = await RealBand.boot({ board: "puckjs", flash: image, startUnix: 0, seed });
       expect(findByDiscovery(band, prov.syncKey, 120)).toBeDefined();
-      const session = new KioskSession(
-        pureCrypto,
-        prov.syncKey,
-        (n) => rng.bytes(n),
-        () => band.now * 1000,
-      );
-      const events: KioskEvent[] = [];
-      band.connect("kiosk", (f) => {
-        const e = session.receive(f);
-        events.push(e);
-        if (e.type === "write") band.write(e.data);
-      });
+      const { session, command, authenticate } = kioskConnect(band, prov.syncKey, rng);
       const from = band.now;
-      band.write(session.begin());
-      band.advance(2);
-      expect(session.authenticated).toBe(true);
-      band.write(session.command(OP_STATUS, new Uint8Array(0)));
-      band.advance(1);
-      const reply = events.find((e) => e.type === "frame" && e.op === OP_STATUS_REPLY);
-      const status = reply && reply.type === "frame" ? decodeStatus(reply.payload) : undefined;
+      expect(authenticate()).toBe(true);
+      const reply = command(OP_STATUS, new Uint8Array(0), OP_STATUS_REPLY).find((f) => f.op === OP_STATUS_REPLY);
+      const status = reply && decodeStatus(reply.payload);
       expect(status?.ok && status.value.flags & STATUS_FLAG_TIME_VALID).toBe(0);
-      if (setTime) {
-        band.write(session.command(OP_SET_TIME, u32Payload(START + 3600)));
-        band.advance(1);
-        expect(events.some((e) => e.type === "frame" && e.op === OP_TIME_OK)).toBe(true);
-      }
+      if (setTime)
+        expect(command(OP_SET_TIME, u32Payload(START + 3600), OP_TIME_OK).map((f) => f.op)).toContain(OP_TIME_OK);
       const limit = from + (ROTATE_MIN_MS + ROTATE_SPAN_MS + 2 * ROTATE_GRACE_MS) / 1000;
       while (band.connected && band.now < limit) {
         band.write(session.command(OP_STATUS, new Uint8Array(0)));

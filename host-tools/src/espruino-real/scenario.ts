@@ -157,6 +157,57 @@ export function findByDiscovery(band: RealBand, syncKey: Uint8Array, seconds: nu
   return undefined;
 }
 
+export type KioskFrame = Extract<KioskEvent, { type: "frame" }>;
+
+/** The kiosk's end of a link to a band, as kioskConnect opens it. */
+export interface KioskLinkEnd {
+  session: KioskSession;
+  /** What the session made of each frame the band sent (cleared by `command`). */
+  events: KioskEvent[];
+  /** Runs the band until an event matches, the link ends or `seconds` pass. */
+  waitFor(pred: (e: KioskEvent) => boolean, seconds?: number): KioskEvent | undefined;
+  /** Sends an authenticated command and runs the band until `reply` or an error comes: the frames received. */
+  command(op: number, payload: Uint8Array, reply: number): KioskFrame[];
+  /** The handshake: true when the session authenticated. */
+  authenticate(): boolean;
+}
+
+/** Connects a kiosk with `syncKey` to the band (found already): the session answers the band's frames. */
+export function kioskConnect(band: RealBand, syncKey: Uint8Array, rng: Rng): KioskLinkEnd {
+  const session = new KioskSession(
+    pureCrypto,
+    syncKey,
+    (n) => rng.bytes(n),
+    () => band.now * 1000,
+  );
+  const events: KioskEvent[] = [];
+  band.connect("kiosk", (f) => {
+    const e = session.receive(f);
+    events.push(e);
+    if (e.type === "write") band.write(e.data);
+  });
+  const waitFor = (pred: (e: KioskEvent) => boolean, seconds = 10): KioskEvent | undefined => {
+    const end = band.now + seconds;
+    for (;;) {
+      const e = events.find(pred);
+      if (e || band.now >= end || !band.connected) return e;
+      band.advance(0.05);
+    }
+  };
+  const command = (op: number, payload: Uint8Array, reply: number) => {
+    events.length = 0;
+    band.write(session.command(op, payload));
+    waitFor((e) => (e.type === "frame" && e.op === reply) || e.type === "error");
+    return events.filter((e): e is KioskFrame => e.type === "frame");
+  };
+  const authenticate = () => {
+    band.write(session.begin());
+    waitFor((e) => e.type === "authenticated" || e.type === "error" || e.type === "invalid");
+    return session.authenticated;
+  };
+  return { session, events, waitFor, command, authenticate };
+}
+
 /** Links one kioskSync makes before it gives up (as the kiosk engine's connection attempts, kiosk/engine.ts open). */
 export const KIOSK_SYNC_LINKS = 3;
 
@@ -212,36 +263,9 @@ function kioskLink(
   }
   result.found = true;
   result.links++;
-  const session = new KioskSession(
-    pureCrypto,
-    syncKey,
-    (n) => rng.bytes(n),
-    () => band.now * 1000,
-  );
-  const events: KioskEvent[] = [];
-  band.connect("kiosk", (f) => {
-    const e = session.receive(f);
-    events.push(e);
-    if (e.type === "write") band.write(e.data);
-  });
-  const waitFor = (pred: (e: KioskEvent) => boolean, seconds = 10): KioskEvent | undefined => {
-    const end = band.now + seconds;
-    for (;;) {
-      const e = events.find(pred);
-      if (e || band.now >= end || !band.connected) return e;
-      band.advance(0.05);
-    }
-  };
-  const command = (op: number, payload: Uint8Array, reply: number) => {
-    events.length = 0;
-    band.write(session.command(op, payload));
-    waitFor((e) => (e.type === "frame" && e.op === reply) || e.type === "error");
-    return events.filter((e): e is Extract<KioskEvent, { type: "frame" }> => e.type === "frame");
-  };
+  const { events, command, authenticate } = kioskConnect(band, syncKey, rng);
   try {
-    band.write(session.begin());
-    waitFor((e) => e.type === "authenticated" || e.type === "error" || e.type === "invalid");
-    if (!session.authenticated) {
+    if (!authenticate()) {
       result.error = "authentication failed: " + JSON.stringify(events.map((e) => e.type));
       return band.connected;
     }
